@@ -1,0 +1,121 @@
+//! The seam between the training loop and the hardware.
+//!
+//! The loop in [`crate::train`] owns the schedule, the shuffles and the
+//! reporting; a [`Backend`] owns the parameters and optimizer state and runs
+//! whole epochs. An epoch is the unit so that a GPU backend can keep every
+//! step on the device and read back once per epoch.
+
+use serde::Serialize;
+
+use crate::cpu::CpuBackend;
+use crate::data::Ratings;
+use crate::error::{Error, Result};
+use crate::model::ModelSpec;
+use crate::optim::Optimizer;
+
+/// Rows of a ratings table in columnar form, ready for a device.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Examples {
+    /// User index per row.
+    pub users: Vec<u32>,
+    /// Item index per row.
+    pub items: Vec<u32>,
+    /// Rating per row.
+    pub ratings: Vec<f32>,
+}
+
+impl Examples {
+    /// The given rows of `data`, in the given order.
+    pub fn select(data: &Ratings, rows: &[u32]) -> Examples {
+        let pick = |i: &u32| *i as usize;
+        Examples {
+            users: rows.iter().map(|i| data.users[pick(i)]).collect(),
+            items: rows.iter().map(|i| data.items[pick(i)]).collect(),
+            ratings: rows.iter().map(|i| data.ratings[pick(i)]).collect(),
+        }
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.ratings.len()
+    }
+
+    /// True with no rows.
+    pub fn is_empty(&self) -> bool {
+        self.ratings.is_empty()
+    }
+}
+
+/// What a backend starts from.
+#[derive(Debug, Clone)]
+pub struct BackendInit<'a> {
+    /// The model.
+    pub spec: &'a ModelSpec,
+    /// Initial parameters, laid out as `spec.tensors()` says.
+    pub params: Vec<f32>,
+    /// The optimizer.
+    pub optimizer: Optimizer,
+    /// Coupled weight decay.
+    pub wd: f32,
+    /// The training rows.
+    pub train: &'a Examples,
+    /// The validation rows.
+    pub valid: &'a Examples,
+    /// Keys the dropout masks.
+    pub seed: u64,
+}
+
+/// A place where training runs.
+pub trait Backend {
+    /// A short description of the device, for the report.
+    fn device(&self) -> String;
+
+    /// Runs one epoch: the training rows in the order `order` (indices into
+    /// the training set), in batches of `batch_size` with the last batch
+    /// partial, step `s` at learning rate `lrs[s]`. `first_step` is the
+    /// global index of the epoch's first step (it keys dropout). Returns
+    /// each step's mean batch loss.
+    fn train_epoch(
+        &mut self,
+        order: &[u32],
+        batch_size: usize,
+        lrs: &[f32],
+        first_step: u64,
+    ) -> Result<Vec<f32>>;
+
+    /// The exact mean squared error over all validation rows, in eval mode.
+    fn validate(&mut self) -> Result<f64>;
+
+    /// A copy of the current parameters.
+    fn params(&mut self) -> Result<Vec<f32>>;
+}
+
+/// Which device the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Device {
+    /// The GPU when one can be used, else the CPU.
+    Auto,
+    /// The CPU reference.
+    Cpu,
+    /// An NVIDIA GPU through CUDA.
+    Cuda,
+}
+
+/// Builds the backend for `device`. Also returns one line saying which
+/// device was picked and why.
+pub fn create<'a>(device: Device, init: BackendInit<'a>) -> Result<(Box<dyn Backend + 'a>, String)> {
+    const NO_CUDA: &str =
+        "this build of mfcuda has no CUDA backend yet; the CPU reference is the only device";
+    match device {
+        Device::Cpu => Ok((Box::new(CpuBackend::new(init)), "device: cpu (requested)".into())),
+        Device::Auto => Ok((
+            Box::new(CpuBackend::new(init)),
+            format!("device: cpu (auto: {NO_CUDA})"),
+        )),
+        Device::Cuda => Err(Error::Device {
+            device: "cuda".into(),
+            msg: format!("{NO_CUDA}; use --device cpu"),
+        }),
+    }
+}

@@ -1,0 +1,170 @@
+//! The CPU reference backend: one thread, f32, the ops of [`crate::ops`]
+//! called in order. Same seed, same bits.
+//!
+//! Training runs with subnormal floats flushed to zero (x86-64's FTZ and
+//! DAZ bits), as CUDA kernels built with `-ftz=true` do. Under Adam with
+//! L2, parameters of rarely seen movies decay towards zero and thousands of
+//! them, and their moments, become subnormal; unflushed, each such value
+//! costs the CPU a microcode assist and an Adam epoch takes 6 s instead of
+//! 0.7 s. Flushing moves the final validation MSE by less than 1e-4.
+
+use crate::backend::{Backend, BackendInit, Examples};
+use crate::error::{Error, Result};
+use crate::model::{DropoutKey, ModelKind, ModelSpec, Workspace};
+use crate::ops::mse_sum;
+use crate::optim::OptimizerState;
+
+/// Rows per forward pass during validation.
+const EVAL_CHUNK: usize = 4096;
+
+/// Trains on the CPU.
+pub struct CpuBackend<'a> {
+    spec: ModelSpec,
+    params: Vec<f32>,
+    grads: Vec<f32>,
+    opt: OptimizerState,
+    train: &'a Examples,
+    valid: &'a Examples,
+    seed: u64,
+    ws: Workspace,
+    batch: Examples,
+}
+
+impl<'a> CpuBackend<'a> {
+    /// A backend holding `init`'s parameters and zeroed optimizer state.
+    pub fn new(init: BackendInit<'a>) -> Self {
+        let n = init.params.len();
+        CpuBackend {
+            spec: init.spec.clone(),
+            grads: vec![0.0; n],
+            opt: OptimizerState::new(init.optimizer, init.wd, n),
+            params: init.params,
+            train: init.train,
+            valid: init.valid,
+            seed: init.seed,
+            ws: Workspace::default(),
+            batch: Examples::default(),
+        }
+    }
+}
+
+impl Backend for CpuBackend<'_> {
+    fn device(&self) -> String {
+        "cpu".into()
+    }
+
+    fn train_epoch(
+        &mut self,
+        order: &[u32],
+        batch_size: usize,
+        lrs: &[f32],
+        first_step: u64,
+    ) -> Result<Vec<f32>> {
+        let _ftz = FlushSubnormals::new();
+        let steps = order.len().div_ceil(batch_size);
+        if lrs.len() != steps {
+            return Err(Error::invalid(
+                "schedule",
+                format!("{} learning rates for {steps} steps", lrs.len()),
+            ));
+        }
+        let mut losses = Vec::with_capacity(steps);
+        for (s, rows) in order.chunks(batch_size).enumerate() {
+            let b = &mut self.batch;
+            b.users.clear();
+            b.items.clear();
+            b.ratings.clear();
+            for &r in rows {
+                let r = r as usize;
+                b.users.push(self.train.users[r]);
+                b.items.push(self.train.items[r]);
+                b.ratings.push(self.train.ratings[r]);
+            }
+            let dropout = (self.spec.kind == ModelKind::Net).then_some(DropoutKey {
+                seed: self.seed,
+                step: first_step + s as u64,
+            });
+            let loss = self.spec.loss_and_grad(
+                &self.params,
+                &mut self.grads,
+                &b.users,
+                &b.items,
+                &b.ratings,
+                &mut self.ws,
+                dropout,
+            );
+            self.opt.step(&mut self.params, &mut self.grads, lrs[s]);
+            losses.push(loss);
+        }
+        Ok(losses)
+    }
+
+    fn validate(&mut self) -> Result<f64> {
+        let _ftz = FlushSubnormals::new();
+        let v = self.valid;
+        let mut sum = 0.0;
+        for start in (0..v.len()).step_by(EVAL_CHUNK) {
+            let end = (start + EVAL_CHUNK).min(v.len());
+            self.spec.forward(
+                &self.params,
+                &v.users[start..end],
+                &v.items[start..end],
+                &mut self.ws,
+                None,
+            );
+            sum += mse_sum(&self.ws.pred, &v.ratings[start..end]);
+        }
+        Ok(sum / v.len() as f64)
+    }
+
+    fn params(&mut self) -> Result<Vec<f32>> {
+        Ok(self.params.clone())
+    }
+}
+
+/// While alive, the current thread flushes subnormal inputs and results of
+/// f32 arithmetic to zero; dropping it restores the previous mode.
+struct FlushSubnormals {
+    #[cfg(target_arch = "x86_64")]
+    saved: u32,
+}
+
+impl FlushSubnormals {
+    /// MXCSR bit 15 (flush to zero) and bit 6 (denormals are zero).
+    #[cfg(target_arch = "x86_64")]
+    const FTZ_DAZ: u32 = 0x8040;
+
+    fn new() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let saved = read_mxcsr();
+            write_mxcsr(saved | Self::FTZ_DAZ);
+            FlushSubnormals { saved }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        FlushSubnormals {}
+    }
+}
+
+impl Drop for FlushSubnormals {
+    fn drop(&mut self) {
+        #[cfg(target_arch = "x86_64")]
+        write_mxcsr(self.saved);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn read_mxcsr() -> u32 {
+    let mut csr = 0u32;
+    // SAFETY: stmxcsr stores the 32-bit SSE control register into `csr`,
+    // a valid, writable, 4-byte-aligned local.
+    unsafe { std::arch::asm!("stmxcsr [{}]", in(reg) &mut csr, options(nostack)) };
+    csr
+}
+
+#[cfg(target_arch = "x86_64")]
+fn write_mxcsr(csr: u32) {
+    // SAFETY: ldmxcsr loads a control word read by `read_mxcsr` with only
+    // the FTZ/DAZ mode bits changed; no reserved bit is set.
+    unsafe { std::arch::asm!("ldmxcsr [{}]", in(reg) &csr, options(nostack, readonly)) };
+}

@@ -1,0 +1,350 @@
+//! Loading MovieLens-style ratings CSVs.
+//!
+//! Columns are chosen by header name (fastai's `from_csv(path, file, user,
+//! item, rating)`); extra columns are ignored. Raw ids map to contiguous
+//! indices in order of first appearance, the way the notebook's
+//! `{o: i for i, o in enumerate(ratings.userId.unique())}` does.
+//!
+//! The file is streamed: a bad row is reported as soon as it is read.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// ml-latest-small's `ratings.csv`, compiled into the binary so that the
+/// default data works from any directory.
+pub const BUNDLED_RATINGS: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/data/ml-latest-small/ratings.csv"
+));
+
+/// The name shown for the bundled file in messages and output.
+pub const BUNDLED_NAME: &str = "data/ml-latest-small/ratings.csv (bundled)";
+
+/// Where ratings come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The copy of ml-latest-small compiled into the binary.
+    Bundled,
+    /// A CSV file on disk.
+    File(PathBuf),
+}
+
+impl Source {
+    /// `Some(path)` means that file, `None` the bundled data.
+    pub fn from_option(path: Option<&Path>) -> Self {
+        match path {
+            Some(p) => Source::File(p.to_path_buf()),
+            None => Source::Bundled,
+        }
+    }
+
+    /// The name used in messages.
+    pub fn display_name(&self) -> String {
+        match self {
+            Source::Bundled => BUNDLED_NAME.to_string(),
+            Source::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// Which header names hold the user, the item and the rating.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Columns {
+    /// User id column, default `userId`.
+    pub user: String,
+    /// Item (movie) id column, default `movieId`.
+    pub item: String,
+    /// Rating column, default `rating`.
+    pub rating: String,
+}
+
+impl Default for Columns {
+    fn default() -> Self {
+        Columns {
+            user: "userId".into(),
+            item: "movieId".into(),
+            rating: "rating".into(),
+        }
+    }
+}
+
+/// A contiguous index for each distinct raw id, in order of first appearance.
+#[derive(Debug, Clone, Default)]
+pub struct IdMap {
+    /// index → raw id.
+    pub raw: Vec<i64>,
+    /// raw id → index.
+    pub index: HashMap<i64, u32>,
+}
+
+impl IdMap {
+    /// The index of `raw`, adding it if it is new.
+    pub fn intern(&mut self, raw: i64) -> u32 {
+        let next = self.raw.len() as u32;
+        *self.index.entry(raw).or_insert_with(|| {
+            self.raw.push(raw);
+            next
+        })
+    }
+
+    /// Number of distinct ids.
+    pub fn len(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// True when no id has been seen.
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+}
+
+/// A ratings table in columnar form: row `r` says user `users[r]` gave item
+/// `items[r]` the rating `ratings[r]`.
+#[derive(Debug, Clone)]
+pub struct Ratings {
+    /// Where the data came from, for messages.
+    pub source: String,
+    /// User index of each row, in `0..users.len()`.
+    pub users: Vec<u32>,
+    /// Item index of each row.
+    pub items: Vec<u32>,
+    /// Rating of each row.
+    pub ratings: Vec<f32>,
+    /// User ids, both ways.
+    pub user_ids: IdMap,
+    /// Item ids, both ways.
+    pub item_ids: IdMap,
+}
+
+impl Ratings {
+    /// Number of rating rows.
+    pub fn len(&self) -> usize {
+        self.ratings.len()
+    }
+
+    /// True when there are no rows (never true for loaded data).
+    pub fn is_empty(&self) -> bool {
+        self.ratings.is_empty()
+    }
+
+    /// Number of distinct users.
+    pub fn n_users(&self) -> usize {
+        self.user_ids.len()
+    }
+
+    /// Number of distinct items.
+    pub fn n_items(&self) -> usize {
+        self.item_ids.len()
+    }
+
+    /// Smallest and largest rating.
+    pub fn rating_range(&self) -> (f32, f32) {
+        let lo = self.ratings.iter().copied().fold(f32::INFINITY, f32::min);
+        let hi = self.ratings.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        (lo, hi)
+    }
+
+    /// Mean rating, accumulated in f64.
+    pub fn mean(&self) -> f64 {
+        self.ratings.iter().map(|&r| r as f64).sum::<f64>() / self.len() as f64
+    }
+
+    /// Loads ratings from `source`, picking `columns` by header name.
+    pub fn load(source: &Source, columns: &Columns) -> Result<Ratings> {
+        let name = source.display_name();
+        match source {
+            Source::Bundled => Self::from_reader(BUNDLED_RATINGS, &name, columns),
+            Source::File(path) => {
+                let file = File::open(path).map_err(|e| Error::Io {
+                    file: name.clone(),
+                    source: e,
+                })?;
+                if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+                    return Err(Error::File {
+                        file: name,
+                        msg: "is a directory, not a CSV file".into(),
+                    });
+                }
+                Self::from_reader(std::io::BufReader::new(file), &name, columns)
+            }
+        }
+    }
+
+    /// Parses a ratings CSV from any reader; `name` is used in messages.
+    pub fn from_reader<R: Read>(reader: R, name: &str, columns: &Columns) -> Result<Ratings> {
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .from_reader(reader);
+        let io_err = |e: csv::Error, name: &str| -> Error {
+            let line = e.position().map(|p| p.line());
+            let msg = match e.into_kind() {
+                csv::ErrorKind::Io(io) => {
+                    return Error::Io {
+                        file: name.to_string(),
+                        source: io,
+                    }
+                }
+                other => format!("{other:?}"),
+            };
+            match line {
+                Some(line) => Error::Line {
+                    file: name.to_string(),
+                    line,
+                    msg,
+                },
+                None => Error::File {
+                    file: name.to_string(),
+                    msg,
+                },
+            }
+        };
+        let header = csv.byte_headers().map_err(|e| io_err(e, name))?.clone();
+        if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+            return Err(Error::File {
+                file: name.to_string(),
+                msg: "file is empty: expected a header line and rating rows".into(),
+            });
+        }
+        let header_names: Vec<String> = header
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).trim().to_string())
+            .collect();
+        let find = |col: &str| -> Result<usize> {
+            header_names
+                .iter()
+                .position(|h| h == col)
+                .ok_or_else(|| Error::Line {
+                    file: name.to_string(),
+                    line: 1,
+                    msg: format!(
+                        "column '{col}' not found in header (columns are: {})",
+                        header_names.join(", ")
+                    ),
+                })
+        };
+        let (ucol, icol, rcol) = (find(&columns.user)?, find(&columns.item)?, find(&columns.rating)?);
+
+        let mut out = Ratings {
+            source: name.to_string(),
+            users: Vec::new(),
+            items: Vec::new(),
+            ratings: Vec::new(),
+            user_ids: IdMap::default(),
+            item_ids: IdMap::default(),
+        };
+        let mut record = csv::ByteRecord::new();
+        loop {
+            match csv.read_byte_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return Err(io_err(e, name)),
+            }
+            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            let bad = |msg: String| Error::Line {
+                file: name.to_string(),
+                line,
+                msg,
+            };
+            if record.len() != header.len() {
+                return Err(bad(format!(
+                    "expected {} fields as in the header, found {}",
+                    header.len(),
+                    record.len()
+                )));
+            }
+            let field = |i: usize, what: &str| -> Result<&str> {
+                std::str::from_utf8(&record[i])
+                    .map(str::trim)
+                    .map_err(|_| bad(format!("{what} field is not valid UTF-8")))
+            };
+            let parse_id = |i: usize, col: &str| -> Result<i64> {
+                let s = field(i, col)?;
+                s.parse::<i64>()
+                    .map_err(|_| bad(format!("{col} '{s}' is not an integer id")))
+            };
+            let user = parse_id(ucol, &columns.user)?;
+            let item = parse_id(icol, &columns.item)?;
+            let s = field(rcol, &columns.rating)?;
+            let rating: f32 = s
+                .parse()
+                .map_err(|_| bad(format!("{} '{s}' is not a number", columns.rating)))?;
+            if !rating.is_finite() {
+                return Err(bad(format!("{} '{s}' is not a finite number", columns.rating)));
+            }
+            out.users.push(out.user_ids.intern(user));
+            out.items.push(out.item_ids.intern(item));
+            out.ratings.push(rating);
+        }
+        if out.is_empty() {
+            return Err(Error::Line {
+                file: name.to_string(),
+                line: 1,
+                msg: "header has no data rows".into(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Ratings> {
+        Ratings::from_reader(text.as_bytes(), "t.csv", &Columns::default())
+    }
+
+    #[test]
+    fn ids_map_in_order_of_first_appearance() {
+        let r = parse("userId,movieId,rating\n7,30,4\n5,10,3.5\n7,10,1\n").unwrap();
+        assert_eq!(r.users, vec![0, 1, 0]);
+        assert_eq!(r.items, vec![0, 1, 1]);
+        assert_eq!(r.user_ids.raw, vec![7, 5]);
+        assert_eq!(r.item_ids.index[&10], 1);
+        assert_eq!(r.ratings, vec![4.0, 3.5, 1.0]);
+    }
+
+    #[test]
+    fn crlf_quotes_extra_columns_and_custom_names() {
+        let text = "ts,\"who\",what,stars\r\n1,\"3\",\"9\",\"2.5\"\r\n2,4,9,5\r\n";
+        let cols = Columns {
+            user: "who".into(),
+            item: "what".into(),
+            rating: "stars".into(),
+        };
+        let r = Ratings::from_reader(text.as_bytes(), "t.csv", &cols).unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(r.user_ids.raw, vec![3, 4]);
+        assert_eq!(r.ratings, vec![2.5, 5.0]);
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let e = parse("userId,movieId,rating\n1,2,3\n1,2\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "t.csv: line 3: expected 3 fields as in the header, found 2");
+        let e = parse("userId,movieId,rating\n1,2,abc\n").unwrap_err().to_string();
+        assert_eq!(e, "t.csv: line 2: rating 'abc' is not a number");
+        let e = parse("userId,movieId,rating\n1,2,NaN\n").unwrap_err().to_string();
+        assert_eq!(e, "t.csv: line 2: rating 'NaN' is not a finite number");
+        let e = parse("userId,item,rating\n1,2,3\n").unwrap_err().to_string();
+        assert!(e.starts_with("t.csv: line 1: column 'movieId' not found"), "{e}");
+        let e = parse("").unwrap_err().to_string();
+        assert!(e.starts_with("t.csv: file is empty"), "{e}");
+        let e = parse("userId,movieId,rating\n").unwrap_err().to_string();
+        assert_eq!(e, "t.csv: line 1: header has no data rows");
+    }
+
+    #[test]
+    fn bundled_data_loads() {
+        let r = Ratings::load(&Source::Bundled, &Columns::default()).unwrap();
+        assert_eq!((r.len(), r.n_users(), r.n_items()), (100_836, 610, 9_724));
+        assert_eq!(r.rating_range(), (0.5, 5.0));
+    }
+}

@@ -1,0 +1,72 @@
+//! The library's error type. Every message names what the user can act on:
+//! the file, the 1-based line where there is one, and the problem.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in mfcuda's library code.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input file could not be opened or read.
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        /// The file as the user named it.
+        file: String,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// The file is readable but its contents are wrong at a known line.
+    #[error("{file}: line {line}: {msg}")]
+    Line {
+        /// The file as the user named it.
+        file: String,
+        /// 1-based line number (the header is line 1).
+        line: u64,
+        /// What is wrong on that line.
+        msg: String,
+    },
+    /// The file is wrong as a whole (for example, empty).
+    #[error("{file}: {msg}")]
+    File {
+        /// The file as the user named it.
+        file: String,
+        /// What is wrong with it.
+        msg: String,
+    },
+    /// An argument or hyperparameter is outside its valid range.
+    #[error("invalid {name}: {msg}")]
+    Invalid {
+        /// The flag or field, for example `--batch-size`.
+        name: String,
+        /// Why the value is rejected.
+        msg: String,
+    },
+    /// Writing output failed.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// Where we tried to write.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// The requested compute device is not available.
+    #[error("device {device}: {msg}")]
+    Device {
+        /// The device the user asked for.
+        device: String,
+        /// Why it cannot be used.
+        msg: String,
+    },
+}
+
+/// Shorthand for results with [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// An [`Error::Invalid`] for the flag or field `name`.
+    pub fn invalid(name: &str, msg: impl Into<String>) -> Self {
+        Error::Invalid {
+            name: name.to_string(),
+            msg: msg.into(),
+        }
+    }
+}

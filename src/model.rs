@@ -1,0 +1,390 @@
+//! The notebook's three models, with forward and backward written out by
+//! hand from the ops in [`crate::ops`].
+//!
+//! All parameters live in one flat `f32` buffer, tensor after tensor, as
+//! [`ModelSpec::tensors`] lays them out. The optimizer then updates the
+//! whole model in one pass, which is what a fused dense update kernel does.
+//!
+//! | kind | forward (B = batch, F = factors, H = hidden) |
+//! |---|---|
+//! | `dot` | pred = Σ_k u[user,k]·m[item,k] |
+//! | `dotbias` | pred = sigmoid(Σ u·m + ub[user] + mb[item])·(max−min) + min |
+//! | `net` | pred = sigmoid(lin2(drop2(relu(lin1(drop1([u, m]))))))·(max−min+1) + min−0.5 |
+
+use serde::Serialize;
+
+use crate::ops::*;
+use crate::rng::Mt19937;
+
+/// Which of the notebook's models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// `EmbeddingDot`: a plain dot product of user and movie embeddings.
+    Dot,
+    /// `EmbeddingDotBias`: dot product plus biases, squashed into the rating range.
+    DotBias,
+    /// `EmbeddingNet`: concatenated embeddings through a small MLP with dropout.
+    Net,
+}
+
+impl ModelKind {
+    /// PyTorch's class name.
+    pub fn class_name(self) -> &'static str {
+        match self {
+            ModelKind::Dot => "EmbeddingDot",
+            ModelKind::DotBias => "EmbeddingDotBias",
+            ModelKind::Net => "EmbeddingNet",
+        }
+    }
+}
+
+/// One named tensor inside the flat parameter buffer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorInfo {
+    /// PyTorch-style name, for example `u` or `lin1.weight`.
+    pub name: &'static str,
+    /// Shape, row-major.
+    pub shape: Vec<usize>,
+    /// Start in the flat buffer.
+    pub offset: usize,
+    /// Initial values are drawn uniformly from `[init.0, init.1)`.
+    pub init: (f32, f32),
+}
+
+impl TensorInfo {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// True for a tensor with no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The tensor's range in the flat buffer.
+    pub fn range(&self) -> std::ops::Range<usize> {
+        self.offset..self.offset + self.len()
+    }
+}
+
+/// Everything that fixes a model's shape and arithmetic.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelSpec {
+    /// Which model.
+    pub kind: ModelKind,
+    /// Rows of the user embedding.
+    pub n_users: usize,
+    /// Rows of the item embedding.
+    pub n_items: usize,
+    /// Embedding width (the notebook's `n_factors`).
+    pub factors: usize,
+    /// Hidden width of the net (`nh`); unused by the other models.
+    pub hidden: usize,
+    /// The data's (min, max) rating, for the sigmoid range.
+    pub y_range: (f32, f32),
+    /// Embeddings (and biases) start uniform on this interval.
+    pub emb_init: (f32, f32),
+    /// The net's dropout probabilities (p1 on the embeddings, p2 on the hidden layer).
+    pub dropout: (f32, f32),
+}
+
+/// Dropout is drawn from Philox keyed by the run's seed and the global
+/// training step. `None` where a forward pass runs in eval mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DropoutKey {
+    /// The run's seed.
+    pub seed: u64,
+    /// The global step (0-based, counted over the whole run).
+    pub step: u64,
+}
+
+/// Scratch tensors for one batch, reused across steps.
+#[derive(Debug, Default, Clone)]
+pub struct Workspace {
+    /// User rows (B,F).
+    pub u: Vec<f32>,
+    /// Item rows (B,F).
+    pub m: Vec<f32>,
+    /// Pre-activation (B): the dot product plus biases, or lin2's output.
+    pub x: Vec<f32>,
+    /// Predictions (B).
+    pub pred: Vec<f32>,
+    /// Loss gradient with respect to pred (B).
+    pub dpred: Vec<f32>,
+    /// Gradient with respect to x (B).
+    pub dx: Vec<f32>,
+    /// Gradients of the gathered rows (B,F) each.
+    pub du: Vec<f32>,
+    /// Gradients of the gathered item rows (B,F).
+    pub dm: Vec<f32>,
+    /// Net: concatenated embeddings after dropout (B,2F).
+    pub cat: Vec<f32>,
+    /// Net: hidden activations after ReLU, before dropout (B,H).
+    pub h: Vec<f32>,
+    /// Net: hidden activations after dropout (B,H).
+    pub h_drop: Vec<f32>,
+    /// Net: gradient of the hidden layer (B,H).
+    pub dh: Vec<f32>,
+    /// Net: gradient of the hidden pre-activation (B,H).
+    pub dh_pre: Vec<f32>,
+    /// Net: gradient of the concatenated embeddings (B,2F).
+    pub dcat: Vec<f32>,
+}
+
+impl Workspace {
+    fn fit(&mut self, spec: &ModelSpec, batch: usize) {
+        let (f, h) = (spec.factors, spec.hidden);
+        for (v, n) in [
+            (&mut self.u, batch * f),
+            (&mut self.m, batch * f),
+            (&mut self.x, batch),
+            (&mut self.pred, batch),
+            (&mut self.dpred, batch),
+            (&mut self.dx, batch),
+            (&mut self.du, batch * f),
+            (&mut self.dm, batch * f),
+        ] {
+            v.resize(n, 0.0);
+        }
+        if spec.kind == ModelKind::Net {
+            for (v, n) in [
+                (&mut self.cat, batch * 2 * f),
+                (&mut self.h, batch * h),
+                (&mut self.h_drop, batch * h),
+                (&mut self.dh, batch * h),
+                (&mut self.dh_pre, batch * h),
+                (&mut self.dcat, batch * 2 * f),
+            ] {
+                v.resize(n, 0.0);
+            }
+        }
+    }
+}
+
+/// Splits `buf` into consecutive mutable pieces of the given lengths.
+fn split_mut<const N: usize>(mut buf: &mut [f32], lens: [usize; N]) -> [&mut [f32]; N] {
+    lens.map(|n| {
+        let (head, tail) = std::mem::take(&mut buf).split_at_mut(n);
+        buf = tail;
+        head
+    })
+}
+
+/// Splits `buf` into consecutive pieces of the given lengths.
+fn split<const N: usize>(mut buf: &[f32], lens: [usize; N]) -> [&[f32]; N] {
+    lens.map(|n| {
+        let (head, tail) = buf.split_at(n);
+        buf = tail;
+        head
+    })
+}
+
+impl ModelSpec {
+    /// The dropout layer ids used in the Philox counter.
+    pub const DROP1: DropoutLayer = 1;
+    /// See [`ModelSpec::DROP1`].
+    pub const DROP2: DropoutLayer = 2;
+
+    /// The parameter tensors in buffer order.
+    pub fn tensors(&self) -> Vec<TensorInfo> {
+        let (nu, ni, f, h) = (self.n_users, self.n_items, self.factors, self.hidden);
+        let e = self.emb_init;
+        let lin = |fan_in: usize| {
+            let b = 1.0 / (fan_in as f32).sqrt();
+            (-b, b)
+        };
+        let shapes: Vec<(&'static str, Vec<usize>, (f32, f32))> = match self.kind {
+            ModelKind::Dot => vec![("u", vec![nu, f], e), ("m", vec![ni, f], e)],
+            ModelKind::DotBias => vec![
+                ("u", vec![nu, f], e),
+                ("m", vec![ni, f], e),
+                ("ub", vec![nu, 1], e),
+                ("mb", vec![ni, 1], e),
+            ],
+            ModelKind::Net => vec![
+                ("u", vec![nu, f], e),
+                ("m", vec![ni, f], e),
+                ("lin1.weight", vec![h, 2 * f], lin(2 * f)),
+                ("lin1.bias", vec![h], lin(2 * f)),
+                ("lin2.weight", vec![1, h], lin(h)),
+                ("lin2.bias", vec![1], lin(h)),
+            ],
+        };
+        let mut offset = 0;
+        shapes
+            .into_iter()
+            .map(|(name, shape, init)| {
+                let t = TensorInfo {
+                    name,
+                    shape,
+                    offset,
+                    init,
+                };
+                offset += t.len();
+                t
+            })
+            .collect()
+    }
+
+    /// Total number of parameters.
+    pub fn n_params(&self) -> usize {
+        self.tensors().iter().map(TensorInfo::len).sum()
+    }
+
+    fn lens<const N: usize>(&self) -> [usize; N] {
+        let t = self.tensors();
+        assert_eq!(t.len(), N, "{:?} has {} tensors", self.kind, t.len());
+        std::array::from_fn(|i| t[i].len())
+    }
+
+    /// Fresh parameters: each tensor in order, each element
+    /// `lo + (hi − lo)·random_sample()` from `rng`.
+    pub fn init_params(&self, rng: &mut Mt19937) -> Vec<f32> {
+        let mut params = vec![0.0; self.n_params()];
+        for t in self.tensors() {
+            let (lo, hi) = (t.init.0 as f64, t.init.1 as f64);
+            for p in &mut params[t.range()] {
+                *p = (lo + (hi - lo) * rng.random_sample()) as f32;
+            }
+        }
+        params
+    }
+
+    /// Runs the model on a batch; the predictions land in `ws.pred`.
+    /// `dropout` is `Some` in training mode (the net only).
+    pub fn forward(
+        &self,
+        params: &[f32],
+        users: &[u32],
+        items: &[u32],
+        ws: &mut Workspace,
+        dropout: Option<DropoutKey>,
+    ) {
+        let batch = users.len();
+        ws.fit(self, batch);
+        let f = self.factors;
+        let (lo, hi) = self.y_range;
+        match self.kind {
+            ModelKind::Dot => {
+                let [u, m] = split(params, self.lens());
+                embedding_gather(&mut ws.u, u, users, f);
+                embedding_gather(&mut ws.m, m, items, f);
+                dot_forward(&mut ws.pred, &ws.u, &ws.m, f);
+            }
+            ModelKind::DotBias => {
+                let [u, m, ub, mb] = split(params, self.lens());
+                embedding_gather(&mut ws.u, u, users, f);
+                embedding_gather(&mut ws.m, m, items, f);
+                dot_forward(&mut ws.x, &ws.u, &ws.m, f);
+                bias_add(&mut ws.x, ub, users);
+                bias_add(&mut ws.x, mb, items);
+                sigmoid_range_forward(&mut ws.pred, &ws.x, lo, hi);
+            }
+            ModelKind::Net => {
+                let [u, m, w1, b1, w2, b2] = split(params, self.lens());
+                concat_gather(&mut ws.cat, u, users, m, items, f);
+                if let Some(k) = dropout {
+                    dropout_forward(&mut ws.cat, self.dropout.0, k.seed, k.step, Self::DROP1);
+                }
+                linear_forward(&mut ws.h, &ws.cat, w1, b1, 2 * f);
+                relu_forward(&mut ws.h);
+                ws.h_drop.copy_from_slice(&ws.h);
+                if let Some(k) = dropout {
+                    dropout_forward(&mut ws.h_drop, self.dropout.1, k.seed, k.step, Self::DROP2);
+                }
+                linear_forward(&mut ws.x, &ws.h_drop, w2, b2, self.hidden);
+                sigmoid_range_forward(&mut ws.pred, &ws.x, lo - 0.5, hi + 0.5);
+            }
+        }
+    }
+
+    /// Backpropagates `ws.dpred` through the last [`forward`](Self::forward)
+    /// (same batch, same dropout) and accumulates into `grads`.
+    pub fn backward(
+        &self,
+        params: &[f32],
+        grads: &mut [f32],
+        users: &[u32],
+        items: &[u32],
+        ws: &mut Workspace,
+        dropout: Option<DropoutKey>,
+    ) {
+        let f = self.factors;
+        let (lo, hi) = self.y_range;
+        match self.kind {
+            ModelKind::Dot => {
+                let [gu, gm] = split_mut(grads, self.lens());
+                dot_backward(&mut ws.du, &mut ws.dm, &ws.dpred, &ws.u, &ws.m, f);
+                embedding_scatter_add(gu, &ws.du, users, f);
+                embedding_scatter_add(gm, &ws.dm, items, f);
+            }
+            ModelKind::DotBias => {
+                let [gu, gm, gub, gmb] = split_mut(grads, self.lens());
+                sigmoid_range_backward(&mut ws.dx, &ws.dpred, &ws.x, lo, hi);
+                embedding_scatter_add(gub, &ws.dx, users, 1);
+                embedding_scatter_add(gmb, &ws.dx, items, 1);
+                dot_backward(&mut ws.du, &mut ws.dm, &ws.dx, &ws.u, &ws.m, f);
+                embedding_scatter_add(gu, &ws.du, users, f);
+                embedding_scatter_add(gm, &ws.dm, items, f);
+            }
+            ModelKind::Net => {
+                let [_, _, w1, _, w2, _] = split(params, self.lens());
+                let [gu, gm, gw1, gb1, gw2, gb2] = split_mut(grads, self.lens());
+                let h = self.hidden;
+                sigmoid_range_backward(&mut ws.dx, &ws.dpred, &ws.x, lo - 0.5, hi + 0.5);
+                linear_backward_weight(gw2, &ws.dx, &ws.h_drop, h);
+                linear_backward_bias(gb2, &ws.dx);
+                linear_backward_input(&mut ws.dh, &ws.dx, w2, h);
+                if let Some(k) = dropout {
+                    dropout_backward(&mut ws.dh, self.dropout.1, k.seed, k.step, Self::DROP2);
+                }
+                relu_backward(&mut ws.dh_pre, &ws.dh, &ws.h);
+                linear_backward_weight(gw1, &ws.dh_pre, &ws.cat, 2 * f);
+                linear_backward_bias(gb1, &ws.dh_pre);
+                linear_backward_input(&mut ws.dcat, &ws.dh_pre, w1, 2 * f);
+                if let Some(k) = dropout {
+                    dropout_backward(&mut ws.dcat, self.dropout.0, k.seed, k.step, Self::DROP1);
+                }
+                concat_scatter_add(gu, gm, &ws.dcat, users, items, f);
+            }
+        }
+    }
+
+    /// One training step's math: forward, MSE loss, backward. Accumulates
+    /// the gradient into `grads` and returns the batch's mean loss.
+    #[allow(clippy::too_many_arguments)]
+    pub fn loss_and_grad(
+        &self,
+        params: &[f32],
+        grads: &mut [f32],
+        users: &[u32],
+        items: &[u32],
+        targets: &[f32],
+        ws: &mut Workspace,
+        dropout: Option<DropoutKey>,
+    ) -> f32 {
+        self.forward(params, users, items, ws, dropout);
+        let loss = mse_loss_grad(&mut ws.dpred, &ws.pred, targets);
+        self.backward(params, grads, users, items, ws, dropout);
+        loss
+    }
+
+    /// The model printed the way PyTorch prints it.
+    pub fn describe(&self) -> String {
+        let (nu, ni, f, h) = (self.n_users, self.n_items, self.factors, self.hidden);
+        match self.kind {
+            ModelKind::Dot => format!("EmbeddingDot(u: Embedding({nu}, {f}), m: Embedding({ni}, {f}))"),
+            ModelKind::DotBias => format!(
+                "EmbeddingDotBias(u: Embedding({nu}, {f}), m: Embedding({ni}, {f}), ub: Embedding({nu}, 1), mb: Embedding({ni}, 1))"
+            ),
+            ModelKind::Net => format!(
+                "EmbeddingNet(u: Embedding({nu}, {f}), m: Embedding({ni}, {f}), lin1: Linear({}, {h}), lin2: Linear({h}, 1), drop1: Dropout({}), drop2: Dropout({}))",
+                2 * f,
+                self.dropout.0,
+                self.dropout.1
+            ),
+        }
+    }
+}

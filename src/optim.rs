@@ -1,0 +1,91 @@
+//! Optimizers with PyTorch's semantics, dense over every parameter.
+//!
+//! The embeddings are ordinary dense parameters, so every row decays and
+//! moves with its momentum at every step, whether or not it is in the batch.
+
+use serde::Serialize;
+
+use crate::ops::{adam_update, sgd_update, AdamStep};
+
+/// An optimizer and its fixed hyperparameters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Optimizer {
+    /// `optim.SGD(momentum=m)`.
+    Sgd {
+        /// Momentum factor.
+        momentum: f32,
+    },
+    /// `optim.Adam(betas=(beta1, beta2), eps=eps)`.
+    Adam {
+        /// First-moment decay.
+        beta1: f32,
+        /// Second-moment decay.
+        beta2: f32,
+        /// Added to the denominator.
+        eps: f32,
+    },
+}
+
+impl Optimizer {
+    /// PyTorch's default Adam: β = (0.9, 0.999), ε = 1e-8.
+    pub const ADAM: Optimizer = Optimizer::Adam {
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+    };
+}
+
+/// An optimizer's running state for a flat parameter buffer.
+#[derive(Debug, Clone)]
+pub struct OptimizerState {
+    /// The optimizer.
+    pub optimizer: Optimizer,
+    /// Coupled weight decay (L2), added to the gradient.
+    pub wd: f32,
+    /// SGD: momentum buffer. Adam: first moment.
+    pub m: Vec<f32>,
+    /// Adam: second moment. Empty for SGD.
+    pub v: Vec<f32>,
+    /// Steps taken so far (Adam's `t` after the step is t + 1).
+    pub t: u64,
+}
+
+impl OptimizerState {
+    /// Zeroed state for `n` parameters.
+    pub fn new(optimizer: Optimizer, wd: f32, n: usize) -> Self {
+        let v = match optimizer {
+            Optimizer::Sgd { .. } => Vec::new(),
+            Optimizer::Adam { .. } => vec![0.0; n],
+        };
+        OptimizerState {
+            optimizer,
+            wd,
+            m: vec![0.0; n],
+            v,
+            t: 0,
+        }
+    }
+
+    /// One dense update at learning rate `lr`; zeroes `grads`.
+    pub fn step(&mut self, params: &mut [f32], grads: &mut [f32], lr: f32) {
+        self.t += 1;
+        match self.optimizer {
+            Optimizer::Sgd { momentum } => sgd_update(params, grads, &mut self.m, lr, momentum, self.wd),
+            Optimizer::Adam { beta1, beta2, eps } => {
+                let s = AdamStep::new(lr, beta1, beta2, self.t);
+                adam_update(
+                    params,
+                    grads,
+                    &mut self.m,
+                    &mut self.v,
+                    s,
+                    beta1,
+                    beta2,
+                    eps,
+                    self.wd,
+                )
+            }
+        }
+    }
+}

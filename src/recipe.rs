@@ -1,0 +1,225 @@
+//! Recipes: each notebook experiment as plain data (model, optimizer,
+//! schedule), run by the one training loop in [`crate::train`].
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::model::ModelKind;
+use crate::optim::Optimizer;
+use crate::schedule::Schedule;
+
+/// One notebook experiment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recipe {
+    /// Name used on the command line.
+    pub name: &'static str,
+    /// One line on what it reproduces.
+    pub about: &'static str,
+    /// The model.
+    pub model: ModelKind,
+    /// Embedding width.
+    pub factors: usize,
+    /// Hidden width (net only).
+    pub hidden: usize,
+    /// Embeddings start uniform on this interval.
+    pub emb_init: (f32, f32),
+    /// The net's dropout probabilities.
+    pub dropout: (f32, f32),
+    /// The optimizer.
+    pub optimizer: Optimizer,
+    /// Coupled weight decay.
+    pub wd: f32,
+    /// Batch size.
+    pub batch_size: usize,
+    /// Successive `fit` calls; optimizer state carries over between them.
+    pub stages: Vec<Schedule>,
+    /// The notebook's final validation MSE.
+    pub notebook_mse: f64,
+}
+
+/// Every recipe, the default (`learner`) first.
+pub fn all() -> Vec<Recipe> {
+    let sgd = Optimizer::Sgd { momentum: 0.9 };
+    let two_stages = |lr: f32| {
+        vec![
+            Schedule::Constant { lr, epochs: 3 },
+            Schedule::Constant {
+                lr: lr / 10.0,
+                epochs: 3,
+            },
+        ]
+    };
+    let base = Recipe {
+        name: "learner",
+        about: "fastai's collab learner: EmbeddingDotBias, Adam 1e-2, wd 2e-4, SGDR fit(1e-2, 2, cycle_len=1, cycle_mult=2)",
+        model: ModelKind::DotBias,
+        factors: 50,
+        hidden: 10,
+        emb_init: (-0.05, 0.05),
+        dropout: (0.05, 0.5),
+        optimizer: Optimizer::ADAM,
+        wd: 2e-4,
+        batch_size: 64,
+        stages: vec![Schedule::Sgdr { lr: 1e-2, cycles: 2, cycle_len: 1, cycle_mult: 2 }],
+        notebook_mse: 0.7342,
+    };
+    vec![
+        base.clone(),
+        Recipe {
+            name: "dot",
+            about: "EmbeddingDot, SGD 0.1 momentum 0.9 wd 1e-5 for 3 epochs, then lr 0.01 for 3",
+            model: ModelKind::Dot,
+            emb_init: (0.0, 0.05),
+            optimizer: sgd,
+            wd: 1e-5,
+            stages: two_stages(0.1),
+            notebook_mse: 1.1341,
+            ..base.clone()
+        },
+        Recipe {
+            name: "dotbias",
+            about: "EmbeddingDotBias, SGD 0.1 momentum 0.9 wd 2e-4 for 3 epochs, then lr 0.01 for 3",
+            model: ModelKind::DotBias,
+            emb_init: (-0.01, 0.01),
+            optimizer: sgd,
+            wd: 2e-4,
+            stages: two_stages(0.1),
+            notebook_mse: 0.7794,
+            ..base.clone()
+        },
+        Recipe {
+            name: "net",
+            about: "EmbeddingNet (dropout 0.05/0.5, 10 hidden), Adam 1e-3 wd 1e-5 for 3 epochs, then 3 more",
+            model: ModelKind::Net,
+            emb_init: (-0.01, 0.01),
+            optimizer: Optimizer::ADAM,
+            wd: 1e-5,
+            stages: vec![
+                Schedule::Constant { lr: 1e-3, epochs: 3 },
+                Schedule::Constant { lr: 1e-3, epochs: 3 },
+            ],
+            notebook_mse: 0.7728,
+            ..base
+        },
+    ]
+}
+
+/// The recipe called `name`.
+pub fn find(name: &str) -> Result<Recipe> {
+    all().into_iter().find(|r| r.name == name).ok_or_else(|| {
+        let names: Vec<&str> = all().iter().map(|r| r.name).collect();
+        Error::invalid(
+            "--recipe",
+            format!("no recipe '{name}' (choose one of: {})", names.join(", ")),
+        )
+    })
+}
+
+/// Command-line changes to a recipe. `None` keeps the recipe's value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overrides {
+    /// Epochs of every constant stage; cycles of an SGDR stage.
+    pub epochs: Option<usize>,
+    /// The first stage's learning rate; later stages keep their ratio to it.
+    pub lr: Option<f32>,
+    /// Weight decay.
+    pub wd: Option<f32>,
+    /// Embedding width.
+    pub factors: Option<usize>,
+    /// Batch size.
+    pub batch_size: Option<usize>,
+}
+
+impl Recipe {
+    /// Applies `o` and checks every value.
+    pub fn with_overrides(mut self, o: &Overrides) -> Result<Recipe> {
+        if let Some(e) = o.epochs {
+            if e == 0 {
+                return Err(Error::invalid("--epochs", "must be at least 1"));
+            }
+            for s in &mut self.stages {
+                match s {
+                    Schedule::Constant { epochs, .. } => *epochs = e,
+                    Schedule::Sgdr { cycles, .. } => *cycles = e,
+                }
+            }
+        }
+        if let Some(lr) = o.lr {
+            if !(lr.is_finite() && lr > 0.0) {
+                return Err(Error::invalid("--lr", format!("{lr} is not a positive number")));
+            }
+            let first = self.stages[0].lr();
+            for s in &mut self.stages {
+                *s = s.with_lr(s.lr() / first * lr);
+            }
+        }
+        if let Some(wd) = o.wd {
+            if !(wd.is_finite() && wd >= 0.0) {
+                return Err(Error::invalid("--wd", format!("{wd} is not a number ≥ 0")));
+            }
+            self.wd = wd;
+        }
+        if let Some(f) = o.factors {
+            if f == 0 {
+                return Err(Error::invalid("--factors", "must be at least 1"));
+            }
+            self.factors = f;
+        }
+        if let Some(b) = o.batch_size {
+            if b == 0 {
+                return Err(Error::invalid("--batch-size", "must be at least 1"));
+            }
+            self.batch_size = b;
+        }
+        Ok(self)
+    }
+
+    /// Total epochs over all stages.
+    pub fn epochs(&self) -> usize {
+        self.stages.iter().map(Schedule::epochs).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_apply_and_validate() {
+        let r = find("dot").unwrap();
+        let o = Overrides {
+            epochs: Some(1),
+            lr: Some(0.05),
+            ..Default::default()
+        };
+        let r = r.with_overrides(&o).unwrap();
+        assert_eq!(r.epochs(), 2);
+        assert_eq!(r.stages[0].lr(), 0.05);
+        assert!((r.stages[1].lr() - 0.005).abs() < 1e-9);
+        for bad in [
+            Overrides {
+                epochs: Some(0),
+                ..Default::default()
+            },
+            Overrides {
+                lr: Some(-1.0),
+                ..Default::default()
+            },
+            Overrides {
+                wd: Some(f32::NAN),
+                ..Default::default()
+            },
+            Overrides {
+                batch_size: Some(0),
+                ..Default::default()
+            },
+            Overrides {
+                factors: Some(0),
+                ..Default::default()
+            },
+        ] {
+            assert!(find("learner").unwrap().with_overrides(&bad).is_err(), "{bad:?}");
+        }
+        assert!(find("nope").is_err());
+    }
+}

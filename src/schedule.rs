@@ -1,0 +1,155 @@
+//! Learning-rate schedules: the notebook's constant stages (`set_lrs`) and
+//! fastai 0.7's SGDR (`fit(lr, n_cycle, cycle_len, cycle_mult)`).
+
+use serde::Serialize;
+
+/// One stage of training: a call of fastai's `fit`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Schedule {
+    /// `fit(model, data, epochs, opt)` at a fixed learning rate.
+    Constant {
+        /// Learning rate.
+        lr: f32,
+        /// Number of epochs.
+        epochs: usize,
+    },
+    /// `learn.fit(lr, cycles, cycle_len=.., cycle_mult=..)`: cosine
+    /// annealing with restarts, after an lr/100 warm-up.
+    Sgdr {
+        /// Peak learning rate.
+        lr: f32,
+        /// Number of cycles (fastai's `n_cycle`).
+        cycles: usize,
+        /// Epochs in the first cycle.
+        cycle_len: usize,
+        /// Each cycle is this many times longer than the one before.
+        cycle_mult: usize,
+    },
+}
+
+impl Schedule {
+    /// Total epochs of the stage.
+    pub fn epochs(&self) -> usize {
+        match *self {
+            Schedule::Constant { epochs, .. } => epochs,
+            Schedule::Sgdr {
+                cycles,
+                cycle_len,
+                cycle_mult,
+                ..
+            } => (0..cycles).map(|c| cycle_len * cycle_mult.pow(c as u32)).sum(),
+        }
+    }
+
+    /// The peak (or only) learning rate.
+    pub fn lr(&self) -> f32 {
+        match *self {
+            Schedule::Constant { lr, .. } | Schedule::Sgdr { lr, .. } => lr,
+        }
+    }
+
+    /// The same stage with learning rate `lr`.
+    pub fn with_lr(self, new: f32) -> Schedule {
+        match self {
+            Schedule::Constant { epochs, .. } => Schedule::Constant { lr: new, epochs },
+            Schedule::Sgdr {
+                cycles,
+                cycle_len,
+                cycle_mult,
+                ..
+            } => Schedule::Sgdr {
+                lr: new,
+                cycles,
+                cycle_len,
+                cycle_mult,
+            },
+        }
+    }
+
+    /// The learning rate of every step of the stage, given the number of
+    /// steps (batches) per epoch.
+    ///
+    /// SGDR follows fastai 0.7's `CosAnneal.calc_lr`, called once before
+    /// each batch: while the global iteration is below nb/20 it returns
+    /// lr/100 (and the cycle counter still advances); otherwise
+    /// lr/2·(cos(π·cycle_iter/nb) + 1). When cycle_iter reaches nb it
+    /// restarts at 0 and nb grows by `cycle_mult`. nb starts as
+    /// steps_per_epoch·cycle_len.
+    pub fn lrs(&self, steps_per_epoch: usize) -> Vec<f32> {
+        let total = self.epochs() * steps_per_epoch;
+        match *self {
+            Schedule::Constant { lr, .. } => vec![lr; total],
+            Schedule::Sgdr {
+                lr,
+                cycle_len,
+                cycle_mult,
+                ..
+            } => {
+                let lr = lr as f64;
+                let mut nb = (steps_per_epoch * cycle_len) as f64;
+                let mut cycle_iter = 0.0f64;
+                (0..total)
+                    .map(|iteration| {
+                        if (iteration as f64) < nb / 20.0 {
+                            cycle_iter += 1.0;
+                            return (lr / 100.0) as f32;
+                        }
+                        let cos_out = (std::f64::consts::PI * cycle_iter / nb).cos() + 1.0;
+                        cycle_iter += 1.0;
+                        if cycle_iter == nb {
+                            cycle_iter = 0.0;
+                            nb *= cycle_mult as f64;
+                        }
+                        (lr / 2.0 * cos_out) as f32
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sgdr_matches_fastai_cos_anneal() {
+        // learn.fit(1e-2, 2, cycle_len=1, cycle_mult=2) with 1261 batches per epoch.
+        let s = Schedule::Sgdr {
+            lr: 1e-2,
+            cycles: 2,
+            cycle_len: 1,
+            cycle_mult: 2,
+        };
+        assert_eq!(s.epochs(), 3);
+        let lrs = s.lrs(1261);
+        assert_eq!(lrs.len(), 3 * 1261);
+        // Values from fastai's formula lr/2·(cos(π·cycle_iter/nb) + 1), evaluated in numpy.
+        let close = |got: f32, want: f64| ((got as f64 - want) / want).abs() < 1e-6;
+        // Warm-up while iteration < 1261/20 = 63.05, so iterations 0..=63.
+        assert_eq!(lrs[0], 1e-4);
+        assert_eq!(lrs[63], 1e-4);
+        // The cycle counter advanced during warm-up: iteration 64 is at cycle_iter 64.
+        assert!(close(lrs[64], 0.00993657641892364), "{}", lrs[64]);
+        assert!(close(lrs[630], 0.00500622826209319), "{}", lrs[630]);
+        assert!(close(lrs[1260], 1.5517056682457374e-08), "{}", lrs[1260]);
+        // Second cycle: restarts at the top with nb = 2522, and no second warm-up.
+        assert_eq!(lrs[1261], 1e-2);
+        assert!(close(lrs[1261 + 1261], 0.004999999888241291), "{}", lrs[2522]);
+        assert!(close(lrs[3 * 1261 - 1], 3.879265675244064e-09), "{}", lrs[3782]);
+    }
+
+    #[test]
+    fn constant_and_epoch_counts() {
+        let s = Schedule::Constant { lr: 0.1, epochs: 3 };
+        assert_eq!(s.lrs(5), vec![0.1; 15]);
+        let s = Schedule::Sgdr {
+            lr: 1.0,
+            cycles: 3,
+            cycle_len: 2,
+            cycle_mult: 2,
+        };
+        assert_eq!(s.epochs(), 2 + 4 + 8);
+    }
+}

@@ -1,0 +1,191 @@
+//! The training loop, written once over a [`Backend`].
+//!
+//! It does what fastai 0.7's `fit` does: for each stage, for each epoch,
+//! shuffle the training rows, run the batches, track the debiased moving
+//! average of the batch loss (β = 0.98, reset at each `fit` call), and
+//! compute the exact validation MSE.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::backend::{self, BackendInit, Device, Examples};
+use crate::data::Ratings;
+use crate::error::{Error, Result};
+use crate::model::ModelSpec;
+use crate::recipe::Recipe;
+use crate::rng::Mt19937;
+use crate::split::Split;
+
+/// fastai's smoothing factor for the reported training loss.
+pub const AVG_MOM: f64 = 0.98;
+
+/// How to run a recipe.
+#[derive(Debug, Clone)]
+pub struct TrainConfig {
+    /// The recipe, overrides applied.
+    pub recipe: Recipe,
+    /// Seeds the initial parameters, the shuffles and the dropout masks.
+    pub seed: u32,
+    /// Seeds the train/validation split (the notebook's is 42).
+    pub split_seed: u32,
+    /// Fraction of rows held out for validation.
+    pub val_pct: f64,
+    /// Where to run.
+    pub device: Device,
+}
+
+/// One row of the epoch table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EpochRecord {
+    /// 1-based epoch over the whole run.
+    pub epoch: usize,
+    /// 1-based stage (`fit` call).
+    pub stage: usize,
+    /// Debiased moving average of the batch loss at the epoch's end.
+    pub trn_loss: f64,
+    /// Exact validation MSE.
+    pub val_loss: f64,
+    /// Wall time of the epoch's training steps.
+    pub train_seconds: f64,
+    /// Wall time of the epoch including validation.
+    pub seconds: f64,
+}
+
+/// Everything a run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainReport {
+    /// Recipe name.
+    pub recipe: String,
+    /// The device that ran it.
+    pub device: String,
+    /// The training seed.
+    pub seed: u32,
+    /// The model as PyTorch prints it.
+    pub model: String,
+    /// Number of parameters.
+    pub n_params: usize,
+    /// Training rows.
+    pub train_rows: usize,
+    /// Validation rows.
+    pub valid_rows: usize,
+    /// Batches per epoch.
+    pub steps_per_epoch: usize,
+    /// Epochs run.
+    pub epochs: usize,
+    /// Per-epoch figures.
+    pub history: Vec<EpochRecord>,
+    /// Final validation MSE.
+    pub val_mse: f64,
+    /// Its square root.
+    pub val_rmse: f64,
+    /// The notebook's figure for this recipe.
+    pub notebook_mse: f64,
+    /// Total wall time of training and validation.
+    pub seconds: f64,
+    /// The trained parameters (not serialised).
+    #[serde(skip)]
+    pub params: Vec<f32>,
+}
+
+/// The model spec a recipe gives on `data`.
+pub fn model_spec(recipe: &Recipe, data: &Ratings) -> ModelSpec {
+    ModelSpec {
+        kind: recipe.model,
+        n_users: data.n_users(),
+        n_items: data.n_items(),
+        factors: recipe.factors,
+        hidden: recipe.hidden,
+        y_range: data.rating_range(),
+        emb_init: recipe.emb_init,
+        dropout: recipe.dropout,
+    }
+}
+
+/// Runs `cfg` on `data`. `on_start` gets the device line before the first
+/// epoch; `on_epoch` gets each epoch's record as soon as it is measured.
+pub fn train(
+    data: &Ratings,
+    cfg: &TrainConfig,
+    mut on_start: impl FnMut(&str),
+    mut on_epoch: impl FnMut(&EpochRecord),
+) -> Result<TrainReport> {
+    let recipe = &cfg.recipe;
+    let split = Split::new(data.len(), cfg.val_pct, cfg.split_seed)?;
+    let train_set = Examples::select(data, &split.train);
+    let valid_set = Examples::select(data, &split.valid);
+    let spec = model_spec(recipe, data);
+
+    let mut rng = Mt19937::new(cfg.seed);
+    let init = BackendInit {
+        spec: &spec,
+        params: spec.init_params(&mut rng),
+        optimizer: recipe.optimizer,
+        wd: recipe.wd,
+        train: &train_set,
+        valid: &valid_set,
+        seed: cfg.seed as u64,
+    };
+    let (mut be, why) = backend::create(cfg.device, init)?;
+    on_start(&why);
+
+    let bs = recipe.batch_size;
+    let steps_per_epoch = train_set.len().div_ceil(bs);
+    let start = Instant::now();
+    let mut history = Vec::new();
+    let mut global_step = 0u64;
+    for (stage_no, stage) in recipe.stages.iter().enumerate() {
+        let lrs = stage.lrs(steps_per_epoch);
+        let (mut avg_loss, mut batch_num) = (0.0f64, 0i32);
+        for lrs in lrs.chunks(steps_per_epoch) {
+            let t0 = Instant::now();
+            let order = rng.permutation(train_set.len());
+            let losses = be.train_epoch(&order, bs, lrs, global_step)?;
+            let train_seconds = t0.elapsed().as_secs_f64();
+            global_step += losses.len() as u64;
+            for &loss in &losses {
+                batch_num += 1;
+                avg_loss = avg_loss * AVG_MOM + loss as f64 * (1.0 - AVG_MOM);
+            }
+            let trn_loss = avg_loss / (1.0 - AVG_MOM.powi(batch_num));
+            let val_loss = be.validate()?;
+            let epoch = history.len() + 1;
+            if !trn_loss.is_finite() || !val_loss.is_finite() {
+                return Err(Error::invalid(
+                    "training",
+                    format!(
+                        "diverged in epoch {epoch}: training loss {trn_loss}, validation loss {val_loss}; try a smaller --lr"
+                    ),
+                ));
+            }
+            let rec = EpochRecord {
+                epoch,
+                stage: stage_no + 1,
+                trn_loss,
+                val_loss,
+                train_seconds,
+                seconds: t0.elapsed().as_secs_f64(),
+            };
+            on_epoch(&rec);
+            history.push(rec);
+        }
+    }
+    let val_mse = history.last().map(|r| r.val_loss).unwrap_or(f64::NAN);
+    Ok(TrainReport {
+        recipe: recipe.name.to_string(),
+        device: be.device(),
+        seed: cfg.seed,
+        model: spec.describe(),
+        n_params: spec.n_params(),
+        train_rows: train_set.len(),
+        valid_rows: valid_set.len(),
+        steps_per_epoch,
+        epochs: history.len(),
+        val_mse,
+        val_rmse: val_mse.sqrt(),
+        notebook_mse: recipe.notebook_mse,
+        seconds: start.elapsed().as_secs_f64(),
+        params: be.params()?,
+        history,
+    })
+}
