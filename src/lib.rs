@@ -21,6 +21,7 @@
 //! 7. [`stats`] reproduces the notebook's exploration of the data.
 
 pub mod backend;
+pub mod check;
 pub mod cpu;
 pub mod data;
 pub mod error;

@@ -142,9 +142,21 @@ pub fn sgd_update(params: &mut [f32], grads: &mut [f32], bufs: &mut [f32], lr: f
     }
 }
 
-/// The scalars of one Adam step, computed once on the host in f64.
+/// The scalars of one Adam step. Like PyTorch, which keeps its
+/// hyperparameters as Python floats, they are computed in f64 and rounded
+/// to f32 once, so `1 − β2` is 0.001 in f32, not 1 − 0.999f32.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AdamStep {
+    /// β1
+    pub beta1: f32,
+    /// β2
+    pub beta2: f32,
+    /// 1 − β1
+    pub one_minus_beta1: f32,
+    /// 1 − β2
+    pub one_minus_beta2: f32,
+    /// ε
+    pub eps: f32,
     /// lr / (1 − β1ᵗ)
     pub step_size: f32,
     /// sqrt(1 − β2ᵗ)
@@ -153,12 +165,17 @@ pub struct AdamStep {
 
 impl AdamStep {
     /// The scalars for step `t` (1-based) at learning rate `lr`.
-    pub fn new(lr: f32, beta1: f32, beta2: f32, t: u64) -> AdamStep {
+    pub fn new(lr: f64, beta1: f64, beta2: f64, eps: f64, t: u64) -> AdamStep {
         let t = t.min(i32::MAX as u64) as i32;
-        let bc1 = 1.0 - (beta1 as f64).powi(t);
-        let bc2 = 1.0 - (beta2 as f64).powi(t);
+        let bc1 = 1.0 - beta1.powi(t);
+        let bc2 = 1.0 - beta2.powi(t);
         AdamStep {
-            step_size: (lr as f64 / bc1) as f32,
+            beta1: beta1 as f32,
+            beta2: beta2 as f32,
+            one_minus_beta1: (1.0 - beta1) as f32,
+            one_minus_beta2: (1.0 - beta2) as f32,
+            eps: eps as f32,
+            step_size: (lr / bc1) as f32,
             bias_correction2_sqrt: bc2.sqrt() as f32,
         }
     }
@@ -174,16 +191,12 @@ impl AdamStep {
 /// correction (PyTorch 0.4 added it before; the difference is below 1e-8).
 ///
 /// params, grads, m, v: (P)
-#[allow(clippy::too_many_arguments)]
 pub fn adam_update(
     params: &mut [f32],
     grads: &mut [f32],
     m: &mut [f32],
     v: &mut [f32],
-    step: AdamStep,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
+    s: AdamStep,
     wd: f32,
 ) {
     let it = params
@@ -192,10 +205,10 @@ pub fn adam_update(
         .zip(m.iter_mut().zip(v.iter_mut()));
     for ((p, g), (m, v)) in it {
         let d = *g + wd * *p;
-        *m = beta1 * *m + (1.0 - beta1) * d;
-        *v = beta2 * *v + (1.0 - beta2) * d * d;
-        let denom = v.sqrt() / step.bias_correction2_sqrt + eps;
-        *p -= step.step_size * *m / denom;
+        *m = s.beta1 * *m + s.one_minus_beta1 * d;
+        *v = s.beta2 * *v + s.one_minus_beta2 * d * d;
+        let denom = v.sqrt() / s.bias_correction2_sqrt + s.eps;
+        *p -= s.step_size * *m / denom;
         *g = 0.0;
     }
 }

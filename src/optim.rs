@@ -19,11 +19,11 @@ pub enum Optimizer {
     /// `optim.Adam(betas=(beta1, beta2), eps=eps)`.
     Adam {
         /// First-moment decay.
-        beta1: f32,
+        beta1: f64,
         /// Second-moment decay.
-        beta2: f32,
+        beta2: f64,
         /// Added to the denominator.
-        eps: f32,
+        eps: f64,
     },
 }
 
@@ -73,18 +73,8 @@ impl OptimizerState {
         match self.optimizer {
             Optimizer::Sgd { momentum } => sgd_update(params, grads, &mut self.m, lr, momentum, self.wd),
             Optimizer::Adam { beta1, beta2, eps } => {
-                let s = AdamStep::new(lr, beta1, beta2, self.t);
-                adam_update(
-                    params,
-                    grads,
-                    &mut self.m,
-                    &mut self.v,
-                    s,
-                    beta1,
-                    beta2,
-                    eps,
-                    self.wd,
-                )
+                let s = AdamStep::new(lr as f64, beta1, beta2, eps, self.t);
+                adam_update(params, grads, &mut self.m, &mut self.v, s, self.wd)
             }
         }
     }

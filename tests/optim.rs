@@ -1,0 +1,61 @@
+//! One SGD step and one Adam step against values computed by hand.
+
+use mfcuda::check::compare_f32;
+use mfcuda::optim::{Optimizer, OptimizerState};
+
+#[test]
+fn sgd_momentum_weight_decay_two_steps() {
+    // lr 0.1, momentum 0.9, wd 0.01. Step 1, element 0:
+    //   g = 0.5 + 0.01·1 = 0.51; buf = 0.51; p = 1 − 0.1·0.51 = 0.949
+    // Step 2: g = 0.5 + 0.01·0.949 = 0.50949; buf = 0.9·0.51 + 0.50949 = 0.96849;
+    //   p = 0.949 − 0.096849 = 0.852151
+    // Element 1 (p = −2, grad 0.25): 0.23 → p = −2.023; then 0.22977, buf 0.43677 → −2.066677
+    let mut opt = OptimizerState::new(Optimizer::Sgd { momentum: 0.9 }, 0.01, 2);
+    let mut p = vec![1.0f32, -2.0];
+    let mut g = vec![0.5f32, 0.25];
+    opt.step(&mut p, &mut g, 0.1);
+    assert_eq!(g, vec![0.0, 0.0], "the fused update zeroes the gradient");
+    let c = compare_f32(&p, &[0.949, -2.023], 1e-7, 1e-6);
+    assert!(c.ok(), "{}", c.report("sgd step 1"));
+    let c = compare_f32(&opt.m, &[0.51, 0.23], 1e-7, 1e-6);
+    assert!(c.ok(), "{}", c.report("sgd momentum buffer"));
+    g.copy_from_slice(&[0.5, 0.25]);
+    opt.step(&mut p, &mut g, 0.1);
+    let c = compare_f32(&p, &[0.852151, -2.066677], 1e-7, 1e-6);
+    assert!(c.ok(), "{}", c.report("sgd step 2"));
+}
+
+#[test]
+fn sgd_moves_rows_without_gradient() {
+    // A dense optimizer decays every row, gradient or not: g = wd·p.
+    let mut opt = OptimizerState::new(Optimizer::Sgd { momentum: 0.9 }, 0.5, 1);
+    let (mut p, mut g) = (vec![2.0f32], vec![0.0f32]);
+    opt.step(&mut p, &mut g, 0.1);
+    assert_eq!(p, vec![2.0 - 0.1 * 0.5 * 2.0]);
+}
+
+#[test]
+fn adam_coupled_l2_two_steps() {
+    // lr 0.1, wd 0.1, β = (0.9, 0.999), ε = 1e-8, p = 1.
+    // Step 1, grad 0.5: g = 0.6; m = 0.06; v = 0.00036; m̂ = 0.6, v̂ = 0.36;
+    //   p = 1 − 0.1·0.6/(0.6 + 1e-8) = 0.90000000167
+    // Step 2, grad −0.5: g = −0.5 + 0.09 = −0.41; m = 0.054 − 0.041 = 0.013;
+    //   v = 0.999·0.00036 + 0.001·0.1681 = 0.00052774;
+    //   p = 0.9 − (0.1/0.19)·0.013/(sqrt(0.00052774)/sqrt(0.001999) + 1e-8) = 0.88668362
+    let mut opt = OptimizerState::new(Optimizer::ADAM, 0.1, 1);
+    let (mut p, mut g) = (vec![1.0f32], vec![0.5f32]);
+    opt.step(&mut p, &mut g, 0.1);
+    assert_eq!(g, vec![0.0]);
+    assert!(compare_f32(&p, &[0.9000000016666666], 1e-7, 1e-6).ok(), "{p:?}");
+    assert!(compare_f32(&opt.m, &[0.06], 1e-9, 1e-6).ok(), "{:?}", opt.m);
+    assert!(compare_f32(&opt.v, &[0.00036], 1e-12, 1e-6).ok(), "{:?}", opt.v);
+    g[0] = -0.5;
+    opt.step(&mut p, &mut g, 0.1);
+    let c = compare_f32(&p, &[0.8866836230649792], 1e-7, 1e-6);
+    assert!(c.ok(), "{}", c.report("adam step 2"));
+    assert!(
+        compare_f32(&opt.v, &[0.0005277399998633338], 1e-12, 1e-5).ok(),
+        "{:?}",
+        opt.v
+    );
+}
