@@ -1,0 +1,236 @@
+//! The command line, run as a user runs it: split and stats figures from the
+//! notebook, and every bad-input case with its exit code and message.
+
+use std::io::Write;
+use std::process::{Command, Output};
+
+fn mfcuda(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mfcuda"))
+        .args(args)
+        .output()
+        .expect("the mfcuda binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn split_matches_numpy_on_bundled_data() {
+    let o = mfcuda(&["split"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<&str> = std::str::from_utf8(&o.stdout).unwrap().lines().collect();
+    assert_eq!(lines.len(), 20_167);
+    assert_eq!(&lines[..3], &["67037", "42175", "93850"]);
+    assert_eq!(&lines[lines.len() - 3..], &["67290", "33423", "98552"]);
+}
+
+#[test]
+fn split_works_from_another_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_mfcuda"))
+        .args(["split", "--val-pct", "0.1"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 10_083);
+}
+
+#[test]
+fn stats_prints_the_notebook_figures() {
+    let o = mfcuda(&["stats"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    for needle in [
+        "ratings   100836",
+        "users     610",
+        "movies    9724",
+        "range     0.5 .. 5",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+    // Top users and top movies, in the notebook's order.
+    let rows = |after: &str| -> Vec<(i64, usize)> {
+        text.split(after)
+            .nth(1)
+            .unwrap()
+            .lines()
+            .skip(2)
+            .take(15)
+            .map(|l| {
+                let mut f = l.split_whitespace().map(|x| x.parse::<i64>().unwrap());
+                (f.next().unwrap(), f.next().unwrap() as usize)
+            })
+            .collect()
+    };
+    let users = rows("top users");
+    assert_eq!(users[0], (414, 2698));
+    assert_eq!(users[1], (599, 2478));
+    assert_eq!(users[14], (603, 943));
+    let movies = rows("top movies");
+    assert_eq!(movies[0], (356, 329));
+    assert_eq!(movies[1], (318, 317));
+    assert_eq!(movies[14], (2858, 204));
+}
+
+#[test]
+fn bad_input_gets_one_clear_line_and_exit_code_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let missing = dir.path().join("nope.csv").to_str().unwrap().to_string();
+    let cases: Vec<(String, Vec<&str>, String)> = vec![
+        (
+            missing.clone(),
+            vec![],
+            format!("error: {missing}: cannot read: No such file or directory"),
+        ),
+        (write("empty.csv", ""), vec![], "file is empty".into()),
+        (
+            write("header.csv", "userId,movieId,rating\r\n"),
+            vec![],
+            "line 1: header has no data rows".into(),
+        ),
+        (
+            write("col.csv", "user,movieId,rating\n1,2,3\n"),
+            vec![],
+            "line 1: column 'userId' not found in header (columns are: user, movieId, rating)".into(),
+        ),
+        (
+            write("renamed.csv", "userId,movieId,rating\n1,2,3\n"),
+            vec!["--rating-col", "stars"],
+            "line 1: column 'stars' not found".into(),
+        ),
+        (
+            write("short.csv", "userId,movieId,rating,timestamp\n1,2,3,4\n1,2\n"),
+            vec![],
+            "line 3: expected 4 fields as in the header, found 2".into(),
+        ),
+        (
+            write("text.csv", "userId,movieId,rating\n1,2,3\n\"1\",2,good\n"),
+            vec![],
+            "line 3: rating 'good' is not a number".into(),
+        ),
+        (
+            write("nan.csv", "userId,movieId,rating\n1,2,nan\n"),
+            vec![],
+            "line 2: rating 'nan' is not a finite number".into(),
+        ),
+        (
+            write("inf.csv", "userId,movieId,rating\n1,2,3\n1,3,-inf\n"),
+            vec![],
+            "line 3: rating '-inf' is not a finite number".into(),
+        ),
+        (
+            write("id.csv", "userId,movieId,rating\n1,x2,3\n"),
+            vec![],
+            "line 2: movieId 'x2' is not an integer id".into(),
+        ),
+    ];
+    for (file, extra, want) in &cases {
+        for cmd in ["split", "stats", "train"] {
+            let mut args = vec![cmd, "--data", file.as_str()];
+            args.extend(extra);
+            let o = mfcuda(&args);
+            let err = stderr(&o);
+            assert_eq!(o.status.code(), Some(1), "{cmd} {file}: {err}");
+            assert!(!err.contains("panicked"), "{cmd} {file}: {err}");
+            assert_eq!(
+                err.lines().count(),
+                1,
+                "{cmd} {file}: one line expected, got\n{err}"
+            );
+            assert!(
+                err.starts_with("error: ") && err.contains(file.as_str()),
+                "{cmd}: {err}"
+            );
+            assert!(
+                err.contains(want.as_str()),
+                "{cmd} {file}: want {want:?}, got {err}"
+            );
+            assert!(
+                o.stdout.is_empty() || cmd == "train",
+                "{cmd} {file} printed to stdout"
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_arguments_are_rejected() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["train", "--recipe", "nope"],
+            "no recipe 'nope' (choose one of: learner, dot, dotbias, net)",
+        ),
+        (
+            &["train", "--epochs", "0"],
+            "invalid --epochs: must be at least 1",
+        ),
+        (&["train", "--batch-size", "0"], "invalid --batch-size"),
+        (&["train", "--lr", "-1"], "invalid --lr"),
+        (&["train", "--wd", "-0.1"], "invalid --wd"),
+        (
+            &["train", "--val-pct", "1.5", "--epochs", "1"],
+            "invalid --val-pct",
+        ),
+        (
+            &["split", "--val-pct", "0"],
+            "invalid --val-pct: 0 is not strictly between 0 and 1",
+        ),
+        (&["train", "--device", "cuda"], "device cuda:"),
+    ];
+    for (args, want) in cases {
+        let o = mfcuda(args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: want {want:?}, got {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn train_json_ends_with_one_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("small.csv");
+    let mut f = std::fs::File::create(&path).unwrap();
+    writeln!(f, "userId,movieId,rating,timestamp").unwrap();
+    for u in 0..30 {
+        for m in 0..20 {
+            if (u * 7 + m * 3) % 4 != 0 {
+                writeln!(f, "{u},{},{}.5,0", m + 100, 1 + (u + m) % 4).unwrap();
+            }
+        }
+    }
+    drop(f);
+    let p = path.to_str().unwrap();
+    let o = mfcuda(&[
+        "train", "--data", p, "--recipe", "dotbias", "--epochs", "1", "--device", "cpu", "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_eq!(
+        out.lines().count(),
+        1,
+        "only the JSON object goes to stdout with --json:\n{out}"
+    );
+    let v: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    for key in ["recipe", "device", "val_mse", "val_rmse", "epochs", "seconds"] {
+        assert!(v.get(key).is_some(), "missing {key} in {v}");
+    }
+    assert_eq!(v["recipe"], "dotbias");
+    assert_eq!(v["device"], "cpu");
+    assert_eq!(v["epochs"], 2);
+    let mse = v["val_mse"].as_f64().unwrap();
+    assert!(mse > 0.0 && (v["val_rmse"].as_f64().unwrap() - mse.sqrt()).abs() < 1e-12);
+    // The human-readable table went to stderr.
+    assert!(stderr(&o).contains("trn_loss"), "{}", stderr(&o));
+}
