@@ -27,12 +27,15 @@ pub struct Examples {
 impl Examples {
     /// The given rows of `data`, in the given order.
     pub fn select(data: &Ratings, rows: &[u32]) -> Examples {
-        let pick = |i: &u32| *i as usize;
-        Examples {
-            users: rows.iter().map(|i| data.users[pick(i)]).collect(),
-            items: rows.iter().map(|i| data.items[pick(i)]).collect(),
-            ratings: rows.iter().map(|i| data.ratings[pick(i)]).collect(),
-        }
+        let mut out = Examples::default();
+        gather_rows(&data.users, &data.items, &data.ratings, rows, &mut out);
+        out
+    }
+
+    /// Replaces `out` with the given rows of `self`, in the given order
+    /// (a batch, reusing `out`'s allocation).
+    pub fn gather_into(&self, rows: &[u32], out: &mut Examples) {
+        gather_rows(&self.users, &self.items, &self.ratings, rows, out);
     }
 
     /// Number of rows.
@@ -43,6 +46,18 @@ impl Examples {
     /// True with no rows.
     pub fn is_empty(&self) -> bool {
         self.ratings.is_empty()
+    }
+}
+
+fn gather_rows(users: &[u32], items: &[u32], ratings: &[f32], rows: &[u32], out: &mut Examples) {
+    out.users.clear();
+    out.items.clear();
+    out.ratings.clear();
+    for &r in rows {
+        let r = r as usize;
+        out.users.push(users[r]);
+        out.items.push(items[r]);
+        out.ratings.push(ratings[r]);
     }
 }
 

@@ -70,16 +70,8 @@ impl Backend for CpuBackend<'_> {
         }
         let mut losses = Vec::with_capacity(steps);
         for (s, rows) in order.chunks(batch_size).enumerate() {
-            let b = &mut self.batch;
-            b.users.clear();
-            b.items.clear();
-            b.ratings.clear();
-            for &r in rows {
-                let r = r as usize;
-                b.users.push(self.train.users[r]);
-                b.items.push(self.train.items[r]);
-                b.ratings.push(self.train.ratings[r]);
-            }
+            self.train.gather_into(rows, &mut self.batch);
+            let b = &self.batch;
             let dropout = (self.spec.kind == ModelKind::Net).then_some(DropoutKey {
                 seed: self.seed,
                 step: first_step + s as u64,

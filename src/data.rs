@@ -180,30 +180,7 @@ impl Ratings {
             .has_headers(true)
             .flexible(true)
             .from_reader(reader);
-        let io_err = |e: csv::Error, name: &str| -> Error {
-            let line = e.position().map(|p| p.line());
-            let msg = match e.into_kind() {
-                csv::ErrorKind::Io(io) => {
-                    return Error::Io {
-                        file: name.to_string(),
-                        source: io,
-                    }
-                }
-                other => format!("{other:?}"),
-            };
-            match line {
-                Some(line) => Error::Line {
-                    file: name.to_string(),
-                    line,
-                    msg,
-                },
-                None => Error::File {
-                    file: name.to_string(),
-                    msg,
-                },
-            }
-        };
-        let header = csv.byte_headers().map_err(|e| io_err(e, name))?.clone();
+        let header = csv.byte_headers().map_err(|e| csv_error(e, name))?.clone();
         if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
             return Err(Error::File {
                 file: name.to_string(),
@@ -242,7 +219,7 @@ impl Ratings {
             match csv.read_byte_record(&mut record) {
                 Ok(true) => {}
                 Ok(false) => break,
-                Err(e) => return Err(io_err(e, name)),
+                Err(e) => return Err(csv_error(e, name)),
             }
             let line = record.position().map(|p| p.line()).unwrap_or(0);
             let bad = |msg: String| Error::Line {
@@ -288,6 +265,29 @@ impl Ratings {
             });
         }
         Ok(out)
+    }
+}
+
+/// A reading error from the csv crate. With flexible records and byte
+/// fields, the only failure left is I/O (a file that vanished, a disk
+/// error, invalid data from a pipe).
+fn csv_error(e: csv::Error, name: &str) -> Error {
+    let line = e.position().map(|p| p.line());
+    let msg = e.to_string();
+    match (e.into_kind(), line) {
+        (csv::ErrorKind::Io(source), _) => Error::Io {
+            file: name.to_string(),
+            source,
+        },
+        (_, Some(line)) => Error::Line {
+            file: name.to_string(),
+            line,
+            msg,
+        },
+        (_, None) => Error::File {
+            file: name.to_string(),
+            msg,
+        },
     }
 }
 

@@ -1,8 +1,6 @@
 //! The library's error type. Every message names what the user can act on:
 //! the file, the 1-based line where there is one, and the problem.
 
-use std::path::PathBuf;
-
 /// Everything that can go wrong in mfcuda's library code.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -40,13 +38,15 @@ pub enum Error {
         /// Why the value is rejected.
         msg: String,
     },
-    /// Writing output failed.
-    #[error("cannot write {path}: {source}")]
-    Write {
-        /// Where we tried to write.
-        path: PathBuf,
-        /// The operating system's reason.
-        source: std::io::Error,
+    /// The loss became NaN or infinite.
+    #[error("training diverged in epoch {epoch}: training loss {trn_loss}, validation loss {val_loss}; try a smaller --lr")]
+    Diverged {
+        /// The epoch (0-based) whose losses were not finite.
+        epoch: usize,
+        /// Its smoothed training loss.
+        trn_loss: f64,
+        /// Its validation loss.
+        val_loss: f64,
     },
     /// The requested compute device is not available.
     #[error("device {device}: {msg}")]

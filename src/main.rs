@@ -13,6 +13,8 @@ use mfcuda::split::validation_indices;
 use mfcuda::stats::Stats;
 use mfcuda::train::{train, EpochRecord, TrainConfig};
 
+type CliResult = Result<(), cli_error::Error>;
+
 /// Matrix factorization on MovieLens: the fastai notebook, reproduced from first principles.
 #[derive(Parser)]
 #[command(name = "mfcuda", version, about)]
@@ -128,7 +130,7 @@ fn emit(text: &str) -> io::Result<()> {
     out.flush()
 }
 
-fn run_train(a: &TrainArgs) -> anyhow_lite::Result {
+fn run_train(a: &TrainArgs) -> CliResult {
     let overrides = Overrides {
         epochs: a.epochs,
         lr: a.lr,
@@ -166,11 +168,7 @@ fn run_train(a: &TrainArgs) -> anyhow_lite::Result {
     let on_epoch = |r: &EpochRecord| {
         say(&format!(
             "{:>5} {:>5} {:>10.6} {:>10.6} {:>9.2}",
-            r.epoch - 1,
-            r.stage,
-            r.trn_loss,
-            r.val_loss,
-            r.seconds
+            r.epoch, r.stage, r.trn_loss, r.val_loss, r.seconds
         ))
     };
     let report = train(&data, &cfg, on_start, on_epoch)?;
@@ -193,7 +191,7 @@ fn run_train(a: &TrainArgs) -> anyhow_lite::Result {
     Ok(())
 }
 
-fn run(cli: Cli) -> anyhow_lite::Result {
+fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Train(a) => run_train(&a),
         Command::Split(a) => {
@@ -228,12 +226,12 @@ fn run(cli: Cli) -> anyhow_lite::Result {
 
 /// A minimal error funnel for the binary: library errors and I/O errors
 /// become one message line.
-mod anyhow_lite {
+mod cli_error {
+    /// One message line for the user; a closed stdout pipe is not an error.
     pub struct Error {
         pub msg: String,
         pub broken_pipe: bool,
     }
-    pub type Result = std::result::Result<(), Error>;
     impl From<mfcuda::Error> for Error {
         fn from(e: mfcuda::Error) -> Self {
             Error {

@@ -38,7 +38,7 @@ pub struct TrainConfig {
 /// One row of the epoch table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EpochRecord {
-    /// 1-based epoch over the whole run.
+    /// Epoch over the whole run, 0-based as fastai's table counts.
     pub epoch: usize,
     /// 1-based stage (`fit` call).
     pub stage: usize,
@@ -149,14 +149,13 @@ pub fn train(
             }
             let trn_loss = avg_loss / (1.0 - AVG_MOM.powi(batch_num));
             let val_loss = be.validate()?;
-            let epoch = history.len() + 1;
+            let epoch = history.len();
             if !trn_loss.is_finite() || !val_loss.is_finite() {
-                return Err(Error::invalid(
-                    "training",
-                    format!(
-                        "diverged in epoch {epoch}: training loss {trn_loss}, validation loss {val_loss}; try a smaller --lr"
-                    ),
-                ));
+                return Err(Error::Diverged {
+                    epoch,
+                    trn_loss,
+                    val_loss,
+                });
             }
             let rec = EpochRecord {
                 epoch,

@@ -187,6 +187,12 @@ fn bad_arguments_are_rejected() {
             "invalid --val-pct: 0 is not strictly between 0 and 1",
         ),
         (&["train", "--device", "cuda"], "device cuda:"),
+        (
+            &[
+                "train", "--recipe", "dot", "--lr", "1000", "--epochs", "1", "--device", "cpu",
+            ],
+            "error: training diverged in epoch 0: training loss NaN",
+        ),
     ];
     for (args, want) in cases {
         let o = mfcuda(args);
