@@ -7,10 +7,14 @@
 
 use serde::Serialize;
 
+use std::sync::Arc;
+
 use crate::cpu::CpuBackend;
+use crate::cuda::{CudaBackend, Gpu};
 use crate::data::Ratings;
 use crate::error::{Error, Result};
-use crate::model::ModelSpec;
+use crate::model::{ModelKind, ModelSpec};
+use crate::ops;
 use crate::optim::Optimizer;
 
 /// Rows of a ratings table in columnar form, ready for a device.
@@ -50,15 +54,19 @@ impl Examples {
 }
 
 fn gather_rows(users: &[u32], items: &[u32], ratings: &[f32], rows: &[u32], out: &mut Examples) {
-    out.users.clear();
-    out.items.clear();
-    out.ratings.clear();
-    for &r in rows {
-        let r = r as usize;
-        out.users.push(users[r]);
-        out.items.push(items[r]);
-        out.ratings.push(ratings[r]);
-    }
+    let n = rows.len();
+    out.users.resize(n, 0);
+    out.items.resize(n, 0);
+    out.ratings.resize(n, 0.0);
+    ops::gather_rows(
+        &mut out.users,
+        &mut out.items,
+        &mut out.ratings,
+        users,
+        items,
+        ratings,
+        rows,
+    );
 }
 
 /// What a backend starts from.
@@ -120,17 +128,30 @@ pub enum Device {
 /// Builds the backend for `device`. Also returns one line saying which
 /// device was picked and why.
 pub fn create<'a>(device: Device, init: BackendInit<'a>) -> Result<(Box<dyn Backend + 'a>, String)> {
-    const NO_CUDA: &str =
-        "this build of mfcuda has no CUDA backend yet; the CPU reference is the only device";
+    let net = init.spec.kind == ModelKind::Net;
     match device {
         Device::Cpu => Ok((Box::new(CpuBackend::new(init)), "device: cpu (requested)".into())),
-        Device::Auto => Ok((
-            Box::new(CpuBackend::new(init)),
-            format!("device: cpu (auto: {NO_CUDA})"),
-        )),
-        Device::Cuda => Err(Error::Device {
-            device: "cuda".into(),
-            msg: format!("{NO_CUDA}; use --device cpu"),
-        }),
+        Device::Cuda => {
+            let gpu = Gpu::open().map_err(|why| Error::Device {
+                device: "cuda".into(),
+                msg: format!("{why}; use --device cpu"),
+            })?;
+            let line = format!("device: cuda, {} (requested)", gpu.description);
+            Ok((Box::new(CudaBackend::new(Arc::new(gpu), init)?), line))
+        }
+        Device::Auto => match Gpu::open() {
+            Ok(_) if net => Ok((
+                Box::new(CpuBackend::new(init)),
+                "device: cpu (auto: the net model has no CUDA kernels yet)".into(),
+            )),
+            Ok(gpu) => {
+                let line = format!("device: cuda, {} (auto: a usable GPU was found)", gpu.description);
+                Ok((Box::new(CudaBackend::new(Arc::new(gpu), init)?), line))
+            }
+            Err(why) => Ok((
+                Box::new(CpuBackend::new(init)),
+                format!("device: cpu (auto: {why})"),
+            )),
+        },
     }
 }

@@ -15,6 +15,8 @@ pub struct Comparison {
     pub mismatches: usize,
     /// Largest |got − want|.
     pub max_abs_err: f64,
+    /// Largest |got − want| / |want| over elements where want ≠ 0.
+    pub max_rel_err: f64,
     /// Where the largest error is.
     pub max_at: usize,
     /// The first few mismatches: (index, got, want).
@@ -48,6 +50,7 @@ pub fn compare(got: &[f64], want: &[f64], atol: f64, rtol: f64) -> Comparison {
         len: got.len(),
         mismatches: 0,
         max_abs_err: 0.0,
+        max_rel_err: 0.0,
         max_at: 0,
         first: Vec::new(),
     };
@@ -56,6 +59,13 @@ pub fn compare(got: &[f64], want: &[f64], atol: f64, rtol: f64) -> Comparison {
         if err > c.max_abs_err || err.is_nan() {
             c.max_abs_err = if err.is_nan() { f64::INFINITY } else { err };
             c.max_at = i;
+        }
+        if w != 0.0 {
+            c.max_rel_err = c.max_rel_err.max(if err.is_nan() {
+                f64::INFINITY
+            } else {
+                err / w.abs()
+            });
         }
         if !g.abs_diff_eq(&w, atol + rtol * w.abs()) {
             c.mismatches += 1;

@@ -48,6 +48,14 @@ pub enum Error {
         /// Its validation loss.
         val_loss: f64,
     },
+    /// A CUDA driver call or kernel launch failed.
+    #[error("CUDA error in {what}: {msg}")]
+    Cuda {
+        /// The kernel or operation that failed.
+        what: String,
+        /// The driver's message.
+        msg: String,
+    },
     /// The requested compute device is not available.
     #[error("device {device}: {msg}")]
     Device {

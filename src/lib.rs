@@ -23,8 +23,10 @@
 pub mod backend;
 pub mod check;
 pub mod cpu;
+pub mod cuda;
 pub mod data;
 pub mod error;
+pub mod gpu_check;
 pub mod model;
 pub mod ops;
 pub mod optim;

@@ -6,8 +6,12 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use std::sync::Arc;
+
 use mfcuda::backend::Device;
+use mfcuda::cuda::{self, Gpu};
 use mfcuda::data::{Columns, Ratings, Source};
+use mfcuda::gpu_check::{self, CheckRow};
 use mfcuda::recipe::{self, Overrides};
 use mfcuda::split::validation_indices;
 use mfcuda::stats::Stats;
@@ -31,8 +35,17 @@ enum Command {
     Split(SplitArgs),
     /// Print dataset statistics, top users and movies, and their crosstab.
     Stats(StatsArgs),
+    /// Check every CUDA kernel against its CPU twin, then one training step per optimizer.
+    Check(CheckArgs),
     /// List the recipes.
     Recipes,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// The GPU to check; `cpu` has nothing to compare.
+    #[arg(long, value_enum, default_value_t = Device::Auto)]
+    device: Device,
 }
 
 /// Where the ratings come from.
@@ -191,6 +204,41 @@ fn run_train(a: &TrainArgs) -> CliResult {
     Ok(())
 }
 
+fn run_check(a: &CheckArgs) -> CliResult {
+    if a.device == Device::Cpu {
+        return Err(
+            "check compares the CUDA kernels with their CPU twins: it needs --device cuda (or auto)"
+                .to_string()
+                .into(),
+        );
+    }
+    let gpu = Gpu::open().map_err(|why| format!("mfcuda check needs a usable GPU: {why}"))?;
+    let gpu = Arc::new(gpu);
+    emit(&format!(
+        "device   {}\nkernels  {}\n\n{}\n",
+        gpu.description,
+        cuda::BUILD_NOTE,
+        CheckRow::header()
+    ))?;
+    let mut failed = 0;
+    let mut show = |row: &CheckRow| {
+        if !row.cmp.ok() {
+            failed += 1;
+        }
+        let _ = emit(&format!("{}\n", row.line()));
+    };
+    gpu_check::kernel_checks(&gpu, &mut show)?;
+    let data = Ratings::load(&Source::Bundled, &Columns::default())?;
+    for name in ["dotbias", "learner"] {
+        show(&gpu_check::step_parity(&gpu, &data, &recipe::find(name)?, 42)?);
+    }
+    if failed > 0 {
+        return Err(format!("{failed} check rows failed").into());
+    }
+    emit("all checks passed\n")?;
+    Ok(())
+}
+
 fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Train(a) => run_train(&a),
@@ -208,6 +256,7 @@ fn run(cli: Cli) -> CliResult {
             let data = a.data.load()?;
             Ok(emit(&Stats::new(&data, a.top).render(&data.source))?)
         }
+        Command::Check(a) => run_check(&a),
         Command::Recipes => {
             let mut text = String::new();
             for r in recipe::all() {

@@ -11,6 +11,27 @@ use crate::rng::{philox4x32_10, u32_to_unit_f32};
 
 // ---------------------------------------------------------------- forward
 
+/// The training rows of one epoch in shuffled order:
+/// users_out[j] = users[order[j]], and the same for items and ratings.
+///
+/// users_out, items_out, ratings_out (n), users, items, ratings (rows), order (n)
+pub fn gather_rows(
+    users_out: &mut [u32],
+    items_out: &mut [u32],
+    ratings_out: &mut [f32],
+    users: &[u32],
+    items: &[u32],
+    ratings: &[f32],
+    order: &[u32],
+) {
+    for (j, &r) in order.iter().enumerate() {
+        let r = r as usize;
+        users_out[j] = users[r];
+        items_out[j] = items[r];
+        ratings_out[j] = ratings[r];
+    }
+}
+
 /// out[b, :] = table[idx[b], :]
 ///
 /// out (B,F), table (N,F), idx (B)

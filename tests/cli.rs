@@ -204,6 +204,21 @@ fn bad_arguments_are_rejected() {
 }
 
 #[test]
+fn check_without_a_gpu_fails_clearly() {
+    if mfcuda::cuda::Gpu::open().is_ok() {
+        return; // with a GPU, `check` runs for real: tests/gpu.rs covers it
+    }
+    let o = mfcuda(&["check"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("error: mfcuda check needs a usable GPU: "),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
 fn train_json_ends_with_one_object() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("small.csv");

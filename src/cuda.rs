@@ -1,0 +1,808 @@
+//! The CUDA side: opening a GPU, a Rust wrapper per kernel, and the CUDA
+//! training backend.
+//!
+//! Every wrapper has the name and the arguments of its CPU twin in
+//! [`crate::ops`], with device views in place of slices, and launches the
+//! kernel of the same name in `kernels/`. The wrappers only enqueue work on
+//! the GPU's stream: nothing here waits for the GPU except the explicit
+//! read-backs ([`CudaBackend::train_epoch`] reads the epoch's losses once,
+//! [`CudaBackend::validate`] one number).
+//!
+//! cudarc loads libcuda at run time. [`Gpu::open`] probes in an order that
+//! never panics: kernels built in, libcuda present, a device visible, a
+//! context, then the PTX loaded by the driver.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, CudaView, CudaViewMut, DeviceRepr,
+    DriverError, LaunchConfig, PushKernelArg, ValidAsZeroBits,
+};
+use cudarc::nvrtc::Ptx;
+
+use crate::backend::{Backend, BackendInit};
+use crate::error::{Error, Result};
+use crate::model::{ModelKind, ModelSpec};
+use crate::ops::AdamStep;
+use crate::optim::Optimizer;
+
+mod ptx {
+    include!(concat!(env!("OUT_DIR"), "/kernels.rs"));
+}
+pub use ptx::{BUILD_NOTE, PTX};
+
+/// Threads per block for every kernel.
+const BLOCK: u32 = 256;
+/// Grid size cap; grid-stride loops cover the rest.
+const MAX_BLOCKS: usize = 65_535;
+/// Validation rows per forward pass.
+const EVAL_CHUNK: usize = 65_536;
+
+/// One block per 256 elements, at least one block, at most [`MAX_BLOCKS`].
+fn grid(n: usize) -> LaunchConfig {
+    LaunchConfig {
+        grid_dim: (n.div_ceil(BLOCK as usize).clamp(1, MAX_BLOCKS) as u32, 1, 1),
+        block_dim: (BLOCK, 1, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
+/// Exactly one block: for kernels that reduce inside a block.
+fn one_block() -> LaunchConfig {
+    LaunchConfig {
+        grid_dim: (1, 1, 1),
+        block_dim: (BLOCK, 1, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
+fn cuda_err(what: &str, e: DriverError) -> Error {
+    Error::Cuda {
+        what: what.to_string(),
+        msg: e.to_string(),
+    }
+}
+
+/// An `i32` kernel argument from a size; sizes past 2^31 are refused.
+fn int(what: &str, n: usize) -> Result<i32> {
+    i32::try_from(n).map_err(|_| Error::Cuda {
+        what: what.to_string(),
+        msg: format!("size {n} exceeds the kernels' 32-bit index range"),
+    })
+}
+
+/// The driver's CUDA version as "major.minor".
+fn driver_version() -> Option<String> {
+    let mut v = 0i32;
+    // SAFETY: libcuda is loaded (checked by the caller); cuDriverGetVersion
+    // writes one int through the valid pointer.
+    let r = unsafe { cudarc::driver::sys::cuDriverGetVersion(&mut v) };
+    (r == cudarc::driver::sys::CUresult::CUDA_SUCCESS).then(|| format!("{}.{}", v / 1000, (v % 1000) / 10))
+}
+
+/// The PTX ISA version a module declares (`.version 9.0`).
+fn ptx_isa(text: &str) -> &str {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix(".version "))
+        .map(str::trim)
+        .unwrap_or("unknown")
+}
+
+macro_rules! kernels {
+    ($($name:ident in $file:literal),* $(,)?) => {
+        /// Every kernel function, loaded once.
+        struct Kernels { $($name: CudaFunction,)* }
+
+        impl Kernels {
+            fn load(modules: &HashMap<&str, Arc<CudaModule>>) -> std::result::Result<Kernels, String> {
+                Ok(Kernels { $($name: {
+                    let module = modules.get($file).ok_or_else(|| format!("kernels/{}.cu was not built", $file))?;
+                    module.load_function(stringify!($name)).map_err(|e| {
+                        format!("kernel {} missing from kernels/{}.cu: {e}", stringify!($name), $file)
+                    })?
+                },)* })
+            }
+        }
+    };
+}
+
+kernels! {
+    gather_rows in "embedding",
+    embedding_gather in "embedding",
+    embedding_scatter_add in "embedding",
+    dot_forward in "dot",
+    dot_backward in "dot",
+    bias_add in "dot",
+    sigmoid_range_forward in "sigmoid_range",
+    sigmoid_range_backward in "sigmoid_range",
+    mse_loss_grad in "loss",
+    mse_sum in "loss",
+    sgd_update in "optim",
+    adam_update in "optim",
+}
+
+/// An open GPU: context, stream and loaded kernels.
+pub struct Gpu {
+    /// The CUDA context on device 0.
+    pub ctx: Arc<CudaContext>,
+    /// The stream every kernel runs on, in order.
+    pub stream: Arc<CudaStream>,
+    /// The device's name, compute capability and driver.
+    pub description: String,
+    k: Kernels,
+}
+
+impl Gpu {
+    /// Opens device 0, or says in one line why it cannot be used.
+    pub fn open() -> std::result::Result<Gpu, String> {
+        if PTX.is_empty() {
+            return Err(format!("this binary has no CUDA kernels ({BUILD_NOTE})"));
+        }
+        // SAFETY: only tries to dlopen libcuda; no CUDA call is made.
+        if !unsafe { cudarc::driver::sys::is_culib_present() } {
+            return Err("no NVIDIA driver found (libcuda.so cannot be loaded)".into());
+        }
+        let count =
+            CudaContext::device_count().map_err(|e| format!("the NVIDIA driver did not initialise: {e}"))?;
+        if count < 1 {
+            return Err("the NVIDIA driver sees no GPU".into());
+        }
+        let driver = driver_version().unwrap_or_else(|| "unknown".into());
+        let ctx = CudaContext::new(0).map_err(|e| format!("cannot create a CUDA context on GPU 0: {e}"))?;
+        // One stream, used in order: cudarc's per-buffer event tracking for
+        // cross-stream safety would only add work to every launch.
+        // SAFETY: called before any buffer exists; all work goes to `stream`.
+        unsafe { ctx.disable_event_tracking() };
+        let stream = ctx
+            .new_stream()
+            .map_err(|e| format!("cannot create a CUDA stream: {e}"))?;
+        let mut modules = HashMap::new();
+        for (stem, text) in PTX {
+            let module = ctx.load_module(Ptx::from_src(*text)).map_err(|e| {
+                let mut msg = format!("the driver cannot load kernels/{stem}.cu's PTX: {e}");
+                if matches!(
+                    e.0,
+                    cudarc::driver::sys::CUresult::CUDA_ERROR_UNSUPPORTED_PTX_VERSION
+                        | cudarc::driver::sys::CUresult::CUDA_ERROR_INVALID_PTX
+                        | cudarc::driver::sys::CUresult::CUDA_ERROR_INVALID_IMAGE
+                ) {
+                    msg.push_str(&format!(
+                        " (the PTX is ISA {}, built with {BUILD_NOTE}; the driver supports CUDA {driver}: \
+                         update the driver, or rebuild with an older nvcc via NVCC=/path/to/nvcc)",
+                        ptx_isa(text)
+                    ));
+                }
+                msg
+            })?;
+            modules.insert(*stem, module);
+        }
+        let k = Kernels::load(&modules)?;
+        let name = ctx.name().unwrap_or_else(|_| "unknown GPU".into());
+        let (major, minor) = ctx.compute_capability().unwrap_or((0, 0));
+        let description = format!("{name} (sm_{major}{minor}, driver CUDA {driver})");
+        Ok(Gpu {
+            ctx,
+            stream,
+            description,
+            k,
+        })
+    }
+
+    /// Copies a host slice to a new device buffer.
+    pub fn upload<T: DeviceRepr>(&self, host: &[T]) -> Result<CudaSlice<T>> {
+        self.stream.clone_htod(host).map_err(|e| cuda_err("upload", e))
+    }
+
+    /// A new zeroed device buffer of `n` elements (at least one, so that
+    /// empty tensors still have an address).
+    pub fn zeros<T: DeviceRepr + ValidAsZeroBits>(&self, n: usize) -> Result<CudaSlice<T>> {
+        self.stream
+            .alloc_zeros(n.max(1))
+            .map_err(|e| cuda_err("alloc", e))
+    }
+
+    /// Copies a device buffer back; this waits for the stream.
+    pub fn download<T: DeviceRepr>(&self, dev: &CudaView<'_, T>) -> Result<Vec<T>> {
+        self.stream.clone_dtoh(dev).map_err(|e| cuda_err("download", e))
+    }
+
+    // ------------------------------------------------------------ kernels
+    // Each wrapper mirrors the CPU twin of the same name in crate::ops.
+
+    /// See [`crate::ops::gather_rows`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn gather_rows(
+        &self,
+        users_out: &mut CudaViewMut<'_, u32>,
+        items_out: &mut CudaViewMut<'_, u32>,
+        ratings_out: &mut CudaViewMut<'_, f32>,
+        users: &CudaView<'_, u32>,
+        items: &CudaView<'_, u32>,
+        ratings: &CudaView<'_, f32>,
+        order: &CudaView<'_, u32>,
+    ) -> Result<()> {
+        let n = order.len();
+        assert!(users_out.len() >= n && items_out.len() >= n && ratings_out.len() >= n);
+        let n_arg = int("gather_rows", n)?;
+        let mut l = self.stream.launch_builder(&self.k.gather_rows);
+        l.arg(users_out)
+            .arg(items_out)
+            .arg(ratings_out)
+            .arg(users)
+            .arg(items)
+            .arg(ratings)
+            .arg(order)
+            .arg(&n_arg);
+        // SAFETY: matches gather_rows(uint*, uint*, float*, const uint*, const uint*,
+        // const float*, const uint*, int); outputs hold n elements and order's
+        // entries index the source rows.
+        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("gather_rows", e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::embedding_gather`].
+    pub fn embedding_gather(
+        &self,
+        out: &mut CudaViewMut<'_, f32>,
+        table: &CudaView<'_, f32>,
+        idx: &CudaView<'_, u32>,
+        f: usize,
+    ) -> Result<()> {
+        let batch = idx.len();
+        assert!(out.len() >= batch * f);
+        let (b, f_arg) = (int("embedding_gather", batch)?, int("embedding_gather", f)?);
+        let mut l = self.stream.launch_builder(&self.k.embedding_gather);
+        l.arg(out).arg(table).arg(idx).arg(&b).arg(&f_arg);
+        // SAFETY: matches embedding_gather(float*, const float*, const uint*, int, int);
+        // out holds batch*f floats and every idx is a row of table.
+        unsafe { l.launch(grid(batch * f)) }.map_err(|e| cuda_err("embedding_gather", e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::embedding_scatter_add`].
+    pub fn embedding_scatter_add(
+        &self,
+        grad: &mut CudaViewMut<'_, f32>,
+        drows: &CudaView<'_, f32>,
+        idx: &CudaView<'_, u32>,
+        f: usize,
+    ) -> Result<()> {
+        let batch = idx.len();
+        assert!(drows.len() >= batch * f);
+        let (b, f_arg) = (
+            int("embedding_scatter_add", batch)?,
+            int("embedding_scatter_add", f)?,
+        );
+        let mut l = self.stream.launch_builder(&self.k.embedding_scatter_add);
+        l.arg(grad).arg(drows).arg(idx).arg(&b).arg(&f_arg);
+        // SAFETY: matches embedding_scatter_add(float*, const float*, const uint*, int, int);
+        // drows holds batch*f floats and every idx is a row of grad.
+        unsafe { l.launch(grid(batch * f)) }.map_err(|e| cuda_err("embedding_scatter_add", e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::dot_forward`]; `batch` rows.
+    pub fn dot_forward(
+        &self,
+        out: &mut CudaViewMut<'_, f32>,
+        a: &CudaView<'_, f32>,
+        b: &CudaView<'_, f32>,
+        batch: usize,
+        f: usize,
+    ) -> Result<()> {
+        assert!(out.len() >= batch && a.len() >= batch * f && b.len() >= batch * f);
+        let (n, f_arg) = (int("dot_forward", batch)?, int("dot_forward", f)?);
+        let mut l = self.stream.launch_builder(&self.k.dot_forward);
+        l.arg(out).arg(a).arg(b).arg(&n).arg(&f_arg);
+        // SAFETY: matches dot_forward(float*, const float*, const float*, int, int);
+        // sizes asserted above.
+        unsafe { l.launch(grid(batch)) }.map_err(|e| cuda_err("dot_forward", e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::dot_backward`]; `batch` rows.
+    #[allow(clippy::too_many_arguments)]
+    pub fn dot_backward(
+        &self,
+        da: &mut CudaViewMut<'_, f32>,
+        db: &mut CudaViewMut<'_, f32>,
+        dout: &CudaView<'_, f32>,
+        a: &CudaView<'_, f32>,
+        b: &CudaView<'_, f32>,
+        batch: usize,
+        f: usize,
+    ) -> Result<()> {
+        let n = batch * f;
+        assert!(da.len() >= n && db.len() >= n && dout.len() >= batch && a.len() >= n && b.len() >= n);
+        let (b_arg, f_arg) = (int("dot_backward", batch)?, int("dot_backward", f)?);
+        let mut l = self.stream.launch_builder(&self.k.dot_backward);
+        l.arg(da).arg(db).arg(dout).arg(a).arg(b).arg(&b_arg).arg(&f_arg);
+        // SAFETY: matches dot_backward(float*, float*, const float*, const float*,
+        // const float*, int, int); sizes asserted above.
+        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("dot_backward", e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::bias_add`].
+    pub fn bias_add(
+        &self,
+        x: &mut CudaViewMut<'_, f32>,
+        bias: &CudaView<'_, f32>,
+        idx: &CudaView<'_, u32>,
+    ) -> Result<()> {
+        let batch = idx.len();
+        assert!(x.len() >= batch);
+        let b = int("bias_add", batch)?;
+        let mut l = self.stream.launch_builder(&self.k.bias_add);
+        l.arg(x).arg(bias).arg(idx).arg(&b);
+        // SAFETY: matches bias_add(float*, const float*, const uint*, int); every idx
+        // is an entry of bias.
+        unsafe { l.launch(grid(batch)) }.map_err(|e| cuda_err("bias_add", e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::sigmoid_range_forward`]; `batch` rows.
+    pub fn sigmoid_range_forward(
+        &self,
+        out: &mut CudaViewMut<'_, f32>,
+        x: &CudaView<'_, f32>,
+        lo: f32,
+        hi: f32,
+        batch: usize,
+    ) -> Result<()> {
+        assert!(out.len() >= batch && x.len() >= batch);
+        let b = int("sigmoid_range_forward", batch)?;
+        let mut l = self.stream.launch_builder(&self.k.sigmoid_range_forward);
+        l.arg(out).arg(x).arg(&lo).arg(&hi).arg(&b);
+        // SAFETY: matches sigmoid_range_forward(float*, const float*, float, float, int).
+        unsafe { l.launch(grid(batch)) }.map_err(|e| cuda_err("sigmoid_range_forward", e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::sigmoid_range_backward`]; `batch` rows.
+    pub fn sigmoid_range_backward(
+        &self,
+        dx: &mut CudaViewMut<'_, f32>,
+        dout: &CudaView<'_, f32>,
+        x: &CudaView<'_, f32>,
+        lo: f32,
+        hi: f32,
+        batch: usize,
+    ) -> Result<()> {
+        assert!(dx.len() >= batch && dout.len() >= batch && x.len() >= batch);
+        let b = int("sigmoid_range_backward", batch)?;
+        let mut l = self.stream.launch_builder(&self.k.sigmoid_range_backward);
+        l.arg(dx).arg(dout).arg(x).arg(&lo).arg(&hi).arg(&b);
+        // SAFETY: matches sigmoid_range_backward(float*, const float*, const float*,
+        // float, float, int).
+        unsafe { l.launch(grid(batch)) }.map_err(|e| cuda_err("sigmoid_range_backward", e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::mse_loss_grad`]: the CPU twin returns the loss,
+    /// the kernel writes it to `loss[0]` on the device.
+    pub fn mse_loss_grad(
+        &self,
+        dpred: &mut CudaViewMut<'_, f32>,
+        loss: &mut CudaViewMut<'_, f32>,
+        pred: &CudaView<'_, f32>,
+        target: &CudaView<'_, f32>,
+    ) -> Result<()> {
+        let batch = target.len();
+        assert!(dpred.len() >= batch && pred.len() >= batch && !loss.is_empty());
+        let b = int("mse_loss_grad", batch)?;
+        let mut l = self.stream.launch_builder(&self.k.mse_loss_grad);
+        l.arg(dpred).arg(loss).arg(pred).arg(target).arg(&b);
+        // SAFETY: matches mse_loss_grad(float*, float*, const float*, const float*, int),
+        // launched as the single block the kernel requires.
+        unsafe { l.launch(one_block()) }.map_err(|e| cuda_err("mse_loss_grad", e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::mse_sum`]: adds Σ (pred − target)² to `out[0]`,
+    /// which the caller zeroes first.
+    pub fn mse_sum(
+        &self,
+        out: &mut CudaViewMut<'_, f64>,
+        pred: &CudaView<'_, f32>,
+        target: &CudaView<'_, f32>,
+    ) -> Result<()> {
+        let n = target.len();
+        assert!(pred.len() >= n && !out.is_empty());
+        let n_arg = int("mse_sum", n)?;
+        let mut l = self.stream.launch_builder(&self.k.mse_sum);
+        l.arg(out).arg(pred).arg(target).arg(&n_arg);
+        // SAFETY: matches mse_sum(double*, const float*, const float*, int).
+        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("mse_sum", e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::sgd_update`].
+    pub fn sgd_update(
+        &self,
+        params: &mut CudaViewMut<'_, f32>,
+        grads: &mut CudaViewMut<'_, f32>,
+        bufs: &mut CudaViewMut<'_, f32>,
+        lr: f32,
+        momentum: f32,
+        wd: f32,
+    ) -> Result<()> {
+        let n = params.len();
+        assert!(grads.len() >= n && bufs.len() >= n);
+        let n_arg = n as i64;
+        let mut l = self.stream.launch_builder(&self.k.sgd_update);
+        l.arg(params)
+            .arg(grads)
+            .arg(bufs)
+            .arg(&lr)
+            .arg(&momentum)
+            .arg(&wd)
+            .arg(&n_arg);
+        // SAFETY: matches sgd_update(float*, float*, float*, float, float, float, long long);
+        // all three buffers hold n floats.
+        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("sgd_update", e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::adam_update`].
+    pub fn adam_update(
+        &self,
+        params: &mut CudaViewMut<'_, f32>,
+        grads: &mut CudaViewMut<'_, f32>,
+        m: &mut CudaViewMut<'_, f32>,
+        v: &mut CudaViewMut<'_, f32>,
+        s: AdamStep,
+        wd: f32,
+    ) -> Result<()> {
+        let n = params.len();
+        assert!(grads.len() >= n && m.len() >= n && v.len() >= n);
+        let n_arg = n as i64;
+        let mut l = self.stream.launch_builder(&self.k.adam_update);
+        l.arg(params).arg(grads).arg(m).arg(v);
+        l.arg(&s.beta1)
+            .arg(&s.beta2)
+            .arg(&s.one_minus_beta1)
+            .arg(&s.one_minus_beta2)
+            .arg(&s.eps);
+        l.arg(&s.step_size)
+            .arg(&s.bias_correction2_sqrt)
+            .arg(&wd)
+            .arg(&n_arg);
+        // SAFETY: matches adam_update(float*, float*, float*, float*, 8 floats, long long);
+        // all four buffers hold n floats.
+        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("adam_update", e))?;
+        Ok(())
+    }
+}
+
+/// Per-batch activations on the device, sized for `cap` rows.
+struct DeviceWorkspace {
+    cap: usize,
+    u: CudaSlice<f32>,
+    m: CudaSlice<f32>,
+    x: CudaSlice<f32>,
+    pred: CudaSlice<f32>,
+    dpred: CudaSlice<f32>,
+    dx: CudaSlice<f32>,
+    du: CudaSlice<f32>,
+    dm: CudaSlice<f32>,
+}
+
+impl DeviceWorkspace {
+    fn new(gpu: &Gpu, cap: usize, f: usize) -> Result<Self> {
+        Ok(DeviceWorkspace {
+            cap,
+            u: gpu.zeros(cap * f)?,
+            m: gpu.zeros(cap * f)?,
+            x: gpu.zeros(cap)?,
+            pred: gpu.zeros(cap)?,
+            dpred: gpu.zeros(cap)?,
+            dx: gpu.zeros(cap)?,
+            du: gpu.zeros(cap * f)?,
+            dm: gpu.zeros(cap * f)?,
+        })
+    }
+}
+
+/// The model's forward pass on the device, mirroring
+/// [`ModelSpec::forward`] op for op; predictions land in `ws.pred[..B]`.
+fn forward(
+    gpu: &Gpu,
+    spec: &ModelSpec,
+    params: &CudaSlice<f32>,
+    ws: &mut DeviceWorkspace,
+    users: &CudaView<'_, u32>,
+    items: &CudaView<'_, u32>,
+) -> Result<()> {
+    let (batch, f) = (users.len(), spec.factors);
+    let (lo, hi) = spec.y_range;
+    let t = spec.tensors();
+    let (u, m) = (params.slice(t[0].range()), params.slice(t[1].range()));
+    gpu.embedding_gather(&mut ws.u.slice_mut(..batch * f), &u, users, f)?;
+    gpu.embedding_gather(&mut ws.m.slice_mut(..batch * f), &m, items, f)?;
+    match spec.kind {
+        ModelKind::Dot => gpu.dot_forward(
+            &mut ws.pred.slice_mut(..),
+            &ws.u.as_view(),
+            &ws.m.as_view(),
+            batch,
+            f,
+        ),
+        ModelKind::DotBias => {
+            let (ub, mb) = (params.slice(t[2].range()), params.slice(t[3].range()));
+            gpu.dot_forward(
+                &mut ws.x.slice_mut(..),
+                &ws.u.as_view(),
+                &ws.m.as_view(),
+                batch,
+                f,
+            )?;
+            gpu.bias_add(&mut ws.x.slice_mut(..), &ub, users)?;
+            gpu.bias_add(&mut ws.x.slice_mut(..), &mb, items)?;
+            gpu.sigmoid_range_forward(&mut ws.pred.slice_mut(..), &ws.x.as_view(), lo, hi, batch)
+        }
+        ModelKind::Net => unreachable!("CudaBackend::new refuses the net"),
+    }
+}
+
+/// The model's backward pass on the device, mirroring
+/// [`ModelSpec::backward`]; accumulates into `grads`.
+fn backward(
+    gpu: &Gpu,
+    spec: &ModelSpec,
+    grads: &mut CudaSlice<f32>,
+    ws: &mut DeviceWorkspace,
+    users: &CudaView<'_, u32>,
+    items: &CudaView<'_, u32>,
+) -> Result<()> {
+    let (batch, f) = (users.len(), spec.factors);
+    let (lo, hi) = spec.y_range;
+    let t = spec.tensors();
+    let mut g = grads.as_view_mut();
+    let (mut gu, mut rest) = g.split_at_mut(t[0].len());
+    let (mut gm, mut rest) = rest.split_at_mut(t[1].len());
+    // dout is what flows into the dot product: dpred for dot, dx for dotbias.
+    let dout = match spec.kind {
+        ModelKind::Dot => &ws.dpred,
+        ModelKind::DotBias => {
+            let (mut gub, mut gmb) = rest.split_at_mut(t[2].len());
+            gpu.sigmoid_range_backward(
+                &mut ws.dx.slice_mut(..),
+                &ws.dpred.as_view(),
+                &ws.x.as_view(),
+                lo,
+                hi,
+                batch,
+            )?;
+            gpu.embedding_scatter_add(&mut gub, &ws.dx.as_view(), users, 1)?;
+            gpu.embedding_scatter_add(&mut gmb, &ws.dx.as_view(), items, 1)?;
+            &ws.dx
+        }
+        ModelKind::Net => unreachable!("CudaBackend::new refuses the net"),
+    };
+    gpu.dot_backward(
+        &mut ws.du.slice_mut(..),
+        &mut ws.dm.slice_mut(..),
+        &dout.as_view(),
+        &ws.u.as_view(),
+        &ws.m.as_view(),
+        batch,
+        f,
+    )?;
+    gpu.embedding_scatter_add(&mut gu, &ws.du.as_view(), users, f)?;
+    gpu.embedding_scatter_add(&mut gm, &ws.dm.as_view(), items, f)?;
+    Ok(())
+}
+
+/// Rows of a ratings table on the device.
+struct DeviceExamples {
+    users: CudaSlice<u32>,
+    items: CudaSlice<u32>,
+    ratings: CudaSlice<f32>,
+    len: usize,
+}
+
+impl DeviceExamples {
+    fn upload(gpu: &Gpu, e: &crate::backend::Examples) -> Result<Self> {
+        Ok(DeviceExamples {
+            users: gpu.upload(&e.users)?,
+            items: gpu.upload(&e.items)?,
+            ratings: gpu.upload(&e.ratings)?,
+            len: e.len(),
+        })
+    }
+
+    fn zeros(gpu: &Gpu, len: usize) -> Result<Self> {
+        Ok(DeviceExamples {
+            users: gpu.zeros(len)?,
+            items: gpu.zeros(len)?,
+            ratings: gpu.zeros(len)?,
+            len,
+        })
+    }
+}
+
+/// Trains on an NVIDIA GPU. Data, parameters and optimizer state live on the
+/// device for the whole run.
+pub struct CudaBackend {
+    gpu: Arc<Gpu>,
+    spec: ModelSpec,
+    optimizer: Optimizer,
+    wd: f32,
+    t: u64,
+    train: DeviceExamples,
+    /// The training rows in this epoch's order.
+    epoch: DeviceExamples,
+    order: CudaSlice<u32>,
+    valid: DeviceExamples,
+    params: CudaSlice<f32>,
+    grads: CudaSlice<f32>,
+    m: CudaSlice<f32>,
+    v: CudaSlice<f32>,
+    ws: DeviceWorkspace,
+    losses: CudaSlice<f32>,
+    mse: CudaSlice<f64>,
+}
+
+impl CudaBackend {
+    /// Uploads everything `init` holds to `gpu`.
+    pub fn new(gpu: Arc<Gpu>, init: BackendInit<'_>) -> Result<Self> {
+        if init.spec.kind == ModelKind::Net {
+            return Err(Error::Device {
+                device: "cuda".into(),
+                msg: "the net model has no CUDA kernels yet; use --device cpu".into(),
+            });
+        }
+        let n = init.params.len();
+        let cap = EVAL_CHUNK;
+        let v_len = if matches!(init.optimizer, Optimizer::Adam { .. }) {
+            n
+        } else {
+            1
+        };
+        Ok(CudaBackend {
+            spec: init.spec.clone(),
+            optimizer: init.optimizer,
+            wd: init.wd,
+            t: 0,
+            train: DeviceExamples::upload(&gpu, init.train)?,
+            epoch: DeviceExamples::zeros(&gpu, init.train.len())?,
+            order: gpu.zeros(init.train.len())?,
+            valid: DeviceExamples::upload(&gpu, init.valid)?,
+            params: gpu.upload(&init.params)?,
+            grads: gpu.zeros(n)?,
+            m: gpu.zeros(n)?,
+            v: gpu.zeros(v_len)?,
+            ws: DeviceWorkspace::new(&gpu, cap, init.spec.factors)?,
+            losses: gpu.zeros(1)?,
+            mse: gpu.zeros(1)?,
+            gpu,
+        })
+    }
+
+    /// One optimizer step over all parameters at learning rate `lr`.
+    fn optimizer_step(&mut self, lr: f32) -> Result<()> {
+        self.t += 1;
+        let n = self.params.len();
+        let (p, g) = (&mut self.params.slice_mut(..n), &mut self.grads.slice_mut(..n));
+        match self.optimizer {
+            Optimizer::Sgd { momentum } => {
+                self.gpu
+                    .sgd_update(p, g, &mut self.m.slice_mut(..n), lr, momentum, self.wd)
+            }
+            Optimizer::Adam { beta1, beta2, eps } => {
+                let s = AdamStep::new(lr as f64, beta1, beta2, eps, self.t);
+                self.gpu.adam_update(
+                    p,
+                    g,
+                    &mut self.m.slice_mut(..n),
+                    &mut self.v.slice_mut(..n),
+                    s,
+                    self.wd,
+                )
+            }
+        }
+    }
+}
+
+impl Backend for CudaBackend {
+    fn device(&self) -> String {
+        format!("cuda: {}", self.gpu.description)
+    }
+
+    fn train_epoch(
+        &mut self,
+        order: &[u32],
+        batch_size: usize,
+        lrs: &[f32],
+        _first_step: u64,
+    ) -> Result<Vec<f32>> {
+        let n = order.len();
+        let steps = n.div_ceil(batch_size);
+        if lrs.len() != steps || n > self.train.len {
+            return Err(Error::invalid(
+                "schedule",
+                format!("{} learning rates for {steps} steps", lrs.len()),
+            ));
+        }
+        if batch_size > self.ws.cap {
+            self.ws = DeviceWorkspace::new(&self.gpu, batch_size, self.spec.factors)?;
+        }
+        if self.losses.len() < steps {
+            self.losses = self.gpu.zeros(steps)?;
+        }
+        // The epoch's order goes up once; the rows are permuted on the device.
+        self.gpu
+            .stream
+            .memcpy_htod(order, &mut self.order)
+            .map_err(|e| cuda_err("upload order", e))?;
+        let (t, e) = (&self.train, &mut self.epoch);
+        self.gpu.gather_rows(
+            &mut e.users.slice_mut(..n),
+            &mut e.items.slice_mut(..n),
+            &mut e.ratings.slice_mut(..n),
+            &t.users.as_view(),
+            &t.items.as_view(),
+            &t.ratings.as_view(),
+            &self.order.slice(..n),
+        )?;
+        for (s, &lr) in lrs.iter().enumerate() {
+            let rows = s * batch_size..((s + 1) * batch_size).min(n);
+            let batch = rows.len();
+            let (users, items) = (
+                self.epoch.users.slice(rows.clone()),
+                self.epoch.items.slice(rows.clone()),
+            );
+            forward(&self.gpu, &self.spec, &self.params, &mut self.ws, &users, &items)?;
+            self.gpu.mse_loss_grad(
+                &mut self.ws.dpred.slice_mut(..batch),
+                &mut self.losses.slice_mut(s..s + 1),
+                &self.ws.pred.slice(..batch),
+                &self.epoch.ratings.slice(rows),
+            )?;
+            backward(
+                &self.gpu,
+                &self.spec,
+                &mut self.grads,
+                &mut self.ws,
+                &users,
+                &items,
+            )?;
+            self.optimizer_step(lr)?;
+        }
+        // The one read-back of the epoch.
+        self.gpu.download(&self.losses.slice(..steps))
+    }
+
+    fn validate(&mut self) -> Result<f64> {
+        self.gpu
+            .stream
+            .memset_zeros(&mut self.mse)
+            .map_err(|e| cuda_err("memset", e))?;
+        let v = &self.valid;
+        for start in (0..v.len).step_by(self.ws.cap) {
+            let rows = start..(start + self.ws.cap).min(v.len);
+            let batch = rows.len();
+            forward(
+                &self.gpu,
+                &self.spec,
+                &self.params,
+                &mut self.ws,
+                &v.users.slice(rows.clone()),
+                &v.items.slice(rows.clone()),
+            )?;
+            self.gpu.mse_sum(
+                &mut self.mse.slice_mut(..),
+                &self.ws.pred.slice(..batch),
+                &v.ratings.slice(rows),
+            )?;
+        }
+        let sum = self.gpu.download(&self.mse.slice(..1))?;
+        Ok(sum[0] / v.len as f64)
+    }
+
+    fn params(&mut self) -> Result<Vec<f32>> {
+        self.gpu.download(&self.params.as_view())
+    }
+}

@@ -1,0 +1,407 @@
+//! `mfcuda check`: every CUDA kernel against its CPU twin, then one training
+//! step of a whole model on both backends.
+//!
+//! Inputs are random, at awkward sizes (batch 1, 63, 64, 65, 1000; factors
+//! 1, 31, 50, 64, 129), with tables small enough that rows are hit many
+//! times within a batch. Kernels whose arithmetic is the CPU's, operation for
+//! operation, are expected to agree to the bit; the tolerances leave room
+//! only where the order of a sum differs (atomics, tree reductions) or where
+//! CUDA's `expf` may differ from the host's in the last place.
+
+use std::sync::Arc;
+
+use cudarc::driver::CudaSlice;
+
+use crate::backend::{Backend, BackendInit, Examples};
+use crate::check::{compare, Comparison};
+use crate::cpu::CpuBackend;
+use crate::cuda::{CudaBackend, Gpu};
+use crate::data::Ratings;
+use crate::error::Result;
+use crate::ops::{self, AdamStep};
+use crate::recipe::Recipe;
+use crate::rng::Mt19937;
+use crate::split::Split;
+use crate::train::model_spec;
+
+/// Batch sizes every batched kernel is checked at.
+pub const BATCHES: [usize; 5] = [1, 63, 64, 65, 1000];
+/// Embedding widths every factor-dependent kernel is checked at.
+pub const FACTORS: [usize; 5] = [1, 31, 50, 64, 129];
+/// Parameter counts the optimizer kernels are checked at (527,034 is
+/// EmbeddingDotBias on ml-latest-small).
+pub const PARAM_COUNTS: [usize; 4] = [1, 1000, 65_537, 527_034];
+
+/// One row of the check table.
+#[derive(Debug, Clone)]
+pub struct CheckRow {
+    /// The kernel or check.
+    pub kernel: String,
+    /// The sizes it ran at.
+    pub shape: String,
+    /// The comparison against the CPU.
+    pub cmp: Comparison,
+}
+
+impl CheckRow {
+    /// The table line.
+    pub fn line(&self) -> String {
+        format!(
+            "{:<24} {:<22} {:>12.3e} {:>12.3e}  {}",
+            self.kernel,
+            self.shape,
+            self.cmp.max_abs_err,
+            self.cmp.max_rel_err,
+            if self.cmp.ok() { "ok" } else { "FAIL" }
+        )
+    }
+
+    /// The table's header line.
+    pub fn header() -> String {
+        format!(
+            "{:<24} {:<22} {:>12} {:>12}  ok",
+            "kernel", "shape", "max abs err", "max rel err"
+        )
+    }
+}
+
+fn uniform(rng: &mut Mt19937, n: usize, lo: f32, hi: f32) -> Vec<f32> {
+    (0..n)
+        .map(|_| lo + (hi - lo) * rng.random_sample() as f32)
+        .collect()
+}
+
+fn indices(rng: &mut Mt19937, n: usize, rows: usize) -> Vec<u32> {
+    (0..n).map(|_| rng.interval(rows as u32 - 1)).collect()
+}
+
+fn widen<T: Copy + Into<f64>>(v: &[T]) -> Vec<f64> {
+    v.iter().map(|&x| x.into()).collect()
+}
+
+/// Concatenates several (got, want) pairs into one comparison.
+fn compare_all(pairs: &[(Vec<f64>, Vec<f64>)], atol: f64, rtol: f64) -> Comparison {
+    let got: Vec<f64> = pairs.iter().flat_map(|p| p.0.iter().copied()).collect();
+    let want: Vec<f64> = pairs.iter().flat_map(|p| p.1.iter().copied()).collect();
+    compare(&got, &want, atol, rtol)
+}
+
+/// Runs every kernel check, calling `on_row` as each row is measured.
+pub fn kernel_checks(gpu: &Gpu, mut on_row: impl FnMut(&CheckRow)) -> Result<Vec<CheckRow>> {
+    let mut rows = Vec::new();
+    let mut push = |kernel: &str, shape: String, cmp: Comparison| {
+        let row = CheckRow {
+            kernel: kernel.to_string(),
+            shape,
+            cmp,
+        };
+        on_row(&row);
+        rows.push(row);
+    };
+    let mut rng = Mt19937::new(2024);
+    let dl = |d: &CudaSlice<f32>| gpu.download(&d.as_view());
+
+    for &b in &BATCHES {
+        // gather_rows: a permutation-like order with repeats into 2B source rows.
+        let src = 2 * b;
+        let (users, items) = (indices(&mut rng, src, 1000), indices(&mut rng, src, 1000));
+        let ratings = uniform(&mut rng, src, 0.5, 5.0);
+        let order = indices(&mut rng, b, src);
+        let (mut uo, mut io, mut ro) = (vec![0u32; b], vec![0u32; b], vec![0f32; b]);
+        ops::gather_rows(&mut uo, &mut io, &mut ro, &users, &items, &ratings, &order);
+        let (mut duo, mut dio, mut dro) = (gpu.zeros::<u32>(b)?, gpu.zeros::<u32>(b)?, gpu.zeros::<f32>(b)?);
+        let (du, di, dr, dord) = (
+            gpu.upload(&users)?,
+            gpu.upload(&items)?,
+            gpu.upload(&ratings)?,
+            gpu.upload(&order)?,
+        );
+        gpu.gather_rows(
+            &mut duo.as_view_mut(),
+            &mut dio.as_view_mut(),
+            &mut dro.as_view_mut(),
+            &du.as_view(),
+            &di.as_view(),
+            &dr.as_view(),
+            &dord.as_view(),
+        )?;
+        let cmp = compare_all(
+            &[
+                (widen(&gpu.download(&duo.as_view())?), widen(&uo)),
+                (widen(&gpu.download(&dio.as_view())?), widen(&io)),
+                (widen(&dl(&dro)?), widen(&ro)),
+            ],
+            0.0,
+            0.0,
+        );
+        push("gather_rows", format!("n={b}"), cmp);
+
+        for &f in &FACTORS {
+            let n_rows = (b / 8).max(1);
+            let shape = format!("B={b} F={f} N={n_rows}");
+            let table = uniform(&mut rng, n_rows * f, -1.0, 1.0);
+            let idx = indices(&mut rng, b, n_rows);
+            let (dtable, didx) = (gpu.upload(&table)?, gpu.upload(&idx)?);
+
+            // embedding_gather
+            let mut want = vec![0f32; b * f];
+            ops::embedding_gather(&mut want, &table, &idx, f);
+            let mut dout = gpu.zeros::<f32>(b * f)?;
+            gpu.embedding_gather(&mut dout.as_view_mut(), &dtable.as_view(), &didx.as_view(), f)?;
+            push(
+                "embedding_gather",
+                shape.clone(),
+                compare(&widen(&dl(&dout)?), &widen(&want), 0.0, 0.0),
+            );
+
+            // embedding_scatter_add, into a non-zero gradient
+            let drows = uniform(&mut rng, b * f, -1.0, 1.0);
+            let mut want = uniform(&mut rng, n_rows * f, -1.0, 1.0);
+            let mut dgrad = gpu.upload(&want)?;
+            ops::embedding_scatter_add(&mut want, &drows, &idx, f);
+            gpu.embedding_scatter_add(
+                &mut dgrad.as_view_mut(),
+                &gpu.upload(&drows)?.as_view(),
+                &didx.as_view(),
+                f,
+            )?;
+            push(
+                "embedding_scatter_add",
+                shape.clone(),
+                compare(&widen(&dl(&dgrad)?), &widen(&want), 1e-5, 1e-5),
+            );
+
+            // dot_forward and dot_backward
+            let (a, bb) = (
+                uniform(&mut rng, b * f, -1.0, 1.0),
+                uniform(&mut rng, b * f, -1.0, 1.0),
+            );
+            let (da_dev, db_dev) = (gpu.upload(&a)?, gpu.upload(&bb)?);
+            let mut want = vec![0f32; b];
+            ops::dot_forward(&mut want, &a, &bb, f);
+            let mut dout = gpu.zeros::<f32>(b)?;
+            gpu.dot_forward(
+                &mut dout.as_view_mut(),
+                &da_dev.as_view(),
+                &db_dev.as_view(),
+                b,
+                f,
+            )?;
+            push(
+                "dot_forward",
+                shape.clone(),
+                compare(&widen(&dl(&dout)?), &widen(&want), 1e-6, 1e-6),
+            );
+
+            let g = uniform(&mut rng, b, -1.0, 1.0);
+            let (mut wa, mut wb) = (vec![0f32; b * f], vec![0f32; b * f]);
+            ops::dot_backward(&mut wa, &mut wb, &g, &a, &bb, f);
+            let (mut ga, mut gb) = (gpu.zeros::<f32>(b * f)?, gpu.zeros::<f32>(b * f)?);
+            let dg = gpu.upload(&g)?;
+            gpu.dot_backward(
+                &mut ga.as_view_mut(),
+                &mut gb.as_view_mut(),
+                &dg.as_view(),
+                &da_dev.as_view(),
+                &db_dev.as_view(),
+                b,
+                f,
+            )?;
+            let cmp = compare_all(
+                &[(widen(&dl(&ga)?), widen(&wa)), (widen(&dl(&gb)?), widen(&wb))],
+                0.0,
+                0.0,
+            );
+            push("dot_backward", shape, cmp);
+        }
+
+        let shape = format!("B={b}");
+        // bias_add
+        let n_rows = (b / 8).max(1);
+        let (bias, idx) = (uniform(&mut rng, n_rows, -1.0, 1.0), indices(&mut rng, b, n_rows));
+        let mut want = uniform(&mut rng, b, -1.0, 1.0);
+        let mut dx = gpu.upload(&want)?;
+        ops::bias_add(&mut want, &bias, &idx);
+        gpu.bias_add(
+            &mut dx.as_view_mut(),
+            &gpu.upload(&bias)?.as_view(),
+            &gpu.upload(&idx)?.as_view(),
+        )?;
+        push(
+            "bias_add",
+            shape.clone(),
+            compare(&widen(&dl(&dx)?), &widen(&want), 0.0, 0.0),
+        );
+
+        // sigmoid_range_forward and _backward
+        let x = uniform(&mut rng, b, -6.0, 6.0);
+        let dxv = gpu.upload(&x)?;
+        let mut want = vec![0f32; b];
+        ops::sigmoid_range_forward(&mut want, &x, 0.5, 5.0);
+        let mut dout = gpu.zeros::<f32>(b)?;
+        gpu.sigmoid_range_forward(&mut dout.as_view_mut(), &dxv.as_view(), 0.5, 5.0, b)?;
+        push(
+            "sigmoid_range_forward",
+            shape.clone(),
+            compare(&widen(&dl(&dout)?), &widen(&want), 1e-6, 1e-6),
+        );
+        let g = uniform(&mut rng, b, -1.0, 1.0);
+        let mut want = vec![0f32; b];
+        ops::sigmoid_range_backward(&mut want, &g, &x, 0.5, 5.0);
+        gpu.sigmoid_range_backward(
+            &mut dout.as_view_mut(),
+            &gpu.upload(&g)?.as_view(),
+            &dxv.as_view(),
+            0.5,
+            5.0,
+            b,
+        )?;
+        push(
+            "sigmoid_range_backward",
+            shape.clone(),
+            compare(&widen(&dl(&dout)?), &widen(&want), 1e-7, 1e-5),
+        );
+
+        // mse_loss_grad: the gradient and the loss
+        let (pred, target) = (uniform(&mut rng, b, 0.5, 5.0), uniform(&mut rng, b, 0.5, 5.0));
+        let (dp, dt) = (gpu.upload(&pred)?, gpu.upload(&target)?);
+        let mut want = vec![0f32; b];
+        let want_loss = ops::mse_loss_grad(&mut want, &pred, &target);
+        let (mut dgrad, mut dloss) = (gpu.zeros::<f32>(b)?, gpu.zeros::<f32>(1)?);
+        gpu.mse_loss_grad(
+            &mut dgrad.as_view_mut(),
+            &mut dloss.as_view_mut(),
+            &dp.as_view(),
+            &dt.as_view(),
+        )?;
+        let cmp = compare_all(
+            &[
+                (widen(&dl(&dgrad)?), widen(&want)),
+                (widen(&dl(&dloss)?), vec![want_loss as f64]),
+            ],
+            1e-7,
+            1e-5,
+        );
+        push("mse_loss_grad", shape.clone(), cmp);
+    }
+
+    // mse_sum, up to a size that needs many blocks
+    for n in [1usize, 63, 64, 65, 1000, 20_167, 1_000_003] {
+        let (pred, target) = (uniform(&mut rng, n, 0.5, 5.0), uniform(&mut rng, n, 0.5, 5.0));
+        let want = ops::mse_sum(&pred, &target);
+        let mut out = gpu.zeros::<f64>(1)?;
+        gpu.mse_sum(
+            &mut out.as_view_mut(),
+            &gpu.upload(&pred)?.as_view(),
+            &gpu.upload(&target)?.as_view(),
+        )?;
+        let got = gpu.download(&out.as_view())?;
+        push("mse_sum", format!("n={n}"), compare(&got, &[want], 0.0, 1e-9));
+    }
+
+    // The fused optimizer updates: parameters, state, and the zeroed gradient.
+    for &n in &PARAM_COUNTS {
+        let p = uniform(&mut rng, n, -0.05, 0.05);
+        let g = uniform(&mut rng, n, -1e-2, 1e-2);
+        let buf = uniform(&mut rng, n, -1e-2, 1e-2);
+        let (mut wp, mut wg, mut wb) = (p.clone(), g.clone(), buf.clone());
+        ops::sgd_update(&mut wp, &mut wg, &mut wb, 0.1, 0.9, 2e-4);
+        let (mut dp, mut dg, mut db) = (gpu.upload(&p)?, gpu.upload(&g)?, gpu.upload(&buf)?);
+        gpu.sgd_update(
+            &mut dp.as_view_mut(),
+            &mut dg.as_view_mut(),
+            &mut db.as_view_mut(),
+            0.1,
+            0.9,
+            2e-4,
+        )?;
+        let cmp = compare_all(
+            &[
+                (widen(&dl(&dp)?), widen(&wp)),
+                (widen(&dl(&db)?), widen(&wb)),
+                (widen(&dl(&dg)?), widen(&wg)),
+            ],
+            0.0,
+            0.0,
+        );
+        push("sgd_update", format!("P={n}"), cmp);
+
+        for t in [1u64, 10] {
+            let v = uniform(&mut rng, n, 0.0, 1e-4);
+            let s = AdamStep::new(1e-2, 0.9, 0.999, 1e-8, t);
+            let (mut wp, mut wg, mut wm, mut wv) = (p.clone(), g.clone(), buf.clone(), v.clone());
+            ops::adam_update(&mut wp, &mut wg, &mut wm, &mut wv, s, 2e-4);
+            let (mut dp, mut dg, mut dm, mut dv) = (
+                gpu.upload(&p)?,
+                gpu.upload(&g)?,
+                gpu.upload(&buf)?,
+                gpu.upload(&v)?,
+            );
+            gpu.adam_update(
+                &mut dp.as_view_mut(),
+                &mut dg.as_view_mut(),
+                &mut dm.as_view_mut(),
+                &mut dv.as_view_mut(),
+                s,
+                2e-4,
+            )?;
+            let cmp = compare_all(
+                &[
+                    (widen(&dl(&dp)?), widen(&wp)),
+                    (widen(&dl(&dm)?), widen(&wm)),
+                    (widen(&dl(&dv)?), widen(&wv)),
+                    (widen(&dl(&dg)?), widen(&wg)),
+                ],
+                0.0,
+                0.0,
+            );
+            push("adam_update", format!("P={n} t={t}"), cmp);
+        }
+    }
+    Ok(rows)
+}
+
+/// One training step of `recipe`'s model on `data`, on the CPU and on the
+/// GPU from the same initial parameters and the same batch. Every parameter
+/// after the step must agree within 1e-5 relative (plus 1e-8 absolute, for
+/// parameters that land near zero), and so must the batch loss.
+pub fn step_parity(gpu: &Arc<Gpu>, data: &Ratings, recipe: &Recipe, seed: u32) -> Result<CheckRow> {
+    let split = Split::new(data.len(), 0.2, 42)?;
+    let (train, valid) = (
+        Examples::select(data, &split.train),
+        Examples::select(data, &split.valid),
+    );
+    let spec = model_spec(recipe, data);
+    let mut rng = Mt19937::new(seed);
+    let params = spec.init_params(&mut rng);
+    let bs = recipe.batch_size;
+    let order: Vec<u32> = rng.permutation(train.len())[..bs].to_vec();
+    // The stage's peak rate, so that the step is a large one.
+    let lr = [recipe.stages[0].lr()];
+    let init = BackendInit {
+        spec: &spec,
+        params,
+        optimizer: recipe.optimizer,
+        wd: recipe.wd,
+        train: &train,
+        valid: &valid,
+        seed: seed as u64,
+    };
+    let mut cpu = CpuBackend::new(init.clone());
+    let mut cuda = CudaBackend::new(gpu.clone(), init)?;
+    let cpu_loss = cpu.train_epoch(&order, bs, &lr, 0)?;
+    let gpu_loss = cuda.train_epoch(&order, bs, &lr, 0)?;
+    let cmp = compare_all(
+        &[
+            (widen(&cuda.params()?), widen(&cpu.params()?)),
+            (widen(&gpu_loss), widen(&cpu_loss)),
+        ],
+        1e-8,
+        1e-5,
+    );
+    Ok(CheckRow {
+        kernel: format!("step parity {}", recipe.name),
+        shape: format!("B={bs} P={}", spec.n_params()),
+        cmp,
+    })
+}
