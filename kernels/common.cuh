@@ -10,7 +10,7 @@
 // The logistic function, as ops::sigmoid computes it.
 __device__ __forceinline__ float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 
-// Sum of v over the block; the result is valid in thread 0. blockDim.x must
+// Sum of v over the block, returned to every thread. blockDim.x must
 // be a power of two, at most 1024. `shared` holds blockDim.x values.
 template <typename T>
 __device__ T block_sum(T v, T* shared) {
@@ -20,5 +20,7 @@ __device__ T block_sum(T v, T* shared) {
         if (threadIdx.x < s) shared[threadIdx.x] += shared[threadIdx.x + s];
         __syncthreads();
     }
-    return shared[0];
+    T total = shared[0];
+    __syncthreads();  // so that a second call cannot overwrite shared[0] early
+    return total;
 }

@@ -720,7 +720,13 @@ impl Backend for CudaBackend {
     ) -> Result<Vec<f32>> {
         let n = order.len();
         let steps = n.div_ceil(batch_size);
-        if lrs.len() != steps || n > self.train.len {
+        if n > self.train.len {
+            return Err(Error::invalid(
+                "order",
+                format!("{n} rows ordered, {} training rows", self.train.len),
+            ));
+        }
+        if lrs.len() != steps {
             return Err(Error::invalid(
                 "schedule",
                 format!("{} learning rates for {steps} steps", lrs.len()),

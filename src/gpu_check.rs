@@ -187,10 +187,11 @@ pub fn kernel_checks(gpu: &Gpu, mut on_row: impl FnMut(&CheckRow)) -> Result<Vec
                 b,
                 f,
             )?;
+            // Same summation order and no fused multiply-add: bit-exact.
             push(
                 "dot_forward",
                 shape.clone(),
-                compare(&widen(&dl(&dout)?), &widen(&want), 1e-6, 1e-6),
+                compare(&widen(&dl(&dout)?), &widen(&want), 0.0, 0.0),
             );
 
             let g = uniform(&mut rng, b, -1.0, 1.0);
@@ -256,11 +257,10 @@ pub fn kernel_checks(gpu: &Gpu, mut on_row: impl FnMut(&CheckRow)) -> Result<Vec
             5.0,
             b,
         )?;
-        push(
-            "sigmoid_range_backward",
-            shape.clone(),
-            compare(&widen(&dl(&dout)?), &widen(&want), 1e-7, 1e-5),
-        );
+        // expf may differ from the host's by 2 ulp; near saturation that moves
+        // the result by up to 2.7e-7·|dout|·(hi − lo), beyond a relative bound.
+        let cmp = compare(&widen(&dl(&dout)?), &widen(&want), 1e-6, 1e-5);
+        push("sigmoid_range_backward", shape.clone(), cmp);
 
         // mse_loss_grad: the gradient and the loss
         let (pred, target) = (uniform(&mut rng, b, 0.5, 5.0), uniform(&mut rng, b, 0.5, 5.0));
