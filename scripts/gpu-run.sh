@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine, from the repository root, after scripts/gpu-check.sh filled gpu-bin/.
 # Prints everything in one go: the card, the kernel checks, the GPU tests, the recipes on the
-# GPU, and compute-sanitizer memcheck. JSON results go to $OUT (or gpu-bin/out).
+# GPU (all four), and compute-sanitizer memcheck. JSON results go to $OUT (or gpu-bin/out).
 set -u
 out=${OUT:-gpu-bin/out}
 mkdir -p "$out"
@@ -22,7 +22,7 @@ run check "$bin/mfcuda" check
 step "GPU tests"
 run gpu-tests "$bin/gpu-tests" --test-threads=1
 
-for r in learner dot dotbias; do
+for r in learner dot dotbias net; do
     step "train --recipe $r --device cuda"
     run "train $r" bash -c "set -o pipefail; '$bin/mfcuda' train --recipe $r --device cuda --json | tee '$out/$r-cuda.jsonl' | tail -n 1 >/dev/null"
     tail -n 1 "$out/$r-cuda.jsonl" | python3 -c '
@@ -39,6 +39,8 @@ step "compute-sanitizer memcheck: mfcuda check"
 run "memcheck check" "$sanitizer" --tool memcheck --error-exitcode 9 "$bin/mfcuda" check
 step "compute-sanitizer memcheck: one epoch of learner"
 run "memcheck train" "$sanitizer" --tool memcheck --error-exitcode 9 "$bin/mfcuda" train --recipe learner --epochs 1 --device cuda
+step "compute-sanitizer memcheck: net, one epoch per stage (dropout on)"
+run "memcheck net" "$sanitizer" --tool memcheck --error-exitcode 9 "$bin/mfcuda" train --recipe net --epochs 1 --device cuda
 
 step "summary"
 if [ ${#failed[@]} -eq 0 ]; then

@@ -13,7 +13,7 @@ use crate::cpu::CpuBackend;
 use crate::cuda::{CudaBackend, Gpu};
 use crate::data::Ratings;
 use crate::error::{Error, Result};
-use crate::model::{ModelKind, ModelSpec};
+use crate::model::ModelSpec;
 use crate::ops;
 use crate::optim::Optimizer;
 
@@ -128,7 +128,6 @@ pub enum Device {
 /// Builds the backend for `device`. Also returns one line saying which
 /// device was picked and why.
 pub fn create<'a>(device: Device, init: BackendInit<'a>) -> Result<(Box<dyn Backend + 'a>, String)> {
-    let net = init.spec.kind == ModelKind::Net;
     match device {
         Device::Cpu => Ok((Box::new(CpuBackend::new(init)), "device: cpu (requested)".into())),
         Device::Cuda => {
@@ -140,10 +139,6 @@ pub fn create<'a>(device: Device, init: BackendInit<'a>) -> Result<(Box<dyn Back
             Ok((Box::new(CudaBackend::new(Arc::new(gpu), init)?), line))
         }
         Device::Auto => match Gpu::open() {
-            Ok(_) if net => Ok((
-                Box::new(CpuBackend::new(init)),
-                "device: cpu (auto: the net model has no CUDA kernels yet)".into(),
-            )),
             Ok(gpu) => {
                 let line = format!("device: cuda, {} (auto: a usable GPU was found)", gpu.description);
                 Ok((Box::new(CudaBackend::new(Arc::new(gpu), init)?), line))

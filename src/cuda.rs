@@ -23,8 +23,8 @@ use cudarc::nvrtc::Ptx;
 
 use crate::backend::{Backend, BackendInit};
 use crate::error::{Error, Result};
-use crate::model::{ModelKind, ModelSpec};
-use crate::ops::AdamStep;
+use crate::model::{DropoutKey, ModelKind, ModelSpec};
+use crate::ops::{AdamStep, DropoutLayer};
 use crate::optim::Optimizer;
 
 mod ptx {
@@ -120,6 +120,16 @@ kernels! {
     mse_sum in "loss",
     sgd_update in "optim",
     adam_update in "optim",
+    concat_gather in "net",
+    concat_scatter_add in "net",
+    linear_forward in "net",
+    linear_backward_input in "net",
+    linear_backward_weight in "net",
+    linear_backward_bias in "net",
+    relu_forward in "net",
+    relu_backward in "net",
+    dropout_forward in "net",
+    dropout_backward in "net",
 }
 
 /// An open GPU: context, stream and loaded kernels.
@@ -474,9 +484,238 @@ impl Gpu {
         unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("adam_update", e))?;
         Ok(())
     }
+
+    // ------------------------------------------------------------ the net
+
+    /// See [`crate::ops::concat_gather`].
+    pub fn concat_gather(
+        &self,
+        out: &mut CudaViewMut<'_, f32>,
+        utable: &CudaView<'_, f32>,
+        uidx: &CudaView<'_, u32>,
+        itable: &CudaView<'_, f32>,
+        iidx: &CudaView<'_, u32>,
+        f: usize,
+    ) -> Result<()> {
+        let batch = uidx.len();
+        assert!(iidx.len() == batch && out.len() >= batch * 2 * f);
+        let (b, f_arg) = (int("concat_gather", batch)?, int("concat_gather", f)?);
+        let mut l = self.stream.launch_builder(&self.k.concat_gather);
+        l.arg(out)
+            .arg(utable)
+            .arg(uidx)
+            .arg(itable)
+            .arg(iidx)
+            .arg(&b)
+            .arg(&f_arg);
+        // SAFETY: matches concat_gather(float*, const float*, const uint*, const float*,
+        // const uint*, int, int); out holds batch*2f floats; indices are table rows.
+        unsafe { l.launch(grid(batch * 2 * f)) }.map_err(|e| cuda_err("concat_gather", e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::concat_scatter_add`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn concat_scatter_add(
+        &self,
+        ugrad: &mut CudaViewMut<'_, f32>,
+        igrad: &mut CudaViewMut<'_, f32>,
+        dx: &CudaView<'_, f32>,
+        uidx: &CudaView<'_, u32>,
+        iidx: &CudaView<'_, u32>,
+        f: usize,
+    ) -> Result<()> {
+        let batch = uidx.len();
+        assert!(iidx.len() == batch && dx.len() >= batch * 2 * f);
+        let (b, f_arg) = (int("concat_scatter_add", batch)?, int("concat_scatter_add", f)?);
+        let mut l = self.stream.launch_builder(&self.k.concat_scatter_add);
+        l.arg(ugrad)
+            .arg(igrad)
+            .arg(dx)
+            .arg(uidx)
+            .arg(iidx)
+            .arg(&b)
+            .arg(&f_arg);
+        // SAFETY: matches concat_scatter_add(float*, float*, const float*, const uint*,
+        // const uint*, int, int); dx holds batch*2f floats; indices are table rows.
+        unsafe { l.launch(grid(batch * 2 * f)) }.map_err(|e| cuda_err("concat_scatter_add", e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::linear_forward`]; `batch` rows, `out_dim` = bias length.
+    pub fn linear_forward(
+        &self,
+        out: &mut CudaViewMut<'_, f32>,
+        x: &CudaView<'_, f32>,
+        w: &CudaView<'_, f32>,
+        bias: &CudaView<'_, f32>,
+        batch: usize,
+        in_dim: usize,
+    ) -> Result<()> {
+        let out_dim = bias.len();
+        assert!(out.len() >= batch * out_dim && x.len() >= batch * in_dim && w.len() == out_dim * in_dim);
+        let what = "linear_forward";
+        let (b, i, o) = (int(what, batch)?, int(what, in_dim)?, int(what, out_dim)?);
+        let mut l = self.stream.launch_builder(&self.k.linear_forward);
+        l.arg(out).arg(x).arg(w).arg(bias).arg(&b).arg(&i).arg(&o);
+        // SAFETY: matches linear_forward(float*, const float*, const float*, const float*,
+        // int, int, int); sizes asserted above.
+        unsafe { l.launch(grid(batch * out_dim)) }.map_err(|e| cuda_err(what, e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::linear_backward_input`]; `batch` rows.
+    pub fn linear_backward_input(
+        &self,
+        dx: &mut CudaViewMut<'_, f32>,
+        dout: &CudaView<'_, f32>,
+        w: &CudaView<'_, f32>,
+        batch: usize,
+        in_dim: usize,
+    ) -> Result<()> {
+        let out_dim = w.len() / in_dim;
+        assert!(dx.len() >= batch * in_dim && dout.len() >= batch * out_dim);
+        let what = "linear_backward_input";
+        let (b, i, o) = (int(what, batch)?, int(what, in_dim)?, int(what, out_dim)?);
+        let mut l = self.stream.launch_builder(&self.k.linear_backward_input);
+        l.arg(dx).arg(dout).arg(w).arg(&b).arg(&i).arg(&o);
+        // SAFETY: matches linear_backward_input(float*, const float*, const float*, int,
+        // int, int); sizes asserted above.
+        unsafe { l.launch(grid(batch * in_dim)) }.map_err(|e| cuda_err(what, e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::linear_backward_weight`]; `batch` rows.
+    pub fn linear_backward_weight(
+        &self,
+        dw: &mut CudaViewMut<'_, f32>,
+        dout: &CudaView<'_, f32>,
+        x: &CudaView<'_, f32>,
+        batch: usize,
+        in_dim: usize,
+    ) -> Result<()> {
+        let out_dim = dw.len() / in_dim;
+        assert!(dout.len() >= batch * out_dim && x.len() >= batch * in_dim);
+        let what = "linear_backward_weight";
+        let (b, i, o) = (int(what, batch)?, int(what, in_dim)?, int(what, out_dim)?);
+        let mut l = self.stream.launch_builder(&self.k.linear_backward_weight);
+        l.arg(dw).arg(dout).arg(x).arg(&b).arg(&i).arg(&o);
+        // SAFETY: matches linear_backward_weight(float*, const float*, const float*, int,
+        // int, int); dw holds out_dim*in_dim floats, the inputs batch rows.
+        unsafe { l.launch(grid(out_dim * in_dim)) }.map_err(|e| cuda_err(what, e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::linear_backward_bias`]; `batch` rows.
+    pub fn linear_backward_bias(
+        &self,
+        dbias: &mut CudaViewMut<'_, f32>,
+        dout: &CudaView<'_, f32>,
+        batch: usize,
+    ) -> Result<()> {
+        let out_dim = dbias.len();
+        assert!(dout.len() >= batch * out_dim);
+        let what = "linear_backward_bias";
+        let (b, o) = (int(what, batch)?, int(what, out_dim)?);
+        let mut l = self.stream.launch_builder(&self.k.linear_backward_bias);
+        l.arg(dbias).arg(dout).arg(&b).arg(&o);
+        // SAFETY: matches linear_backward_bias(float*, const float*, int, int).
+        unsafe { l.launch(grid(out_dim)) }.map_err(|e| cuda_err(what, e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::relu_forward`]: in place over all of `x`.
+    pub fn relu_forward(&self, x: &mut CudaViewMut<'_, f32>) -> Result<()> {
+        let n = x.len();
+        let n_arg = int("relu_forward", n)?;
+        let mut l = self.stream.launch_builder(&self.k.relu_forward);
+        l.arg(x).arg(&n_arg);
+        // SAFETY: matches relu_forward(float*, int); x holds n floats.
+        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("relu_forward", e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::relu_backward`]: over all of `dx`.
+    pub fn relu_backward(
+        &self,
+        dx: &mut CudaViewMut<'_, f32>,
+        dout: &CudaView<'_, f32>,
+        out: &CudaView<'_, f32>,
+    ) -> Result<()> {
+        let n = dx.len();
+        assert!(dout.len() >= n && out.len() >= n);
+        let n_arg = int("relu_backward", n)?;
+        let mut l = self.stream.launch_builder(&self.k.relu_backward);
+        l.arg(dx).arg(dout).arg(out).arg(&n_arg);
+        // SAFETY: matches relu_backward(float*, const float*, const float*, int).
+        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("relu_backward", e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::dropout_forward`]: in place over all of `x`.
+    pub fn dropout_forward(
+        &self,
+        x: &mut CudaViewMut<'_, f32>,
+        p: f32,
+        seed: u64,
+        step: u64,
+        layer: DropoutLayer,
+    ) -> Result<()> {
+        self.dropout(
+            &self.k.dropout_forward,
+            "dropout_forward",
+            x,
+            p,
+            seed,
+            step,
+            layer,
+        )
+    }
+
+    /// See [`crate::ops::dropout_backward`]: in place over all of `dout`.
+    pub fn dropout_backward(
+        &self,
+        dout: &mut CudaViewMut<'_, f32>,
+        p: f32,
+        seed: u64,
+        step: u64,
+        layer: DropoutLayer,
+    ) -> Result<()> {
+        self.dropout(
+            &self.k.dropout_backward,
+            "dropout_backward",
+            dout,
+            p,
+            seed,
+            step,
+            layer,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn dropout(
+        &self,
+        kernel: &CudaFunction,
+        what: &str,
+        x: &mut CudaViewMut<'_, f32>,
+        p: f32,
+        seed: u64,
+        step: u64,
+        layer: DropoutLayer,
+    ) -> Result<()> {
+        let n = x.len();
+        let n_arg = int(what, n)?;
+        let mut l = self.stream.launch_builder(kernel);
+        l.arg(x).arg(&p).arg(&seed).arg(&step).arg(&layer).arg(&n_arg);
+        // SAFETY: matches dropout_*(float*, float, unsigned long long, unsigned long long,
+        // unsigned int, int); x holds n floats.
+        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err(what, e))?;
+        Ok(())
+    }
 }
 
-/// Per-batch activations on the device, sized for `cap` rows.
+/// Per-batch activations on the device, sized for `cap` rows; the net's
+/// buffers only for the net.
 struct DeviceWorkspace {
     cap: usize,
     u: CudaSlice<f32>,
@@ -487,10 +726,21 @@ struct DeviceWorkspace {
     dx: CudaSlice<f32>,
     du: CudaSlice<f32>,
     dm: CudaSlice<f32>,
+    cat: CudaSlice<f32>,
+    h: CudaSlice<f32>,
+    h_drop: CudaSlice<f32>,
+    dh: CudaSlice<f32>,
+    dh_pre: CudaSlice<f32>,
+    dcat: CudaSlice<f32>,
 }
 
 impl DeviceWorkspace {
-    fn new(gpu: &Gpu, cap: usize, f: usize) -> Result<Self> {
+    fn new(gpu: &Gpu, cap: usize, spec: &ModelSpec) -> Result<Self> {
+        let f = spec.factors;
+        let (cat, h) = match spec.kind {
+            ModelKind::Net => (cap * 2 * f, cap * spec.hidden),
+            _ => (0, 0),
+        };
         Ok(DeviceWorkspace {
             cap,
             u: gpu.zeros(cap * f)?,
@@ -501,12 +751,19 @@ impl DeviceWorkspace {
             dx: gpu.zeros(cap)?,
             du: gpu.zeros(cap * f)?,
             dm: gpu.zeros(cap * f)?,
+            cat: gpu.zeros(cat)?,
+            h: gpu.zeros(h)?,
+            h_drop: gpu.zeros(h)?,
+            dh: gpu.zeros(h)?,
+            dh_pre: gpu.zeros(h)?,
+            dcat: gpu.zeros(cat)?,
         })
     }
 }
 
 /// The model's forward pass on the device, mirroring
 /// [`ModelSpec::forward`] op for op; predictions land in `ws.pred[..B]`.
+/// `dropout` is `Some` in training mode (the net only).
 fn forward(
     gpu: &Gpu,
     spec: &ModelSpec,
@@ -514,23 +771,27 @@ fn forward(
     ws: &mut DeviceWorkspace,
     users: &CudaView<'_, u32>,
     items: &CudaView<'_, u32>,
+    dropout: Option<DropoutKey>,
 ) -> Result<()> {
     let (batch, f) = (users.len(), spec.factors);
     let (lo, hi) = spec.y_range;
     let t = spec.tensors();
-    let (u, m) = (params.slice(t[0].range()), params.slice(t[1].range()));
-    gpu.embedding_gather(&mut ws.u.slice_mut(..batch * f), &u, users, f)?;
-    gpu.embedding_gather(&mut ws.m.slice_mut(..batch * f), &m, items, f)?;
+    let p = |k: usize| params.slice(t[k].range());
     match spec.kind {
-        ModelKind::Dot => gpu.dot_forward(
-            &mut ws.pred.slice_mut(..),
-            &ws.u.as_view(),
-            &ws.m.as_view(),
-            batch,
-            f,
-        ),
+        ModelKind::Dot => {
+            gpu.embedding_gather(&mut ws.u.slice_mut(..batch * f), &p(0), users, f)?;
+            gpu.embedding_gather(&mut ws.m.slice_mut(..batch * f), &p(1), items, f)?;
+            gpu.dot_forward(
+                &mut ws.pred.slice_mut(..),
+                &ws.u.as_view(),
+                &ws.m.as_view(),
+                batch,
+                f,
+            )
+        }
         ModelKind::DotBias => {
-            let (ub, mb) = (params.slice(t[2].range()), params.slice(t[3].range()));
+            gpu.embedding_gather(&mut ws.u.slice_mut(..batch * f), &p(0), users, f)?;
+            gpu.embedding_gather(&mut ws.m.slice_mut(..batch * f), &p(1), items, f)?;
             gpu.dot_forward(
                 &mut ws.x.slice_mut(..),
                 &ws.u.as_view(),
@@ -538,23 +799,70 @@ fn forward(
                 batch,
                 f,
             )?;
-            gpu.bias_add(&mut ws.x.slice_mut(..), &ub, users)?;
-            gpu.bias_add(&mut ws.x.slice_mut(..), &mb, items)?;
+            gpu.bias_add(&mut ws.x.slice_mut(..), &p(2), users)?;
+            gpu.bias_add(&mut ws.x.slice_mut(..), &p(3), items)?;
             gpu.sigmoid_range_forward(&mut ws.pred.slice_mut(..), &ws.x.as_view(), lo, hi, batch)
         }
-        ModelKind::Net => unreachable!("CudaBackend::new refuses the net"),
+        ModelKind::Net => {
+            let (nc, nh) = (batch * 2 * f, batch * spec.hidden);
+            gpu.concat_gather(&mut ws.cat.slice_mut(..nc), &p(0), users, &p(1), items, f)?;
+            if let Some(k) = dropout {
+                let drop1 = ModelSpec::DROP1;
+                gpu.dropout_forward(&mut ws.cat.slice_mut(..nc), spec.dropout.0, k.seed, k.step, drop1)?;
+            }
+            gpu.linear_forward(
+                &mut ws.h.slice_mut(..nh),
+                &ws.cat.slice(..nc),
+                &p(2),
+                &p(3),
+                batch,
+                2 * f,
+            )?;
+            gpu.relu_forward(&mut ws.h.slice_mut(..nh))?;
+            gpu.stream
+                .memcpy_dtod(&ws.h.slice(..nh), &mut ws.h_drop.slice_mut(..nh))
+                .map_err(|e| cuda_err("copy h", e))?;
+            if let Some(k) = dropout {
+                let drop2 = ModelSpec::DROP2;
+                gpu.dropout_forward(
+                    &mut ws.h_drop.slice_mut(..nh),
+                    spec.dropout.1,
+                    k.seed,
+                    k.step,
+                    drop2,
+                )?;
+            }
+            gpu.linear_forward(
+                &mut ws.x.slice_mut(..batch),
+                &ws.h_drop.slice(..nh),
+                &p(4),
+                &p(5),
+                batch,
+                spec.hidden,
+            )?;
+            gpu.sigmoid_range_forward(
+                &mut ws.pred.slice_mut(..),
+                &ws.x.as_view(),
+                lo - 0.5,
+                hi + 0.5,
+                batch,
+            )
+        }
     }
 }
 
 /// The model's backward pass on the device, mirroring
 /// [`ModelSpec::backward`]; accumulates into `grads`.
+#[allow(clippy::too_many_arguments)]
 fn backward(
     gpu: &Gpu,
     spec: &ModelSpec,
+    params: &CudaSlice<f32>,
     grads: &mut CudaSlice<f32>,
     ws: &mut DeviceWorkspace,
     users: &CudaView<'_, u32>,
     items: &CudaView<'_, u32>,
+    dropout: Option<DropoutKey>,
 ) -> Result<()> {
     let (batch, f) = (users.len(), spec.factors);
     let (lo, hi) = spec.y_range;
@@ -562,36 +870,95 @@ fn backward(
     let mut g = grads.as_view_mut();
     let (mut gu, mut rest) = g.split_at_mut(t[0].len());
     let (mut gm, mut rest) = rest.split_at_mut(t[1].len());
-    // dout is what flows into the dot product: dpred for dot, dx for dotbias.
-    let dout = match spec.kind {
-        ModelKind::Dot => &ws.dpred,
-        ModelKind::DotBias => {
-            let (mut gub, mut gmb) = rest.split_at_mut(t[2].len());
+    match spec.kind {
+        ModelKind::Dot | ModelKind::DotBias => {
+            // dout is what flows into the dot product: dpred for dot, dx for dotbias.
+            let dout = if spec.kind == ModelKind::Dot {
+                &ws.dpred
+            } else {
+                let (mut gub, mut gmb) = rest.split_at_mut(t[2].len());
+                gpu.sigmoid_range_backward(
+                    &mut ws.dx.slice_mut(..),
+                    &ws.dpred.as_view(),
+                    &ws.x.as_view(),
+                    lo,
+                    hi,
+                    batch,
+                )?;
+                gpu.embedding_scatter_add(&mut gub, &ws.dx.as_view(), users, 1)?;
+                gpu.embedding_scatter_add(&mut gmb, &ws.dx.as_view(), items, 1)?;
+                &ws.dx
+            };
+            gpu.dot_backward(
+                &mut ws.du.slice_mut(..),
+                &mut ws.dm.slice_mut(..),
+                &dout.as_view(),
+                &ws.u.as_view(),
+                &ws.m.as_view(),
+                batch,
+                f,
+            )?;
+            gpu.embedding_scatter_add(&mut gu, &ws.du.as_view(), users, f)?;
+            gpu.embedding_scatter_add(&mut gm, &ws.dm.as_view(), items, f)?;
+        }
+        ModelKind::Net => {
+            let (h, nc, nh) = (spec.hidden, batch * 2 * f, batch * spec.hidden);
+            let (mut gw1, mut rest) = rest.split_at_mut(t[2].len());
+            let (mut gb1, mut rest) = rest.split_at_mut(t[3].len());
+            let (mut gw2, mut gb2) = rest.split_at_mut(t[4].len());
+            let (w1, w2) = (params.slice(t[2].range()), params.slice(t[4].range()));
             gpu.sigmoid_range_backward(
                 &mut ws.dx.slice_mut(..),
                 &ws.dpred.as_view(),
                 &ws.x.as_view(),
-                lo,
-                hi,
+                lo - 0.5,
+                hi + 0.5,
                 batch,
             )?;
-            gpu.embedding_scatter_add(&mut gub, &ws.dx.as_view(), users, 1)?;
-            gpu.embedding_scatter_add(&mut gmb, &ws.dx.as_view(), items, 1)?;
-            &ws.dx
+            gpu.linear_backward_weight(&mut gw2, &ws.dx.slice(..batch), &ws.h_drop.slice(..nh), batch, h)?;
+            gpu.linear_backward_bias(&mut gb2, &ws.dx.slice(..batch), batch)?;
+            gpu.linear_backward_input(&mut ws.dh.slice_mut(..nh), &ws.dx.slice(..batch), &w2, batch, h)?;
+            if let Some(k) = dropout {
+                gpu.dropout_backward(
+                    &mut ws.dh.slice_mut(..nh),
+                    spec.dropout.1,
+                    k.seed,
+                    k.step,
+                    ModelSpec::DROP2,
+                )?;
+            }
+            gpu.relu_backward(
+                &mut ws.dh_pre.slice_mut(..nh),
+                &ws.dh.slice(..nh),
+                &ws.h.slice(..nh),
+            )?;
+            gpu.linear_backward_weight(
+                &mut gw1,
+                &ws.dh_pre.slice(..nh),
+                &ws.cat.slice(..nc),
+                batch,
+                2 * f,
+            )?;
+            gpu.linear_backward_bias(&mut gb1, &ws.dh_pre.slice(..nh), batch)?;
+            gpu.linear_backward_input(
+                &mut ws.dcat.slice_mut(..nc),
+                &ws.dh_pre.slice(..nh),
+                &w1,
+                batch,
+                2 * f,
+            )?;
+            if let Some(k) = dropout {
+                gpu.dropout_backward(
+                    &mut ws.dcat.slice_mut(..nc),
+                    spec.dropout.0,
+                    k.seed,
+                    k.step,
+                    ModelSpec::DROP1,
+                )?;
+            }
+            gpu.concat_scatter_add(&mut gu, &mut gm, &ws.dcat.slice(..nc), users, items, f)?;
         }
-        ModelKind::Net => unreachable!("CudaBackend::new refuses the net"),
-    };
-    gpu.dot_backward(
-        &mut ws.du.slice_mut(..),
-        &mut ws.dm.slice_mut(..),
-        &dout.as_view(),
-        &ws.u.as_view(),
-        &ws.m.as_view(),
-        batch,
-        f,
-    )?;
-    gpu.embedding_scatter_add(&mut gu, &ws.du.as_view(), users, f)?;
-    gpu.embedding_scatter_add(&mut gm, &ws.dm.as_view(), items, f)?;
+    }
     Ok(())
 }
 
@@ -630,7 +997,10 @@ pub struct CudaBackend {
     spec: ModelSpec,
     optimizer: Optimizer,
     wd: f32,
+    /// Optimizer steps taken (Adam's t).
     t: u64,
+    /// Keys the dropout masks.
+    seed: u64,
     train: DeviceExamples,
     /// The training rows in this epoch's order.
     epoch: DeviceExamples,
@@ -648,12 +1018,6 @@ pub struct CudaBackend {
 impl CudaBackend {
     /// Uploads everything `init` holds to `gpu`.
     pub fn new(gpu: Arc<Gpu>, init: BackendInit<'_>) -> Result<Self> {
-        if init.spec.kind == ModelKind::Net {
-            return Err(Error::Device {
-                device: "cuda".into(),
-                msg: "the net model has no CUDA kernels yet; use --device cpu".into(),
-            });
-        }
         let n = init.params.len();
         let cap = EVAL_CHUNK;
         let v_len = if matches!(init.optimizer, Optimizer::Adam { .. }) {
@@ -666,6 +1030,7 @@ impl CudaBackend {
             optimizer: init.optimizer,
             wd: init.wd,
             t: 0,
+            seed: init.seed,
             train: DeviceExamples::upload(&gpu, init.train)?,
             epoch: DeviceExamples::zeros(&gpu, init.train.len())?,
             order: gpu.zeros(init.train.len())?,
@@ -674,7 +1039,7 @@ impl CudaBackend {
             grads: gpu.zeros(n)?,
             m: gpu.zeros(n)?,
             v: gpu.zeros(v_len)?,
-            ws: DeviceWorkspace::new(&gpu, cap, init.spec.factors)?,
+            ws: DeviceWorkspace::new(&gpu, cap, init.spec)?,
             losses: gpu.zeros(1)?,
             mse: gpu.zeros(1)?,
             gpu,
@@ -716,7 +1081,7 @@ impl Backend for CudaBackend {
         order: &[u32],
         batch_size: usize,
         lrs: &[f32],
-        _first_step: u64,
+        first_step: u64,
     ) -> Result<Vec<f32>> {
         let n = order.len();
         let steps = n.div_ceil(batch_size);
@@ -733,7 +1098,7 @@ impl Backend for CudaBackend {
             ));
         }
         if batch_size > self.ws.cap {
-            self.ws = DeviceWorkspace::new(&self.gpu, batch_size, self.spec.factors)?;
+            self.ws = DeviceWorkspace::new(&self.gpu, batch_size, &self.spec)?;
         }
         if self.losses.len() < steps {
             self.losses = self.gpu.zeros(steps)?;
@@ -760,7 +1125,19 @@ impl Backend for CudaBackend {
                 self.epoch.users.slice(rows.clone()),
                 self.epoch.items.slice(rows.clone()),
             );
-            forward(&self.gpu, &self.spec, &self.params, &mut self.ws, &users, &items)?;
+            let dropout = (self.spec.kind == ModelKind::Net).then_some(DropoutKey {
+                seed: self.seed,
+                step: first_step + s as u64,
+            });
+            forward(
+                &self.gpu,
+                &self.spec,
+                &self.params,
+                &mut self.ws,
+                &users,
+                &items,
+                dropout,
+            )?;
             self.gpu.mse_loss_grad(
                 &mut self.ws.dpred.slice_mut(..batch),
                 &mut self.losses.slice_mut(s..s + 1),
@@ -770,10 +1147,12 @@ impl Backend for CudaBackend {
             backward(
                 &self.gpu,
                 &self.spec,
+                &self.params,
                 &mut self.grads,
                 &mut self.ws,
                 &users,
                 &items,
+                dropout,
             )?;
             self.optimizer_step(lr)?;
         }
@@ -797,6 +1176,7 @@ impl Backend for CudaBackend {
                 &mut self.ws,
                 &v.users.slice(rows.clone()),
                 &v.items.slice(rows.clone()),
+                None,
             )?;
             self.gpu.mse_sum(
                 &mut self.mse.slice_mut(..),

@@ -229,7 +229,7 @@ fn run_check(a: &CheckArgs) -> CliResult {
     };
     gpu_check::kernel_checks(&gpu, &mut show)?;
     let data = Ratings::load(&Source::Bundled, &Columns::default())?;
-    for name in ["dotbias", "learner"] {
+    for name in ["dotbias", "learner", "net"] {
         show(&gpu_check::step_parity(&gpu, &data, &recipe::find(name)?, 42)?);
     }
     if failed > 0 {

@@ -53,12 +53,12 @@ fn every_kernel_matches_its_cpu_twin() {
 }
 
 #[test]
-fn one_step_parity_sgd_and_adam() {
-    let Some(gpu) = gpu_or_skip("one_step_parity_sgd_and_adam") else {
+fn one_step_parity_sgd_adam_and_net_with_dropout() {
+    let Some(gpu) = gpu_or_skip("one_step_parity_sgd_adam_and_net_with_dropout") else {
         return;
     };
     let data = bundled();
-    let rows: Vec<CheckRow> = ["dot", "dotbias", "learner"]
+    let rows: Vec<CheckRow> = ["dot", "dotbias", "learner", "net"]
         .iter()
         .map(|name| step_parity(&gpu, &data, &recipe::find(name).unwrap(), 7).unwrap())
         .collect();
@@ -72,7 +72,14 @@ fn recipes_on_gpu_match_cpu_and_notebook() {
     };
     drop(gpu);
     let data = bundled();
-    for name in ["learner", "dot", "dotbias"] {
+    // The net's GPU run may drift further: its scatter-adds reorder sums
+    // inside a model that is more sensitive to them.
+    for (name, tol) in [
+        ("learner", 0.002),
+        ("dot", 0.002),
+        ("dotbias", 0.002),
+        ("net", 0.003),
+    ] {
         let run = |device| {
             let cfg = TrainConfig {
                 recipe: recipe::find(name)
@@ -97,7 +104,7 @@ fn recipes_on_gpu_match_cpu_and_notebook() {
             cpu.history.iter().map(|e| e.train_seconds).sum::<f64>() / cpu.epochs as f64,
         );
         assert!(
-            (gpu.val_mse - cpu.val_mse).abs() <= 0.002,
+            (gpu.val_mse - cpu.val_mse).abs() <= tol,
             "{name}: gpu {} cpu {}",
             gpu.val_mse,
             cpu.val_mse
