@@ -69,6 +69,7 @@ fn main() {
             split_seed: 42,
             val_pct: 0.2,
             device: Device::Cpu,
+            fused: false,
         };
         let report = train(&data, &cfg, |_| {}, |_| {}).expect("training runs");
         let e = &report.history[0];

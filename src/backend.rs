@@ -126,8 +126,13 @@ pub enum Device {
 }
 
 /// Builds the backend for `device`. Also returns one line saying which
-/// device was picked and why.
-pub fn create<'a>(device: Device, init: BackendInit<'a>) -> Result<(Box<dyn Backend + 'a>, String)> {
+/// device was picked and why. `fused` picks the GPU's fused, graph-replayed
+/// path for dot and dotbias; the CPU has one path.
+pub fn create<'a>(
+    device: Device,
+    init: BackendInit<'a>,
+    fused: bool,
+) -> Result<(Box<dyn Backend + 'a>, String)> {
     match device {
         Device::Cpu => Ok((Box::new(CpuBackend::new(init)), "device: cpu (requested)".into())),
         Device::Cuda => {
@@ -136,12 +141,12 @@ pub fn create<'a>(device: Device, init: BackendInit<'a>) -> Result<(Box<dyn Back
                 msg: format!("{why}; use --device cpu"),
             })?;
             let line = format!("device: cuda, {} (requested)", gpu.description);
-            Ok((Box::new(CudaBackend::new(Arc::new(gpu), init)?), line))
+            Ok((Box::new(CudaBackend::new(Arc::new(gpu), init, fused)?), line))
         }
         Device::Auto => match Gpu::open() {
             Ok(gpu) => {
                 let line = format!("device: cuda, {} (auto: a usable GPU was found)", gpu.description);
-                Ok((Box::new(CudaBackend::new(Arc::new(gpu), init)?), line))
+                Ok((Box::new(CudaBackend::new(Arc::new(gpu), init, fused)?), line))
             }
             Err(why) => Ok((
                 Box::new(CpuBackend::new(init)),

@@ -16,8 +16,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cudarc::driver::{
-    CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, CudaView, CudaViewMut, DeviceRepr,
-    DriverError, LaunchConfig, PushKernelArg, ValidAsZeroBits,
+    CudaContext, CudaFunction, CudaGraph, CudaModule, CudaSlice, CudaStream, CudaView, CudaViewMut,
+    DeviceRepr, DriverError, LaunchConfig, PushKernelArg, ValidAsZeroBits,
 };
 use cudarc::nvrtc::Ptx;
 
@@ -130,6 +130,9 @@ kernels! {
     relu_backward in "net",
     dropout_forward in "net",
     dropout_backward in "net",
+    mf_step_fused in "fused",
+    sgd_update_sched in "fused",
+    adam_update_sched in "fused",
 }
 
 /// An open GPU: context, stream and loaded kernels.
@@ -712,6 +715,124 @@ impl Gpu {
         unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err(what, e))?;
         Ok(())
     }
+
+    // ------------------------------------------------------------ fused path
+
+    /// One whole training step of dot or dotbias (see `kernels/fused.cu`):
+    /// the batch is rows `[step·bs, min(n, (step+1)·bs))` of the epoch's
+    /// ordered rows. Adds the gradient into `grads` and the batch's mean loss
+    /// into `losses[step]`. Its CPU twin is [`ModelSpec::loss_and_grad`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn mf_step_fused(
+        &self,
+        grads: &mut CudaViewMut<'_, f32>,
+        losses: &mut CudaViewMut<'_, f32>,
+        params: &CudaView<'_, f32>,
+        rows: (&CudaView<'_, u32>, &CudaView<'_, u32>, &CudaView<'_, f32>),
+        bs: usize,
+        step: usize,
+        spec: &ModelSpec,
+    ) -> Result<()> {
+        let what = "mf_step_fused";
+        let (users, items, ratings) = rows;
+        let n = users.len();
+        let with_bias = match spec.kind {
+            ModelKind::Dot => 0i32,
+            ModelKind::DotBias => 1,
+            ModelKind::Net => return Err(Error::invalid(what, "the net has no fused step")),
+        };
+        assert!(items.len() == n && ratings.len() == n && step * bs < n && losses.len() > step);
+        assert!(grads.len() == spec.n_params() && params.len() == spec.n_params());
+        let batch = bs.min(n - step * bs);
+        let args = [int(what, n)?, int(what, bs)?, int(what, step)?];
+        let dims = [
+            int(what, spec.n_users)?,
+            int(what, spec.n_items)?,
+            int(what, spec.factors)?,
+        ];
+        let (lo, hi) = spec.y_range;
+        let mut l = self.stream.launch_builder(&self.k.mf_step_fused);
+        l.arg(grads)
+            .arg(losses)
+            .arg(params)
+            .arg(users)
+            .arg(items)
+            .arg(ratings);
+        l.arg(&args[0])
+            .arg(&args[1])
+            .arg(&args[2])
+            .arg(&dims[0])
+            .arg(&dims[1])
+            .arg(&dims[2]);
+        l.arg(&with_bias).arg(&lo).arg(&hi);
+        // SAFETY: matches mf_step_fused(float*, float*, const float*, const uint*, const uint*,
+        // const float*, int x7, float, float); params and grads hold the model's tensors in
+        // ModelSpec::tensors order; the step's rows lie inside the n rows; one warp per row.
+        unsafe { l.launch(grid(batch * 32)) }.map_err(|e| cuda_err(what, e))?;
+        Ok(())
+    }
+
+    /// [`Gpu::sgd_update`] with lr = `sched[2·step]`, read on the device.
+    #[allow(clippy::too_many_arguments)]
+    pub fn sgd_update_sched(
+        &self,
+        params: &mut CudaViewMut<'_, f32>,
+        grads: &mut CudaViewMut<'_, f32>,
+        bufs: &mut CudaViewMut<'_, f32>,
+        sched: &CudaView<'_, f32>,
+        step: usize,
+        momentum: f32,
+        wd: f32,
+    ) -> Result<()> {
+        let n = params.len();
+        assert!(grads.len() >= n && bufs.len() >= n && sched.len() > 2 * step);
+        let (s, n_arg) = (int("sgd_update_sched", step)?, n as i64);
+        let mut l = self.stream.launch_builder(&self.k.sgd_update_sched);
+        l.arg(params)
+            .arg(grads)
+            .arg(bufs)
+            .arg(sched)
+            .arg(&s)
+            .arg(&momentum)
+            .arg(&wd)
+            .arg(&n_arg);
+        // SAFETY: matches sgd_update_sched(float*, float*, float*, const float*, int, float,
+        // float, long long); buffers hold n floats, sched at least 2·step + 1.
+        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("sgd_update_sched", e))?;
+        Ok(())
+    }
+
+    /// [`Gpu::adam_update`] with step_size = `sched[2·step]` and
+    /// sqrt(1 − β2ᵗ) = `sched[2·step + 1]`, read on the device; the other
+    /// scalars come from `s`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn adam_update_sched(
+        &self,
+        params: &mut CudaViewMut<'_, f32>,
+        grads: &mut CudaViewMut<'_, f32>,
+        m: &mut CudaViewMut<'_, f32>,
+        v: &mut CudaViewMut<'_, f32>,
+        sched: &CudaView<'_, f32>,
+        step: usize,
+        s: AdamStep,
+        wd: f32,
+    ) -> Result<()> {
+        let n = params.len();
+        assert!(grads.len() >= n && m.len() >= n && v.len() >= n && sched.len() > 2 * step + 1);
+        let (st, n_arg) = (int("adam_update_sched", step)?, n as i64);
+        let mut l = self.stream.launch_builder(&self.k.adam_update_sched);
+        l.arg(params).arg(grads).arg(m).arg(v).arg(sched).arg(&st);
+        l.arg(&s.beta1)
+            .arg(&s.beta2)
+            .arg(&s.one_minus_beta1)
+            .arg(&s.one_minus_beta2)
+            .arg(&s.eps);
+        l.arg(&wd).arg(&n_arg);
+        // SAFETY: matches adam_update_sched(float* x4, const float*, int, 6 floats, long long);
+        // buffers hold n floats, sched at least 2·step + 2.
+        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("adam_update_sched", e))?;
+        Ok(())
+    }
 }
 
 /// Per-batch activations on the device, sized for `cap` rows; the net's
@@ -1013,11 +1134,19 @@ pub struct CudaBackend {
     ws: DeviceWorkspace,
     losses: CudaSlice<f32>,
     mse: CudaSlice<f64>,
+    /// Fused path: two kernels per step, the epoch replayed as a CUDA graph.
+    fused: bool,
+    /// Fused path: the epoch's per-step optimizer scalars (see `kernels/fused.cu`).
+    sched: CudaSlice<f32>,
+    /// Fused path: the captured epoch, with the (rows, batch size) it was captured for.
+    graph: Option<(CudaGraph, usize, usize)>,
 }
 
 impl CudaBackend {
-    /// Uploads everything `init` holds to `gpu`.
-    pub fn new(gpu: Arc<Gpu>, init: BackendInit<'_>) -> Result<Self> {
+    /// Uploads everything `init` holds to `gpu`. With `fused`, dot and
+    /// dotbias train through the fused kernels replayed as one CUDA graph per
+    /// epoch; the net always runs op by op.
+    pub fn new(gpu: Arc<Gpu>, init: BackendInit<'_>, fused: bool) -> Result<Self> {
         let n = init.params.len();
         let cap = EVAL_CHUNK;
         let v_len = if matches!(init.optimizer, Optimizer::Adam { .. }) {
@@ -1042,6 +1171,9 @@ impl CudaBackend {
             ws: DeviceWorkspace::new(&gpu, cap, init.spec)?,
             losses: gpu.zeros(1)?,
             mse: gpu.zeros(1)?,
+            fused: fused && init.spec.kind != ModelKind::Net,
+            sched: gpu.zeros(1)?,
+            graph: None,
             gpu,
         })
     }
@@ -1071,9 +1203,127 @@ impl CudaBackend {
     }
 }
 
+impl CudaBackend {
+    /// The fused epoch: upload the order and the per-step optimizer
+    /// scalars, replay the captured graph (capturing it on first use), read
+    /// the losses back. Same arithmetic as the op-by-op path up to the order
+    /// of sums.
+    fn train_epoch_fused(&mut self, order: &[u32], bs: usize, lrs: &[f32]) -> Result<Vec<f32>> {
+        let (n, steps) = (order.len(), lrs.len());
+        let mut sched = vec![0f32; 2 * steps];
+        for (s, &lr) in lrs.iter().enumerate() {
+            match self.optimizer {
+                Optimizer::Sgd { .. } => sched[2 * s] = lr,
+                Optimizer::Adam { beta1, beta2, eps } => {
+                    let st = AdamStep::new(lr as f64, beta1, beta2, eps, self.t + s as u64 + 1);
+                    sched[2 * s] = st.step_size;
+                    sched[2 * s + 1] = st.bias_correction2_sqrt;
+                }
+            }
+        }
+        self.t += steps as u64;
+        if self.sched.len() < 2 * steps || self.losses.len() < steps {
+            // Buffers move, so a graph captured with the old ones is stale.
+            self.graph = None;
+            self.sched = self.gpu.zeros(2 * steps)?;
+            self.losses = self.gpu.zeros(steps)?;
+        }
+        let stream = self.gpu.stream.clone();
+        stream
+            .memcpy_htod(order, &mut self.order)
+            .map_err(|e| cuda_err("upload order", e))?;
+        stream
+            .memcpy_htod(&sched[..], &mut self.sched)
+            .map_err(|e| cuda_err("upload schedule", e))?;
+        if !matches!(self.graph, Some((_, gn, gbs)) if gn == n && gbs == bs) {
+            self.graph = None;
+            stream
+                .begin_capture(cudarc::driver::sys::CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)
+                .map_err(|e| cuda_err("begin graph capture", e))?;
+            let recorded = self.record_epoch(n, bs, steps);
+            // End the capture even when recording failed, to leave the stream usable.
+            let graph = stream.end_capture(cudarc::driver::sys::CUgraphInstantiate_flags(0));
+            recorded?;
+            let graph = graph
+                .map_err(|e| cuda_err("end graph capture", e))?
+                .ok_or_else(|| {
+                    cuda_err(
+                        "end graph capture",
+                        DriverError(cudarc::driver::sys::CUresult::CUDA_ERROR_UNKNOWN),
+                    )
+                })?;
+            self.graph = Some((graph, n, bs));
+        }
+        if let Some((graph, _, _)) = &self.graph {
+            graph.launch().map_err(|e| cuda_err("epoch graph", e))?;
+        }
+        self.gpu.download(&self.losses.slice(..steps))
+    }
+
+    /// Records one fused epoch on the (capturing) stream: permute the rows,
+    /// zero the losses, then per step the fused forward/backward and the
+    /// scheduled optimizer update.
+    fn record_epoch(&mut self, n: usize, bs: usize, steps: usize) -> Result<()> {
+        let gpu = &self.gpu;
+        let (t, e) = (&self.train, &mut self.epoch);
+        gpu.gather_rows(
+            &mut e.users.slice_mut(..n),
+            &mut e.items.slice_mut(..n),
+            &mut e.ratings.slice_mut(..n),
+            &t.users.as_view(),
+            &t.items.as_view(),
+            &t.ratings.as_view(),
+            &self.order.slice(..n),
+        )?;
+        gpu.stream
+            .memset_zeros(&mut self.losses)
+            .map_err(|e| cuda_err("zero losses", e))?;
+        let p = self.params.len();
+        for s in 0..steps {
+            let rows = (
+                &self.epoch.users.slice(..n),
+                &self.epoch.items.slice(..n),
+                &self.epoch.ratings.slice(..n),
+            );
+            gpu.mf_step_fused(
+                &mut self.grads.slice_mut(..p),
+                &mut self.losses.slice_mut(..),
+                &self.params.slice(..p),
+                rows,
+                bs,
+                s,
+                &self.spec,
+            )?;
+            let (params, grads, m) = (
+                &mut self.params.slice_mut(..p),
+                &mut self.grads.slice_mut(..p),
+                &mut self.m.slice_mut(..p),
+            );
+            let sched = self.sched.as_view();
+            match self.optimizer {
+                Optimizer::Sgd { momentum } => {
+                    gpu.sgd_update_sched(params, grads, m, &sched, s, momentum, self.wd)?
+                }
+                Optimizer::Adam { beta1, beta2, eps } => {
+                    // Only the constant scalars are used; the per-step ones come from `sched`.
+                    let constants = AdamStep::new(0.0, beta1, beta2, eps, 1);
+                    let v = &mut self.v.slice_mut(..p);
+                    gpu.adam_update_sched(params, grads, m, v, &sched, s, constants, self.wd)?
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Backend for CudaBackend {
     fn device(&self) -> String {
-        format!("cuda: {}", self.gpu.description)
+        let path = if self.fused {
+            "fused, CUDA graph"
+        } else {
+            "op by op"
+        };
+        format!("cuda: {} ({path})", self.gpu.description)
     }
 
     fn train_epoch(
@@ -1096,6 +1346,9 @@ impl Backend for CudaBackend {
                 "schedule",
                 format!("{} learning rates for {steps} steps", lrs.len()),
             ));
+        }
+        if self.fused {
+            return self.train_epoch_fused(order, batch_size, lrs);
         }
         if batch_size > self.ws.cap {
             self.ws = DeviceWorkspace::new(&self.gpu, batch_size, &self.spec)?;

@@ -18,7 +18,7 @@ use crate::cpu::CpuBackend;
 use crate::cuda::{CudaBackend, Gpu};
 use crate::data::Ratings;
 use crate::error::Result;
-use crate::model::ModelSpec;
+use crate::model::{ModelKind, ModelSpec};
 use crate::ops::{self, AdamStep};
 use crate::recipe::Recipe;
 use crate::rng::Mt19937;
@@ -291,6 +291,7 @@ pub fn kernel_checks(gpu: &Gpu, mut on_row: impl FnMut(&CheckRow)) -> Result<Vec
     }
 
     net_checks(gpu, &mut rng, &mut push)?;
+    fused_checks(gpu, &mut rng, &mut push)?;
 
     // mse_sum, up to a size that needs many blocks
     for n in [1usize, 63, 64, 65, 1000, 20_167, 1_000_003] {
@@ -542,11 +543,156 @@ fn net_checks(gpu: &Gpu, rng: &mut Mt19937, push: &mut impl FnMut(&str, String, 
     Ok(())
 }
 
+/// The fused path's kernels: the whole dot/dotbias step against the CPU's
+/// `loss_and_grad` (on a last, partial batch), and the optimizer updates that
+/// read their scalars from a device schedule against the plain CPU updates.
+fn fused_checks(gpu: &Gpu, rng: &mut Mt19937, push: &mut impl FnMut(&str, String, Comparison)) -> Result<()> {
+    let dl = |d: &CudaSlice<f32>| gpu.download(&d.as_view());
+    for kind in [ModelKind::Dot, ModelKind::DotBias] {
+        for &bs in &BATCHES {
+            for &f in &FACTORS {
+                let spec = ModelSpec {
+                    kind,
+                    n_users: (bs / 8).max(1),
+                    n_items: (bs / 5).max(1),
+                    factors: f,
+                    hidden: 1,
+                    y_range: (0.5, 5.0),
+                    emb_init: (-0.5, 0.5),
+                    dropout: (0.0, 0.0),
+                };
+                let params = spec.init_params(rng);
+                // Step 1 of an epoch of n rows: a partial batch of n - bs rows.
+                let n = bs + bs.div_ceil(2);
+                let users = indices(rng, n, spec.n_users);
+                let items = indices(rng, n, spec.n_items);
+                let ratings = uniform(rng, n, 0.5, 5.0);
+                let mut want = vec![0f32; params.len()];
+                let mut ws = crate::model::Workspace::default();
+                let want_loss = spec.loss_and_grad(
+                    &params,
+                    &mut want,
+                    &users[bs..],
+                    &items[bs..],
+                    &ratings[bs..],
+                    &mut ws,
+                    None,
+                );
+                let (dp, du, di, dr) = (
+                    gpu.upload(&params)?,
+                    gpu.upload(&users)?,
+                    gpu.upload(&items)?,
+                    gpu.upload(&ratings)?,
+                );
+                let (mut grads, mut losses) = (gpu.zeros::<f32>(params.len())?, gpu.zeros::<f32>(2)?);
+                gpu.mf_step_fused(
+                    &mut grads.as_view_mut(),
+                    &mut losses.as_view_mut(),
+                    &dp.as_view(),
+                    (&du.as_view(), &di.as_view(), &dr.as_view()),
+                    bs,
+                    1,
+                    &spec,
+                )?;
+                let got_loss = dl(&losses)?[1];
+                let cmp = compare_all(
+                    &[
+                        (widen(&dl(&grads)?), widen(&want)),
+                        (vec![got_loss as f64], vec![want_loss as f64]),
+                    ],
+                    1e-6,
+                    1e-5,
+                );
+                let name = if kind == ModelKind::Dot {
+                    "mf_step_fused dot"
+                } else {
+                    "mf_step_fused dotbias"
+                };
+                push(name, format!("B={} F={f} N={}", n - bs, spec.n_users), cmp);
+            }
+        }
+    }
+    for &n in &PARAM_COUNTS {
+        let p = uniform(rng, n, -0.05, 0.05);
+        let g = uniform(rng, n, -1e-2, 1e-2);
+        let buf = uniform(rng, n, -1e-2, 1e-2);
+        let v = uniform(rng, n, 0.0, 1e-4);
+        let step = 3;
+        let adam = AdamStep::new(1e-2, 0.9, 0.999, 1e-8, 17);
+        let mut sched = vec![0f32; 2 * (step + 1)];
+        sched[2 * step] = adam.step_size;
+        sched[2 * step + 1] = adam.bias_correction2_sqrt;
+        let dsched = gpu.upload(&sched)?;
+
+        let (mut wp, mut wg, mut wb) = (p.clone(), g.clone(), buf.clone());
+        ops::sgd_update(&mut wp, &mut wg, &mut wb, adam.step_size, 0.9, 2e-4);
+        let (mut dp, mut dg, mut db) = (gpu.upload(&p)?, gpu.upload(&g)?, gpu.upload(&buf)?);
+        gpu.sgd_update_sched(
+            &mut dp.as_view_mut(),
+            &mut dg.as_view_mut(),
+            &mut db.as_view_mut(),
+            &dsched.as_view(),
+            step,
+            0.9,
+            2e-4,
+        )?;
+        let cmp = compare_all(
+            &[
+                (widen(&dl(&dp)?), widen(&wp)),
+                (widen(&dl(&db)?), widen(&wb)),
+                (widen(&dl(&dg)?), widen(&wg)),
+            ],
+            0.0,
+            0.0,
+        );
+        push("sgd_update_sched", format!("P={n}"), cmp);
+
+        let (mut wp, mut wg, mut wm, mut wv) = (p.clone(), g.clone(), buf.clone(), v.clone());
+        ops::adam_update(&mut wp, &mut wg, &mut wm, &mut wv, adam, 2e-4);
+        let (mut dp, mut dg, mut dm, mut dv) = (
+            gpu.upload(&p)?,
+            gpu.upload(&g)?,
+            gpu.upload(&buf)?,
+            gpu.upload(&v)?,
+        );
+        let constants = AdamStep::new(0.0, 0.9, 0.999, 1e-8, 1);
+        gpu.adam_update_sched(
+            &mut dp.as_view_mut(),
+            &mut dg.as_view_mut(),
+            &mut dm.as_view_mut(),
+            &mut dv.as_view_mut(),
+            &dsched.as_view(),
+            step,
+            constants,
+            2e-4,
+        )?;
+        let cmp = compare_all(
+            &[
+                (widen(&dl(&dp)?), widen(&wp)),
+                (widen(&dl(&dm)?), widen(&wm)),
+                (widen(&dl(&dv)?), widen(&wv)),
+                (widen(&dl(&dg)?), widen(&wg)),
+            ],
+            0.0,
+            0.0,
+        );
+        push("adam_update_sched", format!("P={n} t=17"), cmp);
+    }
+    Ok(())
+}
+
 /// One training step of `recipe`'s model on `data`, on the CPU and on the
-/// GPU from the same initial parameters and the same batch. Every parameter
+/// GPU (op by op, or `fused`) from the same initial parameters and the same
+/// batch. Every parameter
 /// after the step must agree within 1e-5 relative (plus 1e-8 absolute, for
 /// parameters that land near zero), and so must the batch loss.
-pub fn step_parity(gpu: &Arc<Gpu>, data: &Ratings, recipe: &Recipe, seed: u32) -> Result<CheckRow> {
+pub fn step_parity(
+    gpu: &Arc<Gpu>,
+    data: &Ratings,
+    recipe: &Recipe,
+    seed: u32,
+    fused: bool,
+) -> Result<CheckRow> {
     let split = Split::new(data.len(), 0.2, 42)?;
     let (train, valid) = (
         Examples::select(data, &split.train),
@@ -569,7 +715,7 @@ pub fn step_parity(gpu: &Arc<Gpu>, data: &Ratings, recipe: &Recipe, seed: u32) -
         seed: seed as u64,
     };
     let mut cpu = CpuBackend::new(init.clone());
-    let mut cuda = CudaBackend::new(gpu.clone(), init)?;
+    let mut cuda = CudaBackend::new(gpu.clone(), init, fused)?;
     let cpu_loss = cpu.train_epoch(&order, bs, &lr, 0)?;
     let gpu_loss = cuda.train_epoch(&order, bs, &lr, 0)?;
     let cmp = compare_all(
@@ -581,7 +727,7 @@ pub fn step_parity(gpu: &Arc<Gpu>, data: &Ratings, recipe: &Recipe, seed: u32) -
         1e-5,
     );
     Ok(CheckRow {
-        kernel: format!("step parity {}", recipe.name),
+        kernel: format!("step parity {}{}", recipe.name, if fused { " fused" } else { "" }),
         shape: format!("B={bs} P={}", spec.n_params()),
         cmp,
     })

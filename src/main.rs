@@ -113,6 +113,9 @@ struct TrainArgs {
     /// Print one JSON object as the last line of stdout; the table goes to stderr.
     #[arg(long)]
     json: bool,
+    /// On the GPU, run dot and dotbias steps as two fused kernels, each epoch one CUDA graph.
+    #[arg(long)]
+    fused: bool,
 }
 
 #[derive(Args)]
@@ -159,6 +162,7 @@ fn run_train(a: &TrainArgs) -> CliResult {
         split_seed: a.split_seed,
         val_pct: a.val_pct,
         device: a.device,
+        fused: a.fused,
     };
     // Human-readable lines go to stdout, or to stderr when stdout carries JSON.
     let json = a.json;
@@ -229,8 +233,21 @@ fn run_check(a: &CheckArgs) -> CliResult {
     };
     gpu_check::kernel_checks(&gpu, &mut show)?;
     let data = Ratings::load(&Source::Bundled, &Columns::default())?;
-    for name in ["dotbias", "learner", "net"] {
-        show(&gpu_check::step_parity(&gpu, &data, &recipe::find(name)?, 42)?);
+    let parity = [
+        ("dotbias", false),
+        ("learner", false),
+        ("net", false),
+        ("dotbias", true),
+        ("learner", true),
+    ];
+    for (name, fused) in parity {
+        show(&gpu_check::step_parity(
+            &gpu,
+            &data,
+            &recipe::find(name)?,
+            42,
+            fused,
+        )?);
     }
     if failed > 0 {
         return Err(format!("{failed} check rows failed").into());

@@ -33,6 +33,8 @@ pub struct TrainConfig {
     pub val_pct: f64,
     /// Where to run.
     pub device: Device,
+    /// On the GPU, train dot and dotbias with the fused kernels in a CUDA graph.
+    pub fused: bool,
 }
 
 /// One row of the epoch table.
@@ -126,7 +128,7 @@ pub fn train(
         valid: &valid_set,
         seed: cfg.seed as u64,
     };
-    let (mut be, why) = backend::create(cfg.device, init)?;
+    let (mut be, why) = backend::create(cfg.device, init, cfg.fused)?;
     on_start(&why);
 
     let bs = recipe.batch_size;

@@ -53,15 +53,19 @@ fn every_kernel_matches_its_cpu_twin() {
 }
 
 #[test]
-fn one_step_parity_sgd_adam_and_net_with_dropout() {
-    let Some(gpu) = gpu_or_skip("one_step_parity_sgd_adam_and_net_with_dropout") else {
+fn one_step_parity_sgd_adam_net_and_fused() {
+    let Some(gpu) = gpu_or_skip("one_step_parity_sgd_adam_net_and_fused") else {
         return;
     };
     let data = bundled();
-    let rows: Vec<CheckRow> = ["dot", "dotbias", "learner", "net"]
-        .iter()
-        .map(|name| step_parity(&gpu, &data, &recipe::find(name).unwrap(), 7).unwrap())
-        .collect();
+    let mut rows: Vec<CheckRow> = Vec::new();
+    for name in ["dot", "dotbias", "learner", "net"] {
+        let recipe = recipe::find(name).unwrap();
+        rows.push(step_parity(&gpu, &data, &recipe, 7, false).unwrap());
+        if name != "net" {
+            rows.push(step_parity(&gpu, &data, &recipe, 7, true).unwrap());
+        }
+    }
     assert_rows(&rows);
 }
 
@@ -80,7 +84,7 @@ fn recipes_on_gpu_match_cpu_and_notebook() {
         ("dotbias", 0.002),
         ("net", 0.003),
     ] {
-        let run = |device| {
+        let run = |device, fused| {
             let cfg = TrainConfig {
                 recipe: recipe::find(name)
                     .unwrap()
@@ -90,10 +94,11 @@ fn recipes_on_gpu_match_cpu_and_notebook() {
                 split_seed: 42,
                 val_pct: 0.2,
                 device,
+                fused,
             };
             train(&data, &cfg, |_| {}, |_| {}).unwrap()
         };
-        let (cpu, gpu) = (run(Device::Cpu), run(Device::Cuda));
+        let (cpu, gpu) = (run(Device::Cpu, false), run(Device::Cuda, false));
         assert!(gpu.device.starts_with("cuda"), "{}", gpu.device);
         let _ = writeln!(
             std::io::stderr(),
@@ -115,5 +120,21 @@ fn recipes_on_gpu_match_cpu_and_notebook() {
             gpu.val_mse,
             gpu.notebook_mse
         );
+        if name != "net" {
+            let fused = run(Device::Cuda, true);
+            assert!(fused.device.contains("fused"), "{}", fused.device);
+            let _ = writeln!(
+                std::io::stderr(),
+                "{name}: fused val_mse {:.5} ({:.4} s/epoch)",
+                fused.val_mse,
+                fused.history.iter().map(|e| e.train_seconds).sum::<f64>() / fused.epochs as f64,
+            );
+            assert!(
+                (fused.val_mse - gpu.val_mse).abs() <= 0.002,
+                "{name}: fused {} unfused {}",
+                fused.val_mse,
+                gpu.val_mse
+            );
+        }
     }
 }

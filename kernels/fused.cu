@@ -1,0 +1,103 @@
+// The fast path for dot and dotbias: a whole training step in two kernels,
+// so that an epoch (1,261 steps at batch 64) can be captured in one CUDA
+// graph and replayed with no host work per step.
+//
+//   mf_step_fused     gather → dot → biases → sigmoid range → MSE gradient →
+//                     backward → scatter-add, one warp per batch row
+//   sgd_update_sched  ops::sgd_update, with lr read from a device schedule
+//   adam_update_sched ops::adam_update, with step_size and sqrt(1 - beta2^t)
+//                     read from a device schedule
+//
+// CPU twin of mf_step_fused: ModelSpec::loss_and_grad in src/model.rs (the
+// unfused ops in sequence). Its sums run in another order (a warp's tree for
+// the dot product, atomics for the loss), so it matches to rounding, not to
+// the bit.
+#include "common.cuh"
+
+// Step `step` of an epoch whose rows, already in the epoch's order, are
+// users/items/ratings (n). The step's batch is rows [step*bs, min(n, (step+1)*bs)).
+// Adds the batch's gradient into grads and its mean loss into losses[step]
+// (zeroed before the epoch).
+//
+// grads, params (P) laid out u (Nu,F) | m (Ni,F) | [ub (Nu) | mb (Ni) when with_bias]
+extern "C" __global__ void mf_step_fused(float* grads, float* losses, const float* params,
+                                         const unsigned int* users, const unsigned int* items,
+                                         const float* ratings, int n, int bs, int step, int n_users,
+                                         int n_items, int f, int with_bias, float lo, float hi) {
+    const int lane = threadIdx.x % 32;
+    const long long start = (long long)step * bs;
+    const int batch = (int)min((long long)bs, n - start);
+    const float* U = params;
+    const float* M = params + (long long)n_users * f;
+    const float* UB = M + (long long)n_items * f;
+    const float* MB = UB + n_users;
+    float* gU = grads;
+    float* gM = grads + (long long)n_users * f;
+    float* gUB = gM + (long long)n_items * f;
+    float* gMB = gUB + n_users;
+    const int warps = (gridDim.x * blockDim.x) / 32;
+    for (int row = (blockIdx.x * blockDim.x + threadIdx.x) / 32; row < batch; row += warps) {
+        const long long u = users[start + row], i = items[start + row];
+        float acc = 0.0f;
+        for (int k = lane; k < f; k += 32) acc += U[u * f + k] * M[i * f + k];
+        for (int off = 16; off > 0; off /= 2) acc += __shfl_xor_sync(0xffffffffu, acc, off);
+        float x = acc, pred = acc, s = 0.0f;
+        if (with_bias) {
+            x += UB[u];
+            x += MB[i];
+            s = sigmoidf(x);
+            pred = s * (hi - lo) + lo;
+        }
+        float diff = pred - ratings[start + row];
+        float dpred = 2.0f * diff / (float)batch;
+        float dx = with_bias ? dpred * (hi - lo) * s * (1.0f - s) : dpred;
+        if (lane == 0) {
+            atomicAdd(&losses[step], diff * diff / (float)batch);
+            if (with_bias) {
+                atomicAdd(&gUB[u], dx);
+                atomicAdd(&gMB[i], dx);
+            }
+        }
+        for (int k = lane; k < f; k += 32) {
+            atomicAdd(&gU[u * f + k], dx * M[i * f + k]);
+            atomicAdd(&gM[i * f + k], dx * U[u * f + k]);
+        }
+    }
+}
+
+// ops::sgd_update with lr = sched[2*step].
+//
+// params, grads, bufs (P), sched (2*steps)
+extern "C" __global__ void sgd_update_sched(float* params, float* grads, float* bufs, const float* sched,
+                                            int step, float momentum, float wd, long long n) {
+    const float lr = sched[2 * step];
+    GRID_STRIDE(i, n) {
+        float p = params[i];
+        float d = grads[i] + wd * p;
+        float b = momentum * bufs[i] + d;
+        bufs[i] = b;
+        params[i] = p - lr * b;
+        grads[i] = 0.0f;
+    }
+}
+
+// ops::adam_update with step_size = sched[2*step], bias_correction2_sqrt = sched[2*step + 1].
+//
+// params, grads, m, v (P), sched (2*steps)
+extern "C" __global__ void adam_update_sched(float* params, float* grads, float* m, float* v,
+                                             const float* sched, int step, float beta1, float beta2,
+                                             float one_minus_beta1, float one_minus_beta2, float eps,
+                                             float wd, long long n) {
+    const float step_size = sched[2 * step], bias_correction2_sqrt = sched[2 * step + 1];
+    GRID_STRIDE(i, n) {
+        float p = params[i];
+        float d = grads[i] + wd * p;
+        float mi = beta1 * m[i] + one_minus_beta1 * d;
+        float vi = beta2 * v[i] + one_minus_beta2 * d * d;
+        m[i] = mi;
+        v[i] = vi;
+        float denom = sqrtf(vi) / bias_correction2_sqrt + eps;
+        params[i] = p - step_size * mi / denom;
+        grads[i] = 0.0f;
+    }
+}
