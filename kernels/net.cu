@@ -94,7 +94,7 @@ extern "C" __global__ void relu_backward(float* dx, const float* dout, const flo
     GRID_STRIDE(j, n) { dx[j] = out[j] > 0.0f ? dout[j] : 0.0f; }
 }
 
-// Inverted dropout in place: x[j] = keep(j) ? x[j] / (1 - p) : 0, the mask
+// Inverted dropout in place: x[j] = keep(j) ? x[j] * (1 / (1 - p)) : 0, the mask
 // drawn from Philox by (seed, step, layer, j). Backward is the same map.
 //
 // x (n)

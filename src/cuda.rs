@@ -576,7 +576,8 @@ impl Gpu {
         batch: usize,
         in_dim: usize,
     ) -> Result<()> {
-        let out_dim = w.len() / in_dim;
+        let out_dim = w.len() / in_dim.max(1);
+        assert!(in_dim > 0 && w.len() == out_dim * in_dim);
         assert!(dx.len() >= batch * in_dim && dout.len() >= batch * out_dim);
         let what = "linear_backward_input";
         let (b, i, o) = (int(what, batch)?, int(what, in_dim)?, int(what, out_dim)?);
@@ -597,7 +598,8 @@ impl Gpu {
         batch: usize,
         in_dim: usize,
     ) -> Result<()> {
-        let out_dim = dw.len() / in_dim;
+        let out_dim = dw.len() / in_dim.max(1);
+        assert!(in_dim > 0 && dw.len() == out_dim * in_dim);
         assert!(dout.len() >= batch * out_dim && x.len() >= batch * in_dim);
         let what = "linear_backward_weight";
         let (b, i, o) = (int(what, batch)?, int(what, in_dim)?, int(what, out_dim)?);

@@ -374,54 +374,56 @@ pub fn kernel_checks(gpu: &Gpu, mut on_row: impl FnMut(&CheckRow)) -> Result<Vec
 /// the CPU's order, so they are compared exactly.
 fn net_checks(gpu: &Gpu, rng: &mut Mt19937, push: &mut impl FnMut(&str, String, Comparison)) -> Result<()> {
     let dl = |d: &CudaSlice<f32>| gpu.download(&d.as_view());
-    let f = 50;
     for &b in &NET_BATCHES {
-        let (nu, ni) = ((b / 8).max(1), (b / 5).max(1));
-        let shape = format!("B={b} F={f} Nu={nu} Ni={ni}");
-        let (ut, it) = (uniform(rng, nu * f, -1.0, 1.0), uniform(rng, ni * f, -1.0, 1.0));
-        let (ui, ii) = (indices(rng, b, nu), indices(rng, b, ni));
-        let (dut, dit, dui, dii) = (
-            gpu.upload(&ut)?,
-            gpu.upload(&it)?,
-            gpu.upload(&ui)?,
-            gpu.upload(&ii)?,
-        );
-        let mut want = vec![0f32; b * 2 * f];
-        ops::concat_gather(&mut want, &ut, &ui, &it, &ii, f);
-        let mut out = gpu.zeros::<f32>(b * 2 * f)?;
-        gpu.concat_gather(
-            &mut out.as_view_mut(),
-            &dut.as_view(),
-            &dui.as_view(),
-            &dit.as_view(),
-            &dii.as_view(),
-            f,
-        )?;
-        push(
-            "concat_gather",
-            shape.clone(),
-            compare(&widen(&dl(&out)?), &widen(&want), 0.0, 0.0),
-        );
+        for &f in &FACTORS {
+            let (nu, ni) = ((b / 8).max(1), (b / 5).max(1));
+            let shape = format!("B={b} F={f} Nu={nu} Ni={ni}");
+            let (ut, it) = (uniform(rng, nu * f, -1.0, 1.0), uniform(rng, ni * f, -1.0, 1.0));
+            let (ui, ii) = (indices(rng, b, nu), indices(rng, b, ni));
+            let (dut, dit, dui, dii) = (
+                gpu.upload(&ut)?,
+                gpu.upload(&it)?,
+                gpu.upload(&ui)?,
+                gpu.upload(&ii)?,
+            );
+            let mut want = vec![0f32; b * 2 * f];
+            ops::concat_gather(&mut want, &ut, &ui, &it, &ii, f);
+            let mut out = gpu.zeros::<f32>(b * 2 * f)?;
+            gpu.concat_gather(
+                &mut out.as_view_mut(),
+                &dut.as_view(),
+                &dui.as_view(),
+                &dit.as_view(),
+                &dii.as_view(),
+                f,
+            )?;
+            push(
+                "concat_gather",
+                shape.clone(),
+                compare(&widen(&dl(&out)?), &widen(&want), 0.0, 0.0),
+            );
 
-        let dx = uniform(rng, b * 2 * f, -1.0, 1.0);
-        let (mut wu, mut wi) = (uniform(rng, nu * f, -1.0, 1.0), uniform(rng, ni * f, -1.0, 1.0));
-        let (mut gu, mut gi) = (gpu.upload(&wu)?, gpu.upload(&wi)?);
-        ops::concat_scatter_add(&mut wu, &mut wi, &dx, &ui, &ii, f);
-        let ddx = gpu.upload(&dx)?;
-        gpu.concat_scatter_add(
-            &mut gu.as_view_mut(),
-            &mut gi.as_view_mut(),
-            &ddx.as_view(),
-            &dui.as_view(),
-            &dii.as_view(),
-            f,
-        )?;
-        let cmp = compare_all(
-            &[(widen(&dl(&gu)?), widen(&wu)), (widen(&dl(&gi)?), widen(&wi))],
-            1e-5,
-            1e-5,
-        );
-        push("concat_scatter_add", shape, cmp);
+            let dx = uniform(rng, b * 2 * f, -1.0, 1.0);
+            let (mut wu, mut wi) = (uniform(rng, nu * f, -1.0, 1.0), uniform(rng, ni * f, -1.0, 1.0));
+            let (mut gu, mut gi) = (gpu.upload(&wu)?, gpu.upload(&wi)?);
+            ops::concat_scatter_add(&mut wu, &mut wi, &dx, &ui, &ii, f);
+            let ddx = gpu.upload(&dx)?;
+            gpu.concat_scatter_add(
+                &mut gu.as_view_mut(),
+                &mut gi.as_view_mut(),
+                &ddx.as_view(),
+                &dui.as_view(),
+                &dii.as_view(),
+                f,
+            )?;
+            let cmp = compare_all(
+                &[(widen(&dl(&gu)?), widen(&wu)), (widen(&dl(&gi)?), widen(&wi))],
+                1e-5,
+                1e-5,
+            );
+            push("concat_scatter_add", shape, cmp);
+        }
+        let f = 50;
 
         for &h in &HIDDEN {
             // Both of the net's layers: lin1 (2F → H) and lin2 (H → 1).
@@ -681,11 +683,11 @@ fn fused_checks(gpu: &Gpu, rng: &mut Mt19937, push: &mut impl FnMut(&str, String
     Ok(())
 }
 
-/// One training step of `recipe`'s model on `data`, on the CPU and on the
-/// GPU (op by op, or `fused`) from the same initial parameters and the same
-/// batch. Every parameter
-/// after the step must agree within 1e-5 relative (plus 1e-8 absolute, for
-/// parameters that land near zero), and so must the batch loss.
+/// Two training steps of `recipe`'s model on `data` (a full batch, then a
+/// partial one), on the CPU and on the GPU (op by op, or `fused`) from the
+/// same initial parameters and the same batches. Every parameter after the
+/// steps must agree within 1e-5 relative (plus 1e-8 absolute, for parameters
+/// that land near zero), and so must the batch losses and the validation MSE.
 pub fn step_parity(
     gpu: &Arc<Gpu>,
     data: &Ratings,
@@ -702,9 +704,12 @@ pub fn step_parity(
     let mut rng = Mt19937::new(seed);
     let params = spec.init_params(&mut rng);
     let bs = recipe.batch_size;
-    let order: Vec<u32> = rng.permutation(train.len())[..bs].to_vec();
-    // The stage's peak rate, so that the step is a large one.
-    let lr = [recipe.stages[0].lr()];
+    // A full batch, then a partial one of 29 rows (as an epoch ends), at
+    // global steps 2^32 − 1 and 2^32 so that dropout's counter carries into
+    // its high word; at the stage's peak rate, so that the steps are large.
+    let order: Vec<u32> = rng.permutation(train.len())[..bs + 29].to_vec();
+    let lr = [recipe.stages[0].lr(); 2];
+    let first_step = (1u64 << 32) - 1;
     let init = BackendInit {
         spec: &spec,
         params,
@@ -716,19 +721,22 @@ pub fn step_parity(
     };
     let mut cpu = CpuBackend::new(init.clone());
     let mut cuda = CudaBackend::new(gpu.clone(), init, fused)?;
-    let cpu_loss = cpu.train_epoch(&order, bs, &lr, 0)?;
-    let gpu_loss = cuda.train_epoch(&order, bs, &lr, 0)?;
+    let cpu_loss = cpu.train_epoch(&order, bs, &lr, first_step)?;
+    let gpu_loss = cuda.train_epoch(&order, bs, &lr, first_step)?;
+    // Validation runs in eval mode (no dropout) over all 20,167 rows.
+    let (cpu_val, gpu_val) = (cpu.validate()?, cuda.validate()?);
     let cmp = compare_all(
         &[
             (widen(&cuda.params()?), widen(&cpu.params()?)),
             (widen(&gpu_loss), widen(&cpu_loss)),
+            (vec![gpu_val], vec![cpu_val]),
         ],
         1e-8,
         1e-5,
     );
     Ok(CheckRow {
         kernel: format!("step parity {}{}", recipe.name, if fused { " fused" } else { "" }),
-        shape: format!("B={bs} P={}", spec.n_params()),
+        shape: format!("B={bs}+29 P={}", spec.n_params()),
         cmp,
     })
 }

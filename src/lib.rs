@@ -21,6 +21,7 @@
 //! 7. [`stats`] reproduces the notebook's exploration of the data.
 
 pub mod backend;
+pub mod bench;
 pub mod check;
 pub mod cpu;
 pub mod cuda;

@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use std::sync::Arc;
 
 use mfcuda::backend::Device;
+use mfcuda::bench::{self, BenchOptions, BenchRow};
 use mfcuda::cuda::{self, Gpu};
 use mfcuda::data::{Columns, Ratings, Source};
 use mfcuda::gpu_check::{self, CheckRow};
@@ -37,8 +38,25 @@ enum Command {
     Stats(StatsArgs),
     /// Check every CUDA kernel against its CPU twin, then one training step per optimizer.
     Check(CheckArgs),
+    /// Time kernels and epochs: the GPU against its copy bandwidth, and the CPU.
+    Bench(BenchArgs),
     /// List the recipes.
     Recipes,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// `cpu` times the CPU only; `auto` adds the GPU when there is one; `cuda` requires it.
+    #[arg(long, value_enum, default_value_t = Device::Auto)]
+    device: Device,
+    /// Smaller large sizes and fewer repetitions.
+    #[arg(long)]
+    quick: bool,
+    /// Print one JSON object as the last line of stdout; the table goes to stderr.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -256,6 +274,34 @@ fn run_check(a: &CheckArgs) -> CliResult {
     Ok(())
 }
 
+fn run_bench(a: &BenchArgs) -> CliResult {
+    let data = a.data.load()?;
+    let json = a.json;
+    let say = |line: &str| {
+        if json {
+            eprintln!("{line}");
+        } else {
+            let _ = emit(&format!("{line}\n"));
+        }
+    };
+    say(&BenchRow::header());
+    let opts = BenchOptions {
+        device: a.device,
+        quick: a.quick,
+    };
+    let report = bench::run(&data, opts, |row| say(&row.line()))?;
+    match (&report.gpu, &report.gpu_skipped, report.copy_gb_per_s) {
+        (Some(gpu), _, Some(copy)) => say(&format!("gpu: {gpu}; device-to-device copy {copy:.0} GB/s")),
+        (_, Some(why), _) => say(&format!("gpu: not measured ({why})")),
+        _ => {}
+    }
+    if json {
+        let line = serde_json::to_string(&report).map_err(|e| e.to_string())?;
+        emit(&format!("{line}\n"))?;
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Train(a) => run_train(&a),
@@ -274,6 +320,7 @@ fn run(cli: Cli) -> CliResult {
             Ok(emit(&Stats::new(&data, a.top).render(&data.source))?)
         }
         Command::Check(a) => run_check(&a),
+        Command::Bench(a) => run_bench(&a),
         Command::Recipes => {
             let mut text = String::new();
             for r in recipe::all() {

@@ -365,7 +365,7 @@ pub fn dropout_keep(seed: u64, step: u64, layer: DropoutLayer, idx: u32, p: f32)
     u32_to_unit_f32(philox4x32_10(ctr, key)[0]) >= p
 }
 
-/// out[j] = x[j] / (1 − p) where element j is kept, else 0 (inverted
+/// out[j] = x[j]·(1/(1 − p)) where element j is kept, else 0 (inverted
 /// dropout, as PyTorch trains). In place: x is overwritten.
 ///
 /// x (B,H)
@@ -380,7 +380,7 @@ pub fn dropout_forward(x: &mut [f32], p: f32, seed: u64, step: u64, layer: Dropo
     }
 }
 
-/// dx[j] = dout[j] / (1 − p) where element j was kept, else 0. The mask is
+/// dx[j] = dout[j]·(1/(1 − p)) where element j was kept, else 0. The mask is
 /// drawn again from the same counter, not stored. In place.
 ///
 /// dout (B,H)

@@ -1,0 +1,546 @@
+//! `mfcuda bench` and `cargo bench`: kernel throughput and epoch times, on
+//! the GPU against the device's own copy bandwidth, and on the CPU for
+//! contrast.
+//!
+//! GPU figures are timed with CUDA events after warm-up runs. Bytes moved
+//! count each array read or written once per element, the way a roofline
+//! counts them: atomics count a read and a write. "% copy" is the kernel's
+//! GB/s over the device-to-device copy bandwidth measured at the start of
+//! the same run, so it needs no datasheet number.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::backend::{Backend, BackendInit, Device, Examples};
+use crate::cpu::CpuBackend;
+use crate::cuda::{CudaBackend, Gpu};
+use crate::data::Ratings;
+use crate::error::{Error, Result};
+use crate::ops::{self, AdamStep};
+use crate::recipe;
+use crate::rng::Mt19937;
+use crate::split::Split;
+use crate::train::model_spec;
+
+/// One measured line of the table.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchRow {
+    /// `cpu` or `cuda`.
+    pub device: String,
+    /// What ran: a kernel, or an epoch of a recipe.
+    pub what: String,
+    /// The sizes it ran at.
+    pub size: String,
+    /// Milliseconds per call (per epoch for epochs).
+    pub ms: f64,
+    /// Bytes moved per second, in GB/s (kernels only).
+    pub gb_per_s: Option<f64>,
+    /// GB/s as a percentage of the measured device-to-device copy bandwidth.
+    pub pct_of_copy: Option<f64>,
+    /// Training (or validation) ratings per second (epochs only).
+    pub ratings_per_s: Option<f64>,
+}
+
+impl BenchRow {
+    /// The table's header line.
+    pub fn header() -> String {
+        format!(
+            "{:<5} {:<28} {:<24} {:>11} {:>9} {:>7} {:>12}",
+            "dev", "what", "size", "time", "GB/s", "% copy", "ratings/s"
+        )
+    }
+
+    /// The row as a table line.
+    pub fn line(&self) -> String {
+        let time = if self.ms >= 100.0 {
+            format!("{:.3} s", self.ms / 1e3)
+        } else if self.ms >= 0.1 {
+            format!("{:.3} ms", self.ms)
+        } else {
+            format!("{:.2} µs", self.ms * 1e3)
+        };
+        let opt =
+            |v: Option<f64>, digits: usize| v.map(|x| format!("{x:.digits$}")).unwrap_or_else(|| "-".into());
+        let rate = self
+            .ratings_per_s
+            .map(|r| format!("{:.1}M", r / 1e6))
+            .unwrap_or_else(|| "-".into());
+        format!(
+            "{:<5} {:<28} {:<24} {:>11} {:>9} {:>7} {:>12}",
+            self.device,
+            self.what,
+            self.size,
+            time,
+            opt(self.gb_per_s, 1),
+            opt(self.pct_of_copy, 1),
+            rate
+        )
+    }
+}
+
+/// Everything one bench run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    /// The GPU, when one ran.
+    pub gpu: Option<String>,
+    /// Why the GPU part did not run, when it did not.
+    pub gpu_skipped: Option<String>,
+    /// Device-to-device copy bandwidth (read + write), GB/s.
+    pub copy_gb_per_s: Option<f64>,
+    /// The rows, in the order measured.
+    pub rows: Vec<BenchRow>,
+}
+
+/// How much to measure.
+#[derive(Debug, Clone, Copy)]
+pub struct BenchOptions {
+    /// Which devices: `Cpu` only the CPU; `Cuda` the GPU (error without one)
+    /// and the CPU; `Auto` the GPU if there is one, and the CPU.
+    pub device: Device,
+    /// Run smaller large sizes and fewer repetitions.
+    pub quick: bool,
+}
+
+/// Runs the benchmark on `data`, calling `on_row` as each row is measured.
+pub fn run(data: &Ratings, opts: BenchOptions, mut on_row: impl FnMut(&BenchRow)) -> Result<BenchReport> {
+    let mut report = BenchReport {
+        gpu: None,
+        gpu_skipped: None,
+        copy_gb_per_s: None,
+        rows: Vec::new(),
+    };
+    let mut push = |row: BenchRow, report: &mut BenchReport| {
+        on_row(&row);
+        report.rows.push(row);
+    };
+    if opts.device != Device::Cpu {
+        match Gpu::open() {
+            Ok(gpu) => {
+                let gpu = Arc::new(gpu);
+                report.gpu = Some(gpu.description.clone());
+                gpu_bench(&gpu, data, opts, &mut report, &mut push)?;
+            }
+            Err(why) if opts.device == Device::Cuda => {
+                return Err(Error::Device {
+                    device: "cuda".into(),
+                    msg: why,
+                });
+            }
+            Err(why) => report.gpu_skipped = Some(why),
+        }
+    }
+    cpu_bench(data, opts, &mut report, &mut push)?;
+    Ok(report)
+}
+
+/// The notebook's setup: the split, the recipe's model and initial parameters.
+struct Setup {
+    train: Examples,
+    valid: Examples,
+}
+
+impl Setup {
+    fn new(data: &Ratings) -> Result<Setup> {
+        let split = Split::new(data.len(), 0.2, 42)?;
+        Ok(Setup {
+            train: Examples::select(data, &split.train),
+            valid: Examples::select(data, &split.valid),
+        })
+    }
+}
+
+/// Where the epochs of the table run.
+enum Which<'g> {
+    Cpu,
+    Cuda(&'g Arc<Gpu>),
+}
+
+impl Which<'_> {
+    fn name(&self) -> &'static str {
+        match self {
+            Which::Cpu => "cpu",
+            Which::Cuda(_) => "cuda",
+        }
+    }
+
+    /// The backend for `init`, or `None` where the variant does not exist
+    /// (the CPU has no fused path, the net no fused kernels).
+    fn backend<'a>(
+        &self,
+        init: BackendInit<'a>,
+        fused: bool,
+    ) -> Result<Option<(Box<dyn Backend + 'a>, &'static str)>> {
+        Ok(match self {
+            Which::Cpu if fused => None,
+            Which::Cpu => Some((Box::new(CpuBackend::new(init)), "")),
+            Which::Cuda(_) if fused && init.spec.kind == crate::model::ModelKind::Net => None,
+            Which::Cuda(gpu) => {
+                let label = if fused { "fused, graph" } else { "op by op" };
+                Some((Box::new(CudaBackend::new(Arc::clone(gpu), init, fused)?), label))
+            }
+        })
+    }
+
+    /// Milliseconds of one call of `f`: wall time on the CPU; on the GPU,
+    /// CUDA events around it (the call itself ends with a read-back).
+    fn time_once(&self, f: &mut dyn FnMut() -> Result<()>) -> Result<f64> {
+        match self {
+            Which::Cpu => {
+                let t0 = Instant::now();
+                f()?;
+                Ok(t0.elapsed().as_secs_f64() * 1e3)
+            }
+            Which::Cuda(gpu) => time_gpu(gpu, 0, 1, f),
+        }
+    }
+}
+
+fn cuda_err(what: &str, e: cudarc::driver::DriverError) -> Error {
+    Error::Cuda {
+        what: what.into(),
+        msg: e.to_string(),
+    }
+}
+
+/// Milliseconds per call of `f` on `gpu`, over `reps` calls between two
+/// CUDA events, after `warm` calls.
+fn time_gpu(gpu: &Gpu, warm: usize, reps: usize, f: &mut dyn FnMut() -> Result<()>) -> Result<f64> {
+    use cudarc::driver::sys::CUevent_flags;
+    for _ in 0..warm {
+        f()?;
+    }
+    let event = || {
+        gpu.stream
+            .record_event(Some(CUevent_flags::CU_EVENT_DEFAULT))
+            .map_err(|e| cuda_err("event", e))
+    };
+    let start = event()?;
+    for _ in 0..reps {
+        f()?;
+    }
+    let end = event()?;
+    end.synchronize().map_err(|e| cuda_err("event", e))?;
+    Ok(start.elapsed_ms(&end).map_err(|e| cuda_err("event", e))? as f64 / reps as f64)
+}
+
+/// One epoch of every recipe (after a warm-up epoch), op by op and fused
+/// where that exists, and each recipe's validation pass.
+fn epoch_rows(
+    data: &Ratings,
+    setup: &Setup,
+    which: &Which<'_>,
+    push: &mut dyn FnMut(BenchRow),
+) -> Result<()> {
+    for r in recipe::all() {
+        for fused in [false, true] {
+            let spec = model_spec(&r, data);
+            let mut rng = Mt19937::new(42);
+            let init = BackendInit {
+                spec: &spec,
+                params: spec.init_params(&mut rng),
+                optimizer: r.optimizer,
+                wd: r.wd,
+                train: &setup.train,
+                valid: &setup.valid,
+                seed: 42,
+            };
+            let Some((mut be, label)) = which.backend(init, fused)? else {
+                continue;
+            };
+            let steps = setup.train.len().div_ceil(r.batch_size);
+            let lrs = r.stages[0].lrs(steps);
+            let lrs = &lrs[..steps];
+            let mut first_step = 0u64;
+            let mut epoch = || -> Result<()> {
+                let order = rng.permutation(setup.train.len());
+                be.train_epoch(&order, r.batch_size, lrs, first_step)?;
+                first_step += steps as u64;
+                Ok(())
+            };
+            epoch()?; // warm-up: first launches, graph capture, caches
+            let ms = which.time_once(&mut epoch)?;
+            let what = if label.is_empty() {
+                format!("epoch {}", r.name)
+            } else {
+                format!("epoch {} ({label})", r.name)
+            };
+            push(BenchRow {
+                device: which.name().into(),
+                what,
+                size: format!("{} rows, B={}", setup.train.len(), r.batch_size),
+                ms,
+                gb_per_s: None,
+                pct_of_copy: None,
+                ratings_per_s: Some(setup.train.len() as f64 / (ms / 1e3)),
+            });
+            if !fused {
+                let mut validate = || be.validate().map(|_| ());
+                validate()?;
+                let ms = which.time_once(&mut validate)?;
+                push(BenchRow {
+                    device: which.name().into(),
+                    what: format!("validation {}", r.name),
+                    size: format!("{} rows", setup.valid.len()),
+                    ms,
+                    gb_per_s: None,
+                    pct_of_copy: None,
+                    ratings_per_s: Some(setup.valid.len() as f64 / (ms / 1e3)),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn cpu_bench(
+    data: &Ratings,
+    opts: BenchOptions,
+    report: &mut BenchReport,
+    push: &mut impl FnMut(BenchRow, &mut BenchReport),
+) -> Result<()> {
+    let mut out = Vec::new();
+    let mut add = |row: BenchRow| out.push(row);
+    // The fused optimizer updates, at the notebook's size and one past every cache.
+    let large = if opts.quick { 2_000_000 } else { 16_000_000 };
+    for n in [527_034usize, large] {
+        let mut p: Vec<f32> = (0..n).map(|i| ((i % 97) as f32 - 48.0) * 1e-3).collect();
+        let mut g = vec![1e-3f32; n];
+        let (mut m, mut v) = (vec![0f32; n], vec![0f32; n]);
+        let reps = if n < 1_000_000 { 50 } else { 5 };
+        // The update zeroes the gradient; its work does not depend on the values.
+        let ms = median_ms(reps, || ops::sgd_update(&mut p, &mut g, &mut m, 0.01, 0.9, 1e-4));
+        add(kernel_row(
+            "cpu",
+            "sgd_update",
+            format!("P={n}"),
+            ms,
+            24 * n,
+            None,
+        ));
+        let s = AdamStep::new(1e-3, 0.9, 0.999, 1e-8, 10);
+        let ms = median_ms(reps, || ops::adam_update(&mut p, &mut g, &mut m, &mut v, s, 1e-5));
+        add(kernel_row(
+            "cpu",
+            "adam_update",
+            format!("P={n}"),
+            ms,
+            32 * n,
+            None,
+        ));
+    }
+    let setup = Setup::new(data)?;
+    epoch_rows(data, &setup, &Which::Cpu, &mut add)?;
+    for row in out {
+        push(row, report);
+    }
+    Ok(())
+}
+
+/// Median wall milliseconds of `reps` calls after one warm-up call.
+fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut t: Vec<f64> = (0..reps)
+        .map(|_| {
+            let t0 = Instant::now();
+            f();
+            t0.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    t.sort_by(|a, b| a.total_cmp(b));
+    t[reps / 2]
+}
+
+fn kernel_row(device: &str, what: &str, size: String, ms: f64, bytes: usize, copy: Option<f64>) -> BenchRow {
+    let gbps = bytes as f64 / (ms / 1e3) / 1e9;
+    BenchRow {
+        device: device.into(),
+        what: what.into(),
+        size,
+        ms,
+        gb_per_s: Some(gbps),
+        pct_of_copy: copy.map(|c| 100.0 * gbps / c),
+        ratings_per_s: None,
+    }
+}
+
+fn gpu_bench(
+    gpu: &Arc<Gpu>,
+    data: &Ratings,
+    opts: BenchOptions,
+    report: &mut BenchReport,
+    push: &mut impl FnMut(BenchRow, &mut BenchReport),
+) -> Result<()> {
+    let time = |reps: usize, f: &mut dyn FnMut() -> Result<()>| time_gpu(gpu, 3, reps, f);
+    let mut rows = Vec::new();
+
+    // The yardstick: a device-to-device copy, counted as read + write.
+    let copy_n = if opts.quick { 16 << 20 } else { 64 << 20 };
+    let src = gpu.zeros::<f32>(copy_n)?;
+    let mut dst = gpu.zeros::<f32>(copy_n)?;
+    let ms = time(20, &mut || {
+        gpu.stream
+            .memcpy_dtod(&src, &mut dst)
+            .map_err(|e| cuda_err("copy", e))
+    })?;
+    drop((src, dst));
+    let copy = 2.0 * (copy_n * 4) as f64 / (ms / 1e3) / 1e9;
+    report.copy_gb_per_s = Some(copy);
+    rows.push(kernel_row(
+        "cuda",
+        "device-to-device copy",
+        format!("{} MB", (copy_n * 4) >> 20),
+        ms,
+        2 * copy_n * 4,
+        Some(copy),
+    ));
+
+    let mut rng = Mt19937::new(7);
+    let uniform = |rng: &mut Mt19937, n: usize| -> Vec<f32> {
+        (0..n).map(|_| rng.random_sample() as f32 - 0.5).collect()
+    };
+    let reps = if opts.quick { 20 } else { 200 };
+
+    // Gather, dot, scatter at the notebook's batch and at a large one.
+    let f = 50;
+    let big = if opts.quick { 1 << 18 } else { 1 << 20 };
+    for (b, n_rows) in [(64usize, 9_724usize), (big, big)] {
+        let table = gpu.upload(&uniform(&mut rng, n_rows * f))?;
+        let idx: Vec<u32> = (0..b).map(|_| rng.interval(n_rows as u32 - 1)).collect();
+        let idx = gpu.upload(&idx)?;
+        let (mut out, mut out2) = (gpu.zeros::<f32>(b * f)?, gpu.zeros::<f32>(b * f)?);
+        let mut grad = gpu.zeros::<f32>(n_rows * f)?;
+        let mut dots = gpu.zeros::<f32>(b)?;
+        let size = format!("B={b} F={f} N={n_rows}");
+        let ms = time(reps, &mut || {
+            gpu.embedding_gather(&mut out.as_view_mut(), &table.as_view(), &idx.as_view(), f)
+        })?;
+        rows.push(kernel_row(
+            "cuda",
+            "embedding_gather",
+            size.clone(),
+            ms,
+            b * f * 8 + b * 4,
+            Some(copy),
+        ));
+        let ms = time(reps, &mut || {
+            gpu.embedding_scatter_add(&mut grad.as_view_mut(), &out.as_view(), &idx.as_view(), f)
+        })?;
+        rows.push(kernel_row(
+            "cuda",
+            "embedding_scatter_add",
+            size.clone(),
+            ms,
+            b * f * 12 + b * 4,
+            Some(copy),
+        ));
+        let ms = time(reps, &mut || {
+            gpu.dot_forward(&mut dots.as_view_mut(), &out.as_view(), &out2.as_view(), b, f)
+        })?;
+        rows.push(kernel_row(
+            "cuda",
+            "dot_forward",
+            size.clone(),
+            ms,
+            b * f * 8 + b * 4,
+            Some(copy),
+        ));
+        let ms = time(reps, &mut || {
+            let (mut da, mut db) = (grad.slice_mut(..b * f), out2.slice_mut(..));
+            gpu.dot_backward(
+                &mut da,
+                &mut db,
+                &dots.as_view(),
+                &out.as_view(),
+                &table.slice(..b * f),
+                b,
+                f,
+            )
+        })?;
+        rows.push(kernel_row(
+            "cuda",
+            "dot_backward",
+            size,
+            ms,
+            b * f * 16 + b * 4,
+            Some(copy),
+        ));
+    }
+
+    // The dense optimizer updates: the notebook's model, and 100M parameters.
+    let big_p = if opts.quick { 10_000_000 } else { 100_000_000 };
+    for n in [527_034usize, big_p] {
+        let mut p = gpu.upload(&uniform(&mut rng, n.min(1 << 20)).repeat(n.div_ceil(1 << 20))[..n])?;
+        let (mut g, mut m, mut v) = (gpu.zeros::<f32>(n)?, gpu.zeros::<f32>(n)?, gpu.zeros::<f32>(n)?);
+        let reps = if n > 10_000_000 { 20 } else { reps };
+        let ms = time(reps, &mut || {
+            gpu.sgd_update(
+                &mut p.as_view_mut(),
+                &mut g.as_view_mut(),
+                &mut m.as_view_mut(),
+                0.01,
+                0.9,
+                1e-4,
+            )
+        })?;
+        rows.push(kernel_row(
+            "cuda",
+            "sgd_update",
+            format!("P={n}"),
+            ms,
+            24 * n,
+            Some(copy),
+        ));
+        let s = AdamStep::new(1e-3, 0.9, 0.999, 1e-8, 10);
+        let ms = time(reps, &mut || {
+            gpu.adam_update(
+                &mut p.as_view_mut(),
+                &mut g.as_view_mut(),
+                &mut m.as_view_mut(),
+                &mut v.as_view_mut(),
+                s,
+                1e-5,
+            )
+        })?;
+        rows.push(kernel_row(
+            "cuda",
+            "adam_update",
+            format!("P={n}"),
+            ms,
+            32 * n,
+            Some(copy),
+        ));
+    }
+
+    // The validation reduction.
+    for n in [20_167usize, big_p] {
+        let pred = gpu.upload(&uniform(&mut rng, n.min(1 << 20)).repeat(n.div_ceil(1 << 20))[..n])?;
+        let target = gpu.zeros::<f32>(n)?;
+        let mut out = gpu.zeros::<f64>(1)?;
+        let reps = if n > 10_000_000 { 20 } else { reps };
+        let ms = time(reps, &mut || {
+            gpu.mse_sum(&mut out.as_view_mut(), &pred.as_view(), &target.as_view())
+        })?;
+        rows.push(kernel_row(
+            "cuda",
+            "mse_sum",
+            format!("n={n}"),
+            ms,
+            8 * n,
+            Some(copy),
+        ));
+    }
+    for row in rows.drain(..) {
+        push(row, report);
+    }
+
+    // Whole epochs, op by op and fused, and the validation pass.
+    let setup = Setup::new(data)?;
+    let mut add = |row: BenchRow| rows.push(row);
+    epoch_rows(data, &setup, &Which::Cuda(gpu), &mut add)?;
+    for row in rows {
+        push(row, report);
+    }
+    Ok(())
+}
