@@ -63,10 +63,11 @@ impl BenchRow {
         };
         let opt =
             |v: Option<f64>, digits: usize| v.map(|x| format!("{x:.digits$}")).unwrap_or_else(|| "-".into());
-        let rate = self
-            .ratings_per_s
-            .map(|r| format!("{:.1}M", r / 1e6))
-            .unwrap_or_else(|| "-".into());
+        let rate = match self.ratings_per_s {
+            Some(r) if r >= 1e6 => format!("{:.1}M", r / 1e6),
+            Some(r) => format!("{:.0}k", r / 1e3),
+            None => "-".into(),
+        };
         format!(
             "{:<5} {:<28} {:<24} {:>11} {:>9} {:>7} {:>12}",
             self.device,

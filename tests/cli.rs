@@ -255,3 +255,36 @@ fn train_json_ends_with_one_object() {
     // The human-readable table went to stderr.
     assert!(stderr(&o).contains("trn_loss"), "{}", stderr(&o));
 }
+
+#[test]
+fn bench_on_the_cpu_reports_measured_rows() {
+    let o = mfcuda(&["bench", "--device", "cpu", "--quick", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let v: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    let whats: Vec<&str> = rows.iter().map(|r| r["what"].as_str().unwrap()).collect();
+    for want in [
+        "sgd_update",
+        "adam_update",
+        "epoch learner",
+        "epoch dot",
+        "epoch dotbias",
+        "epoch net",
+        "validation net",
+    ] {
+        assert!(whats.contains(&want), "no {want} row in {whats:?}");
+    }
+    for r in rows {
+        assert_eq!(r["device"], "cpu");
+        assert!(r["ms"].as_f64().unwrap() > 0.0, "{r}");
+    }
+    // An epoch's ratings/s is the training rows over its measured time.
+    let epoch = rows.iter().find(|r| r["what"] == "epoch dotbias").unwrap();
+    let rate = epoch["ratings_per_s"].as_f64().unwrap();
+    assert!(
+        (rate * epoch["ms"].as_f64().unwrap() / 1e3 - 80_669.0).abs() < 1.0,
+        "{epoch}"
+    );
+    assert!(v["gpu"].is_null() && v["copy_gb_per_s"].is_null());
+}
