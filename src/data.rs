@@ -155,57 +155,14 @@ impl Ratings {
 
     /// Loads ratings from `source`, picking `columns` by header name.
     pub fn load(source: &Source, columns: &Columns) -> Result<Ratings> {
-        let name = source.display_name();
-        match source {
-            Source::Bundled => Self::from_reader(BUNDLED_RATINGS, &name, columns),
-            Source::File(path) => {
-                let file = File::open(path).map_err(|e| Error::Io {
-                    file: name.clone(),
-                    source: e,
-                })?;
-                if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-                    return Err(Error::File {
-                        file: name,
-                        msg: "is a directory, not a CSV file".into(),
-                    });
-                }
-                Self::from_reader(std::io::BufReader::new(file), &name, columns)
-            }
-        }
+        Self::from_reader(open(source, BUNDLED_RATINGS)?, &source.display_name(), columns)
     }
 
     /// Parses a ratings CSV from any reader; `name` is used in messages.
     pub fn from_reader<R: Read>(reader: R, name: &str, columns: &Columns) -> Result<Ratings> {
-        let mut csv = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .from_reader(reader);
-        let header = csv.byte_headers().map_err(|e| csv_error(e, name))?.clone();
-        if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
-            return Err(Error::File {
-                file: name.to_string(),
-                msg: "file is empty: expected a header line and rating rows".into(),
-            });
-        }
-        let header_names: Vec<String> = header
-            .iter()
-            .map(|f| String::from_utf8_lossy(f).trim().to_string())
-            .collect();
-        let find = |col: &str| -> Result<usize> {
-            header_names
-                .iter()
-                .position(|h| h == col)
-                .ok_or_else(|| Error::Line {
-                    file: name.to_string(),
-                    line: 1,
-                    msg: format!(
-                        "column '{col}' not found in header (columns are: {})",
-                        header_names.join(", ")
-                    ),
-                })
-        };
-        let (ucol, icol, rcol) = (find(&columns.user)?, find(&columns.item)?, find(&columns.rating)?);
-
+        let mut rows = CsvRows::new(reader, name, "rating rows")?;
+        let (ucol, icol) = (rows.column(&columns.user)?, rows.column(&columns.item)?);
+        let rcol = rows.column(&columns.rating)?;
         let mut out = Ratings {
             source: name.to_string(),
             users: Vec::new(),
@@ -214,57 +171,129 @@ impl Ratings {
             user_ids: IdMap::default(),
             item_ids: IdMap::default(),
         };
-        let mut record = csv::ByteRecord::new();
-        loop {
-            match csv.read_byte_record(&mut record) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => return Err(csv_error(e, name)),
-            }
-            let line = record.position().map(|p| p.line()).unwrap_or(0);
-            let bad = |msg: String| Error::Line {
-                file: name.to_string(),
-                line,
-                msg,
-            };
-            if record.len() != header.len() {
-                return Err(bad(format!(
-                    "expected {} fields as in the header, found {}",
-                    header.len(),
-                    record.len()
-                )));
-            }
-            let field = |i: usize, what: &str| -> Result<&str> {
-                std::str::from_utf8(&record[i])
-                    .map(str::trim)
-                    .map_err(|_| bad(format!("{what} field is not valid UTF-8")))
-            };
-            let parse_id = |i: usize, col: &str| -> Result<i64> {
-                let s = field(i, col)?;
-                s.parse::<i64>()
-                    .map_err(|_| bad(format!("{col} '{s}' is not an integer id")))
-            };
-            let user = parse_id(ucol, &columns.user)?;
-            let item = parse_id(icol, &columns.item)?;
-            let s = field(rcol, &columns.rating)?;
-            let rating: f32 = s
-                .parse()
-                .map_err(|_| bad(format!("{} '{s}' is not a number", columns.rating)))?;
-            if !rating.is_finite() {
-                return Err(bad(format!("{} '{s}' is not a finite number", columns.rating)));
-            }
+        while rows.next()? {
+            let (user, item) = (rows.id(ucol, &columns.user)?, rows.id(icol, &columns.item)?);
+            let rating = rows.number(rcol, &columns.rating)?;
             out.users.push(out.user_ids.intern(user));
             out.items.push(out.item_ids.intern(item));
             out.ratings.push(rating);
         }
         if out.is_empty() {
-            return Err(Error::Line {
-                file: name.to_string(),
-                line: 1,
-                msg: "header has no data rows".into(),
-            });
+            return Err(rows.no_rows());
         }
         Ok(out)
+    }
+}
+
+/// Opens `source` for reading.
+pub fn open(source: &Source, bundled: &'static [u8]) -> Result<Box<dyn Read>> {
+    match source {
+        Source::Bundled => Ok(Box::new(bundled)),
+        Source::File(path) => {
+            let name = path.display().to_string();
+            let file = File::open(path).map_err(|e| Error::Io { file: name.clone(), source: e })?;
+            if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+                return Err(Error::File { file: name, msg: "is a directory, not a CSV file".into() });
+            }
+            Ok(Box::new(std::io::BufReader::new(file)))
+        }
+    }
+}
+
+/// A CSV file read row by row, with columns picked by header name and every
+/// error naming the file and the 1-based line. Rows must have as many fields
+/// as the header; quoted fields, CRLF and a UTF-8 BOM are fine.
+pub struct CsvRows<R: Read> {
+    csv: csv::Reader<R>,
+    name: String,
+    header: Vec<String>,
+    record: csv::ByteRecord,
+    line: u64,
+}
+
+impl<R: Read> CsvRows<R> {
+    /// Reads the header; `what` names the rows expected, for the empty-file message.
+    pub fn new(reader: R, name: &str, what: &str) -> Result<Self> {
+        let mut csv = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(reader);
+        let header = csv.byte_headers().map_err(|e| csv_error(e, name))?.clone();
+        if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+            return Err(Error::File {
+                file: name.to_string(),
+                msg: format!("file is empty: expected a header line and {what}"),
+            });
+        }
+        let header = header.iter().map(|f| String::from_utf8_lossy(f).trim().to_string()).collect();
+        Ok(CsvRows { csv, name: name.to_string(), header, record: csv::ByteRecord::new(), line: 1 })
+    }
+
+    /// The index of column `col`, or an error listing the header.
+    pub fn column(&self, col: &str) -> Result<usize> {
+        self.optional_column(col).ok_or_else(|| Error::Line {
+            file: self.name.clone(),
+            line: 1,
+            msg: format!("column '{col}' not found in header (columns are: {})", self.header.join(", ")),
+        })
+    }
+
+    /// The index of column `col`, if the header has it.
+    pub fn optional_column(&self, col: &str) -> Option<usize> {
+        self.header.iter().position(|h| h == col)
+    }
+
+    /// Advances to the next row; false at the end of the file.
+    pub fn next(&mut self) -> Result<bool> {
+        match self.csv.read_byte_record(&mut self.record) {
+            Ok(false) => return Ok(false),
+            Ok(true) => {}
+            Err(e) => return Err(csv_error(e, &self.name)),
+        }
+        self.line = self.record.position().map(|p| p.line()).unwrap_or(self.line + 1);
+        if self.record.len() != self.header.len() {
+            return Err(self.error(format!(
+                "expected {} fields as in the header, found {}",
+                self.header.len(),
+                self.record.len()
+            )));
+        }
+        Ok(true)
+    }
+
+    /// The 1-based line of the current row.
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// An error at the current row.
+    pub fn error(&self, msg: String) -> Error {
+        Error::Line { file: self.name.clone(), line: self.line, msg }
+    }
+
+    /// The error for a file with a header and no rows.
+    pub fn no_rows(&self) -> Error {
+        Error::Line { file: self.name.clone(), line: 1, msg: "header has no data rows".into() }
+    }
+
+    /// Field `i` of the current row as trimmed text.
+    pub fn text(&self, i: usize, col: &str) -> Result<&str> {
+        std::str::from_utf8(&self.record[i])
+            .map(str::trim)
+            .map_err(|_| self.error(format!("{col} field is not valid UTF-8")))
+    }
+
+    /// Field `i` as an integer id.
+    pub fn id(&self, i: usize, col: &str) -> Result<i64> {
+        let s = self.text(i, col)?;
+        s.parse::<i64>().map_err(|_| self.error(format!("{col} '{s}' is not an integer id")))
+    }
+
+    /// Field `i` as a finite number.
+    pub fn number(&self, i: usize, col: &str) -> Result<f32> {
+        let s = self.text(i, col)?;
+        let v: f32 = s.parse().map_err(|_| self.error(format!("{col} '{s}' is not a number")))?;
+        if !v.is_finite() {
+            return Err(self.error(format!("{col} '{s}' is not a finite number")));
+        }
+        Ok(v)
     }
 }
 

@@ -33,6 +33,7 @@ pub mod ops;
 pub mod optim;
 pub mod recipe;
 pub mod rng;
+pub mod saved;
 pub mod schedule;
 pub mod split;
 pub mod stats;

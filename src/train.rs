@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::backend::{self, BackendInit, Device, Examples};
 use crate::data::Ratings;
@@ -38,7 +38,7 @@ pub struct TrainConfig {
 }
 
 /// One row of the epoch table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochRecord {
     /// Epoch over the whole run, 0-based as fastai's table counts.
     pub epoch: usize,
@@ -85,6 +85,15 @@ pub struct TrainReport {
     pub notebook_mse: f64,
     /// Total wall time of training and validation.
     pub seconds: f64,
+    /// The split's seed.
+    pub split_seed: u32,
+    /// The fraction held out.
+    pub val_pct: f64,
+    /// Mean rating of the training rows.
+    pub global_mean: f64,
+    /// The model's shapes (not serialised).
+    #[serde(skip)]
+    pub spec: ModelSpec,
     /// The trained parameters (not serialised).
     #[serde(skip)]
     pub params: Vec<f32>,
@@ -186,7 +195,11 @@ pub fn train(
         val_rmse: val_mse.sqrt(),
         notebook_mse: recipe.notebook_mse,
         seconds: start.elapsed().as_secs_f64(),
+        split_seed: cfg.split_seed,
+        val_pct: cfg.val_pct,
+        global_mean: train_set.ratings.iter().map(|&r| r as f64).sum::<f64>() / train_set.len() as f64,
         params: be.params()?,
+        spec: spec.clone(),
         history,
     })
 }

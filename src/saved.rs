@@ -1,0 +1,288 @@
+//! Trained models on disk, in the safetensors format.
+//!
+//! A file holds every parameter tensor under its PyTorch-style name (`u`,
+//! `m`, `ub`, `mb`, `lin1.weight`, ...; all `F32`) and the raw-id maps as
+//! `user_ids` and `movie_ids` (`I64`; row `r` of `u` is user `user_ids[r]`).
+//! The header's metadata says what is needed to use it again: the model
+//! kind, factors, hidden width, rating range, dropout, the recipe, the
+//! split, the global mean rating and the training history. In Python:
+//!
+//! ```text
+//! from safetensors.numpy import load_file
+//! t = load_file("model.safetensors")   # t["u"].shape == (610, 50), t["movie_ids"][0] == 1
+//! ```
+//!
+//! Writes are atomic: the bytes go to a temporary file in the same folder,
+//! are synced, and the file is renamed over the target. A crash leaves
+//! either the old file or the new one, never half of one.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+
+use crate::error::{Error, Result};
+use crate::model::{ModelKind, ModelSpec, Workspace};
+use crate::train::EpochRecord;
+
+/// The `format` metadata value of every mfcuda model file.
+pub const FORMAT: &str = "mfcuda-model";
+/// The layout version this build writes and reads.
+pub const VERSION: &str = "1";
+
+/// A trained model with everything needed to use it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedModel {
+    /// Shapes and arithmetic.
+    pub spec: ModelSpec,
+    /// All parameters, laid out as `spec.tensors()` says.
+    pub params: Vec<f32>,
+    /// Raw user id of each user row.
+    pub user_ids: Vec<i64>,
+    /// Raw movie id of each item row.
+    pub item_ids: Vec<i64>,
+    /// The recipe it was trained with.
+    pub recipe: String,
+    /// Training seed.
+    pub seed: u32,
+    /// The split it was validated on.
+    pub split_seed: u32,
+    /// Fraction held out.
+    pub val_pct: f64,
+    /// Mean training rating: the fallback prediction for unknown ids.
+    pub global_mean: f64,
+    /// Final validation MSE.
+    pub val_mse: f64,
+    /// Per-epoch losses.
+    pub history: Vec<EpochRecord>,
+}
+
+fn kind_name(kind: ModelKind) -> &'static str {
+    match kind {
+        ModelKind::Dot => "dot",
+        ModelKind::DotBias => "dotbias",
+        ModelKind::Net => "net",
+    }
+}
+
+fn bytes_f32(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn bytes_i64(v: &[i64]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+impl SavedModel {
+    /// The model a training run produced on `data`.
+    pub fn from_report(report: &crate::train::TrainReport, data: &crate::data::Ratings) -> SavedModel {
+        SavedModel {
+            spec: report.spec.clone(),
+            params: report.params.clone(),
+            user_ids: data.user_ids.raw.clone(),
+            item_ids: data.item_ids.raw.clone(),
+            recipe: report.recipe.clone(),
+            seed: report.seed,
+            split_seed: report.split_seed,
+            val_pct: report.val_pct,
+            global_mean: report.global_mean,
+            val_mse: report.val_mse,
+            history: report.history.clone(),
+        }
+    }
+
+    /// The file's bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let bad = |e: safetensors::SafeTensorError| Error::invalid("model", format!("cannot serialise: {e}"));
+        let tensors = self.spec.tensors();
+        let mut buffers: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = tensors
+            .iter()
+            .map(|t| (t.name.to_string(), Dtype::F32, t.shape.clone(), bytes_f32(&self.params[t.range()])))
+            .collect();
+        buffers.push(("user_ids".into(), Dtype::I64, vec![self.user_ids.len()], bytes_i64(&self.user_ids)));
+        buffers.push(("movie_ids".into(), Dtype::I64, vec![self.item_ids.len()], bytes_i64(&self.item_ids)));
+        let views = buffers
+            .iter()
+            .map(|(name, dtype, shape, data)| Ok((name.clone(), TensorView::new(*dtype, shape.clone(), data).map_err(bad)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let s = &self.spec;
+        let history = serde_json::to_string(&self.history).map_err(|e| Error::invalid("model", e.to_string()))?;
+        let meta: HashMap<String, String> = [
+            ("format", FORMAT.to_string()),
+            ("version", VERSION.to_string()),
+            ("kind", kind_name(s.kind).to_string()),
+            ("factors", s.factors.to_string()),
+            ("hidden", s.hidden.to_string()),
+            ("y_min", s.y_range.0.to_string()),
+            ("y_max", s.y_range.1.to_string()),
+            ("dropout1", s.dropout.0.to_string()),
+            ("dropout2", s.dropout.1.to_string()),
+            ("emb_init_lo", s.emb_init.0.to_string()),
+            ("emb_init_hi", s.emb_init.1.to_string()),
+            ("recipe", self.recipe.clone()),
+            ("seed", self.seed.to_string()),
+            ("split_seed", self.split_seed.to_string()),
+            ("val_pct", self.val_pct.to_string()),
+            ("global_mean", self.global_mean.to_string()),
+            ("val_mse", self.val_mse.to_string()),
+            ("history", history),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        safetensors::serialize(views, &Some(meta)).map_err(bad)
+    }
+
+    /// Writes the model to `path` atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let bytes = self.to_bytes()?;
+        write_atomic(path, |f| f.write_all(&bytes))
+    }
+
+    /// Reads a model written by [`SavedModel::save`].
+    pub fn load(path: &Path) -> Result<SavedModel> {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| Error::Io { file: name.clone(), source: e })?;
+        Self::from_bytes(&bytes, &name)
+    }
+
+    /// Parses a model file's bytes; `name` is used in messages.
+    pub fn from_bytes(bytes: &[u8], name: &str) -> Result<SavedModel> {
+        let bad = |msg: String| Error::File { file: name.to_string(), msg };
+        let st = SafeTensors::deserialize(bytes)
+            .map_err(|e| bad(format!("not a readable safetensors file ({e}); is it truncated?")))?;
+        let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| bad(format!("bad safetensors header: {e}")))?;
+        let meta = header.metadata().clone().unwrap_or_default();
+        let get = |key: &str| -> Result<&String> {
+            meta.get(key).ok_or_else(|| bad(format!("no '{key}' in the metadata: not an mfcuda model file")))
+        };
+        if get("format")? != FORMAT {
+            return Err(bad(format!("format is '{}', not '{FORMAT}'", get("format")?)));
+        }
+        if get("version")? != VERSION {
+            return Err(bad(format!(
+                "model file version {} cannot be read by this mfcuda, which reads version {VERSION}",
+                get("version")?
+            )));
+        }
+        fn num<T: std::str::FromStr>(v: &str, key: &str, bad: &dyn Fn(String) -> Error) -> Result<T> {
+            v.parse().map_err(|_| bad(format!("metadata '{key}' = '{v}' is not a number")))
+        }
+        let n = |key: &str| -> Result<f64> { num(get(key)?, key, &bad) };
+        let kind = match get("kind")?.as_str() {
+            "dot" => ModelKind::Dot,
+            "dotbias" => ModelKind::DotBias,
+            "net" => ModelKind::Net,
+            other => return Err(bad(format!("unknown model kind '{other}'"))),
+        };
+        let ids = |key: &str| -> Result<Vec<i64>> {
+            let t = st.tensor(key).map_err(|_| bad(format!("no '{key}' tensor")))?;
+            if t.dtype() != Dtype::I64 || t.shape().len() != 1 {
+                return Err(bad(format!("'{key}' must be a 1-D I64 tensor")));
+            }
+            Ok(t.data().chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes"))).collect())
+        };
+        let (user_ids, item_ids) = (ids("user_ids")?, ids("movie_ids")?);
+        let spec = ModelSpec {
+            kind,
+            n_users: user_ids.len(),
+            n_items: item_ids.len(),
+            factors: num(get("factors")?, "factors", &bad)?,
+            hidden: num(get("hidden")?, "hidden", &bad)?,
+            y_range: (n("y_min")? as f32, n("y_max")? as f32),
+            emb_init: (n("emb_init_lo")? as f32, n("emb_init_hi")? as f32),
+            dropout: (n("dropout1")? as f32, n("dropout2")? as f32),
+        };
+        let mut params = vec![0f32; spec.n_params()];
+        for t in spec.tensors() {
+            let view = st.tensor(t.name).map_err(|_| bad(format!("no '{}' tensor for a {kind:?} model", t.name)))?;
+            if view.dtype() != Dtype::F32 || view.shape() != t.shape.as_slice() {
+                return Err(bad(format!(
+                    "tensor '{}' is {:?} {:?}, expected F32 {:?}",
+                    t.name,
+                    view.dtype(),
+                    view.shape(),
+                    t.shape
+                )));
+            }
+            for (p, c) in params[t.range()].iter_mut().zip(view.data().chunks_exact(4)) {
+                *p = f32::from_le_bytes(c.try_into().expect("4 bytes"));
+            }
+        }
+        let history: Vec<EpochRecord> =
+            serde_json::from_str(get("history")?).map_err(|e| bad(format!("metadata 'history' is not valid: {e}")))?;
+        Ok(SavedModel {
+            spec,
+            params,
+            user_ids,
+            item_ids,
+            recipe: get("recipe")?.clone(),
+            seed: num(get("seed")?, "seed", &bad)?,
+            split_seed: num(get("split_seed")?, "split_seed", &bad)?,
+            val_pct: n("val_pct")?,
+            global_mean: n("global_mean")?,
+            val_mse: n("val_mse")?,
+            history,
+        })
+    }
+
+    /// Predictions for (user row, item row) pairs, in eval mode on the CPU.
+    pub fn predict(&self, users: &[u32], items: &[u32]) -> Vec<f32> {
+        let mut out = Vec::with_capacity(users.len());
+        let mut ws = Workspace::default();
+        for (u, i) in users.chunks(4096).zip(items.chunks(4096)) {
+            self.spec.forward(&self.params, u, i, &mut ws, None);
+            out.extend_from_slice(&ws.pred);
+        }
+        out
+    }
+
+    /// The parameters of tensor `name`, if the model has it.
+    pub fn tensor(&self, name: &str) -> Option<&[f32]> {
+        self.spec.tensors().into_iter().find(|t| t.name == name).map(|t| &self.params[t.range()])
+    }
+}
+
+/// Writes a file through `fill` into a temporary file beside `path`, syncs
+/// it, and renames it over `path`. On any error the temporary file is
+/// removed and `path` is untouched.
+pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut File) -> std::io::Result<()>) -> Result<()> {
+    let name = path.display().to_string();
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let file_name = path.file_name().ok_or_else(|| Error::File { file: name.clone(), msg: "not a file path".into() })?;
+    let tmp = dir.join(format!(".{}.tmp-{}", file_name.to_string_lossy(), std::process::id()));
+    let io = |e: std::io::Error| Error::Io { file: name.clone(), source: e };
+    let result = (|| -> std::io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        fill(&mut f)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(e));
+    }
+    Ok(())
+}
+
+/// Fails early, before any training, if `path` cannot be written: its
+/// folder must exist and be a folder.
+pub fn check_writable(path: &Path) -> Result<()> {
+    let name = path.display().to_string();
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(Error::File { file: name, msg: format!("folder {} does not exist", dir.display()) });
+    }
+    if path.is_dir() {
+        return Err(Error::File { file: name, msg: "is a folder".into() });
+    }
+    Ok(())
+}
