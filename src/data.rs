@@ -171,7 +171,7 @@ impl Ratings {
             user_ids: IdMap::default(),
             item_ids: IdMap::default(),
         };
-        while rows.next()? {
+        while rows.advance()? {
             let (user, item) = (rows.id(ucol, &columns.user)?, rows.id(icol, &columns.item)?);
             let rating = rows.number(rcol, &columns.rating)?;
             out.users.push(out.user_ids.intern(user));
@@ -241,7 +241,7 @@ impl<R: Read> CsvRows<R> {
     }
 
     /// Advances to the next row; false at the end of the file.
-    pub fn next(&mut self) -> Result<bool> {
+    pub fn advance(&mut self) -> Result<bool> {
         match self.csv.read_byte_record(&mut self.record) {
             Ok(false) => return Ok(false),
             Ok(true) => {}
