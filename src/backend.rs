@@ -97,13 +97,15 @@ pub trait Backend {
     /// the training set), in batches of `batch_size` with the last batch
     /// partial, step `s` at learning rate `lrs[s]`. `first_step` is the
     /// global index of the epoch's first step (it keys dropout). Returns
-    /// each step's mean batch loss.
+    /// each step's mean batch loss. `progress(steps_done, loss)` is called as
+    /// steps finish, as often as the backend knows (the GPU: at the end).
     fn train_epoch(
         &mut self,
         order: &[u32],
         batch_size: usize,
         lrs: &[f32],
         first_step: u64,
+        progress: &mut dyn FnMut(usize, f32),
     ) -> Result<Vec<f32>>;
 
     /// The exact mean squared error over all validation rows, in eval mode.

@@ -256,7 +256,7 @@ fn epoch_rows(
             let mut first_step = 0u64;
             let mut epoch = || -> Result<()> {
                 let order = rng.permutation(setup.train.len());
-                be.train_epoch(&order, r.batch_size, lrs, first_step)?;
+                be.train_epoch(&order, r.batch_size, lrs, first_step, &mut |_, _| {})?;
                 first_step += steps as u64;
                 Ok(())
             };

@@ -59,6 +59,7 @@ impl Backend for CpuBackend<'_> {
         batch_size: usize,
         lrs: &[f32],
         first_step: u64,
+        progress: &mut dyn FnMut(usize, f32),
     ) -> Result<Vec<f32>> {
         let _ftz = FlushSubnormals::new();
         let steps = order.len().div_ceil(batch_size);
@@ -87,6 +88,7 @@ impl Backend for CpuBackend<'_> {
             );
             self.opt.step(&mut self.params, &mut self.grads, lrs[s]);
             losses.push(loss);
+            progress(s + 1, loss);
         }
         Ok(losses)
     }

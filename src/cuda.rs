@@ -1334,6 +1334,7 @@ impl Backend for CudaBackend {
         batch_size: usize,
         lrs: &[f32],
         first_step: u64,
+        progress: &mut dyn FnMut(usize, f32),
     ) -> Result<Vec<f32>> {
         let n = order.len();
         let steps = n.div_ceil(batch_size);
@@ -1350,7 +1351,9 @@ impl Backend for CudaBackend {
             ));
         }
         if self.fused {
-            return self.train_epoch_fused(order, batch_size, lrs);
+            let losses = self.train_epoch_fused(order, batch_size, lrs)?;
+            progress(losses.len(), losses.last().copied().unwrap_or(f32::NAN));
+            return Ok(losses);
         }
         if batch_size > self.ws.cap {
             self.ws = DeviceWorkspace::new(&self.gpu, batch_size, &self.spec)?;
@@ -1412,7 +1415,9 @@ impl Backend for CudaBackend {
             self.optimizer_step(lr)?;
         }
         // The one read-back of the epoch.
-        self.gpu.download(&self.losses.slice(..steps))
+        let losses = self.gpu.download(&self.losses.slice(..steps))?;
+        progress(steps, losses.last().copied().unwrap_or(f32::NAN));
+        Ok(losses)
     }
 
     fn validate(&mut self) -> Result<f64> {

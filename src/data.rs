@@ -191,9 +191,15 @@ pub fn open(source: &Source, bundled: &'static [u8]) -> Result<Box<dyn Read>> {
         Source::Bundled => Ok(Box::new(bundled)),
         Source::File(path) => {
             let name = path.display().to_string();
-            let file = File::open(path).map_err(|e| Error::Io { file: name.clone(), source: e })?;
+            let file = File::open(path).map_err(|e| Error::Io {
+                file: name.clone(),
+                source: e,
+            })?;
             if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-                return Err(Error::File { file: name, msg: "is a directory, not a CSV file".into() });
+                return Err(Error::File {
+                    file: name,
+                    msg: "is a directory, not a CSV file".into(),
+                });
             }
             Ok(Box::new(std::io::BufReader::new(file)))
         }
@@ -214,7 +220,10 @@ pub struct CsvRows<R: Read> {
 impl<R: Read> CsvRows<R> {
     /// Reads the header; `what` names the rows expected, for the empty-file message.
     pub fn new(reader: R, name: &str, what: &str) -> Result<Self> {
-        let mut csv = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(reader);
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .from_reader(reader);
         let header = csv.byte_headers().map_err(|e| csv_error(e, name))?.clone();
         if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
             return Err(Error::File {
@@ -222,8 +231,17 @@ impl<R: Read> CsvRows<R> {
                 msg: format!("file is empty: expected a header line and {what}"),
             });
         }
-        let header = header.iter().map(|f| String::from_utf8_lossy(f).trim().to_string()).collect();
-        Ok(CsvRows { csv, name: name.to_string(), header, record: csv::ByteRecord::new(), line: 1 })
+        let header = header
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).trim().to_string())
+            .collect();
+        Ok(CsvRows {
+            csv,
+            name: name.to_string(),
+            header,
+            record: csv::ByteRecord::new(),
+            line: 1,
+        })
     }
 
     /// The index of column `col`, or an error listing the header.
@@ -231,7 +249,10 @@ impl<R: Read> CsvRows<R> {
         self.optional_column(col).ok_or_else(|| Error::Line {
             file: self.name.clone(),
             line: 1,
-            msg: format!("column '{col}' not found in header (columns are: {})", self.header.join(", ")),
+            msg: format!(
+                "column '{col}' not found in header (columns are: {})",
+                self.header.join(", ")
+            ),
         })
     }
 
@@ -265,12 +286,20 @@ impl<R: Read> CsvRows<R> {
 
     /// An error at the current row.
     pub fn error(&self, msg: String) -> Error {
-        Error::Line { file: self.name.clone(), line: self.line, msg }
+        Error::Line {
+            file: self.name.clone(),
+            line: self.line,
+            msg,
+        }
     }
 
     /// The error for a file with a header and no rows.
     pub fn no_rows(&self) -> Error {
-        Error::Line { file: self.name.clone(), line: 1, msg: "header has no data rows".into() }
+        Error::Line {
+            file: self.name.clone(),
+            line: 1,
+            msg: "header has no data rows".into(),
+        }
     }
 
     /// Field `i` of the current row as trimmed text.
@@ -283,13 +312,16 @@ impl<R: Read> CsvRows<R> {
     /// Field `i` as an integer id.
     pub fn id(&self, i: usize, col: &str) -> Result<i64> {
         let s = self.text(i, col)?;
-        s.parse::<i64>().map_err(|_| self.error(format!("{col} '{s}' is not an integer id")))
+        s.parse::<i64>()
+            .map_err(|_| self.error(format!("{col} '{s}' is not an integer id")))
     }
 
     /// Field `i` as a finite number.
     pub fn number(&self, i: usize, col: &str) -> Result<f32> {
         let s = self.text(i, col)?;
-        let v: f32 = s.parse().map_err(|_| self.error(format!("{col} '{s}' is not a number")))?;
+        let v: f32 = s
+            .parse()
+            .map_err(|_| self.error(format!("{col} '{s}' is not a number")))?;
         if !v.is_finite() {
             return Err(self.error(format!("{col} '{s}' is not a finite number")));
         }

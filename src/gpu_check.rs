@@ -721,8 +721,8 @@ pub fn step_parity(
     };
     let mut cpu = CpuBackend::new(init.clone());
     let mut cuda = CudaBackend::new(gpu.clone(), init, fused)?;
-    let cpu_loss = cpu.train_epoch(&order, bs, &lr, first_step)?;
-    let gpu_loss = cuda.train_epoch(&order, bs, &lr, first_step)?;
+    let cpu_loss = cpu.train_epoch(&order, bs, &lr, first_step, &mut |_, _| {})?;
+    let gpu_loss = cuda.train_epoch(&order, bs, &lr, first_step, &mut |_, _| {})?;
     // Validation runs in eval mode (no dropout) over all 20,167 rows.
     let (cpu_val, gpu_val) = (cpu.validate()?, cuda.validate()?);
     let cmp = compare_all(

@@ -1,22 +1,26 @@
 //! The `mfcuda` command line: a thin layer over the library.
 
-use std::io::{self, Write};
-use std::path::PathBuf;
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
 use std::sync::Arc;
 
+use indicatif::{ProgressBar, ProgressStyle};
 use mfcuda::backend::Device;
 use mfcuda::bench::{self, BenchOptions, BenchRow};
 use mfcuda::cuda::{self, Gpu};
-use mfcuda::data::{Columns, Ratings, Source};
+use mfcuda::data::{self, Columns, Ratings, Source};
+use mfcuda::explore::{self, Movies, Prediction, Unknown};
 use mfcuda::gpu_check::{self, CheckRow};
+use mfcuda::plot;
 use mfcuda::recipe::{self, Overrides};
+use mfcuda::saved::{self, SavedModel};
 use mfcuda::split::validation_indices;
 use mfcuda::stats::Stats;
-use mfcuda::train::{train, EpochRecord, TrainConfig};
+use mfcuda::train::{train, EpochRecord, Observer, Progress, TrainConfig};
 
 type CliResult = Result<(), cli_error::Error>;
 
@@ -40,6 +44,18 @@ enum Command {
     Check(CheckArgs),
     /// Time kernels and epochs: the GPU against its copy bandwidth, and the CPU.
     Bench(BenchArgs),
+    /// Print a saved model the way PyTorch prints it, with its size.
+    Summary(ModelArgs),
+    /// Predict the validation split (CSV on stdout, RMSE on stderr), or a CSV of pairs.
+    Predict(PredictArgs),
+    /// Draw predicted-against-actual and loss-curve PNGs for a saved model.
+    Plot(PlotArgs),
+    /// A user's top unseen movies, with titles, predicted ratings and biases.
+    Recommend(RecommendArgs),
+    /// The movies nearest to one movie by cosine similarity of their embeddings.
+    Similar(SimilarArgs),
+    /// The movies with the highest and the lowest learned bias.
+    Biases(BiasesArgs),
     /// List the recipes.
     Recipes,
 }
@@ -57,6 +73,96 @@ struct BenchArgs {
     /// Print one JSON object as the last line of stdout; the table goes to stderr.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Args)]
+struct ModelArgs {
+    /// A model saved with `train --save`.
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+}
+
+impl ModelArgs {
+    fn load(&self) -> mfcuda::Result<SavedModel> {
+        SavedModel::load(&self.model)
+    }
+}
+
+#[derive(Args)]
+struct PredictArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    data: DataArgs,
+    /// A CSV of user,movie pairs (by --user-col/--item-col; a rating column is optional).
+    #[arg(long, value_name = "FILE")]
+    pairs: Option<PathBuf>,
+    /// What to do with ids the model has not seen.
+    #[arg(long, value_enum, default_value_t = Unknown::Error)]
+    unknown: Unknown,
+    /// Also write pred_vs_actual.png into this folder.
+    #[arg(long, value_name = "DIR")]
+    plot: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct PlotArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Folder for pred_vs_actual.png and loss.png.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct RecommendArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Raw user id (as in the ratings file).
+    #[arg(long)]
+    user: i64,
+    /// How many movies.
+    #[arg(short = 'n', long = "top", default_value_t = 10)]
+    n: usize,
+    /// movies.csv for titles [default: the bundled one]
+    #[arg(long, value_name = "FILE")]
+    movies: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct SimilarArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Raw movie id.
+    #[arg(long)]
+    movie: i64,
+    /// How many movies.
+    #[arg(short = 'n', long = "top", default_value_t = 10)]
+    n: usize,
+    /// movies.csv for titles [default: the bundled one]
+    #[arg(long, value_name = "FILE")]
+    movies: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct BiasesArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    data: DataArgs,
+    /// How many movies at each end.
+    #[arg(short = 'n', long = "top", default_value_t = 15)]
+    n: usize,
+    /// Rank only the this many most-rated movies (0: all), as the fastai lesson does.
+    #[arg(long, default_value_t = 1000)]
+    popular: usize,
+    /// movies.csv for titles [default: the bundled one]
+    #[arg(long, value_name = "FILE")]
+    movies: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -84,13 +190,16 @@ struct DataArgs {
 }
 
 impl DataArgs {
-    fn load(&self) -> mfcuda::Result<Ratings> {
-        let cols = Columns {
+    fn columns(&self) -> Columns {
+        Columns {
             user: self.user_col.clone(),
             item: self.item_col.clone(),
             rating: self.rating_col.clone(),
-        };
-        Ratings::load(&Source::from_option(self.data.as_deref()), &cols)
+        }
+    }
+
+    fn load(&self) -> mfcuda::Result<Ratings> {
+        Ratings::load(&Source::from_option(self.data.as_deref()), &self.columns())
     }
 }
 
@@ -134,6 +243,15 @@ struct TrainArgs {
     /// On the GPU, run dot and dotbias steps as two fused kernels, each epoch one CUDA graph.
     #[arg(long)]
     fused: bool,
+    /// Save the trained model here (safetensors; written atomically).
+    #[arg(long, value_name = "FILE")]
+    save: Option<PathBuf>,
+    /// Write pred_vs_actual.png and loss.png into this folder.
+    #[arg(long, value_name = "DIR")]
+    plot: Option<PathBuf>,
+    /// Print only the final line.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(Args)]
@@ -164,6 +282,78 @@ fn emit(text: &str) -> io::Result<()> {
     out.flush()
 }
 
+/// Where the human-readable lines of `train` go: stdout, or stderr when
+/// stdout carries JSON, or nowhere with --quiet. On a terminal each epoch
+/// also gets a progress bar, as fastai draws one.
+struct Console {
+    json: bool,
+    quiet: bool,
+    bars: bool,
+    bar: Option<ProgressBar>,
+}
+
+impl Console {
+    fn new(json: bool, quiet: bool) -> Console {
+        let bars = !json && !quiet && io::stdout().is_terminal() && io::stderr().is_terminal();
+        Console {
+            json,
+            quiet,
+            bars,
+            bar: None,
+        }
+    }
+
+    fn say(&self, line: &str) {
+        if self.json {
+            eprintln!("{line}");
+        } else if !self.quiet {
+            let _ = emit(&format!("{line}\n"));
+        }
+    }
+}
+
+impl Observer for Console {
+    fn start(&mut self, device_line: &str) {
+        self.say(device_line);
+        self.say(&format!(
+            "{:>5} {:>5} {:>10} {:>10} {:>9}",
+            "epoch", "stage", "trn_loss", "val_loss", "seconds"
+        ));
+    }
+
+    fn step(&mut self, p: &Progress) {
+        if !self.bars {
+            return;
+        }
+        let bar = self.bar.get_or_insert_with(|| {
+            let bar = ProgressBar::new(p.steps as u64);
+            let style = ProgressStyle::with_template(
+                "epoch {prefix} {percent:>3}% [{bar:30}] {pos}/{len} [{elapsed}<{eta}, {per_sec}, loss={msg}]",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+            bar.set_style(style);
+            bar.set_prefix(format!("{}/{}", p.epoch + 1, p.epochs));
+            bar
+        });
+        // Redrawing is rate-limited by indicatif; updating every 16 steps keeps the cost invisible.
+        if p.step % 16 == 0 || p.step == p.steps {
+            bar.set_position(p.step as u64);
+            bar.set_message(format!("{:.4}", p.loss));
+        }
+    }
+
+    fn epoch(&mut self, r: &EpochRecord) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        self.say(&format!(
+            "{:>5} {:>5} {:>10.6} {:>10.6} {:>9.2}",
+            r.epoch, r.stage, r.trn_loss, r.val_loss, r.seconds
+        ));
+    }
+}
+
 fn run_train(a: &TrainArgs) -> CliResult {
     let overrides = Overrides {
         epochs: a.epochs,
@@ -173,6 +363,10 @@ fn run_train(a: &TrainArgs) -> CliResult {
         batch_size: a.batch_size,
     };
     let recipe = recipe::find(&a.recipe)?.with_overrides(&overrides)?;
+    // Refuse an unwritable --save before spending the training time.
+    if let Some(path) = &a.save {
+        saved::check_writable(path)?;
+    }
     let data = a.data.load()?;
     let cfg = TrainConfig {
         recipe: recipe.clone(),
@@ -182,46 +376,182 @@ fn run_train(a: &TrainArgs) -> CliResult {
         device: a.device,
         fused: a.fused,
     };
-    // Human-readable lines go to stdout, or to stderr when stdout carries JSON.
-    let json = a.json;
-    let say = |line: &str| {
-        if json {
-            eprintln!("{line}");
-        } else {
-            let _ = emit(&format!("{line}\n"));
+    let mut console = Console::new(a.json, a.quiet);
+    console.say(&format!("recipe   {}: {}", recipe.name, recipe.about));
+    console.say(&format!("data     {} ({} ratings)", data.source, data.len()));
+    let report = train(&data, &cfg, &mut console)?;
+    console.say(&format!("model    {}", saved::model_summary(&report.spec)));
+    let model = SavedModel::from_report(&report, &data);
+    if let Some(path) = &a.save {
+        model.save(path)?;
+        console.say(&format!("saved    {}", path.display()));
+    }
+    if let Some(dir) = &a.plot {
+        for path in write_plots(&model, &data, dir)? {
+            console.say(&format!("plot     {}", path.display()));
         }
-    };
-    say(&format!("recipe   {}: {}", recipe.name, recipe.about));
-    say(&format!("data     {} ({} ratings)", data.source, data.len()));
-    let on_start = |why: &str| {
-        say(why);
-        say(&format!(
-            "{:>5} {:>5} {:>10} {:>10} {:>9}",
-            "epoch", "stage", "trn_loss", "val_loss", "seconds"
-        ));
-    };
-    let on_epoch = |r: &EpochRecord| {
-        say(&format!(
-            "{:>5} {:>5} {:>10.6} {:>10.6} {:>9.2}",
-            r.epoch, r.stage, r.trn_loss, r.val_loss, r.seconds
-        ))
-    };
-    let report = train(&data, &cfg, on_start, on_epoch)?;
-    say(&format!(
-        "model    {} ({} parameters)",
-        report.model, report.n_params
-    ));
-    say(&format!(
+    }
+    let last = format!(
         "final    val_mse {:.4}  val_rmse {:.4}  (notebook {:.4})  in {:.1} s, {:.2} s per epoch",
         report.val_mse,
         report.val_rmse,
         report.notebook_mse,
         report.seconds,
         report.history.iter().map(|r| r.train_seconds).sum::<f64>() / report.epochs as f64
-    ));
-    if json {
+    );
+    if a.quiet && !a.json {
+        emit(&format!("{last}\n"))?;
+    } else {
+        console.say(&last);
+    }
+    if a.json {
         let line = serde_json::to_string(&report).map_err(|e| e.to_string())?;
         emit(&format!("{line}\n"))?;
+    }
+    Ok(())
+}
+
+/// Writes pred_vs_actual.png (the validation split) and loss.png into `dir`.
+fn write_plots(model: &SavedModel, data: &Ratings, dir: &Path) -> mfcuda::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|e| mfcuda::Error::Io {
+        file: dir.display().to_string(),
+        source: e,
+    })?;
+    let preds = explore::predict_validation(model, data)?;
+    let joint = dir.join("pred_vs_actual.png");
+    write_joint_plot(model, &preds, &joint)?;
+    let loss = dir.join("loss.png");
+    let title = format!("{}: training and validation loss", model.recipe);
+    plot::loss_plot(&loss, &model.history, &title)?;
+    Ok(vec![joint, loss])
+}
+
+fn write_joint_plot(model: &SavedModel, preds: &[Prediction], path: &Path) -> mfcuda::Result<()> {
+    let (actual, predicted): (Vec<f32>, Vec<f32>) = preds
+        .iter()
+        .filter_map(|p| p.rating.map(|r| (r, p.predicted)))
+        .unzip();
+    let rmse = explore::rmse(preds).unwrap_or(f64::NAN);
+    let title = format!("{}: {} ratings, RMSE {:.3}", model.recipe, actual.len(), rmse);
+    let (lo, hi) = model.spec.y_range;
+    plot::joint_plot(path, &actual, &predicted, lo, hi, &title)
+}
+
+fn run_predict(a: &PredictArgs) -> CliResult {
+    let model = a.model.load()?;
+    let preds = match &a.pairs {
+        Some(path) => {
+            let reader = data::open(&Source::File(path.clone()), b"")?;
+            let cols = a.data.columns();
+            explore::predict_pairs(&model, reader, &path.display().to_string(), &cols, a.unknown)?
+        }
+        None => explore::predict_validation(&model, &a.data.load()?)?,
+    };
+    let mut out = String::from("userId,movieId,rating,prediction\n");
+    for p in &preds {
+        let rating = p.rating.map(|r| r.to_string()).unwrap_or_default();
+        out.push_str(&format!("{},{},{},{:.4}\n", p.user, p.movie, rating, p.predicted));
+    }
+    emit(&out)?;
+    let unknown = preds.iter().filter(|p| !p.known).count();
+    match explore::rmse(&preds) {
+        Some(r) => eprintln!(
+            "rmse {r:.4} over {} rated rows",
+            preds.iter().filter(|p| p.rating.is_some()).count()
+        ),
+        None => eprintln!("{} predictions (no ratings to compare with)", preds.len()),
+    }
+    if unknown > 0 {
+        eprintln!(
+            "{unknown} rows had unknown ids and got the mean rating {:.3}",
+            model.global_mean
+        );
+    }
+    if let Some(dir) = &a.plot {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let path = dir.join("pred_vs_actual.png");
+        write_joint_plot(&model, &preds, &path)?;
+        eprintln!("plot {}", path.display());
+    }
+    Ok(())
+}
+
+fn run_recommend(a: &RecommendArgs) -> CliResult {
+    let model = a.model.load()?;
+    let data = a.data.load()?;
+    let movies = Movies::load(a.movies.as_deref())?;
+    let recs = explore::recommend(&model, &data, &movies, a.user, a.n)?;
+    let mut out = format!(
+        "top {} unseen movies for user {} ({} model)\n",
+        recs.len(),
+        a.user,
+        model.recipe
+    );
+    out.push_str(&format!(
+        "{:>4} {:>8} {:>9} {:>7}  title\n",
+        "rank", "movieId", "predicted", "bias"
+    ));
+    for (k, r) in recs.iter().enumerate() {
+        let bias = r.bias.map(|b| format!("{b:+.3}")).unwrap_or_else(|| "-".into());
+        out.push_str(&format!(
+            "{:>4} {:>8} {:>9.3} {:>7}  {}\n",
+            k + 1,
+            r.movie,
+            r.predicted,
+            bias,
+            r.title
+        ));
+    }
+    Ok(emit(&out)?)
+}
+
+fn run_similar(a: &SimilarArgs) -> CliResult {
+    let model = a.model.load()?;
+    let movies = Movies::load(a.movies.as_deref())?;
+    let rows = explore::similar(&model, &movies, a.movie, a.n)?;
+    let mut out = format!(
+        "movies nearest to {} {} (cosine of embeddings)\n",
+        a.movie,
+        movies.title(a.movie)
+    );
+    for r in rows {
+        out.push_str(&format!("{:>8} {:>7.3}  {}\n", r.movie, r.score, r.title));
+    }
+    Ok(emit(&out)?)
+}
+
+fn run_biases(a: &BiasesArgs) -> CliResult {
+    let model = a.model.load()?;
+    let data = a.data.load()?;
+    let movies = Movies::load(a.movies.as_deref())?;
+    let (top, bottom) = explore::biases(&model, &data, &movies, a.n, a.popular)?;
+    let pool = if a.popular > 0 {
+        format!("the {} most-rated movies", a.popular)
+    } else {
+        "all movies".into()
+    };
+    let mut out = String::new();
+    for (title, rows) in [("highest", top), ("lowest", bottom)] {
+        out.push_str(&format!(
+            "{title} movie bias among {pool}\n{:>8} {:>7} {:>7}  title\n",
+            "movieId", "bias", "ratings"
+        ));
+        for r in rows {
+            let count = r.count.map(|c| c.to_string()).unwrap_or_else(|| "-".into());
+            out.push_str(&format!(
+                "{:>8} {:>+7.3} {:>7}  {}\n",
+                r.movie, r.score, count, r.title
+            ));
+        }
+        out.push('\n');
+    }
+    Ok(emit(&out)?)
+}
+
+fn run_plot(a: &PlotArgs) -> CliResult {
+    let model = a.model.load()?;
+    for path in write_plots(&model, &a.data.load()?, &a.out)? {
+        emit(&format!("{}\n", path.display()))?;
     }
     Ok(())
 }
@@ -320,6 +650,12 @@ fn run(cli: Cli) -> CliResult {
             Ok(emit(&Stats::new(&data, a.top).render(&data.source))?)
         }
         Command::Check(a) => run_check(&a),
+        Command::Summary(a) => Ok(emit(&format!("{}\n", a.load()?.summary()))?),
+        Command::Predict(a) => run_predict(&a),
+        Command::Plot(a) => run_plot(&a),
+        Command::Recommend(a) => run_recommend(&a),
+        Command::Similar(a) => run_similar(&a),
+        Command::Biases(a) => run_biases(&a),
         Command::Bench(a) => run_bench(&a),
         Command::Recipes => {
             let mut text = String::new();

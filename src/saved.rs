@@ -99,16 +99,39 @@ impl SavedModel {
         let tensors = self.spec.tensors();
         let mut buffers: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = tensors
             .iter()
-            .map(|t| (t.name.to_string(), Dtype::F32, t.shape.clone(), bytes_f32(&self.params[t.range()])))
+            .map(|t| {
+                (
+                    t.name.to_string(),
+                    Dtype::F32,
+                    t.shape.clone(),
+                    bytes_f32(&self.params[t.range()]),
+                )
+            })
             .collect();
-        buffers.push(("user_ids".into(), Dtype::I64, vec![self.user_ids.len()], bytes_i64(&self.user_ids)));
-        buffers.push(("movie_ids".into(), Dtype::I64, vec![self.item_ids.len()], bytes_i64(&self.item_ids)));
+        buffers.push((
+            "user_ids".into(),
+            Dtype::I64,
+            vec![self.user_ids.len()],
+            bytes_i64(&self.user_ids),
+        ));
+        buffers.push((
+            "movie_ids".into(),
+            Dtype::I64,
+            vec![self.item_ids.len()],
+            bytes_i64(&self.item_ids),
+        ));
         let views = buffers
             .iter()
-            .map(|(name, dtype, shape, data)| Ok((name.clone(), TensorView::new(*dtype, shape.clone(), data).map_err(bad)?)))
+            .map(|(name, dtype, shape, data)| {
+                Ok((
+                    name.clone(),
+                    TensorView::new(*dtype, shape.clone(), data).map_err(bad)?,
+                ))
+            })
             .collect::<Result<Vec<_>>>()?;
         let s = &self.spec;
-        let history = serde_json::to_string(&self.history).map_err(|e| Error::invalid("model", e.to_string()))?;
+        let history =
+            serde_json::to_string(&self.history).map_err(|e| Error::invalid("model", e.to_string()))?;
         let meta: HashMap<String, String> = [
             ("format", FORMAT.to_string()),
             ("version", VERSION.to_string()),
@@ -144,19 +167,27 @@ impl SavedModel {
     /// Reads a model written by [`SavedModel::save`].
     pub fn load(path: &Path) -> Result<SavedModel> {
         let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| Error::Io { file: name.clone(), source: e })?;
+        let bytes = std::fs::read(path).map_err(|e| Error::Io {
+            file: name.clone(),
+            source: e,
+        })?;
         Self::from_bytes(&bytes, &name)
     }
 
     /// Parses a model file's bytes; `name` is used in messages.
     pub fn from_bytes(bytes: &[u8], name: &str) -> Result<SavedModel> {
-        let bad = |msg: String| Error::File { file: name.to_string(), msg };
+        let bad = |msg: String| Error::File {
+            file: name.to_string(),
+            msg,
+        };
         let st = SafeTensors::deserialize(bytes)
             .map_err(|e| bad(format!("not a readable safetensors file ({e}); is it truncated?")))?;
-        let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| bad(format!("bad safetensors header: {e}")))?;
+        let (_, header) =
+            SafeTensors::read_metadata(bytes).map_err(|e| bad(format!("bad safetensors header: {e}")))?;
         let meta = header.metadata().clone().unwrap_or_default();
         let get = |key: &str| -> Result<&String> {
-            meta.get(key).ok_or_else(|| bad(format!("no '{key}' in the metadata: not an mfcuda model file")))
+            meta.get(key)
+                .ok_or_else(|| bad(format!("no '{key}' in the metadata: not an mfcuda model file")))
         };
         if get("format")? != FORMAT {
             return Err(bad(format!("format is '{}', not '{FORMAT}'", get("format")?)));
@@ -168,7 +199,8 @@ impl SavedModel {
             )));
         }
         fn num<T: std::str::FromStr>(v: &str, key: &str, bad: &dyn Fn(String) -> Error) -> Result<T> {
-            v.parse().map_err(|_| bad(format!("metadata '{key}' = '{v}' is not a number")))
+            v.parse()
+                .map_err(|_| bad(format!("metadata '{key}' = '{v}' is not a number")))
         }
         let n = |key: &str| -> Result<f64> { num(get(key)?, key, &bad) };
         let kind = match get("kind")?.as_str() {
@@ -182,7 +214,10 @@ impl SavedModel {
             if t.dtype() != Dtype::I64 || t.shape().len() != 1 {
                 return Err(bad(format!("'{key}' must be a 1-D I64 tensor")));
             }
-            Ok(t.data().chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes"))).collect())
+            Ok(t.data()
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
+                .collect())
         };
         let (user_ids, item_ids) = (ids("user_ids")?, ids("movie_ids")?);
         let spec = ModelSpec {
@@ -197,7 +232,9 @@ impl SavedModel {
         };
         let mut params = vec![0f32; spec.n_params()];
         for t in spec.tensors() {
-            let view = st.tensor(t.name).map_err(|_| bad(format!("no '{}' tensor for a {kind:?} model", t.name)))?;
+            let view = st
+                .tensor(t.name)
+                .map_err(|_| bad(format!("no '{}' tensor for a {kind:?} model", t.name)))?;
             if view.dtype() != Dtype::F32 || view.shape() != t.shape.as_slice() {
                 return Err(bad(format!(
                     "tensor '{}' is {:?} {:?}, expected F32 {:?}",
@@ -211,8 +248,8 @@ impl SavedModel {
                 *p = f32::from_le_bytes(c.try_into().expect("4 bytes"));
             }
         }
-        let history: Vec<EpochRecord> =
-            serde_json::from_str(get("history")?).map_err(|e| bad(format!("metadata 'history' is not valid: {e}")))?;
+        let history: Vec<EpochRecord> = serde_json::from_str(get("history")?)
+            .map_err(|e| bad(format!("metadata 'history' is not valid: {e}")))?;
         Ok(SavedModel {
             spec,
             params,
@@ -239,9 +276,27 @@ impl SavedModel {
         out
     }
 
+    /// The model as PyTorch prints it, then its size, one tensor a line.
+    pub fn summary(&self) -> String {
+        let mut s = model_summary(&self.spec);
+        s.push_str(&format!(
+            "\ntrained  recipe {}, seed {}, {} epochs, validation MSE {:.4} (RMSE {:.4})",
+            self.recipe,
+            self.seed,
+            self.history.len(),
+            self.val_mse,
+            self.val_mse.sqrt()
+        ));
+        s
+    }
+
     /// The parameters of tensor `name`, if the model has it.
     pub fn tensor(&self, name: &str) -> Option<&[f32]> {
-        self.spec.tensors().into_iter().find(|t| t.name == name).map(|t| &self.params[t.range()])
+        self.spec
+            .tensors()
+            .into_iter()
+            .find(|t| t.name == name)
+            .map(|t| &self.params[t.range()])
     }
 }
 
@@ -254,9 +309,19 @@ pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut File) -> std::io::Result
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let file_name = path.file_name().ok_or_else(|| Error::File { file: name.clone(), msg: "not a file path".into() })?;
-    let tmp = dir.join(format!(".{}.tmp-{}", file_name.to_string_lossy(), std::process::id()));
-    let io = |e: std::io::Error| Error::Io { file: name.clone(), source: e };
+    let file_name = path.file_name().ok_or_else(|| Error::File {
+        file: name.clone(),
+        msg: "not a file path".into(),
+    })?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        file_name.to_string_lossy(),
+        std::process::id()
+    ));
+    let io = |e: std::io::Error| Error::Io {
+        file: name.clone(),
+        source: e,
+    };
     let result = (|| -> std::io::Result<()> {
         let mut f = File::create(&tmp)?;
         fill(&mut f)?;
@@ -279,10 +344,31 @@ pub fn check_writable(path: &Path) -> Result<()> {
         _ => Path::new("."),
     };
     if !dir.is_dir() {
-        return Err(Error::File { file: name, msg: format!("folder {} does not exist", dir.display()) });
+        return Err(Error::File {
+            file: name,
+            msg: format!("folder {} does not exist", dir.display()),
+        });
     }
     if path.is_dir() {
-        return Err(Error::File { file: name, msg: "is a folder".into() });
+        return Err(Error::File {
+            file: name,
+            msg: "is a folder".into(),
+        });
     }
     Ok(())
+}
+
+/// `spec` as PyTorch prints it, its parameter count and memory, and its tensors.
+pub fn model_summary(spec: &ModelSpec) -> String {
+    let n = spec.n_params();
+    let mut s = format!(
+        "{}\n{} parameters, {:.2} MiB as f32 (training adds the gradient and 1 or 2 optimizer buffers of the same size)",
+        spec.describe(),
+        n,
+        (n * 4) as f64 / (1 << 20) as f64
+    );
+    for t in spec.tensors() {
+        s.push_str(&format!("\n  {:<12} {:?}", t.name, t.shape));
+    }
+    s
 }

@@ -113,14 +113,37 @@ pub fn model_spec(recipe: &Recipe, data: &Ratings) -> ModelSpec {
     }
 }
 
-/// Runs `cfg` on `data`. `on_start` gets the device line before the first
-/// epoch; `on_epoch` gets each epoch's record as soon as it is measured.
-pub fn train(
-    data: &Ratings,
-    cfg: &TrainConfig,
-    mut on_start: impl FnMut(&str),
-    mut on_epoch: impl FnMut(&EpochRecord),
-) -> Result<TrainReport> {
+/// Where a run is, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// 0-based epoch over the whole run.
+    pub epoch: usize,
+    /// Total epochs of the run.
+    pub epochs: usize,
+    /// Steps of this epoch done.
+    pub step: usize,
+    /// Steps in this epoch.
+    pub steps: usize,
+    /// fastai's debiased moving average of the batch loss so far in the stage.
+    pub loss: f64,
+}
+
+/// What a caller hears during [`train`].
+pub trait Observer {
+    /// Once, with the line saying which device runs and why.
+    fn start(&mut self, _device_line: &str) {}
+    /// As steps finish (per step on the CPU; per epoch on the GPU).
+    fn step(&mut self, _p: &Progress) {}
+    /// After each epoch, with its measured figures.
+    fn epoch(&mut self, _record: &EpochRecord) {}
+}
+
+/// An observer that hears nothing.
+pub struct Silent;
+impl Observer for Silent {}
+
+/// Runs `cfg` on `data`, telling `obs` what happens as it happens.
+pub fn train(data: &Ratings, cfg: &TrainConfig, obs: &mut dyn Observer) -> Result<TrainReport> {
     let recipe = &cfg.recipe;
     let split = Split::new(data.len(), cfg.val_pct, cfg.split_seed)?;
     let train_set = Examples::select(data, &split.train);
@@ -138,7 +161,7 @@ pub fn train(
         seed: cfg.seed as u64,
     };
     let (mut be, why) = backend::create(cfg.device, init, cfg.fused)?;
-    on_start(&why);
+    obs.start(&why);
 
     let bs = recipe.batch_size;
     let steps_per_epoch = train_set.len().div_ceil(bs);
@@ -151,7 +174,23 @@ pub fn train(
         for lrs in lrs.chunks(steps_per_epoch) {
             let t0 = Instant::now();
             let order = rng.permutation(train_set.len());
-            let losses = be.train_epoch(&order, bs, lrs, global_step)?;
+            let epoch = history.len();
+            let epochs = recipe.epochs();
+            // The bar's running loss: the same smoothing as the table's, continued per step.
+            let (mut run_avg, mut run_num) = (avg_loss, batch_num);
+            let mut progress = |step: usize, loss: f32| {
+                run_num += 1;
+                run_avg = run_avg * AVG_MOM + loss as f64 * (1.0 - AVG_MOM);
+                let loss = run_avg / (1.0 - AVG_MOM.powi(run_num));
+                obs.step(&Progress {
+                    epoch,
+                    epochs,
+                    step,
+                    steps: lrs.len(),
+                    loss,
+                });
+            };
+            let losses = be.train_epoch(&order, bs, lrs, global_step, &mut progress)?;
             let train_seconds = t0.elapsed().as_secs_f64();
             global_step += losses.len() as u64;
             for &loss in &losses {
@@ -160,7 +199,6 @@ pub fn train(
             }
             let trn_loss = avg_loss / (1.0 - AVG_MOM.powi(batch_num));
             let val_loss = be.validate()?;
-            let epoch = history.len();
             if !trn_loss.is_finite() || !val_loss.is_finite() {
                 return Err(Error::Diverged {
                     epoch,
@@ -176,7 +214,7 @@ pub fn train(
                 train_seconds,
                 seconds: t0.elapsed().as_secs_f64(),
             };
-            on_epoch(&rec);
+            obs.epoch(&rec);
             history.push(rec);
         }
     }

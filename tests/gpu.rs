@@ -10,7 +10,7 @@ use mfcuda::cuda::Gpu;
 use mfcuda::data::{Columns, Ratings, Source};
 use mfcuda::gpu_check::{kernel_checks, step_parity, CheckRow};
 use mfcuda::recipe::{self, Overrides};
-use mfcuda::train::{train, TrainConfig};
+use mfcuda::train::{train, Silent, TrainConfig};
 
 /// The GPU, or `None` after telling the terminal why the test skips. Writes
 /// to the stderr handle directly, which the test harness does not capture.
@@ -96,7 +96,7 @@ fn recipes_on_gpu_match_cpu_and_notebook() {
                 device,
                 fused,
             };
-            train(&data, &cfg, |_| {}, |_| {}).unwrap()
+            train(&data, &cfg, &mut Silent).unwrap()
         };
         let (cpu, gpu) = (run(Device::Cpu, false), run(Device::Cuda, false));
         assert!(gpu.device.starts_with("cuda"), "{}", gpu.device);

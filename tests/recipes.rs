@@ -5,7 +5,7 @@
 use mfcuda::backend::Device;
 use mfcuda::data::{Columns, Ratings, Source};
 use mfcuda::recipe::{self, Overrides};
-use mfcuda::train::{train, TrainConfig, TrainReport};
+use mfcuda::train::{train, Silent, TrainConfig, TrainReport};
 
 fn run(name: &str, overrides: &Overrides) -> TrainReport {
     let data = Ratings::load(&Source::Bundled, &Columns::default()).unwrap();
@@ -17,7 +17,7 @@ fn run(name: &str, overrides: &Overrides) -> TrainReport {
         device: Device::Cpu,
         fused: false,
     };
-    train(&data, &cfg, |_| {}, |_| {}).unwrap()
+    train(&data, &cfg, &mut Silent).unwrap()
 }
 
 fn reproduces_notebook(name: &str) {

@@ -1,0 +1,338 @@
+//! Using a trained model: predictions, recommendations with titles, similar
+//! movies, and the learned movie biases (the interpretation from the fastai
+//! lessons).
+
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+use std::path::Path;
+
+use crate::data::{open, Columns, CsvRows, Ratings, Source};
+use crate::error::{Error, Result};
+use crate::saved::SavedModel;
+use crate::split::Split;
+
+/// ml-latest-small's `movies.csv`, compiled in for titles.
+pub const BUNDLED_MOVIES: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/data/ml-latest-small/movies.csv"
+));
+
+/// Movie titles by raw movie id.
+#[derive(Debug, Clone, Default)]
+pub struct Movies {
+    titles: HashMap<i64, String>,
+}
+
+impl Movies {
+    /// Reads a MovieLens `movies.csv` (columns `movieId`, `title`); `None`
+    /// reads the bundled one.
+    pub fn load(path: Option<&Path>) -> Result<Movies> {
+        let source = Source::from_option(path);
+        let name = match path {
+            Some(p) => p.display().to_string(),
+            None => "data/ml-latest-small/movies.csv (bundled)".to_string(),
+        };
+        Self::from_reader(open(&source, BUNDLED_MOVIES)?, &name)
+    }
+
+    /// Parses a movies CSV; `name` is used in messages.
+    pub fn from_reader<R: Read>(reader: R, name: &str) -> Result<Movies> {
+        let mut rows = CsvRows::new(reader, name, "movie rows")?;
+        let (id, title) = (rows.column("movieId")?, rows.column("title")?);
+        let mut titles = HashMap::new();
+        while rows.advance()? {
+            titles.insert(rows.id(id, "movieId")?, rows.text(title, "title")?.to_string());
+        }
+        Ok(Movies { titles })
+    }
+
+    /// The title of `movie`, or a placeholder.
+    pub fn title(&self, movie: i64) -> &str {
+        self.titles
+            .get(&movie)
+            .map(String::as_str)
+            .unwrap_or("(no title)")
+    }
+}
+
+/// What to do with an id the model has never seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Unknown {
+    /// Stop with an error naming the row.
+    Error,
+    /// Predict the mean training rating.
+    Mean,
+}
+
+/// One predicted rating.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    /// Raw user id.
+    pub user: i64,
+    /// Raw movie id.
+    pub movie: i64,
+    /// The actual rating, where the input had one.
+    pub rating: Option<f32>,
+    /// The model's prediction.
+    pub predicted: f32,
+    /// False where an unknown id got the global mean.
+    pub known: bool,
+}
+
+/// The model's row for each raw id.
+fn index(ids: &[i64]) -> HashMap<i64, u32> {
+    ids.iter().enumerate().map(|(i, &id)| (id, i as u32)).collect()
+}
+
+/// Predicts a CSV of (user, movie) pairs, with an optional rating column.
+pub fn predict_pairs<R: Read>(
+    model: &SavedModel,
+    reader: R,
+    name: &str,
+    cols: &Columns,
+    unknown: Unknown,
+) -> Result<Vec<Prediction>> {
+    let (uidx, iidx) = (index(&model.user_ids), index(&model.item_ids));
+    let mut rows = CsvRows::new(reader, name, "user,movie rows")?;
+    let (ucol, icol) = (rows.column(&cols.user)?, rows.column(&cols.item)?);
+    let rcol = rows.optional_column(&cols.rating);
+    let mut out = Vec::new();
+    let (mut users, mut items, mut at) = (Vec::new(), Vec::new(), Vec::new());
+    while rows.advance()? {
+        let (user, movie) = (rows.id(ucol, &cols.user)?, rows.id(icol, &cols.item)?);
+        let rating = rcol.map(|c| rows.number(c, &cols.rating)).transpose()?;
+        match (uidx.get(&user), iidx.get(&movie)) {
+            (Some(&u), Some(&i)) => {
+                users.push(u);
+                items.push(i);
+                at.push(out.len());
+                out.push(Prediction {
+                    user,
+                    movie,
+                    rating,
+                    predicted: f32::NAN,
+                    known: true,
+                });
+            }
+            (u, _) if unknown == Unknown::Error => {
+                let what = if u.is_none() {
+                    format!("user {user}")
+                } else {
+                    format!("movie {movie}")
+                };
+                return Err(rows.error(format!(
+                    "{what} is not in the model; pass --unknown mean to predict the mean rating ({:.3})",
+                    model.global_mean
+                )));
+            }
+            _ => out.push(Prediction {
+                user,
+                movie,
+                rating,
+                predicted: model.global_mean as f32,
+                known: false,
+            }),
+        }
+    }
+    if out.is_empty() {
+        return Err(rows.no_rows());
+    }
+    for (k, p) in at.into_iter().zip(model.predict(&users, &items)) {
+        out[k].predicted = p;
+    }
+    Ok(out)
+}
+
+/// Predicts the model's own validation split of `data`, which must be the
+/// data it was trained on.
+pub fn predict_validation(model: &SavedModel, data: &Ratings) -> Result<Vec<Prediction>> {
+    if data.user_ids.raw != model.user_ids || data.item_ids.raw != model.item_ids {
+        return Err(Error::File {
+            file: data.source.clone(),
+            msg: "its users and movies are not the ones the model was trained on; pass the training data with --data, \
+                  or predict other rows with --pairs"
+                .into(),
+        });
+    }
+    let split = Split::new(data.len(), model.val_pct, model.split_seed)?;
+    let rows: Vec<usize> = split.valid.iter().map(|&r| r as usize).collect();
+    let users: Vec<u32> = rows.iter().map(|&r| data.users[r]).collect();
+    let items: Vec<u32> = rows.iter().map(|&r| data.items[r]).collect();
+    let preds = model.predict(&users, &items);
+    Ok(rows
+        .iter()
+        .zip(preds)
+        .map(|(&r, p)| Prediction {
+            user: data.user_ids.raw[data.users[r] as usize],
+            movie: data.item_ids.raw[data.items[r] as usize],
+            rating: Some(data.ratings[r]),
+            predicted: p,
+            known: true,
+        })
+        .collect())
+}
+
+/// Root mean squared error over the predictions that have a rating.
+pub fn rmse(preds: &[Prediction]) -> Option<f64> {
+    let sq: Vec<f64> = preds
+        .iter()
+        .filter_map(|p| p.rating.map(|r| (p.predicted as f64 - r as f64).powi(2)))
+        .collect();
+    (!sq.is_empty()).then(|| (sq.iter().sum::<f64>() / sq.len() as f64).sqrt())
+}
+
+/// One recommended movie.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recommendation {
+    /// Raw movie id.
+    pub movie: i64,
+    /// Its title.
+    pub title: String,
+    /// The predicted rating.
+    pub predicted: f32,
+    /// The movie's learned bias, for models that have one.
+    pub bias: Option<f32>,
+}
+
+/// The `n` movies with the highest predicted rating among those `user` has
+/// not rated in `data`.
+pub fn recommend(
+    model: &SavedModel,
+    data: &Ratings,
+    movies: &Movies,
+    user: i64,
+    n: usize,
+) -> Result<Vec<Recommendation>> {
+    let u = *index(&model.user_ids).get(&user).ok_or_else(|| {
+        Error::invalid(
+            "--user",
+            format!("user {user} is not in the model ({} users)", model.user_ids.len()),
+        )
+    })?;
+    let seen: HashSet<i64> = (0..data.len())
+        .filter(|&r| data.user_ids.raw[data.users[r] as usize] == user)
+        .map(|r| data.item_ids.raw[data.items[r] as usize])
+        .collect();
+    let candidates: Vec<u32> = (0..model.item_ids.len() as u32)
+        .filter(|&i| !seen.contains(&model.item_ids[i as usize]))
+        .collect();
+    let preds = model.predict(&vec![u; candidates.len()], &candidates);
+    let bias = model.tensor("mb");
+    let mut ranked: Vec<(u32, f32)> = candidates.into_iter().zip(preds).collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    Ok(ranked
+        .into_iter()
+        .take(n)
+        .map(|(i, p)| {
+            let movie = model.item_ids[i as usize];
+            Recommendation {
+                movie,
+                title: movies.title(movie).to_string(),
+                predicted: p,
+                bias: bias.map(|b| b[i as usize]),
+            }
+        })
+        .collect())
+}
+
+/// One movie and a score (similarity or bias).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    /// Raw movie id.
+    pub movie: i64,
+    /// Its title.
+    pub title: String,
+    /// Cosine similarity, or bias.
+    pub score: f32,
+    /// Its number of ratings in the data, where known.
+    pub count: Option<usize>,
+}
+
+/// The `n` movies whose embeddings are closest to `movie`'s by cosine similarity.
+pub fn similar(model: &SavedModel, movies: &Movies, movie: i64, n: usize) -> Result<Vec<Scored>> {
+    let i = *index(&model.item_ids).get(&movie).ok_or_else(|| {
+        Error::invalid(
+            "--movie",
+            format!(
+                "movie {movie} is not in the model ({} movies)",
+                model.item_ids.len()
+            ),
+        )
+    })? as usize;
+    let f = model.spec.factors;
+    let m = model.tensor("m").expect("every model has movie embeddings");
+    let norm = |r: &[f32]| r.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt();
+    let target = &m[i * f..(i + 1) * f];
+    let tn = norm(target);
+    let mut scored: Vec<(usize, f32)> = m
+        .chunks_exact(f)
+        .enumerate()
+        .filter(|&(j, _)| j != i)
+        .map(|(j, row)| {
+            let dot: f64 = row.iter().zip(target).map(|(&a, &b)| a as f64 * b as f64).sum();
+            let denom = norm(row) * tn;
+            (j, if denom > 0.0 { (dot / denom) as f32 } else { 0.0 })
+        })
+        .collect();
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    Ok(scored
+        .into_iter()
+        .take(n)
+        .map(|(j, s)| {
+            let id = model.item_ids[j];
+            Scored {
+                movie: id,
+                title: movies.title(id).to_string(),
+                score: s,
+                count: None,
+            }
+        })
+        .collect())
+}
+
+/// The movies with the highest and the lowest learned bias, among the
+/// `popular` most-rated movies of `data` (all movies when `popular` is 0).
+pub fn biases(
+    model: &SavedModel,
+    data: &Ratings,
+    movies: &Movies,
+    n: usize,
+    popular: usize,
+) -> Result<(Vec<Scored>, Vec<Scored>)> {
+    let mb = model.tensor("mb").ok_or_else(|| {
+        Error::invalid(
+            "--model",
+            format!(
+                "a {} model has no movie biases; train dotbias or learner",
+                model.recipe
+            ),
+        )
+    })?;
+    let mut counts: HashMap<i64, usize> = HashMap::new();
+    for &i in &data.items {
+        *counts.entry(data.item_ids.raw[i as usize]).or_default() += 1;
+    }
+    let mut pool: Vec<usize> = (0..model.item_ids.len()).collect();
+    if popular > 0 {
+        pool.sort_by_key(|&j| {
+            (
+                std::cmp::Reverse(counts.get(&model.item_ids[j]).copied().unwrap_or(0)),
+                j,
+            )
+        });
+        pool.truncate(popular);
+    }
+    pool.sort_by(|&a, &b| mb[b].total_cmp(&mb[a]).then(a.cmp(&b)));
+    let row = |j: usize| {
+        let id = model.item_ids[j];
+        Scored {
+            movie: id,
+            title: movies.title(id).to_string(),
+            score: mb[j],
+            count: counts.get(&id).copied(),
+        }
+    };
+    let top = pool.iter().take(n).map(|&j| row(j)).collect();
+    let bottom = pool.iter().rev().take(n).map(|&j| row(j)).collect();
+    Ok((top, bottom))
+}
