@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use std::sync::Arc;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use mfcuda::backend::Device;
 use mfcuda::bench::{self, BenchOptions, BenchRow};
 use mfcuda::cuda::{self, Gpu};
@@ -328,9 +328,12 @@ impl Observer for Console {
         let bar = self.bar.get_or_insert_with(|| {
             let bar = ProgressBar::new(p.steps as u64);
             let style = ProgressStyle::with_template(
-                "epoch {prefix} {percent:>3}% [{bar:30}] {pos}/{len} [{elapsed}<{eta}, {per_sec}, loss={msg}]",
+                "epoch {prefix} {percent:>3}% [{bar:30}] {pos}/{len} [{elapsed}<{eta}, {rate}, loss={msg}]",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .with_key("rate", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0} it/s", s.per_sec());
+            })
             .progress_chars("=> ");
             bar.set_style(style);
             bar.set_prefix(format!("{}/{}", p.epoch + 1, p.epochs));
@@ -378,6 +381,8 @@ fn run_train(a: &TrainArgs) -> CliResult {
     };
     let mut console = Console::new(a.json, a.quiet);
     console.say(&format!("recipe   {}: {}", recipe.name, recipe.about));
+    let stages: Vec<String> = recipe.stages.iter().map(|s| s.to_string()).collect();
+    console.say(&format!("schedule {} (batch {}, wd {})", stages.join(", then "), recipe.batch_size, recipe.wd));
     console.say(&format!("data     {} ({} ratings)", data.source, data.len()));
     let report = train(&data, &cfg, &mut console)?;
     console.say(&format!("model    {}", saved::model_summary(&report.spec)));

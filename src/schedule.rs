@@ -109,6 +109,19 @@ impl Schedule {
     }
 }
 
+impl std::fmt::Display for Schedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Schedule::Constant { lr, epochs } => write!(f, "lr {lr} for {epochs} epochs"),
+            Schedule::Sgdr { lr, cycles, cycle_len, cycle_mult } => write!(
+                f,
+                "SGDR from lr {lr}, {cycles} cycles (first {cycle_len} epochs, each x{cycle_mult}): {} epochs",
+                self.epochs()
+            ),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
