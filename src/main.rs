@@ -382,7 +382,12 @@ fn run_train(a: &TrainArgs) -> CliResult {
     let mut console = Console::new(a.json, a.quiet);
     console.say(&format!("recipe   {}: {}", recipe.name, recipe.about));
     let stages: Vec<String> = recipe.stages.iter().map(|s| s.to_string()).collect();
-    console.say(&format!("schedule {} (batch {}, wd {})", stages.join(", then "), recipe.batch_size, recipe.wd));
+    console.say(&format!(
+        "schedule {} (batch {}, wd {})",
+        stages.join(", then "),
+        recipe.batch_size,
+        recipe.wd
+    ));
     console.say(&format!("data     {} ({} ratings)", data.source, data.len()));
     let report = train(&data, &cfg, &mut console)?;
     console.say(&format!("model    {}", saved::model_summary(&report.spec)));
