@@ -148,6 +148,20 @@ impl Ratings {
         (lo, hi)
     }
 
+    /// Rows whose (user, movie) pair already appeared earlier in the file.
+    /// Such rows are kept as separate ratings everywhere (training, the
+    /// split, stats), as pandas and fastai keep them.
+    pub fn duplicate_pairs(&self) -> usize {
+        let mut pairs: Vec<u64> = self
+            .users
+            .iter()
+            .zip(&self.items)
+            .map(|(&u, &i)| (u as u64) << 32 | i as u64)
+            .collect();
+        pairs.sort_unstable();
+        pairs.windows(2).filter(|w| w[0] == w[1]).count()
+    }
+
     /// Mean rating, accumulated in f64.
     pub fn mean(&self) -> f64 {
         self.ratings.iter().map(|&r| r as f64).sum::<f64>() / self.len() as f64

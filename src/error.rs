@@ -39,14 +39,21 @@ pub enum Error {
         msg: String,
     },
     /// The loss became NaN or infinite.
-    #[error("training diverged in epoch {epoch}: training loss {trn_loss}, validation loss {val_loss}; try a smaller --lr")]
+    #[error(
+        "training diverged in epoch {epoch}, {where_}: the loss is {loss}. Try a smaller --lr \
+         (this step's was {lr}; {lr_hint} is a start); no model was saved from this run"
+    )]
     Diverged {
-        /// The epoch (0-based) whose losses were not finite.
+        /// The epoch (0-based).
         epoch: usize,
-        /// Its smoothed training loss.
-        trn_loss: f64,
-        /// Its validation loss.
-        val_loss: f64,
+        /// Where in the epoch: "step S of N", or "in validation".
+        where_: String,
+        /// The first non-finite loss.
+        loss: f64,
+        /// The learning rate at that step.
+        lr: f32,
+        /// A tenth of it.
+        lr_hint: f32,
     },
     /// A CUDA driver call or kernel launch failed.
     #[error("CUDA error in {what}: {msg}")]

@@ -389,6 +389,12 @@ fn run_train(a: &TrainArgs) -> CliResult {
         recipe.wd
     ));
     console.say(&format!("data     {} ({} ratings)", data.source, data.len()));
+    let dups = data.duplicate_pairs();
+    if dups > 0 {
+        console.say(&format!(
+            "note     {dups} rows repeat an earlier (user, movie) pair; each is trained on as its own rating"
+        ));
+    }
     let report = train(&data, &cfg, &mut console)?;
     console.say(&format!("model    {}", saved::model_summary(&report.spec)));
     let model = SavedModel::from_report(&report, &data);

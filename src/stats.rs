@@ -87,6 +87,8 @@ pub struct Stats {
     pub range: (f32, f32),
     /// Mean rating.
     pub mean: f64,
+    /// Rows repeating an earlier (user, movie) pair.
+    pub duplicates: usize,
     /// Most active users: (raw id, count).
     pub top_users: Vec<(i64, usize)>,
     /// Most rated items: (raw id, count).
@@ -108,6 +110,7 @@ impl Stats {
             n_items: data.n_items(),
             range: data.rating_range(),
             mean: data.mean(),
+            duplicates: data.duplicate_pairs(),
             crosstab: Crosstab::new(data, &u, &i),
             top_users,
             top_items,
@@ -124,6 +127,11 @@ impl Stats {
         let _ = writeln!(s, "movies    {}", self.n_items);
         let _ = writeln!(s, "range     {} .. {}", self.range.0, self.range.1);
         let _ = writeln!(s, "mean      {:.4}", self.mean);
+        let _ = writeln!(
+            s,
+            "repeated  {} rows repeat an earlier (user, movie) pair; kept as separate ratings",
+            self.duplicates
+        );
         for (title, col, rows) in [
             ("top users", "userId", &self.top_users),
             ("top movies", "movieId", &self.top_items),

@@ -191,6 +191,16 @@ pub fn train(data: &Ratings, cfg: &TrainConfig, obs: &mut dyn Observer) -> Resul
                 });
             };
             let losses = be.train_epoch(&order, bs, lrs, global_step, &mut progress)?;
+            // The divergence guard rides on the epoch's one read-back of losses.
+            if let Some(s) = losses.iter().position(|l| !l.is_finite()) {
+                return Err(Error::Diverged {
+                    epoch,
+                    where_: format!("step {} of {}", s + 1, losses.len()),
+                    loss: losses[s] as f64,
+                    lr: lrs[s],
+                    lr_hint: lrs[s] / 10.0,
+                });
+            }
             let train_seconds = t0.elapsed().as_secs_f64();
             global_step += losses.len() as u64;
             for &loss in &losses {
@@ -199,11 +209,15 @@ pub fn train(data: &Ratings, cfg: &TrainConfig, obs: &mut dyn Observer) -> Resul
             }
             let trn_loss = avg_loss / (1.0 - AVG_MOM.powi(batch_num));
             let val_loss = be.validate()?;
-            if !trn_loss.is_finite() || !val_loss.is_finite() {
+            if !val_loss.is_finite() {
+                let lr = lrs[lrs.len() - 1];
+                let where_ = "in validation".to_string();
                 return Err(Error::Diverged {
                     epoch,
-                    trn_loss,
-                    val_loss,
+                    where_,
+                    loss: val_loss,
+                    lr,
+                    lr_hint: lr / 10.0,
                 });
             }
             let rec = EpochRecord {

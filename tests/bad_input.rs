@@ -1,0 +1,164 @@
+//! The bad-input matrix beyond the basics in tests/cli.rs: each case runs the
+//! CLI and checks the exit code, that the message names the file and line,
+//! and that nothing panicked.
+
+use std::process::{Command, Output};
+
+fn mfcuda(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mfcuda"))
+        .args(args)
+        .output()
+        .expect("the mfcuda binary runs")
+}
+
+struct Case {
+    name: &'static str,
+    csv: &'static [u8],
+    args: &'static [&'static str],
+    /// `None`: must succeed. `Some(text)`: must fail with exit code 1 and this text after the path.
+    error: Option<&'static str>,
+    /// Must appear in stdout when it succeeds.
+    stdout: &'static str,
+}
+
+#[test]
+fn bad_input_matrix() {
+    let cases = [
+        Case {
+            name: "duplicate pairs are kept, and said so",
+            csv: b"userId,movieId,rating\n1,10,4\n1,10,5\n2,10,3\n1,10,1\n",
+            args: &["stats"],
+            error: None,
+            stdout: "repeated  2 rows repeat an earlier (user, movie) pair; kept as separate ratings",
+        },
+        Case {
+            name: "ids past 32 bits are ids like any other",
+            csv: b"userId,movieId,rating\n5000000000,4294967296,4\n5000000000,1,2\n7,1,3\n",
+            args: &["stats"],
+            error: None,
+            stdout: "5000000000      2",
+        },
+        Case {
+            name: "ids past 64 bits are refused",
+            csv: b"userId,movieId,rating\n1,1,4\n99999999999999999999,1,2\n",
+            args: &["stats"],
+            error: Some(": line 3: userId '99999999999999999999' is not an integer id"),
+            stdout: "",
+        },
+        Case {
+            name: "a negative id is still an integer id",
+            csv: b"userId,movieId,rating\n-3,1,4\n",
+            args: &["stats"],
+            error: None,
+            stdout: "users     1",
+        },
+        Case {
+            name: "a header with a UTF-8 BOM",
+            csv: b"\xef\xbb\xbfuserId,movieId,rating\n1,1,4\n",
+            args: &["stats"],
+            error: None,
+            stdout: "ratings   1",
+        },
+        Case {
+            name: "a BOM in the middle is not a header",
+            csv: b"userId,movieId,rating\n\xef\xbb\xbf1,1,4\n",
+            args: &["stats"],
+            error: Some(": line 2: userId '\u{feff}1' is not an integer id"),
+            stdout: "",
+        },
+        Case {
+            name: "invalid UTF-8 in a field",
+            csv: b"userId,movieId,rating\n1,1,4\n\xff\xfe,1,4\n",
+            args: &["split"],
+            error: Some(": line 3: userId field is not valid UTF-8"),
+            stdout: "",
+        },
+        Case {
+            name: "too many fields",
+            csv: b"userId,movieId,rating\n1,1,4,9\n",
+            args: &["split"],
+            error: Some(": line 2: expected 3 fields as in the header, found 4"),
+            stdout: "",
+        },
+        Case {
+            name: "an unterminated quote swallows the rest into one field",
+            csv: b"userId,movieId,rating\n1,\"1,4\n2,2,2\n",
+            args: &["split"],
+            error: Some(": line 2: expected 3 fields as in the header, found 2"),
+            stdout: "",
+        },
+        Case {
+            name: "infinite rating spelled out",
+            csv: b"userId,movieId,rating\n1,1,infinity\n",
+            args: &["train", "--device", "cpu"],
+            error: Some(": line 2: rating 'infinity' is not a finite number"),
+            stdout: "",
+        },
+        Case {
+            name: "a split that leaves no validation rows",
+            csv: b"userId,movieId,rating\n1,1,4\n1,2,3\n",
+            args: &["train", "--device", "cpu", "--val-pct", "0.1"],
+            error: Some("invalid --val-pct: 0.1 of 2 rows leaves 2 training and 0 validation rows"),
+            stdout: "",
+        },
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (k, case) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("case{k}.csv"));
+        std::fs::write(&path, case.csv).unwrap();
+        let p = path.to_str().unwrap();
+        let mut args: Vec<&str> = case.args.to_vec();
+        args.extend(["--data", p]);
+        let o = mfcuda(&args);
+        let (out, err) = (
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr),
+        );
+        assert!(!err.contains("panicked"), "{}: {err}", case.name);
+        match case.error {
+            None => {
+                assert!(o.status.success(), "{}: {err}", case.name);
+                assert!(
+                    out.contains(case.stdout),
+                    "{}: want {:?} in\n{out}",
+                    case.name,
+                    case.stdout
+                );
+            }
+            Some(want) => {
+                assert_eq!(o.status.code(), Some(1), "{}: {err}", case.name);
+                assert_eq!(err.lines().count(), 1, "{}: {err}", case.name);
+                let names_file =
+                    err.contains(&format!("{p}{want}")) || (err.contains(want) && !want.starts_with(':'));
+                assert!(names_file, "{}: want {p}{want}, got {err}", case.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn duplicates_are_trained_on_as_separate_ratings() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dups.csv");
+    let mut text = String::from("userId,movieId,rating\n");
+    for u in 0..40 {
+        for m in 0..25 {
+            text.push_str(&format!("{u},{m},{}\n", 1 + (u * m) % 5));
+        }
+    }
+    text.push_str("3,4,5\n3,4,1\n");
+    std::fs::write(&path, text).unwrap();
+    let p = path.to_str().unwrap();
+    let o = mfcuda(&[
+        "train", "--data", p, "--recipe", "dotbias", "--epochs", "1", "--device", "cpu",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        out.contains("note     2 rows repeat an earlier (user, movie) pair"),
+        "{out}"
+    );
+    // The split counts them as rows: 1002 rows, 200 held out.
+    let split = mfcuda(&["split", "--data", p]);
+    assert_eq!(String::from_utf8_lossy(&split.stdout).lines().count(), 200);
+}
