@@ -271,3 +271,75 @@ fn bad_model_files_get_clear_errors() {
         String::from_utf8_lossy(&o.stdout)
     );
 }
+
+/// `bytes` with the first `from` replaced by `to` (same length, so the header stays valid).
+fn patched(bytes: &[u8], from: &str, to: &str) -> Vec<u8> {
+    assert_eq!(from.len(), to.len());
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from.as_bytes())
+        .expect("text in the header");
+    let mut out = bytes.to_vec();
+    out[at..at + to.len()].copy_from_slice(to.as_bytes());
+    out
+}
+
+#[test]
+fn predict_refuses_models_of_another_version_or_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(model()).unwrap();
+    let cases = [
+        (
+            "version.safetensors",
+            patched(&bytes, "\"version\":\"1\"", "\"version\":\"7\""),
+            "model file version 7 cannot be read by this mfcuda, which reads version 1",
+        ),
+        (
+            "kind.safetensors",
+            patched(&bytes, "\"kind\":\"dotbias\"", "\"kind\":\"svdplus\""),
+            "unknown model kind 'svdplus'",
+        ),
+        (
+            "format.safetensors",
+            patched(&bytes, "mfcuda-model", "other-models"),
+            "format is 'other-models', not 'mfcuda-model'",
+        ),
+    ];
+    for (name, content, want) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        let p = path.to_str().unwrap();
+        let o = mfcuda(&["predict", "--model", p]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{name}: {err}");
+        assert!(err.contains(&format!("{p}: {want}")), "{name}: {err}");
+        assert!(!err.contains("panicked") && o.stdout.is_empty(), "{name}: {err}");
+    }
+}
+
+#[test]
+fn a_diverged_run_keeps_the_last_good_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    std::fs::copy(model(), &path).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let p = path.to_str().unwrap();
+    let o = mfcuda(&[
+        "train", "--recipe", "dot", "--lr", "1e3", "--epochs", "1", "--device", "cpu", "--save", p,
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("error: training diverged in epoch 0, step "),
+        "{err}"
+    );
+    assert!(
+        err.contains("Try a smaller --lr (this step's was 1000; 100 is a start)"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the saved model was touched"
+    );
+}
