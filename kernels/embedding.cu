@@ -40,3 +40,28 @@ extern "C" __global__ void embedding_scatter_add(float* grad, const float* drows
         atomicAdd(&grad[(long long)idx[row] * f + k], drows[j]);
     }
 }
+
+// The deterministic scatter-add (`--deterministic`): no atomics. The thread
+// for element k of the FIRST batch row that names table row r adds, in batch
+// order, that element of every row naming r: the CPU twin's exact order, so
+// the result is the CPU's, bit for bit, on every run. Rows are read at
+// drows[b * row_stride + col_offset + k], so the same kernel serves the
+// halves of the net's concatenated gradient. Costs O(B) per element; at the
+// notebook's batch of 64 that is nothing.
+//
+// grad (N,F), drows (B,row_stride), idx (B)
+extern "C" __global__ void embedding_scatter_add_det(float* grad, const float* drows, const unsigned int* idx,
+                                                     int batch, int f, int row_stride, int col_offset) {
+    GRID_STRIDE(t, (long long)batch * f) {
+        int b = (int)(t / f), k = (int)(t % f);
+        unsigned int r = idx[b];
+        bool first = true;
+        for (int j = 0; j < b && first; j++) first = idx[j] != r;
+        if (!first) continue;
+        long long at = (long long)r * f + k;
+        float g = grad[at];
+        for (int j = b; j < batch; j++)
+            if (idx[j] == r) g += drows[(long long)j * row_stride + col_offset + k];
+        grad[at] = g;
+    }
+}

@@ -1,50 +1,88 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine, from the repository root, after scripts/gpu-check.sh filled gpu-bin/.
-# Prints everything in one go: the card, the kernel checks, the GPU tests, the recipes on the
-# GPU (all four), and compute-sanitizer memcheck. JSON results go to $OUT (or gpu-bin/out).
+# Prints everything in one go. Sections, all by default, or name some:
+#   bash gpu-bin/run.sh [checks] [recipes] [faults] [sanitize]
+# checks: the card, mfcuda check, the GPU tests. recipes: the four recipes on the GPU, op by op
+# and fused. faults: --deterministic twice, out of memory. sanitize: compute-sanitizer memcheck,
+# racecheck and initcheck over mfcuda check and one epoch (per stage) of every recipe.
+# JSON results go to $OUT (or gpu-bin/out).
 set -u
 out=${OUT:-gpu-bin/out}
 mkdir -p "$out"
 bin=gpu-bin
+sections=${*:-checks recipes faults sanitize}
 failed=()
 step() { printf '\n=== %s\n' "$*"; }
 run() { # name, command...: runs it, remembers a failure
     local name=$1; shift
     "$@" || failed+=("$name (exit $?)")
 }
-
-step "card"
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv || nvidia-smi
-
-step "mfcuda check"
-run check "$bin/mfcuda" check
-
-step "GPU tests"
-run gpu-tests "$bin/gpu-tests" --test-threads=1
-
-for r in learner dot dotbias net; do
-    step "train --recipe $r --device cuda"
-    run "train $r" bash -c "set -o pipefail; '$bin/mfcuda' train --recipe $r --device cuda --json | tee '$out/$r-cuda.jsonl' | tail -n 1 >/dev/null"
-    tail -n 1 "$out/$r-cuda.jsonl" | python3 -c '
+has() { [[ " $sections " == *" $1 "* ]]; }
+summarize() { # a --json line: per-epoch figures and the result
+    python3 -c '
 import json, sys
-r = json.loads(sys.stdin.read())
+r = json.loads(sys.stdin.read().strip().splitlines()[-1])
 for e in r["history"]:
     print("epoch %d  trn %.6f  val %.6f  train %.4f s" % (e["epoch"], e["trn_loss"], e["val_loss"], e["train_seconds"]))
 print("%s on %s: val_mse %.4f (notebook %.4f), %.2f s total" % (r["recipe"], r["device"], r["val_mse"], r["notebook_mse"], r["seconds"]))
-' 2>/dev/null || echo "(no result for $r)"
-done
+' 2>/dev/null || echo "(no result)"
+}
 
-sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-step "compute-sanitizer memcheck: mfcuda check"
-run "memcheck check" "$sanitizer" --tool memcheck --error-exitcode 9 "$bin/mfcuda" check
-step "compute-sanitizer memcheck: one epoch of learner"
-run "memcheck train" "$sanitizer" --tool memcheck --error-exitcode 9 "$bin/mfcuda" train --recipe learner --epochs 1 --device cuda
-step "compute-sanitizer memcheck: net, one epoch per stage (dropout on)"
-run "memcheck net" "$sanitizer" --tool memcheck --error-exitcode 9 "$bin/mfcuda" train --recipe net --epochs 1 --device cuda
+if has checks; then
+    step "card"
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv || nvidia-smi
+    step "mfcuda check"
+    run check "$bin/mfcuda" check
+    step "GPU tests"
+    run gpu-tests "$bin/gpu-tests" --test-threads=1
+fi
+
+if has recipes; then
+    for r in learner dot dotbias net; do
+        for mode in "" --fused; do
+            [ "$r" = net ] && [ -n "$mode" ] && continue
+            step "train --recipe $r --device cuda $mode"
+            run "train $r $mode" bash -c "set -o pipefail; '$bin/mfcuda' train --recipe $r --device cuda $mode --json > '$out/$r$mode.jsonl'"
+            summarize < "$out/$r$mode.jsonl"
+        done
+    done
+fi
+
+if has faults; then
+    step "--deterministic, twice: the losses must be identical"
+    for k in 1 2; do
+        "$bin/mfcuda" train --recipe dotbias --epochs 1 --device cuda --deterministic --json 2>/dev/null | tail -n 1 > "$out/det$k.json"
+    done
+    run deterministic python3 -c '
+import json, sys
+a, b = (json.load(open(sys.argv[k])) for k in (1, 2))
+la = [(e["trn_loss"], e["val_loss"]) for e in a["history"]]
+lb = [(e["trn_loss"], e["val_loss"]) for e in b["history"]]
+print("run 1:", la); print("run 2:", lb)
+print("identical" if la == lb else "DIFFERENT"); sys.exit(la != lb)
+' "$out/det1.json" "$out/det2.json"
+    step "out of GPU memory: a clear message, no panic"
+    "$bin/mfcuda" train --recipe dotbias --batch-size 1000000000 --device cuda > /dev/null 2> "$out/oom.txt"
+    rc=$?
+    cat "$out/oom.txt"
+    run oom bash -c "[ $rc = 1 ] && grep -q 'out of GPU memory' '$out/oom.txt' && ! grep -q panicked '$out/oom.txt'"
+fi
+
+if has sanitize; then
+    sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+    for tool in memcheck racecheck initcheck; do
+        step "compute-sanitizer $tool: mfcuda check"
+        run "$tool check" "$sanitizer" --tool "$tool" --error-exitcode 9 "$bin/mfcuda" check
+        for r in learner dot dotbias net; do
+            step "compute-sanitizer $tool: $r, one epoch per stage"
+            run "$tool $r" "$sanitizer" --tool "$tool" --error-exitcode 9 "$bin/mfcuda" train --recipe "$r" --epochs 1 --device cuda --quiet
+        done
+    done
+fi
 
 step "summary"
 if [ ${#failed[@]} -eq 0 ]; then
-    echo "all GPU checks passed"
+    echo "all GPU checks passed ($sections)"
 else
     printf 'FAILED: %s\n' "${failed[@]}"
     exit 1

@@ -115,6 +115,16 @@ pub trait Backend {
     fn params(&mut self) -> Result<Vec<f32>>;
 }
 
+/// How the CUDA backend runs; the CPU has one way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GpuOptions {
+    /// dot and dotbias: two fused kernels a step, each epoch one CUDA graph.
+    pub fused: bool,
+    /// No atomics: scatter-adds in the CPU's order and one-block reductions,
+    /// so that two runs give the same bits (and the fused path is off).
+    pub deterministic: bool,
+}
+
 /// Which device the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -128,12 +138,11 @@ pub enum Device {
 }
 
 /// Builds the backend for `device`. Also returns one line saying which
-/// device was picked and why. `fused` picks the GPU's fused, graph-replayed
-/// path for dot and dotbias; the CPU has one path.
+/// device was picked and why. `gpu` picks how the CUDA backend runs.
 pub fn create<'a>(
     device: Device,
     init: BackendInit<'a>,
-    fused: bool,
+    gpu_opts: GpuOptions,
 ) -> Result<(Box<dyn Backend + 'a>, String)> {
     match device {
         Device::Cpu => Ok((Box::new(CpuBackend::new(init)), "device: cpu (requested)".into())),
@@ -143,12 +152,12 @@ pub fn create<'a>(
                 msg: format!("{why}; use --device cpu"),
             })?;
             let line = format!("device: cuda, {} (requested)", gpu.description);
-            Ok((Box::new(CudaBackend::new(Arc::new(gpu), init, fused)?), line))
+            Ok((Box::new(CudaBackend::new(Arc::new(gpu), init, gpu_opts)?), line))
         }
         Device::Auto => match Gpu::open() {
             Ok(gpu) => {
                 let line = format!("device: cuda, {} (auto: a usable GPU was found)", gpu.description);
-                Ok((Box::new(CudaBackend::new(Arc::new(gpu), init, fused)?), line))
+                Ok((Box::new(CudaBackend::new(Arc::new(gpu), init, gpu_opts)?), line))
             }
             Err(why) => Ok((
                 Box::new(CpuBackend::new(init)),

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::backend::{Backend, BackendInit, Device, Examples};
+use crate::backend::{Backend, BackendInit, Device, Examples, GpuOptions};
 use crate::cpu::CpuBackend;
 use crate::cuda::{CudaBackend, Gpu};
 use crate::data::Ratings;
@@ -179,7 +179,17 @@ impl Which<'_> {
             Which::Cuda(_) if fused && init.spec.kind == crate::model::ModelKind::Net => None,
             Which::Cuda(gpu) => {
                 let label = if fused { "fused, graph" } else { "op by op" };
-                Some((Box::new(CudaBackend::new(Arc::clone(gpu), init, fused)?), label))
+                Some((
+                    Box::new(CudaBackend::new(
+                        Arc::clone(gpu),
+                        init,
+                        GpuOptions {
+                            fused,
+                            deterministic: false,
+                        },
+                    )?),
+                    label,
+                ))
             }
         })
     }
@@ -521,7 +531,7 @@ fn gpu_bench(
         let mut out = gpu.zeros::<f64>(1)?;
         let reps = if n > 10_000_000 { 20 } else { reps };
         let ms = time(reps, &mut || {
-            gpu.mse_sum(&mut out.as_view_mut(), &pred.as_view(), &target.as_view())
+            gpu.mse_sum(&mut out.as_view_mut(), &pred.as_view(), &target.as_view(), false)
         })?;
         rows.push(kernel_row(
             "cuda",

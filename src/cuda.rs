@@ -21,7 +21,7 @@ use cudarc::driver::{
 };
 use cudarc::nvrtc::Ptx;
 
-use crate::backend::{Backend, BackendInit};
+use crate::backend::{Backend, BackendInit, GpuOptions};
 use crate::error::{Error, Result};
 use crate::model::{DropoutKey, ModelKind, ModelSpec};
 use crate::ops::{AdamStep, DropoutLayer};
@@ -111,6 +111,7 @@ kernels! {
     gather_rows in "embedding",
     embedding_gather in "embedding",
     embedding_scatter_add in "embedding",
+    embedding_scatter_add_det in "embedding",
     dot_forward in "dot",
     dot_backward in "dot",
     bias_add in "dot",
@@ -204,15 +205,39 @@ impl Gpu {
 
     /// Copies a host slice to a new device buffer.
     pub fn upload<T: DeviceRepr>(&self, host: &[T]) -> Result<CudaSlice<T>> {
-        self.stream.clone_htod(host).map_err(|e| cuda_err("upload", e))
+        self.stream
+            .clone_htod(host)
+            .map_err(|e| self.alloc_err("upload", std::mem::size_of_val(host), e))
     }
 
     /// A new zeroed device buffer of `n` elements (at least one, so that
     /// empty tensors still have an address).
     pub fn zeros<T: DeviceRepr + ValidAsZeroBits>(&self, n: usize) -> Result<CudaSlice<T>> {
+        let bytes = n.max(1) * std::mem::size_of::<T>();
         self.stream
             .alloc_zeros(n.max(1))
-            .map_err(|e| cuda_err("alloc", e))
+            .map_err(|e| self.alloc_err("alloc", bytes, e))
+    }
+
+    /// An allocation failure, in words a user can act on when it is the
+    /// card's memory that ran out.
+    fn alloc_err(&self, what: &str, bytes: usize, e: DriverError) -> Error {
+        if e.0 != cudarc::driver::sys::CUresult::CUDA_ERROR_OUT_OF_MEMORY {
+            return cuda_err(what, e);
+        }
+        let mib = |b: usize| b as f64 / (1 << 20) as f64;
+        let (free, total) = self.ctx.mem_get_info().unwrap_or((0, 0));
+        Error::Cuda {
+            what: what.into(),
+            msg: format!(
+                "out of GPU memory: {:.0} MiB more were needed, {:.0} MiB of {:.0} MiB are free on {}; \
+                 try a smaller --factors or --batch-size, or --device cpu",
+                mib(bytes),
+                mib(free),
+                mib(total),
+                self.description
+            ),
+        }
     }
 
     /// Copies a device buffer back; this waits for the stream.
@@ -292,6 +317,42 @@ impl Gpu {
         // SAFETY: matches embedding_scatter_add(float*, const float*, const uint*, int, int);
         // drows holds batch*f floats and every idx is a row of grad.
         unsafe { l.launch(grid(batch * f)) }.map_err(|e| cuda_err("embedding_scatter_add", e))?;
+        Ok(())
+    }
+
+    /// [`crate::ops::embedding_scatter_add`] without atomics, in the CPU's
+    /// order: bit-identical to the CPU twin on every run. `drows` rows are
+    /// `row_stride` apart and start at column `col_offset`, so that the two
+    /// halves of the net's (B,2F) gradient can be scattered without a copy.
+    pub fn embedding_scatter_add_det(
+        &self,
+        grad: &mut CudaViewMut<'_, f32>,
+        drows: &CudaView<'_, f32>,
+        idx: &CudaView<'_, u32>,
+        f: usize,
+        row_stride: usize,
+        col_offset: usize,
+    ) -> Result<()> {
+        let what = "embedding_scatter_add_det";
+        let batch = idx.len();
+        assert!(col_offset + f <= row_stride && drows.len() >= batch * row_stride);
+        let args = [
+            int(what, batch)?,
+            int(what, f)?,
+            int(what, row_stride)?,
+            int(what, col_offset)?,
+        ];
+        let mut l = self.stream.launch_builder(&self.k.embedding_scatter_add_det);
+        l.arg(grad)
+            .arg(drows)
+            .arg(idx)
+            .arg(&args[0])
+            .arg(&args[1])
+            .arg(&args[2])
+            .arg(&args[3]);
+        // SAFETY: matches embedding_scatter_add_det(float*, const float*, const uint*, int, int,
+        // int, int); drows holds batch rows of row_stride floats; every idx is a row of grad.
+        unsafe { l.launch(grid(batch * f)) }.map_err(|e| cuda_err(what, e))?;
         Ok(())
     }
 
@@ -414,12 +475,14 @@ impl Gpu {
     }
 
     /// See [`crate::ops::mse_sum`]: adds Σ (pred − target)² to `out[0]`,
-    /// which the caller zeroes first.
+    /// which the caller zeroes first. `deterministic` runs one block, whose
+    /// sum has the same order on every run.
     pub fn mse_sum(
         &self,
         out: &mut CudaViewMut<'_, f64>,
         pred: &CudaView<'_, f32>,
         target: &CudaView<'_, f32>,
+        deterministic: bool,
     ) -> Result<()> {
         let n = target.len();
         assert!(pred.len() >= n && !out.is_empty());
@@ -427,7 +490,9 @@ impl Gpu {
         let mut l = self.stream.launch_builder(&self.k.mse_sum);
         l.arg(out).arg(pred).arg(target).arg(&n_arg);
         // SAFETY: matches mse_sum(double*, const float*, const float*, int).
-        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("mse_sum", e))?;
+        // One block sums in a fixed order; many blocks meet in a double atomicAdd.
+        let cfg = if deterministic { one_block() } else { grid(n) };
+        unsafe { l.launch(cfg) }.map_err(|e| cuda_err("mse_sum", e))?;
         Ok(())
     }
 
@@ -986,10 +1051,20 @@ fn backward(
     users: &CudaView<'_, u32>,
     items: &CudaView<'_, u32>,
     dropout: Option<DropoutKey>,
+    det: bool,
 ) -> Result<()> {
     let (batch, f) = (users.len(), spec.factors);
     let (lo, hi) = spec.y_range;
     let t = spec.tensors();
+    // Atomics, or (with --deterministic) the CPU's order without them.
+    let scatter =
+        |grad: &mut CudaViewMut<'_, f32>, drows: &CudaView<'_, f32>, idx: &CudaView<'_, u32>, f: usize| {
+            if det {
+                gpu.embedding_scatter_add_det(grad, drows, idx, f, f, 0)
+            } else {
+                gpu.embedding_scatter_add(grad, drows, idx, f)
+            }
+        };
     let mut g = grads.as_view_mut();
     let (mut gu, mut rest) = g.split_at_mut(t[0].len());
     let (mut gm, mut rest) = rest.split_at_mut(t[1].len());
@@ -1008,8 +1083,8 @@ fn backward(
                     hi,
                     batch,
                 )?;
-                gpu.embedding_scatter_add(&mut gub, &ws.dx.as_view(), users, 1)?;
-                gpu.embedding_scatter_add(&mut gmb, &ws.dx.as_view(), items, 1)?;
+                scatter(&mut gub, &ws.dx.as_view(), users, 1)?;
+                scatter(&mut gmb, &ws.dx.as_view(), items, 1)?;
                 &ws.dx
             };
             gpu.dot_backward(
@@ -1021,8 +1096,8 @@ fn backward(
                 batch,
                 f,
             )?;
-            gpu.embedding_scatter_add(&mut gu, &ws.du.as_view(), users, f)?;
-            gpu.embedding_scatter_add(&mut gm, &ws.dm.as_view(), items, f)?;
+            scatter(&mut gu, &ws.du.as_view(), users, f)?;
+            scatter(&mut gm, &ws.dm.as_view(), items, f)?;
         }
         ModelKind::Net => {
             let (h, nc, nh) = (spec.hidden, batch * 2 * f, batch * spec.hidden);
@@ -1079,7 +1154,12 @@ fn backward(
                     ModelSpec::DROP1,
                 )?;
             }
-            gpu.concat_scatter_add(&mut gu, &mut gm, &ws.dcat.slice(..nc), users, items, f)?;
+            if det {
+                gpu.embedding_scatter_add_det(&mut gu, &ws.dcat.slice(..nc), users, f, 2 * f, 0)?;
+                gpu.embedding_scatter_add_det(&mut gm, &ws.dcat.slice(..nc), items, f, 2 * f, f)?;
+            } else {
+                gpu.concat_scatter_add(&mut gu, &mut gm, &ws.dcat.slice(..nc), users, items, f)?;
+            }
         }
     }
     Ok(())
@@ -1138,6 +1218,8 @@ pub struct CudaBackend {
     mse: CudaSlice<f64>,
     /// Fused path: two kernels per step, the epoch replayed as a CUDA graph.
     fused: bool,
+    /// No atomics anywhere: the same bits on every run.
+    deterministic: bool,
     /// Fused path: the epoch's per-step optimizer scalars (see `kernels/fused.cu`).
     sched: CudaSlice<f32>,
     /// Fused path: the captured epoch, with the (rows, batch size) it was captured for.
@@ -1145,10 +1227,10 @@ pub struct CudaBackend {
 }
 
 impl CudaBackend {
-    /// Uploads everything `init` holds to `gpu`. With `fused`, dot and
+    /// Uploads everything `init` holds to `gpu`. With `opts.fused`, dot and
     /// dotbias train through the fused kernels replayed as one CUDA graph per
-    /// epoch; the net always runs op by op.
-    pub fn new(gpu: Arc<Gpu>, init: BackendInit<'_>, fused: bool) -> Result<Self> {
+    /// epoch; the net, and any run with `opts.deterministic`, go op by op.
+    pub fn new(gpu: Arc<Gpu>, init: BackendInit<'_>, opts: GpuOptions) -> Result<Self> {
         let n = init.params.len();
         let cap = EVAL_CHUNK;
         let v_len = if matches!(init.optimizer, Optimizer::Adam { .. }) {
@@ -1173,7 +1255,8 @@ impl CudaBackend {
             ws: DeviceWorkspace::new(&gpu, cap, init.spec)?,
             losses: gpu.zeros(1)?,
             mse: gpu.zeros(1)?,
-            fused: fused && init.spec.kind != ModelKind::Net,
+            fused: opts.fused && !opts.deterministic && init.spec.kind != ModelKind::Net,
+            deterministic: opts.deterministic,
             sched: gpu.zeros(1)?,
             graph: None,
             gpu,
@@ -1320,10 +1403,10 @@ impl CudaBackend {
 
 impl Backend for CudaBackend {
     fn device(&self) -> String {
-        let path = if self.fused {
-            "fused, CUDA graph"
-        } else {
-            "op by op"
+        let path = match (self.fused, self.deterministic) {
+            (true, _) => "fused, CUDA graph",
+            (false, true) => "op by op, deterministic",
+            (false, false) => "op by op",
         };
         format!("cuda: {} ({path})", self.gpu.description)
     }
@@ -1411,6 +1494,7 @@ impl Backend for CudaBackend {
                 &users,
                 &items,
                 dropout,
+                self.deterministic,
             )?;
             self.optimizer_step(lr)?;
         }
@@ -1442,6 +1526,7 @@ impl Backend for CudaBackend {
                 &mut self.mse.slice_mut(..),
                 &self.ws.pred.slice(..batch),
                 &v.ratings.slice(rows),
+                self.deterministic,
             )?;
         }
         let sum = self.gpu.download(&self.mse.slice(..1))?;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use cudarc::driver::CudaSlice;
 
-use crate::backend::{Backend, BackendInit, Examples};
+use crate::backend::{Backend, BackendInit, Examples, GpuOptions};
 use crate::check::{compare, Comparison};
 use crate::cpu::CpuBackend;
 use crate::cuda::{CudaBackend, Gpu};
@@ -176,6 +176,25 @@ pub fn kernel_checks(gpu: &Gpu, mut on_row: impl FnMut(&CheckRow)) -> Result<Vec
                 compare(&widen(&dl(&dgrad)?), &widen(&want), 1e-5, 1e-5),
             );
 
+            // The deterministic scatter: no atomics, the CPU's order, so the CPU's bits.
+            let mut want = uniform(&mut rng, n_rows * f, -1.0, 1.0);
+            let mut dgrad = gpu.upload(&want)?;
+            ops::embedding_scatter_add(&mut want, &drows, &idx, f);
+            let ddrows = gpu.upload(&drows)?;
+            gpu.embedding_scatter_add_det(
+                &mut dgrad.as_view_mut(),
+                &ddrows.as_view(),
+                &didx.as_view(),
+                f,
+                f,
+                0,
+            )?;
+            push(
+                "embedding_scatter_add_det",
+                shape.clone(),
+                compare(&widen(&dl(&dgrad)?), &widen(&want), 0.0, 0.0),
+            );
+
             // dot_forward and dot_backward
             let (a, bb) = (
                 uniform(&mut rng, b * f, -1.0, 1.0),
@@ -302,6 +321,7 @@ pub fn kernel_checks(gpu: &Gpu, mut on_row: impl FnMut(&CheckRow)) -> Result<Vec
             &mut out.as_view_mut(),
             &gpu.upload(&pred)?.as_view(),
             &gpu.upload(&target)?.as_view(),
+            false,
         )?;
         let got = gpu.download(&out.as_view())?;
         push("mse_sum", format!("n={n}"), compare(&got, &[want], 0.0, 1e-9));
@@ -693,7 +713,7 @@ pub fn step_parity(
     data: &Ratings,
     recipe: &Recipe,
     seed: u32,
-    fused: bool,
+    opts: GpuOptions,
 ) -> Result<CheckRow> {
     let split = Split::new(data.len(), 0.2, 42)?;
     let (train, valid) = (
@@ -720,7 +740,7 @@ pub fn step_parity(
         seed: seed as u64,
     };
     let mut cpu = CpuBackend::new(init.clone());
-    let mut cuda = CudaBackend::new(gpu.clone(), init, fused)?;
+    let mut cuda = CudaBackend::new(gpu.clone(), init, opts)?;
     let cpu_loss = cpu.train_epoch(&order, bs, &lr, first_step, &mut |_, _| {})?;
     let gpu_loss = cuda.train_epoch(&order, bs, &lr, first_step, &mut |_, _| {})?;
     // Validation runs in eval mode (no dropout) over all 20,167 rows.
@@ -735,7 +755,12 @@ pub fn step_parity(
         1e-5,
     );
     Ok(CheckRow {
-        kernel: format!("step parity {}{}", recipe.name, if fused { " fused" } else { "" }),
+        kernel: format!(
+            "step parity {}{}{}",
+            recipe.name,
+            if opts.fused { " fused" } else { "" },
+            if opts.deterministic { " det" } else { "" }
+        ),
         shape: format!("B={bs}+29 P={}", spec.n_params()),
         cmp,
     })

@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
-use mfcuda::backend::Device;
+use mfcuda::backend::{Device, GpuOptions};
 use mfcuda::bench::{self, BenchOptions, BenchRow};
 use mfcuda::cuda::{self, Gpu};
 use mfcuda::data::{self, Columns, Ratings, Source};
@@ -243,6 +243,9 @@ struct TrainArgs {
     /// On the GPU, run dot and dotbias steps as two fused kernels, each epoch one CUDA graph.
     #[arg(long)]
     fused: bool,
+    /// On the GPU, no atomics: two runs give the same bits (slower; turns --fused off).
+    #[arg(long)]
+    deterministic: bool,
     /// Save the trained model here (safetensors; written atomically).
     #[arg(long, value_name = "FILE")]
     save: Option<PathBuf>,
@@ -377,7 +380,10 @@ fn run_train(a: &TrainArgs) -> CliResult {
         split_seed: a.split_seed,
         val_pct: a.val_pct,
         device: a.device,
-        fused: a.fused,
+        gpu: GpuOptions {
+            fused: a.fused,
+            deterministic: a.deterministic,
+        },
     };
     let mut console = Console::new(a.json, a.quiet);
     console.say(&format!("recipe   {}: {}", recipe.name, recipe.about));
@@ -597,20 +603,34 @@ fn run_check(a: &CheckArgs) -> CliResult {
     };
     gpu_check::kernel_checks(&gpu, &mut show)?;
     let data = Ratings::load(&Source::Bundled, &Columns::default())?;
+    // Op by op, fused, and deterministic; the net has no fused path.
+    let (plain, fused, det) = (
+        GpuOptions::default(),
+        GpuOptions {
+            fused: true,
+            deterministic: false,
+        },
+        GpuOptions {
+            fused: false,
+            deterministic: true,
+        },
+    );
     let parity = [
-        ("dotbias", false),
-        ("learner", false),
-        ("net", false),
-        ("dotbias", true),
-        ("learner", true),
+        ("dotbias", plain),
+        ("learner", plain),
+        ("net", plain),
+        ("dotbias", fused),
+        ("learner", fused),
+        ("dotbias", det),
+        ("net", det),
     ];
-    for (name, fused) in parity {
+    for (name, opts) in parity {
         show(&gpu_check::step_parity(
             &gpu,
             &data,
             &recipe::find(name)?,
             42,
-            fused,
+            opts,
         )?);
     }
     if failed > 0 {

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{self, BackendInit, Device, Examples};
+use crate::backend::{self, BackendInit, Device, Examples, GpuOptions};
 use crate::data::Ratings;
 use crate::error::{Error, Result};
 use crate::model::ModelSpec;
@@ -33,8 +33,8 @@ pub struct TrainConfig {
     pub val_pct: f64,
     /// Where to run.
     pub device: Device,
-    /// On the GPU, train dot and dotbias with the fused kernels in a CUDA graph.
-    pub fused: bool,
+    /// How the GPU runs (ignored on the CPU).
+    pub gpu: GpuOptions,
 }
 
 /// One row of the epoch table.
@@ -160,7 +160,7 @@ pub fn train(data: &Ratings, cfg: &TrainConfig, obs: &mut dyn Observer) -> Resul
         valid: &valid_set,
         seed: cfg.seed as u64,
     };
-    let (mut be, why) = backend::create(cfg.device, init, cfg.fused)?;
+    let (mut be, why) = backend::create(cfg.device, init, cfg.gpu)?;
     obs.start(&why);
 
     let bs = recipe.batch_size;

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use mfcuda::backend::Device;
+use mfcuda::backend::{Device, GpuOptions};
 use mfcuda::cuda::Gpu;
 use mfcuda::data::{Columns, Ratings, Source};
 use mfcuda::gpu_check::{kernel_checks, step_parity, CheckRow};
@@ -61,9 +61,26 @@ fn one_step_parity_sgd_adam_net_and_fused() {
     let mut rows: Vec<CheckRow> = Vec::new();
     for name in ["dot", "dotbias", "learner", "net"] {
         let recipe = recipe::find(name).unwrap();
-        rows.push(step_parity(&gpu, &data, &recipe, 7, false).unwrap());
+        rows.push(step_parity(&gpu, &data, &recipe, 7, GpuOptions::default()).unwrap());
+        let det = GpuOptions {
+            fused: false,
+            deterministic: true,
+        };
+        rows.push(step_parity(&gpu, &data, &recipe, 7, det).unwrap());
         if name != "net" {
-            rows.push(step_parity(&gpu, &data, &recipe, 7, true).unwrap());
+            rows.push(
+                step_parity(
+                    &gpu,
+                    &data,
+                    &recipe,
+                    7,
+                    GpuOptions {
+                        fused: true,
+                        deterministic: false,
+                    },
+                )
+                .unwrap(),
+            );
         }
     }
     assert_rows(&rows);
@@ -94,7 +111,10 @@ fn recipes_on_gpu_match_cpu_and_notebook() {
                 split_seed: 42,
                 val_pct: 0.2,
                 device,
-                fused,
+                gpu: mfcuda::backend::GpuOptions {
+                    fused,
+                    deterministic: false,
+                },
             };
             train(&data, &cfg, &mut Silent).unwrap()
         };
@@ -136,5 +156,59 @@ fn recipes_on_gpu_match_cpu_and_notebook() {
                 gpu.val_mse
             );
         }
+    }
+}
+
+#[test]
+fn deterministic_gpu_runs_repeat_to_the_bit() {
+    let Some(gpu) = gpu_or_skip("deterministic_gpu_runs_repeat_to_the_bit") else {
+        return;
+    };
+    drop(gpu);
+    let data = bundled();
+    for name in ["dotbias", "net"] {
+        let run = |deterministic| {
+            let cfg = TrainConfig {
+                recipe: recipe::find(name)
+                    .unwrap()
+                    .with_overrides(&Overrides {
+                        epochs: Some(1),
+                        ..Default::default()
+                    })
+                    .unwrap(),
+                seed: 42,
+                split_seed: 42,
+                val_pct: 0.2,
+                device: Device::Cuda,
+                gpu: GpuOptions {
+                    fused: false,
+                    deterministic,
+                },
+            };
+            train(&data, &cfg, &mut Silent).unwrap()
+        };
+        let (a, b, plain) = (run(true), run(true), run(false));
+        let bits = |p: &[f32]| p.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
+        assert!(
+            bits(&a.params) == bits(&b.params),
+            "{name}: deterministic runs differ"
+        );
+        for (x, y) in a.history.iter().zip(&b.history) {
+            assert_eq!(
+                (x.trn_loss.to_bits(), x.val_loss.to_bits()),
+                (y.trn_loss.to_bits(), y.val_loss.to_bits())
+            );
+        }
+        let secs = |r: &mfcuda::train::TrainReport| {
+            r.history.iter().map(|e| e.train_seconds).sum::<f64>() / r.epochs as f64
+        };
+        let _ = writeln!(
+            std::io::stderr(),
+            "{name}: deterministic {:.4} s/epoch (val {:.6}), atomics {:.4} s/epoch (val {:.6})",
+            secs(&a),
+            a.val_mse,
+            secs(&plain),
+            plain.val_mse
+        );
     }
 }

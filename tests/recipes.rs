@@ -15,7 +15,7 @@ fn run(name: &str, overrides: &Overrides) -> TrainReport {
         split_seed: 42,
         val_pct: 0.2,
         device: Device::Cpu,
-        fused: false,
+        gpu: Default::default(),
     };
     train(&data, &cfg, &mut Silent).unwrap()
 }
