@@ -24,7 +24,7 @@ import json, sys
 r = json.loads(sys.stdin.read().strip().splitlines()[-1])
 for e in r["history"]:
     print("epoch %d  trn %.6f  val %.6f  train %.4f s" % (e["epoch"], e["trn_loss"], e["val_loss"], e["train_seconds"]))
-print("%s on %s: val_mse %.4f (notebook %.4f), %.2f s total" % (r["recipe"], r["device"], r["val_mse"], r["notebook_mse"], r["seconds"]))
+print("%s on %s: val_mse %.4f (notebook %s), %.2f s total" % (r["recipe"], r["device"], r["val_mse"], r["notebook_mse"], r["seconds"]))
 ' 2>/dev/null || echo "(no result)"
 }
 

@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::model::ModelSpec;
 use crate::ops;
 use crate::optim::Optimizer;
+use crate::sparse::CpuSparseBackend;
 
 /// Rows of a ratings table in columnar form, ready for a device.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -144,6 +145,22 @@ pub fn create<'a>(
     init: BackendInit<'a>,
     gpu_opts: GpuOptions,
 ) -> Result<(Box<dyn Backend + 'a>, String)> {
+    if init.optimizer == Optimizer::Sparse {
+        // Sparse SGD has a CPU implementation only, so far.
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(2);
+        let why = match device {
+            Device::Cuda => return Err(crate::cuda::no_svd()),
+            Device::Cpu => "requested".to_string(),
+            Device::Auto => "auto: sparse SGD runs on the CPU".to_string(),
+        };
+        return Ok((
+            Box::new(CpuSparseBackend::new(init, threads)?),
+            format!("device: cpu, {threads} threads ({why})"),
+        ));
+    }
     match device {
         Device::Cpu => Ok((Box::new(CpuBackend::new(init)), "device: cpu (requested)".into())),
         Device::Cuda => {

@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::ops::{self, AdamStep};
 use crate::recipe;
 use crate::rng::Mt19937;
+use crate::sparse::CpuSparseBackend;
 use crate::split::Split;
 use crate::train::model_spec;
 
@@ -175,7 +176,11 @@ impl Which<'_> {
     ) -> Result<Option<(Box<dyn Backend + 'a>, &'static str)>> {
         Ok(match self {
             Which::Cpu if fused => None,
+            Which::Cpu if init.optimizer == crate::optim::Optimizer::Sparse => {
+                Some((Box::new(CpuSparseBackend::new(init, 2)?), "sparse, 2 threads"))
+            }
             Which::Cpu => Some((Box::new(CpuBackend::new(init)), "")),
+            Which::Cuda(_) if init.optimizer == crate::optim::Optimizer::Sparse => None,
             Which::Cuda(_) if fused && init.spec.kind == crate::model::ModelKind::Net => None,
             Which::Cuda(gpu) => {
                 let label = if fused { "fused, graph" } else { "op by op" };

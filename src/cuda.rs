@@ -806,7 +806,9 @@ impl Gpu {
         let with_bias = match spec.kind {
             ModelKind::Dot => 0i32,
             ModelKind::DotBias => 1,
-            ModelKind::Net => return Err(Error::invalid(what, "the net has no fused step")),
+            ModelKind::Net | ModelKind::Svd => {
+                return Err(Error::invalid(what, "only dot and dotbias have a fused step"))
+            }
         };
         assert!(items.len() == n && ratings.len() == n && step * bs < n && losses.len() > step);
         assert!(grads.len() == spec.n_params() && params.len() == spec.n_params());
@@ -902,6 +904,14 @@ impl Gpu {
     }
 }
 
+/// The svd model trains by sparse SGD, which has no CUDA kernel yet.
+pub(crate) fn no_svd() -> Error {
+    Error::Device {
+        device: "cuda".into(),
+        msg: "the svd model (sparse SGD) runs on the CPU only so far; use --device cpu".into(),
+    }
+}
+
 /// Per-batch activations on the device, sized for `cap` rows; the net's
 /// buffers only for the net.
 struct DeviceWorkspace {
@@ -991,6 +1001,7 @@ fn forward(
             gpu.bias_add(&mut ws.x.slice_mut(..), &p(3), items)?;
             gpu.sigmoid_range_forward(&mut ws.pred.slice_mut(..), &ws.x.as_view(), lo, hi, batch)
         }
+        ModelKind::Svd => Err(no_svd()),
         ModelKind::Net => {
             let (nc, nh) = (batch * 2 * f, batch * spec.hidden);
             gpu.concat_gather(&mut ws.cat.slice_mut(..nc), &p(0), users, &p(1), items, f)?;
@@ -1099,6 +1110,7 @@ fn backward(
             scatter(&mut gu, &ws.du.as_view(), users, f)?;
             scatter(&mut gm, &ws.dm.as_view(), items, f)?;
         }
+        ModelKind::Svd => return Err(no_svd()),
         ModelKind::Net => {
             let (h, nc, nh) = (spec.hidden, batch * 2 * f, batch * spec.hidden);
             let (mut gw1, mut rest) = rest.split_at_mut(t[2].len());
@@ -1231,6 +1243,9 @@ impl CudaBackend {
     /// dotbias train through the fused kernels replayed as one CUDA graph per
     /// epoch; the net, and any run with `opts.deterministic`, go op by op.
     pub fn new(gpu: Arc<Gpu>, init: BackendInit<'_>, opts: GpuOptions) -> Result<Self> {
+        if init.spec.kind == ModelKind::Svd || init.optimizer == Optimizer::Sparse {
+            return Err(no_svd());
+        }
         let n = init.params.len();
         let cap = EVAL_CHUNK;
         let v_len = if matches!(init.optimizer, Optimizer::Adam { .. }) {
@@ -1269,6 +1284,7 @@ impl CudaBackend {
         let n = self.params.len();
         let (p, g) = (&mut self.params.slice_mut(..n), &mut self.grads.slice_mut(..n));
         match self.optimizer {
+            Optimizer::Sparse => Err(no_svd()),
             Optimizer::Sgd { momentum } => {
                 self.gpu
                     .sgd_update(p, g, &mut self.m.slice_mut(..n), lr, momentum, self.wd)
@@ -1298,7 +1314,7 @@ impl CudaBackend {
         let mut sched = vec![0f32; 2 * steps];
         for (s, &lr) in lrs.iter().enumerate() {
             match self.optimizer {
-                Optimizer::Sgd { .. } => sched[2 * s] = lr,
+                Optimizer::Sgd { .. } | Optimizer::Sparse => sched[2 * s] = lr,
                 Optimizer::Adam { beta1, beta2, eps } => {
                     let st = AdamStep::new(lr as f64, beta1, beta2, eps, self.t + s as u64 + 1);
                     sched[2 * s] = st.step_size;
@@ -1386,6 +1402,7 @@ impl CudaBackend {
             );
             let sched = self.sched.as_view();
             match self.optimizer {
+                Optimizer::Sparse => return Err(no_svd()),
                 Optimizer::Sgd { momentum } => {
                     gpu.sgd_update_sched(params, grads, m, &sched, s, momentum, self.wd)?
                 }

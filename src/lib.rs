@@ -37,6 +37,7 @@ pub mod recipe;
 pub mod rng;
 pub mod saved;
 pub mod schedule;
+pub mod sparse;
 pub mod split;
 pub mod stats;
 pub mod train;

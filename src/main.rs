@@ -413,11 +413,14 @@ fn run_train(a: &TrainArgs) -> CliResult {
             console.say(&format!("plot     {}", path.display()));
         }
     }
+    let notebook = report
+        .notebook_mse
+        .map(|m| format!("  (notebook {m:.4})"))
+        .unwrap_or_default();
     let last = format!(
-        "final    val_mse {:.4}  val_rmse {:.4}  (notebook {:.4})  in {:.1} s, {:.2} s per epoch",
+        "final    val_mse {:.4}  val_rmse {:.4}{notebook}  in {:.1} s, {:.2} s per epoch",
         report.val_mse,
         report.val_rmse,
-        report.notebook_mse,
         report.seconds,
         report.history.iter().map(|r| r.train_seconds).sum::<f64>() / report.epochs as f64
     );
@@ -696,11 +699,14 @@ fn run(cli: Cli) -> CliResult {
         Command::Recipes => {
             let mut text = String::new();
             for r in recipe::all() {
+                let notebook = r
+                    .notebook_mse
+                    .map(|m| format!("notebook MSE {m:.4}"))
+                    .unwrap_or("not in the notebook".into());
                 text.push_str(&format!(
-                    "{:<8} {} epochs, notebook MSE {:.4}: {}\n",
+                    "{:<8} {} epochs, {notebook}: {}\n",
                     r.name,
                     r.epochs(),
-                    r.notebook_mse,
                     r.about
                 ));
             }

@@ -10,6 +10,7 @@
 //! | `dot` | pred = Σ_k u[user,k]·m[item,k] |
 //! | `dotbias` | pred = sigmoid(Σ u·m + ub[user] + mb[item])·(max−min) + min |
 //! | `net` | pred = sigmoid(lin2(drop2(relu(lin1(drop1([u, m]))))))·(max−min+1) + min−0.5 |
+//! | `svd` | pred = mu + ub[user] + mb[item] + Σ_k u·m (trained by sparse SGD) |
 
 use serde::Serialize;
 
@@ -26,6 +27,10 @@ pub enum ModelKind {
     DotBias,
     /// `EmbeddingNet`: concatenated embeddings through a small MLP with dropout.
     Net,
+    /// Biased matrix factorization (Funk's SVD, as Surprise and cuMF_SGD train
+    /// it): pred = mu + ub + mb + u·m, with mu the training mean. Trained by
+    /// sparse SGD, one rating at a time.
+    Svd,
 }
 
 impl ModelKind {
@@ -35,6 +40,7 @@ impl ModelKind {
             ModelKind::Dot => "EmbeddingDot",
             ModelKind::DotBias => "EmbeddingDotBias",
             ModelKind::Net => "EmbeddingNet",
+            ModelKind::Svd => "BiasedMF",
         }
     }
 }
@@ -164,7 +170,7 @@ impl Workspace {
 }
 
 /// Splits `buf` into consecutive mutable pieces of the given lengths.
-fn split_mut<const N: usize>(mut buf: &mut [f32], lens: [usize; N]) -> [&mut [f32]; N] {
+pub(crate) fn split_mut<const N: usize>(mut buf: &mut [f32], lens: [usize; N]) -> [&mut [f32]; N] {
     lens.map(|n| {
         let (head, tail) = std::mem::take(&mut buf).split_at_mut(n);
         buf = tail;
@@ -202,6 +208,14 @@ impl ModelSpec {
                 ("m", vec![ni, f], e),
                 ("ub", vec![nu, 1], e),
                 ("mb", vec![ni, 1], e),
+            ],
+            // Biases start at zero, and mu is set to the training mean (see train.rs).
+            ModelKind::Svd => vec![
+                ("u", vec![nu, f], e),
+                ("m", vec![ni, f], e),
+                ("ub", vec![nu, 1], (0.0, 0.0)),
+                ("mb", vec![ni, 1], (0.0, 0.0)),
+                ("mu", vec![1], (0.0, 0.0)),
             ],
             ModelKind::Net => vec![
                 ("u", vec![nu, f], e),
@@ -282,6 +296,16 @@ impl ModelSpec {
                 bias_add(&mut ws.x, mb, items);
                 sigmoid_range_forward(&mut ws.pred, &ws.x, lo, hi);
             }
+            ModelKind::Svd => {
+                let [u, m, ub, mb, mu] = split(params, self.lens());
+                embedding_gather(&mut ws.u, u, users, f);
+                embedding_gather(&mut ws.m, m, items, f);
+                dot_forward(&mut ws.x, &ws.u, &ws.m, f);
+                bias_add(&mut ws.x, ub, users);
+                bias_add(&mut ws.x, mb, items);
+                scalar_add(&mut ws.x, mu);
+                ws.pred.copy_from_slice(&ws.x);
+            }
             ModelKind::Net => {
                 let [u, m, w1, b1, w2, b2] = split(params, self.lens());
                 concat_gather(&mut ws.cat, u, users, m, items, f);
@@ -326,6 +350,15 @@ impl ModelSpec {
                 embedding_scatter_add(gub, &ws.dx, users, 1);
                 embedding_scatter_add(gmb, &ws.dx, items, 1);
                 dot_backward(&mut ws.du, &mut ws.dm, &ws.dx, &ws.u, &ws.m, f);
+                embedding_scatter_add(gu, &ws.du, users, f);
+                embedding_scatter_add(gm, &ws.dm, items, f);
+            }
+            ModelKind::Svd => {
+                let [gu, gm, gub, gmb, gmu] = split_mut(grads, self.lens());
+                linear_backward_bias(gmu, &ws.dpred);
+                embedding_scatter_add(gub, &ws.dpred, users, 1);
+                embedding_scatter_add(gmb, &ws.dpred, items, 1);
+                dot_backward(&mut ws.du, &mut ws.dm, &ws.dpred, &ws.u, &ws.m, f);
                 embedding_scatter_add(gu, &ws.du, users, f);
                 embedding_scatter_add(gm, &ws.dm, items, f);
             }
@@ -378,6 +411,9 @@ impl ModelSpec {
             ModelKind::Dot => format!("EmbeddingDot(u: Embedding({nu}, {f}), m: Embedding({ni}, {f}))"),
             ModelKind::DotBias => format!(
                 "EmbeddingDotBias(u: Embedding({nu}, {f}), m: Embedding({ni}, {f}), ub: Embedding({nu}, 1), mb: Embedding({ni}, 1))"
+            ),
+            ModelKind::Svd => format!(
+                "BiasedMF(u: Embedding({nu}, {f}), m: Embedding({ni}, {f}), ub: Embedding({nu}, 1), mb: Embedding({ni}, 1), mu: global mean)"
             ),
             ModelKind::Net => format!(
                 "EmbeddingNet(u: Embedding({nu}, {f}), m: Embedding({ni}, {f}), lin1: Linear({}, {h}), lin2: Linear({h}, 1), drop1: Dropout({}), drop2: Dropout({}))",

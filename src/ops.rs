@@ -64,6 +64,15 @@ pub fn bias_add(x: &mut [f32], bias: &[f32], idx: &[u32]) {
     }
 }
 
+/// x[b] += c[0]: a scalar parameter (the global mean) added to every row.
+///
+/// x (B), c (1)
+pub fn scalar_add(x: &mut [f32], c: &[f32]) {
+    for v in x {
+        *v += c[0];
+    }
+}
+
 /// The logistic function, written as PyTorch's CPU kernel does.
 pub fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
@@ -386,4 +395,64 @@ pub fn dropout_forward(x: &mut [f32], p: f32, seed: u64, step: u64, layer: Dropo
 /// dout (B,H)
 pub fn dropout_backward(dout: &mut [f32], p: f32, seed: u64, step: u64, layer: DropoutLayer) {
     dropout_forward(dout, p, seed, step, layer)
+}
+
+// ---------------------------------------------------------------- sparse SGD
+
+/// Sparse SGD over ratings, one at a time in the given order: the update
+/// of Funk's SVD as Surprise and cuMF_SGD run it. For each rating,
+///
+/// e = r − (mu + ub[u] + mb[i] + u[u]·m[i]);  ub[u] += lr·(e − reg·ub[u]);
+/// (the dot product keeps four running sums over k mod 4, added pairwise);
+/// mb[i] += lr·(e − reg·mb[i]);  u[u] += lr·(e·m[i] − reg·u[u]);
+/// m[i] += lr·(e·u[u]_old − reg·m[i])
+///
+/// Only the rating's two rows move; weight decay applies to them alone.
+/// Returns each rating's squared error, measured before its update.
+///
+/// u (Nu,F), m (Ni,F), ub (Nu), mb (Ni), users, items, ratings, sq_err (R)
+#[allow(clippy::too_many_arguments)]
+pub fn mf_sgd_sparse(
+    u: &mut [f32],
+    m: &mut [f32],
+    ub: &mut [f32],
+    mb: &mut [f32],
+    mu: f32,
+    users: &[u32],
+    items: &[u32],
+    ratings: &[f32],
+    sq_err: &mut [f32],
+    f: usize,
+    lr: f32,
+    reg: f32,
+) {
+    for (r, ((&uu, &ii), &y)) in users.iter().zip(items).zip(ratings).enumerate() {
+        let (uu, ii) = (uu as usize, ii as usize);
+        let (pu, qi) = (&mut u[uu * f..(uu + 1) * f], &mut m[ii * f..(ii + 1) * f]);
+        // Four running sums, so that the CPU can keep four multiply-adds in
+        // flight; their order is fixed, so the result is too.
+        let mut acc = [0.0f32; 4];
+        let (pc, qc) = (pu.chunks_exact(4), qi.chunks_exact(4));
+        let tail: f32 = pc
+            .remainder()
+            .iter()
+            .zip(qc.remainder())
+            .map(|(p, q)| p * q)
+            .sum();
+        for (p4, q4) in pc.zip(qc) {
+            for j in 0..4 {
+                acc[j] += p4[j] * q4[j];
+            }
+        }
+        let dot = (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail;
+        let e = y - (mu + ub[uu] + mb[ii] + dot);
+        sq_err[r] = e * e;
+        ub[uu] += lr * (e - reg * ub[uu]);
+        mb[ii] += lr * (e - reg * mb[ii]);
+        for k in 0..f {
+            let (p, q) = (pu[k], qi[k]);
+            pu[k] += lr * (e * q - reg * p);
+            qi[k] += lr * (e * p - reg * q);
+        }
+    }
 }

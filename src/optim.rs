@@ -16,6 +16,9 @@ pub enum Optimizer {
         /// Momentum factor.
         momentum: f32,
     },
+    /// Sparse SGD, one rating at a time, touching only that rating's rows
+    /// (see [`crate::sparse`]); the recipe's `wd` is its L2 factor.
+    Sparse,
     /// `optim.Adam(betas=(beta1, beta2), eps=eps)`.
     Adam {
         /// First-moment decay.
@@ -55,7 +58,7 @@ impl OptimizerState {
     /// Zeroed state for `n` parameters.
     pub fn new(optimizer: Optimizer, wd: f32, n: usize) -> Self {
         let v = match optimizer {
-            Optimizer::Sgd { .. } => Vec::new(),
+            Optimizer::Sgd { .. } | Optimizer::Sparse => Vec::new(),
             Optimizer::Adam { .. } => vec![0.0; n],
         };
         OptimizerState {
@@ -72,6 +75,8 @@ impl OptimizerState {
         self.t += 1;
         match self.optimizer {
             Optimizer::Sgd { momentum } => sgd_update(params, grads, &mut self.m, lr, momentum, self.wd),
+            // A dense backend given the sparse optimizer takes plain SGD steps.
+            Optimizer::Sparse => sgd_update(params, grads, &mut self.m, lr, 0.0, self.wd),
             Optimizer::Adam { beta1, beta2, eps } => {
                 let s = AdamStep::new(lr as f64, beta1, beta2, eps, self.t);
                 adam_update(params, grads, &mut self.m, &mut self.v, s, self.wd)

@@ -64,6 +64,7 @@ fn kind_name(kind: ModelKind) -> &'static str {
         ModelKind::Dot => "dot",
         ModelKind::DotBias => "dotbias",
         ModelKind::Net => "net",
+        ModelKind::Svd => "svd",
     }
 }
 
@@ -207,6 +208,7 @@ impl SavedModel {
             "dot" => ModelKind::Dot,
             "dotbias" => ModelKind::DotBias,
             "net" => ModelKind::Net,
+            "svd" => ModelKind::Svd,
             other => return Err(bad(format!("unknown model kind '{other}'"))),
         };
         let ids = |key: &str| -> Result<Vec<i64>> {

@@ -82,7 +82,7 @@ pub struct TrainReport {
     /// Its square root.
     pub val_rmse: f64,
     /// The notebook's figure for this recipe.
-    pub notebook_mse: f64,
+    pub notebook_mse: Option<f64>,
     /// Total wall time of training and validation.
     pub seconds: f64,
     /// The split's seed.
@@ -151,9 +151,15 @@ pub fn train(data: &Ratings, cfg: &TrainConfig, obs: &mut dyn Observer) -> Resul
     let spec = model_spec(recipe, data);
 
     let mut rng = Mt19937::new(cfg.seed);
+    let mut params = spec.init_params(&mut rng);
+    let global_mean = train_set.ratings.iter().map(|&r| r as f64).sum::<f64>() / train_set.len() as f64;
+    if let Some(mu) = spec.tensors().iter().find(|t| t.name == "mu") {
+        // The svd model's global mean is the training mean, as in Surprise.
+        params[mu.range()].fill(global_mean as f32);
+    }
     let init = BackendInit {
         spec: &spec,
-        params: spec.init_params(&mut rng),
+        params,
         optimizer: recipe.optimizer,
         wd: recipe.wd,
         train: &train_set,
@@ -249,7 +255,7 @@ pub fn train(data: &Ratings, cfg: &TrainConfig, obs: &mut dyn Observer) -> Resul
         seconds: start.elapsed().as_secs_f64(),
         split_seed: cfg.split_seed,
         val_pct: cfg.val_pct,
-        global_mean: train_set.ratings.iter().map(|&r| r as f64).sum::<f64>() / train_set.len() as f64,
+        global_mean,
         params: be.params()?,
         spec: spec.clone(),
         history,

@@ -124,3 +124,10 @@ fn net_backward_with_dropout_matches_finite_differences() {
         grad_check(c, 30 + k as u32);
     }
 }
+
+#[test]
+fn svd_backward_matches_finite_differences() {
+    for (k, c) in shapes(ModelKind::Svd).iter().enumerate() {
+        grad_check(c, 40 + k as u32);
+    }
+}

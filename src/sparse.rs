@@ -1,0 +1,193 @@
+//! Sparse SGD on the CPU for the `svd` model: each rating moves only its own
+//! user and movie rows (`ops::mf_sgd_sparse`), the way Surprise and
+//! cuMF_SGD train, instead of the notebook's dense update of every row.
+//!
+//! Both cores work at once without locks and without races, by stratifying
+//! (DSGD, Gemulla et al. 2011): users and movies are each cut in two halves,
+//! which cuts the ratings into four blocks. Blocks (0,0) and (1,1) share no
+//! row, so two threads run them side by side; then (0,1) and (1,0). Each
+//! thread gets `&mut` slices of its own halves, so Rust checks that no two
+//! threads write the same row. The result depends only on the data, the
+//! order and the seed, not on thread timing: runs repeat to the bit.
+
+use crate::backend::{Backend, BackendInit, Examples};
+use crate::error::{Error, Result};
+use crate::model::{split_mut, ModelKind, ModelSpec, Workspace};
+use crate::ops::{mf_sgd_sparse, mse_sum};
+
+/// Rows per forward pass during validation.
+const EVAL_CHUNK: usize = 4096;
+
+/// The svd model trained by stratified sparse SGD on the CPU.
+pub struct CpuSparseBackend<'a> {
+    spec: ModelSpec,
+    params: Vec<f32>,
+    reg: f32,
+    threads: usize,
+    /// Where the user and movie rows are cut: each half holds about half
+    /// of the training ratings, so that the two threads get equal work.
+    halves: (usize, usize),
+    train: &'a Examples,
+    valid: &'a Examples,
+    ws: Workspace,
+}
+
+/// One block's ratings, with rows renumbered from the start of their halves.
+#[derive(Default)]
+struct Block {
+    users: Vec<u32>,
+    items: Vec<u32>,
+    ratings: Vec<f32>,
+    sq_err: Vec<f32>,
+}
+
+impl<'a> CpuSparseBackend<'a> {
+    /// A backend for `init`, on `threads` threads (1 or 2).
+    pub fn new(init: BackendInit<'a>, threads: usize) -> Result<Self> {
+        if init.spec.kind != ModelKind::Svd {
+            return Err(Error::invalid("recipe", "sparse SGD trains the svd model only"));
+        }
+        let halves = (
+            balanced_cut(&init.train.users, init.spec.n_users),
+            balanced_cut(&init.train.items, init.spec.n_items),
+        );
+        Ok(CpuSparseBackend {
+            halves,
+            spec: init.spec.clone(),
+            params: init.params,
+            reg: init.wd,
+            threads: threads.clamp(1, 2),
+            train: init.train,
+            valid: init.valid,
+            ws: Workspace::default(),
+        })
+    }
+}
+
+/// The row `h` such that rows `0..h` hold about half of `idx`'s entries.
+fn balanced_cut(idx: &[u32], rows: usize) -> usize {
+    let mut counts = vec![0usize; rows];
+    for &i in idx {
+        counts[i as usize] += 1;
+    }
+    let mut seen = 0;
+    for (h, c) in counts.iter().enumerate() {
+        if 2 * seen >= idx.len() {
+            return h;
+        }
+        seen += c;
+    }
+    rows
+}
+
+impl Backend for CpuSparseBackend<'_> {
+    fn device(&self) -> String {
+        format!(
+            "cpu (sparse SGD, {} thread{})",
+            self.threads,
+            if self.threads > 1 { "s" } else { "" }
+        )
+    }
+
+    /// One pass over `order` at the epoch's rate `lrs[0]` (sparse SGD steps
+    /// once per rating; `batch_size` only groups the reported losses).
+    fn train_epoch(
+        &mut self,
+        order: &[u32],
+        batch_size: usize,
+        lrs: &[f32],
+        _first_step: u64,
+        progress: &mut dyn FnMut(usize, f32),
+    ) -> Result<Vec<f32>> {
+        let steps = order.len().div_ceil(batch_size);
+        if lrs.len() != steps {
+            return Err(Error::invalid(
+                "schedule",
+                format!("{} learning rates for {steps} steps", lrs.len()),
+            ));
+        }
+        let (lr, reg, f) = (lrs[0], self.reg, self.spec.factors);
+        let t = self.spec.tensors();
+        let lens: [usize; 5] = std::array::from_fn(|k| t[k].len());
+        let [u, m, ub, mb, mu] = split_mut(&mut self.params, lens);
+        let mu = mu[0];
+        let (hu, hi) = if self.threads > 1 { self.halves } else { (0, 0) };
+        // blocks[2·bu + bi]: the ratings of user half bu and movie half bi, in `order`.
+        let mut blocks: [Block; 4] = Default::default();
+        for &row in order {
+            let r = row as usize;
+            let (uu, ii) = (self.train.users[r] as usize, self.train.items[r] as usize);
+            let (bu, bi) = ((uu >= hu) as usize, (ii >= hi) as usize);
+            let b = &mut blocks[2 * bu + bi];
+            b.users.push((uu - bu * hu) as u32);
+            b.items.push((ii - bi * hi) as u32);
+            b.ratings.push(self.train.ratings[r]);
+        }
+        for b in blocks.iter_mut() {
+            b.sq_err.resize(b.ratings.len(), 0.0);
+        }
+        let (u0, u1) = u.split_at_mut(hu * f);
+        let (m0, m1) = m.split_at_mut(hi * f);
+        let (ub0, ub1) = ub.split_at_mut(hu);
+        let (mb0, mb1) = mb.split_at_mut(hi);
+        let [b00, b01, b10, b11] = &mut blocks;
+        let run = |b: &mut Block, u: &mut [f32], m: &mut [f32], ub: &mut [f32], mb: &mut [f32]| {
+            mf_sgd_sparse(
+                u,
+                m,
+                ub,
+                mb,
+                mu,
+                &b.users,
+                &b.items,
+                &b.ratings,
+                &mut b.sq_err,
+                f,
+                lr,
+                reg,
+            )
+        };
+        // Phase 1: the diagonal blocks share no row; phase 2: the off-diagonal ones.
+        std::thread::scope(|s| {
+            s.spawn(|| run(b11, u1, m1, ub1, mb1));
+            run(b00, u0, m0, ub0, mb0);
+        });
+        progress(
+            b00.ratings.len().max(1).div_ceil(batch_size).min(steps),
+            b00.sq_err.last().copied().unwrap_or(0.0),
+        );
+        std::thread::scope(|s| {
+            s.spawn(|| run(b10, u1, m0, ub1, mb0));
+            run(b01, u0, m1, ub0, mb1);
+        });
+        // The batch losses: mean squared error of consecutive groups of ratings.
+        let errs: Vec<f32> = blocks.iter().flat_map(|b| b.sq_err.iter().copied()).collect();
+        let losses: Vec<f32> = errs
+            .chunks(batch_size)
+            .map(|c| (c.iter().map(|&e| e as f64).sum::<f64>() / c.len() as f64) as f32)
+            .collect();
+        progress(steps, losses.last().copied().unwrap_or(f32::NAN));
+        Ok(losses)
+    }
+
+    fn validate(&mut self) -> Result<f64> {
+        let v = self.valid;
+        let mut sum = 0.0;
+        for start in (0..v.len()).step_by(EVAL_CHUNK) {
+            let end = (start + EVAL_CHUNK).min(v.len());
+            self.spec.forward(
+                &self.params,
+                &v.users[start..end],
+                &v.items[start..end],
+                &mut self.ws,
+                None,
+            );
+            sum += mse_sum(&self.ws.pred, &v.ratings[start..end]);
+        }
+        Ok(sum / v.len() as f64)
+    }
+
+    fn params(&mut self) -> Result<Vec<f32>> {
+        Ok(self.params.clone())
+    }
+}
