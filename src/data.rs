@@ -72,13 +72,39 @@ impl Default for Columns {
     }
 }
 
+/// A fast hash for integer ids (Fibonacci hashing). Ids come from the
+/// user's file, not from an adversary, and the default SipHash spent about
+/// a quarter of the load time of a 25M-row file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_i64(&mut self, x: i64) {
+        let h = (x as u64 ^ self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = h ^ (h >> 29);
+    }
+}
+
+/// A map keyed by raw ids.
+pub type IdIndex = HashMap<i64, u32, std::hash::BuildHasherDefault<IdHasher>>;
+
 /// A contiguous index for each distinct raw id, in order of first appearance.
 #[derive(Debug, Clone, Default)]
 pub struct IdMap {
     /// index → raw id.
     pub raw: Vec<i64>,
     /// raw id → index.
-    pub index: HashMap<i64, u32>,
+    pub index: IdIndex,
 }
 
 impl IdMap {
@@ -173,7 +199,14 @@ impl Ratings {
     }
 
     /// Parses a ratings CSV from any reader; `name` is used in messages.
-    pub fn from_reader<R: Read>(reader: R, name: &str, columns: &Columns) -> Result<Ratings> {
+    ///
+    /// Two threads share the work: one reads and parses fields, the other
+    /// maps ids to indices and stores the columns. Chunks of rows pass
+    /// between them through a channel of bounded depth, so memory stays
+    /// bounded, and the first bad row ends the load at once.
+    pub fn from_reader<R: Read + Send>(reader: R, name: &str, columns: &Columns) -> Result<Ratings> {
+        type Chunk = (Vec<i64>, Vec<i64>, Vec<f32>);
+        const CHUNK: usize = 1 << 15;
         let mut rows = CsvRows::new(reader, name, "rating rows")?;
         let (ucol, icol) = (rows.column(&columns.user)?, rows.column(&columns.item)?);
         let rcol = rows.column(&columns.rating)?;
@@ -185,22 +218,66 @@ impl Ratings {
             user_ids: IdMap::default(),
             item_ids: IdMap::default(),
         };
-        while rows.advance()? {
-            let (user, item) = (rows.id(ucol, &columns.user)?, rows.id(icol, &columns.item)?);
-            let rating = rows.number(rcol, &columns.rating)?;
-            out.users.push(out.user_ids.intern(user));
-            out.items.push(out.item_ids.intern(item));
-            out.ratings.push(rating);
-        }
+        std::thread::scope(|s| -> Result<()> {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk>>(4);
+            s.spawn(move || loop {
+                let mut chunk: Chunk = (Vec::with_capacity(CHUNK), Vec::with_capacity(CHUNK), Vec::with_capacity(CHUNK));
+                let mut next = |chunk: &mut Chunk| -> Result<bool> {
+                    if !rows.advance()? {
+                        return Ok(false);
+                    }
+                    let (u, i) = (rows.id(ucol, &columns.user)?, rows.id(icol, &columns.item)?);
+                    let r = rows.number(rcol, &columns.rating)?;
+                    chunk.0.push(u);
+                    chunk.1.push(i);
+                    chunk.2.push(r);
+                    Ok(true)
+                };
+                let mut more = true;
+                let mut failed = None;
+                while chunk.2.len() < CHUNK {
+                    match next(&mut chunk) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            more = false;
+                            break;
+                        }
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+                // The rows before a bad one are sent first; a closed channel
+                // means the other side has stopped and wants nothing more.
+                if !chunk.2.is_empty() && tx.send(Ok(chunk)).is_err() {
+                    return;
+                }
+                if let Some(e) = failed {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+                if !more {
+                    return;
+                }
+            });
+            for msg in rx {
+                let (users, items, ratings) = msg?;
+                out.users.extend(users.iter().map(|&u| out.user_ids.intern(u)));
+                out.items.extend(items.iter().map(|&i| out.item_ids.intern(i)));
+                out.ratings.extend_from_slice(&ratings);
+            }
+            Ok(())
+        })?;
         if out.is_empty() {
-            return Err(rows.no_rows());
+            return Err(Error::Line { file: name.to_string(), line: 1, msg: "header has no data rows".into() });
         }
         Ok(out)
     }
 }
 
 /// Opens `source` for reading.
-pub fn open(source: &Source, bundled: &'static [u8]) -> Result<Box<dyn Read>> {
+pub fn open(source: &Source, bundled: &'static [u8]) -> Result<Box<dyn Read + Send>> {
     match source {
         Source::Bundled => Ok(Box::new(bundled)),
         Source::File(path) => {
@@ -318,16 +395,20 @@ impl<R: Read> CsvRows<R> {
 
     /// Field `i` of the current row as trimmed text.
     pub fn text(&self, i: usize, col: &str) -> Result<&str> {
-        std::str::from_utf8(&self.record[i])
-            .map(str::trim)
+        std::str::from_utf8(self.record[i].trim_ascii())
             .map_err(|_| self.error(format!("{col} field is not valid UTF-8")))
     }
 
-    /// Field `i` as an integer id.
+    /// Field `i` as an integer id. Parsed straight from the bytes: this runs
+    /// twice per row, and going through `str` cost a third of the load time.
     pub fn id(&self, i: usize, col: &str) -> Result<i64> {
-        let s = self.text(i, col)?;
-        s.parse::<i64>()
-            .map_err(|_| self.error(format!("{col} '{s}' is not an integer id")))
+        match parse_i64(self.record[i].trim_ascii()) {
+            Some(v) => Ok(v),
+            None => {
+                let s = self.text(i, col)?;
+                Err(self.error(format!("{col} '{s}' is not an integer id")))
+            }
+        }
     }
 
     /// Field `i` as a finite number.
@@ -340,6 +421,33 @@ impl<R: Read> CsvRows<R> {
             return Err(self.error(format!("{col} '{s}' is not a finite number")));
         }
         Ok(v)
+    }
+}
+
+/// A decimal integer with an optional sign, as `str::parse::<i64>` reads it;
+/// `None` for anything else, including overflow.
+pub fn parse_i64(b: &[u8]) -> Option<i64> {
+    let (neg, digits) = match b.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, b),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    // Accumulate negatively, so that i64::MIN has room.
+    let mut v: i64 = 0;
+    for &c in digits {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_sub(d as i64)?;
+    }
+    if neg {
+        Some(v)
+    } else {
+        v.checked_neg()
     }
 }
 
@@ -414,6 +522,33 @@ mod tests {
         assert!(e.starts_with("t.csv: file is empty"), "{e}");
         let e = parse("userId,movieId,rating\n").unwrap_err().to_string();
         assert_eq!(e, "t.csv: line 1: header has no data rows");
+    }
+
+    #[test]
+    fn parse_i64_agrees_with_str_parse() {
+        let cases = [
+            "0",
+            "7",
+            "-3",
+            "+12",
+            "0042",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "9223372036854775808",
+            "-9223372036854775809",
+            "",
+            "-",
+            "+",
+            "1.0",
+            "1e3",
+            "12a",
+            " 1",
+            "--1",
+            "99999999999999999999",
+        ];
+        for c in cases {
+            assert_eq!(parse_i64(c.as_bytes()), c.parse::<i64>().ok(), "{c:?}");
+        }
     }
 
     #[test]

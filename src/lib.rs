@@ -40,6 +40,7 @@ pub mod schedule;
 pub mod sparse;
 pub mod split;
 pub mod stats;
+pub mod synth;
 pub mod train;
 
 pub use error::{Error, Result};

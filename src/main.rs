@@ -20,6 +20,7 @@ use mfcuda::recipe::{self, Overrides};
 use mfcuda::saved::{self, SavedModel};
 use mfcuda::split::validation_indices;
 use mfcuda::stats::Stats;
+use mfcuda::synth::{self, SynthSpec};
 use mfcuda::train::{train, EpochRecord, Observer, Progress, TrainConfig};
 
 type CliResult = Result<(), cli_error::Error>;
@@ -56,8 +57,35 @@ enum Command {
     Similar(SimilarArgs),
     /// The movies with the highest and the lowest learned bias.
     Biases(BiasesArgs),
+    /// Write MovieLens-format ratings from a planted low-rank model plus noise.
+    Synth(SynthArgs),
     /// List the recipes.
     Recipes,
+}
+
+#[derive(Args)]
+struct SynthArgs {
+    /// Distinct users.
+    #[arg(long, default_value_t = 1000)]
+    users: usize,
+    /// Distinct movies.
+    #[arg(long, default_value_t = 2000)]
+    items: usize,
+    /// Rating rows.
+    #[arg(long, default_value_t = 100_000)]
+    ratings: usize,
+    /// Rank of the planted model.
+    #[arg(long, default_value_t = 10)]
+    rank: usize,
+    /// Standard deviation of the noise added to each rating.
+    #[arg(long, default_value_t = 0.5)]
+    noise: f64,
+    /// Seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u32,
+    /// Output CSV (written atomically) [default: stdout]
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -671,6 +699,44 @@ fn run_bench(a: &BenchArgs) -> CliResult {
     Ok(())
 }
 
+fn run_synth(a: &SynthArgs) -> CliResult {
+    let spec = SynthSpec {
+        users: a.users,
+        items: a.items,
+        ratings: a.ratings,
+        rank: a.rank,
+        noise: a.noise,
+        seed: a.seed,
+    };
+    match &a.out {
+        None => {
+            let mut out = io::BufWriter::new(io::stdout().lock());
+            match synth::write_csv(&spec, &mut out, |_| {}) {
+                Err(mfcuda::Error::Io { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+                other => Ok(other?),
+            }
+        }
+        Some(path) => {
+            let bar = (a.ratings >= 1 << 22 && io::stderr().is_terminal())
+                .then(|| ProgressBar::new(a.ratings as u64));
+            saved::write_atomic(path, |f| {
+                let mut out = io::BufWriter::with_capacity(1 << 20, f);
+                synth::write_csv(&spec, &mut out, |n| {
+                    if let Some(b) = &bar {
+                        b.set_position(n as u64);
+                    }
+                })
+                .map_err(|e| io::Error::other(e.to_string()))
+            })?;
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            eprintln!("wrote {} ratings to {}", a.ratings, path.display());
+            Ok(())
+        }
+    }
+}
+
 fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Train(a) => run_train(&a),
@@ -696,6 +762,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Similar(a) => run_similar(&a),
         Command::Biases(a) => run_biases(&a),
         Command::Bench(a) => run_bench(&a),
+        Command::Synth(a) => run_synth(&a),
         Command::Recipes => {
             let mut text = String::new();
             for r in recipe::all() {
