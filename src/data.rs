@@ -221,7 +221,11 @@ impl Ratings {
         std::thread::scope(|s| -> Result<()> {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk>>(4);
             s.spawn(move || loop {
-                let mut chunk: Chunk = (Vec::with_capacity(CHUNK), Vec::with_capacity(CHUNK), Vec::with_capacity(CHUNK));
+                let mut chunk: Chunk = (
+                    Vec::with_capacity(CHUNK),
+                    Vec::with_capacity(CHUNK),
+                    Vec::with_capacity(CHUNK),
+                );
                 let mut next = |chunk: &mut Chunk| -> Result<bool> {
                     if !rows.advance()? {
                         return Ok(false);
@@ -270,7 +274,11 @@ impl Ratings {
             Ok(())
         })?;
         if out.is_empty() {
-            return Err(Error::Line { file: name.to_string(), line: 1, msg: "header has no data rows".into() });
+            return Err(Error::Line {
+                file: name.to_string(),
+                line: 1,
+                msg: "header has no data rows".into(),
+            });
         }
         Ok(out)
     }

@@ -22,6 +22,7 @@
 
 pub mod backend;
 pub mod bench;
+pub mod cache;
 pub mod check;
 pub mod cpu;
 pub mod cuda;

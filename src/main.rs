@@ -11,6 +11,7 @@ use std::sync::Arc;
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use mfcuda::backend::{Device, GpuOptions};
 use mfcuda::bench::{self, BenchOptions, BenchRow};
+use mfcuda::cache::{self, LoadReport};
 use mfcuda::cuda::{self, Gpu};
 use mfcuda::data::{self, Columns, Ratings, Source};
 use mfcuda::explore::{self, Movies, Prediction, Unknown};
@@ -215,6 +216,9 @@ struct DataArgs {
     /// Header name of the rating column.
     #[arg(long, default_value = "rating")]
     rating_col: String,
+    /// Keep a binary copy of the parsed --data file beside it (FILE.mfcache) and reuse it while the file is unchanged.
+    #[arg(long)]
+    cache: bool,
 }
 
 impl DataArgs {
@@ -227,7 +231,16 @@ impl DataArgs {
     }
 
     fn load(&self) -> mfcuda::Result<Ratings> {
-        Ratings::load(&Source::from_option(self.data.as_deref()), &self.columns())
+        Ok(self.load_reported()?.0)
+    }
+
+    /// The data, and how long it took and how much memory.
+    fn load_reported(&self) -> mfcuda::Result<(Ratings, LoadReport)> {
+        cache::load(
+            &Source::from_option(self.data.as_deref()),
+            &self.columns(),
+            self.cache,
+        )
     }
 }
 
@@ -401,7 +414,7 @@ fn run_train(a: &TrainArgs) -> CliResult {
     if let Some(path) = &a.save {
         saved::check_writable(path)?;
     }
-    let data = a.data.load()?;
+    let (data, loaded) = a.data.load_reported()?;
     let cfg = TrainConfig {
         recipe: recipe.clone(),
         seed: a.seed,
@@ -422,7 +435,12 @@ fn run_train(a: &TrainArgs) -> CliResult {
         recipe.batch_size,
         recipe.wd
     ));
-    console.say(&format!("data     {} ({} ratings)", data.source, data.len()));
+    console.say(&format!(
+        "data     {} ({} ratings; {})",
+        data.source,
+        data.len(),
+        loaded.line()
+    ));
     let dups = data.duplicate_pairs();
     if dups > 0 {
         console.say(&format!(
@@ -751,8 +769,13 @@ fn run(cli: Cli) -> CliResult {
             Ok(emit(&text)?)
         }
         Command::Stats(a) => {
-            let data = a.data.load()?;
-            Ok(emit(&Stats::new(&data, a.top).render(&data.source))?)
+            let (data, loaded) = a.data.load_reported()?;
+            emit(&format!(
+                "{}load      {}\n",
+                Stats::new(&data, a.top).render(&data.source),
+                loaded.line()
+            ))?;
+            Ok(())
         }
         Command::Check(a) => run_check(&a),
         Command::Summary(a) => Ok(emit(&format!("{}\n", a.load()?.summary()))?),

@@ -1,0 +1,245 @@
+//! A binary cache of a parsed ratings file, so that a large CSV is parsed
+//! once: `--cache` writes `FILE.mfcache` beside `FILE` and reads it back on
+//! later runs, while the CSV's size and modification time still match.
+//!
+//! Layout, little-endian: the magic `MFCUDA-RATINGS\n`, a u32 version, the
+//! CSV's size and mtime (u64, u64), the three column names (u32 length and
+//! UTF-8 bytes each), the row, user and item counts (u64 each), then the
+//! users (u32 per row), items (u32 per row), ratings (f32 per row), raw user
+//! ids and raw item ids (i64 each).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, UNIX_EPOCH};
+
+use crate::data::{Columns, IdMap, Ratings, Source};
+use crate::error::{Error, Result};
+use crate::saved::write_atomic;
+
+#[cfg(target_endian = "big")]
+compile_error!("the ratings cache is written in the machine's byte order, assumed little-endian");
+
+const MAGIC: &[u8] = b"MFCUDA-RATINGS\n";
+const VERSION: u32 = 1;
+
+/// How a load went, for the user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadReport {
+    /// Wall seconds.
+    pub seconds: f64,
+    /// Bytes of the CSV (or of the cache, when it was used).
+    pub bytes: u64,
+    /// Whether the binary cache was read.
+    pub from_cache: bool,
+    /// Whether a fresh cache was written.
+    pub wrote_cache: bool,
+    /// The process's peak resident memory after the load, where known (Linux).
+    pub peak_bytes: Option<u64>,
+}
+
+impl LoadReport {
+    /// One line: time, throughput, cache, peak memory.
+    pub fn line(&self) -> String {
+        let mb = self.bytes as f64 / 1e6;
+        let mut s = format!(
+            "loaded {:.0} MB in {:.2} s ({:.0} MB/s",
+            mb,
+            self.seconds,
+            mb / self.seconds.max(1e-9)
+        );
+        s.push_str(if self.from_cache {
+            ", from the binary cache)"
+        } else {
+            ")"
+        });
+        if self.wrote_cache {
+            s.push_str(", cache written");
+        }
+        if let Some(p) = self.peak_bytes {
+            s.push_str(&format!(", peak memory {} MB", p >> 20));
+        }
+        s
+    }
+}
+
+/// The process's peak resident memory, from /proc (Linux); `None` elsewhere.
+pub fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+/// Where the cache of `csv` lives.
+pub fn cache_path(csv: &Path) -> PathBuf {
+    let mut name = csv.as_os_str().to_owned();
+    name.push(".mfcache");
+    PathBuf::from(name)
+}
+
+/// The CSV's (size, mtime in ns): the cache is valid while both match.
+fn stamp(csv: &Path) -> Result<(u64, u64)> {
+    let name = csv.display().to_string();
+    let meta = std::fs::metadata(csv).map_err(|e| Error::Io {
+        file: name,
+        source: e,
+    })?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as u64);
+    Ok((meta.len(), mtime))
+}
+
+/// Loads `source`; with `use_cache` and a file source, through its binary cache.
+pub fn load(source: &Source, cols: &Columns, use_cache: bool) -> Result<(Ratings, LoadReport)> {
+    let t0 = Instant::now();
+    let csv = match source {
+        Source::File(p) if use_cache => p,
+        Source::Bundled => {
+            let r = Ratings::load(source, cols)?;
+            let bytes = crate::data::BUNDLED_RATINGS.len() as u64;
+            let report = LoadReport {
+                seconds: t0.elapsed().as_secs_f64(),
+                bytes,
+                from_cache: false,
+                wrote_cache: false,
+                peak_bytes: peak_memory(),
+            };
+            return Ok((r, report));
+        }
+        Source::File(p) => {
+            let r = Ratings::load(source, cols)?;
+            let report = LoadReport {
+                seconds: t0.elapsed().as_secs_f64(),
+                bytes: stamp(p)?.0,
+                from_cache: false,
+                wrote_cache: false,
+                peak_bytes: peak_memory(),
+            };
+            return Ok((r, report));
+        }
+    };
+    let stamp = stamp(csv)?;
+    let cache = cache_path(csv);
+    if let Ok(file) = std::fs::File::open(&cache) {
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+        if let Some(r) = decode(&mut reader, stamp, cols, &source.display_name()) {
+            let report = LoadReport {
+                seconds: t0.elapsed().as_secs_f64(),
+                bytes: size,
+                from_cache: true,
+                wrote_cache: false,
+                peak_bytes: peak_memory(),
+            };
+            return Ok((r, report));
+        }
+    }
+    let r = Ratings::load(source, cols)?;
+    let parsed = t0.elapsed().as_secs_f64();
+    write_atomic(&cache, |f| {
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+        encode(&r, stamp, cols, &mut w)?;
+        w.flush()
+    })?;
+    // The time to parse the CSV; writing the cache is not part of the load.
+    let report = LoadReport {
+        seconds: parsed,
+        bytes: stamp.0,
+        from_cache: false,
+        wrote_cache: true,
+        peak_bytes: peak_memory(),
+    };
+    Ok((r, report))
+}
+
+fn encode(r: &Ratings, stamp: (u64, u64), cols: &Columns, w: &mut dyn Write) -> std::io::Result<()> {
+    w.write_all(MAGIC)?;
+    w.write_all(&VERSION.to_le_bytes())?;
+    w.write_all(&stamp.0.to_le_bytes())?;
+    w.write_all(&stamp.1.to_le_bytes())?;
+    for name in [&cols.user, &cols.item, &cols.rating] {
+        w.write_all(&(name.len() as u32).to_le_bytes())?;
+        w.write_all(name.as_bytes())?;
+    }
+    for n in [r.len(), r.n_users(), r.n_items()] {
+        w.write_all(&(n as u64).to_le_bytes())?;
+    }
+    w.write_all(bytemuck::cast_slice(&r.users))?;
+    w.write_all(bytemuck::cast_slice(&r.items))?;
+    w.write_all(bytemuck::cast_slice(&r.ratings))?;
+    w.write_all(bytemuck::cast_slice(&r.user_ids.raw))?;
+    w.write_all(bytemuck::cast_slice(&r.item_ids.raw))?;
+    Ok(())
+}
+
+/// Reads the cache from `r`, failing softly (`None`) on any mismatch: a
+/// stale or damaged cache is simply rebuilt. The columns are read straight
+/// into their vectors (the file is little-endian, as every target mfcuda
+/// builds for), with no intermediate copy.
+fn decode(r: &mut dyn std::io::Read, stamp: (u64, u64), cols: &Columns, name: &str) -> Option<Ratings> {
+    let mut take = |n: usize| -> Option<Vec<u8>> {
+        let mut v = vec![0u8; n];
+        r.read_exact(&mut v).ok()?;
+        Some(v)
+    };
+    let u64_at = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+    let head = take(MAGIC.len() + 4 + 16)?;
+    let version = u32::from_le_bytes(head[MAGIC.len()..MAGIC.len() + 4].try_into().ok()?);
+    let got = (
+        u64_at(&head[MAGIC.len() + 4..MAGIC.len() + 12]),
+        u64_at(&head[MAGIC.len() + 12..]),
+    );
+    if &head[..MAGIC.len()] != MAGIC || version != VERSION || got != stamp {
+        return None;
+    }
+    for want in [&cols.user, &cols.item, &cols.rating] {
+        let n = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
+        if n > 4096 || take(n)? != want.as_bytes() {
+            return None;
+        }
+    }
+    let counts = take(24)?;
+    let (rows, nu, ni) = (
+        u64_at(&counts[..8]) as usize,
+        u64_at(&counts[8..16]) as usize,
+        u64_at(&counts[16..]) as usize,
+    );
+    fn column<T: bytemuck::Pod + Default>(r: &mut dyn std::io::Read, n: usize) -> Option<Vec<T>> {
+        let mut v = vec![T::default(); n];
+        r.read_exact(bytemuck::cast_slice_mut(&mut v)).ok()?;
+        Some(v)
+    }
+    let users: Vec<u32> = column(r, rows)?;
+    let items: Vec<u32> = column(r, rows)?;
+    let ratings: Vec<f32> = column(r, rows)?;
+    let (uraw, iraw): (Vec<i64>, Vec<i64>) = (column(r, nu)?, column(r, ni)?);
+    let mut rest = [0u8; 1];
+    if r.read(&mut rest).ok()? != 0
+        || users.iter().any(|&u| u as usize >= nu)
+        || items.iter().any(|&i| i as usize >= ni)
+        || ratings.iter().any(|r| !r.is_finite())
+    {
+        return None;
+    }
+    let map = |raw: Vec<i64>| {
+        let index: crate::data::IdIndex = raw.iter().enumerate().map(|(k, &id)| (id, k as u32)).collect();
+        (index.len() == raw.len()).then_some(IdMap { raw, index })
+    };
+    let (user_ids, item_ids) = (map(uraw)?, map(iraw)?);
+    Some(Ratings {
+        source: name.to_string(),
+        users,
+        items,
+        ratings,
+        user_ids,
+        item_ids,
+    })
+}
