@@ -12,6 +12,9 @@
 //! | `net` | pred = sigmoid(lin2(drop2(relu(lin1(drop1([u, m]))))))·(max−min+1) + min−0.5 |
 //! | `svd` | pred = mu + ub[user] + mb[item] + Σ_k u·m (trained by sparse SGD) |
 
+// The docs write formulas with indexing, x[b, k], which rustdoc would read as links.
+#![allow(rustdoc::broken_intra_doc_links)]
+
 use serde::Serialize;
 
 use crate::ops::*;

@@ -7,6 +7,9 @@
 //! `f32` slices. Functions that write gradients *accumulate* (`+=`) into
 //! buffers that the optimizer update zeroes, exactly as PyTorch's `.grad`.
 
+// The docs write formulas with indexing, x[b, k], which rustdoc would read as links.
+#![allow(rustdoc::broken_intra_doc_links)]
+
 use crate::rng::{philox4x32_10, u32_to_unit_f32};
 
 // ---------------------------------------------------------------- forward

@@ -1,4 +1,4 @@
-//! The training loop, written once over a [`Backend`].
+//! The training loop, written once over a [`Backend`](crate::backend::Backend).
 //!
 //! It does what fastai 0.7's `fit` does: for each stage, for each epoch,
 //! shuffle the training rows, run the batches, track the debiased moving
