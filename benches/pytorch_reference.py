@@ -245,7 +245,7 @@ def line(r):
     t = f"{ms / 1e3:.3f} s" if ms >= 100 else f"{ms:.3f} ms" if ms >= 0.1 else f"{ms * 1e3:.2f} µs"
     rate = r["ratings_per_s"]
     rate = "-" if rate is None else f"{rate / 1e6:.1f}M" if rate >= 1e6 else f"{rate / 1e3:.0f}k"
-    return f"{r['device']:<5} {r['what']:<28} {r['size']:<24} {t:>11} {'-':>9} {'-':>7} {rate:>12}"
+    return f"{r['device']:<5} {r['what']:<30} {r['size']:<24} {t:>11} {'-':>9} {'-':>7} {rate:>12}"
 
 
 def main():

@@ -48,7 +48,7 @@ impl BenchRow {
     /// The table's header line.
     pub fn header() -> String {
         format!(
-            "{:<5} {:<28} {:<24} {:>11} {:>9} {:>7} {:>12}",
+            "{:<5} {:<30} {:<24} {:>11} {:>9} {:>7} {:>12}",
             "dev", "what", "size", "time", "GB/s", "% copy", "ratings/s"
         )
     }
@@ -70,7 +70,7 @@ impl BenchRow {
             None => "-".into(),
         };
         format!(
-            "{:<5} {:<28} {:<24} {:>11} {:>9} {:>7} {:>12}",
+            "{:<5} {:<30} {:<24} {:>11} {:>9} {:>7} {:>12}",
             self.device,
             self.what,
             self.size,
@@ -177,7 +177,11 @@ impl Which<'_> {
         Ok(match self {
             Which::Cpu if fused => None,
             Which::Cpu if init.optimizer == crate::optim::Optimizer::Sparse => {
-                Some((Box::new(CpuSparseBackend::new(init, 2)?), "sparse, 2 threads"))
+                let threads = std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
+                    .min(2);
+                Some((Box::new(CpuSparseBackend::new(init, threads)?), ""))
             }
             Which::Cpu => Some((Box::new(CpuBackend::new(init)), "")),
             Which::Cuda(_) if init.optimizer == crate::optim::Optimizer::Sparse => None,

@@ -33,6 +33,8 @@ pub struct LoadReport {
     pub from_cache: bool,
     /// Whether a fresh cache was written.
     pub wrote_cache: bool,
+    /// Why the cache could not be written, if it could not.
+    pub cache_error: Option<String>,
     /// The process's peak resident memory after the load, where known (Linux).
     pub peak_bytes: Option<u64>,
 }
@@ -55,8 +57,11 @@ impl LoadReport {
         if self.wrote_cache {
             s.push_str(", cache written");
         }
+        if let Some(e) = &self.cache_error {
+            s.push_str(&format!(", cache NOT written ({e})"));
+        }
         if let Some(p) = self.peak_bytes {
-            s.push_str(&format!(", peak memory {} MB", p >> 20));
+            s.push_str(&format!(", peak memory {} MiB", p >> 20));
         }
         s
     }
@@ -110,6 +115,7 @@ pub fn load(source: &Source, cols: &Columns, use_cache: bool) -> Result<(Ratings
                 bytes,
                 from_cache: false,
                 wrote_cache: false,
+                cache_error: None,
                 peak_bytes: peak_memory(),
             };
             return Ok((r, report));
@@ -121,6 +127,7 @@ pub fn load(source: &Source, cols: &Columns, use_cache: bool) -> Result<(Ratings
                 bytes: stamp(p)?.0,
                 from_cache: false,
                 wrote_cache: false,
+                cache_error: None,
                 peak_bytes: peak_memory(),
             };
             return Ok((r, report));
@@ -131,12 +138,13 @@ pub fn load(source: &Source, cols: &Columns, use_cache: bool) -> Result<(Ratings
     if let Ok(file) = std::fs::File::open(&cache) {
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
-        if let Some(r) = decode(&mut reader, stamp, cols, &source.display_name()) {
+        if let Some(r) = decode(&mut reader, size, stamp, cols, &source.display_name()) {
             let report = LoadReport {
                 seconds: t0.elapsed().as_secs_f64(),
                 bytes: size,
                 from_cache: true,
                 wrote_cache: false,
+                cache_error: None,
                 peak_bytes: peak_memory(),
             };
             return Ok((r, report));
@@ -144,17 +152,20 @@ pub fn load(source: &Source, cols: &Columns, use_cache: bool) -> Result<(Ratings
     }
     let r = Ratings::load(source, cols)?;
     let parsed = t0.elapsed().as_secs_f64();
-    write_atomic(&cache, |f| {
+    // A cache that cannot be written (a read-only folder, a full disk) costs
+    // only the next load's time: say so, and carry on with the data.
+    let written = write_atomic(&cache, |f| {
         let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
         encode(&r, stamp, cols, &mut w)?;
         w.flush()
-    })?;
+    });
     // The time to parse the CSV; writing the cache is not part of the load.
     let report = LoadReport {
         seconds: parsed,
         bytes: stamp.0,
         from_cache: false,
-        wrote_cache: true,
+        wrote_cache: written.is_ok(),
+        cache_error: written.err().map(|e| e.to_string()),
         peak_bytes: peak_memory(),
     };
     Ok((r, report))
@@ -184,10 +195,18 @@ fn encode(r: &Ratings, stamp: (u64, u64), cols: &Columns, w: &mut dyn Write) -> 
 /// stale or damaged cache is simply rebuilt. The columns are read straight
 /// into their vectors (the file is little-endian, as every target mfcuda
 /// builds for), with no intermediate copy.
-fn decode(r: &mut dyn std::io::Read, stamp: (u64, u64), cols: &Columns, name: &str) -> Option<Ratings> {
+fn decode(
+    r: &mut dyn std::io::Read,
+    size: u64,
+    stamp: (u64, u64),
+    cols: &Columns,
+    name: &str,
+) -> Option<Ratings> {
+    let mut consumed = 0u64;
     let mut take = |n: usize| -> Option<Vec<u8>> {
         let mut v = vec![0u8; n];
         r.read_exact(&mut v).ok()?;
+        consumed += n as u64;
         Some(v)
     };
     let u64_at = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
@@ -212,6 +231,13 @@ fn decode(r: &mut dyn std::io::Read, stamp: (u64, u64), cols: &Columns, name: &s
         u64_at(&counts[8..16]) as usize,
         u64_at(&counts[16..]) as usize,
     );
+    // Nothing is allocated from the counts until they agree with the file's size.
+    let body = (rows as u64)
+        .checked_mul(12)?
+        .checked_add((nu as u64).checked_add(ni as u64)?.checked_mul(8)?)?;
+    if consumed.checked_add(body)? != size {
+        return None;
+    }
     fn column<T: bytemuck::Pod + Default>(r: &mut dyn std::io::Read, n: usize) -> Option<Vec<T>> {
         let mut v = vec![T::default(); n];
         r.read_exact(bytemuck::cast_slice_mut(&mut v)).ok()?;

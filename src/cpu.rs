@@ -11,11 +11,7 @@
 use crate::backend::{Backend, BackendInit, Examples};
 use crate::error::{Error, Result};
 use crate::model::{DropoutKey, ModelKind, ModelSpec, Workspace};
-use crate::ops::mse_sum;
 use crate::optim::OptimizerState;
-
-/// Rows per forward pass during validation.
-const EVAL_CHUNK: usize = 4096;
 
 /// Trains on the CPU.
 pub struct CpuBackend<'a> {
@@ -95,20 +91,7 @@ impl Backend for CpuBackend<'_> {
 
     fn validate(&mut self) -> Result<f64> {
         let _ftz = FlushSubnormals::new();
-        let v = self.valid;
-        let mut sum = 0.0;
-        for start in (0..v.len()).step_by(EVAL_CHUNK) {
-            let end = (start + EVAL_CHUNK).min(v.len());
-            self.spec.forward(
-                &self.params,
-                &v.users[start..end],
-                &v.items[start..end],
-                &mut self.ws,
-                None,
-            );
-            sum += mse_sum(&self.ws.pred, &v.ratings[start..end]);
-        }
-        Ok(sum / v.len() as f64)
+        Ok(self.spec.mse(&self.params, self.valid, &mut self.ws))
     }
 
     fn params(&mut self) -> Result<Vec<f32>> {

@@ -1455,6 +1455,8 @@ impl Backend for CudaBackend {
             progress(losses.len(), losses.last().copied().unwrap_or(f32::NAN));
             return Ok(losses);
         }
+        // A batch larger than the data is the data: size the workspace for that.
+        let batch_size = batch_size.min(n.max(1));
         if batch_size > self.ws.cap {
             self.ws = DeviceWorkspace::new(&self.gpu, batch_size, &self.spec)?;
         }

@@ -4,10 +4,18 @@
 /// Everything that can go wrong in mfcuda's library code.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The input file could not be opened or read.
+    /// A file could not be opened or read.
     #[error("{file}: cannot read: {source}")]
     Io {
         /// The file as the user named it.
+        file: String,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// A file or folder could not be created or written.
+    #[error("{file}: cannot write: {source}")]
+    Write {
+        /// The path as the user named it.
         file: String,
         /// The operating system's reason.
         source: std::io::Error,

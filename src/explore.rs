@@ -146,12 +146,20 @@ pub fn predict_pairs<R: Read>(
 /// Predicts the model's own validation split of `data`, which must be the
 /// data it was trained on.
 pub fn predict_validation(model: &SavedModel, data: &Ratings) -> Result<Vec<Prediction>> {
-    if data.user_ids.raw != model.user_ids || data.item_ids.raw != model.item_ids {
+    if data.len() != model.rows || data.user_ids.raw != model.user_ids || data.item_ids.raw != model.item_ids
+    {
         return Err(Error::File {
             file: data.source.clone(),
-            msg: "its users and movies are not the ones the model was trained on; pass the training data with --data, \
-                  or predict other rows with --pairs"
-                .into(),
+            msg: format!(
+                "{} rows, {} users and {} movies, but the model was trained on {} rows, {} users and {} movies; \
+                 pass the training data with --data, or predict other rows with --pairs",
+                data.len(),
+                data.n_users(),
+                data.n_items(),
+                model.rows,
+                model.user_ids.len(),
+                model.item_ids.len()
+            ),
         });
     }
     let split = Split::new(data.len(), model.val_pct, model.split_seed)?;
@@ -303,7 +311,7 @@ pub fn biases(
         Error::invalid(
             "--model",
             format!(
-                "a {} model has no movie biases; train dotbias or learner",
+                "a {} model has no movie biases; train learner, dotbias or sparse",
                 model.recipe
             ),
         )

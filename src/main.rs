@@ -79,7 +79,7 @@ struct SynthArgs {
     #[arg(long, default_value_t = 10)]
     rank: usize,
     /// Standard deviation of the noise added to each rating.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
     noise: f64,
     /// Seed.
     #[arg(long, default_value_t = 42)]
@@ -186,7 +186,7 @@ struct BiasesArgs {
     /// How many movies at each end.
     #[arg(short = 'n', long = "top", default_value_t = 15)]
     n: usize,
-    /// Rank only the this many most-rated movies (0: all), as the fastai lesson does.
+    /// Rank only this many of the most-rated movies (0: all), as the fastai lesson does.
     #[arg(long, default_value_t = 1000)]
     popular: usize,
     /// movies.csv for titles [default: the bundled one]
@@ -261,7 +261,7 @@ struct TrainArgs {
     #[arg(long, default_value_t = 42)]
     split_seed: u32,
     /// Fraction of rows held out for validation.
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = 0.2, allow_negative_numbers = true)]
     val_pct: f64,
     /// Epochs of each constant-lr stage, or cycles of an SGDR stage.
     #[arg(long)]
@@ -348,9 +348,10 @@ impl Console {
     }
 
     fn say(&self, line: &str) {
-        if self.json {
+        if self.quiet {
+        } else if self.json {
             eprintln!("{line}");
-        } else if !self.quiet {
+        } else {
             let _ = emit(&format!("{line}\n"));
         }
     }
@@ -427,7 +428,14 @@ fn run_train(a: &TrainArgs) -> CliResult {
         },
     };
     let mut console = Console::new(a.json, a.quiet);
-    console.say(&format!("recipe   {}: {}", recipe.name, recipe.about));
+    if overrides == Overrides::default() {
+        console.say(&format!("recipe   {}: {}", recipe.name, recipe.about));
+    } else {
+        console.say(&format!(
+            "recipe   {}, with overrides (its defaults: {})",
+            recipe.name, recipe.about
+        ));
+    }
     let stages: Vec<String> = recipe.stages.iter().map(|s| s.to_string()).collect();
     console.say(&format!(
         "schedule {} (batch {}, wd {})",
@@ -447,7 +455,7 @@ fn run_train(a: &TrainArgs) -> CliResult {
             "note     {dups} rows repeat an earlier (user, movie) pair; each is trained on as its own rating"
         ));
     }
-    let report = train(&data, &cfg, &mut console)?;
+    let mut report = train(&data, &cfg, &mut console)?;
     console.say(&format!("model    {}", saved::model_summary(&report.spec)));
     let model = SavedModel::from_report(&report, &data);
     if let Some(path) = &a.save {
@@ -459,12 +467,18 @@ fn run_train(a: &TrainArgs) -> CliResult {
             console.say(&format!("plot     {}", path.display()));
         }
     }
+    // The notebook's figure applies to the notebook's setup only.
+    let notebook_setup =
+        a.data.data.is_none() && overrides == Overrides::default() && a.val_pct == 0.2 && a.split_seed == 42;
+    if !notebook_setup {
+        report.notebook_mse = None;
+    }
     let notebook = report
         .notebook_mse
         .map(|m| format!("  (notebook {m:.4})"))
         .unwrap_or_default();
     let last = format!(
-        "final    val_mse {:.4}  val_rmse {:.4}{notebook}  in {:.1} s, {:.2} s per epoch",
+        "final    val_mse {:.4}  val_rmse {:.4}{notebook}  in {:.1} s, {:.2} s of training per epoch",
         report.val_mse,
         report.val_rmse,
         report.seconds,
@@ -484,7 +498,7 @@ fn run_train(a: &TrainArgs) -> CliResult {
 
 /// Writes pred_vs_actual.png (the validation split) and loss.png into `dir`.
 fn write_plots(model: &SavedModel, data: &Ratings, dir: &Path) -> mfcuda::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).map_err(|e| mfcuda::Error::Io {
+    std::fs::create_dir_all(dir).map_err(|e| mfcuda::Error::Write {
         file: dir.display().to_string(),
         source: e,
     })?;
@@ -539,7 +553,10 @@ fn run_predict(a: &PredictArgs) -> CliResult {
         );
     }
     if let Some(dir) = &a.plot {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| mfcuda::Error::Write {
+            file: dir.display().to_string(),
+            source: e,
+        })?;
         let path = dir.join("pred_vs_actual.png");
         write_joint_plot(&model, &preds, &path)?;
         eprintln!("plot {}", path.display());
@@ -596,7 +613,7 @@ fn run_biases(a: &BiasesArgs) -> CliResult {
     let data = a.data.load()?;
     let movies = Movies::load(a.movies.as_deref())?;
     let (top, bottom) = explore::biases(&model, &data, &movies, a.n, a.popular)?;
-    let pool = if a.popular > 0 {
+    let pool = if a.popular > 0 && a.popular < model.item_ids.len() {
         format!("the {} most-rated movies", a.popular)
     } else {
         "all movies".into()
@@ -730,7 +747,9 @@ fn run_synth(a: &SynthArgs) -> CliResult {
         None => {
             let mut out = io::BufWriter::new(io::stdout().lock());
             match synth::write_csv(&spec, &mut out, |_| {}) {
-                Err(mfcuda::Error::Io { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+                Err(mfcuda::Error::Write { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => {
+                    Ok(())
+                }
                 other => Ok(other?),
             }
         }

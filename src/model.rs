@@ -407,6 +407,18 @@ impl ModelSpec {
         loss
     }
 
+    /// The exact mean squared error over `rows`, in eval mode (no dropout),
+    /// in chunks of 4,096 rows.
+    pub fn mse(&self, params: &[f32], rows: &crate::backend::Examples, ws: &mut Workspace) -> f64 {
+        let mut sum = 0.0;
+        for start in (0..rows.len()).step_by(4096) {
+            let end = (start + 4096).min(rows.len());
+            self.forward(params, &rows.users[start..end], &rows.items[start..end], ws, None);
+            sum += mse_sum(&ws.pred, &rows.ratings[start..end]);
+        }
+        sum / rows.len() as f64
+    }
+
     /// The model printed the way PyTorch prints it.
     pub fn describe(&self) -> String {
         let (nu, ni, f, h) = (self.n_users, self.n_items, self.factors, self.hidden);

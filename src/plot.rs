@@ -74,7 +74,8 @@ pub fn joint_plot(
 
     // Actual ratings come in steps of 0.5: one column per step. Predictions are continuous.
     let (x_lo, x_hi) = (lo - 0.25, hi + 0.25);
-    let x_bins = ((hi - lo) / 0.5).round() as usize + 1;
+    // One column per half star, for at most 100 columns: wider ranges get wider columns.
+    let x_bins = (((hi - lo) / 0.5).round() as usize + 1).clamp(1, 100);
     let (y_lo, y_hi, y_bins) = (lo - 0.25, hi + 0.25, 50usize);
     let mut grid = vec![vec![0usize; y_bins]; x_bins];
     for (&a, &p) in actual.iter().zip(predicted) {

@@ -131,6 +131,9 @@ pub fn find(name: &str) -> Result<Recipe> {
     })
 }
 
+/// The longest run a recipe may ask for, in epochs.
+pub const MAX_EPOCHS: usize = 10_000;
+
 /// Command-line changes to a recipe. `None` keeps the recipe's value.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Overrides {
@@ -159,6 +162,21 @@ impl Recipe {
                     Schedule::Sgdr { cycles, .. } => *cycles = e,
                 }
             }
+        }
+        if self.epochs() > MAX_EPOCHS {
+            return Err(Error::invalid(
+                "--epochs",
+                format!(
+                    "{} makes {} epochs in all{}; at most {MAX_EPOCHS}",
+                    o.epochs.unwrap_or(0),
+                    self.epochs(),
+                    if self.stages.iter().any(|s| matches!(s, Schedule::Sgdr { .. })) {
+                        " (it counts SGDR cycles, and each cycle is longer than the last)"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
         }
         if let Some(lr) = o.lr {
             if !(lr.is_finite() && lr > 0.0) {

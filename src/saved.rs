@@ -53,6 +53,8 @@ pub struct SavedModel {
     pub val_pct: f64,
     /// Mean training rating: the fallback prediction for unknown ids.
     pub global_mean: f64,
+    /// Rows of the data it was trained on (train and validation together).
+    pub rows: usize,
     /// Final validation MSE.
     pub val_mse: f64,
     /// Per-epoch losses.
@@ -89,6 +91,7 @@ impl SavedModel {
             split_seed: report.split_seed,
             val_pct: report.val_pct,
             global_mean: report.global_mean,
+            rows: data.len(),
             val_mse: report.val_mse,
             history: report.history.clone(),
         }
@@ -150,6 +153,7 @@ impl SavedModel {
             ("split_seed", self.split_seed.to_string()),
             ("val_pct", self.val_pct.to_string()),
             ("global_mean", self.global_mean.to_string()),
+            ("rows", self.rows.to_string()),
             ("val_mse", self.val_mse.to_string()),
             ("history", history),
         ]
@@ -232,6 +236,33 @@ impl SavedModel {
             emb_init: (n("emb_init_lo")? as f32, n("emb_init_hi")? as f32),
             dropout: (n("dropout1")? as f32, n("dropout2")? as f32),
         };
+        // Sizes come from the file, so they are checked before anything is allocated.
+        let (f, h) = (spec.factors, spec.hidden);
+        if f == 0 || (kind == ModelKind::Net && h == 0) {
+            return Err(bad(format!(
+                "metadata gives factors {f} and hidden {h}; both must be at least 1"
+            )));
+        }
+        let (lo, hi) = spec.y_range;
+        if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
+            return Err(bad(format!(
+                "metadata gives the rating range {lo} .. {hi}; it must be finite and ordered"
+            )));
+        }
+        let (d1, d2) = spec.dropout;
+        if !((0.0..1.0).contains(&d1) && (0.0..1.0).contains(&d2)) {
+            return Err(bad(format!(
+                "metadata gives dropout {d1}, {d2}; each must be in [0, 1)"
+            )));
+        }
+        let embedding_floats = (spec.n_users + spec.n_items)
+            .checked_mul(f)
+            .filter(|&n| n <= bytes.len() / 4);
+        if embedding_floats.is_none() || h > bytes.len() / 4 {
+            return Err(bad(format!(
+                "metadata gives factors {f} and hidden {h}, more than the file holds"
+            )));
+        }
         let mut params = vec![0f32; spec.n_params()];
         for t in spec.tensors() {
             let view = st
@@ -262,6 +293,7 @@ impl SavedModel {
             split_seed: num(get("split_seed")?, "split_seed", &bad)?,
             val_pct: n("val_pct")?,
             global_mean: n("global_mean")?,
+            rows: num(get("rows")?, "rows", &bad)?,
             val_mse: n("val_mse")?,
             history,
         })
@@ -320,7 +352,7 @@ pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut File) -> std::io::Result
         file_name.to_string_lossy(),
         std::process::id()
     ));
-    let io = |e: std::io::Error| Error::Io {
+    let io = |e: std::io::Error| Error::Write {
         file: name.clone(),
         source: e,
     };
@@ -337,10 +369,16 @@ pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut File) -> std::io::Result
     Ok(())
 }
 
-/// Fails early, before any training, if `path` cannot be written: its
-/// folder must exist and be a folder.
+/// Fails early, before any training, if `path` cannot be written: a file
+/// is created beside it and removed again.
 pub fn check_writable(path: &Path) -> Result<()> {
     let name = path.display().to_string();
+    if path.is_dir() {
+        return Err(Error::File {
+            file: name,
+            msg: "is a folder".into(),
+        });
+    }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -351,20 +389,23 @@ pub fn check_writable(path: &Path) -> Result<()> {
             msg: format!("folder {} does not exist", dir.display()),
         });
     }
-    if path.is_dir() {
-        return Err(Error::File {
-            file: name,
-            msg: "is a folder".into(),
-        });
-    }
+    let probe = dir.join(format!(".mfcuda-write-check-{}", std::process::id()));
+    File::create(&probe).map_err(|e| Error::Write {
+        file: name,
+        source: e,
+    })?;
+    let _ = std::fs::remove_file(&probe);
     Ok(())
 }
-
 /// `spec` as PyTorch prints it, its parameter count and memory, and its tensors.
 pub fn model_summary(spec: &ModelSpec) -> String {
     let n = spec.n_params();
+    let training = match spec.kind {
+        ModelKind::Svd => "sparse SGD needs no more",
+        _ => "training adds the gradient and 1 or 2 optimizer buffers of the same size",
+    };
     let mut s = format!(
-        "{}\n{} parameters, {:.2} MiB as f32 (training adds the gradient and 1 or 2 optimizer buffers of the same size)",
+        "{}\n{} parameters, {:.2} MiB as f32 ({training})",
         spec.describe(),
         n,
         (n * 4) as f64 / (1 << 20) as f64

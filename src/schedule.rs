@@ -38,7 +38,9 @@ impl Schedule {
                 cycle_len,
                 cycle_mult,
                 ..
-            } => (0..cycles).map(|c| cycle_len * cycle_mult.pow(c as u32)).sum(),
+            } => (0..cycles)
+                .map(|c| cycle_len.saturating_mul(cycle_mult.saturating_pow(c.min(64) as u32)))
+                .fold(0usize, usize::saturating_add),
         }
     }
 
@@ -77,33 +79,33 @@ impl Schedule {
     /// restarts at 0 and nb grows by `cycle_mult`. nb starts as
     /// steps_per_epoch·cycle_len.
     pub fn lrs(&self, steps_per_epoch: usize) -> Vec<f32> {
-        let total = self.epochs() * steps_per_epoch;
+        let total = self.epochs().saturating_mul(steps_per_epoch);
+        (0..total).map(|it| self.lr_at(it, steps_per_epoch)).collect()
+    }
+
+    /// The learning rate at iteration `it` (0-based, counted over the stage),
+    /// in closed form, so that a long run never holds all its rates at once.
+    /// Equal to replaying fastai's `calc_lr` up to `it`.
+    pub fn lr_at(&self, it: usize, steps_per_epoch: usize) -> f32 {
         match *self {
-            Schedule::Constant { lr, .. } => vec![lr; total],
+            Schedule::Constant { lr, .. } => lr,
             Schedule::Sgdr {
                 lr,
                 cycle_len,
                 cycle_mult,
                 ..
             } => {
-                let lr = lr as f64;
-                let mut nb = (steps_per_epoch * cycle_len) as f64;
-                let mut cycle_iter = 0.0f64;
-                (0..total)
-                    .map(|iteration| {
-                        if (iteration as f64) < nb / 20.0 {
-                            cycle_iter += 1.0;
-                            return (lr / 100.0) as f32;
-                        }
-                        let cos_out = (std::f64::consts::PI * cycle_iter / nb).cos() + 1.0;
-                        cycle_iter += 1.0;
-                        if cycle_iter == nb {
-                            cycle_iter = 0.0;
-                            nb *= cycle_mult as f64;
-                        }
-                        (lr / 2.0 * cos_out) as f32
-                    })
-                    .collect()
+                let (lr, it) = (lr as f64, it as f64);
+                // Find the cycle holding `it`: its start and its length nb.
+                let (mut start, mut nb) = (0.0f64, (steps_per_epoch * cycle_len) as f64);
+                while it >= start + nb && nb > 0.0 {
+                    start += nb;
+                    nb *= cycle_mult.max(1) as f64;
+                }
+                if it < nb / 20.0 {
+                    return (lr / 100.0) as f32;
+                }
+                (lr / 2.0 * ((std::f64::consts::PI * (it - start) / nb).cos() + 1.0)) as f32
             }
         }
     }

@@ -13,10 +13,7 @@
 use crate::backend::{Backend, BackendInit, Examples};
 use crate::error::{Error, Result};
 use crate::model::{split_mut, ModelKind, ModelSpec, Workspace};
-use crate::ops::{mf_sgd_sparse, mse_sum};
-
-/// Rows per forward pass during validation.
-const EVAL_CHUNK: usize = 4096;
+use crate::ops::mf_sgd_sparse;
 
 /// The svd model trained by stratified sparse SGD on the CPU.
 pub struct CpuSparseBackend<'a> {
@@ -160,8 +157,12 @@ impl Backend for CpuSparseBackend<'_> {
             s.spawn(|| run(b10, u1, m0, ub1, mb0));
             run(b01, u0, m1, ub0, mb1);
         });
-        // The batch losses: mean squared error of consecutive groups of ratings.
-        let errs: Vec<f32> = blocks.iter().flat_map(|b| b.sq_err.iter().copied()).collect();
+        // The batch losses: mean squared errors of groups of `batch_size` ratings.
+        // In the order the blocks ran: the diagonal ones, then the others.
+        let errs: Vec<f32> = [0, 3, 1, 2]
+            .iter()
+            .flat_map(|&k| blocks[k].sq_err.iter().copied())
+            .collect();
         let losses: Vec<f32> = errs
             .chunks(batch_size)
             .map(|c| (c.iter().map(|&e| e as f64).sum::<f64>() / c.len() as f64) as f32)
@@ -171,20 +172,7 @@ impl Backend for CpuSparseBackend<'_> {
     }
 
     fn validate(&mut self) -> Result<f64> {
-        let v = self.valid;
-        let mut sum = 0.0;
-        for start in (0..v.len()).step_by(EVAL_CHUNK) {
-            let end = (start + EVAL_CHUNK).min(v.len());
-            self.spec.forward(
-                &self.params,
-                &v.users[start..end],
-                &v.items[start..end],
-                &mut self.ws,
-                None,
-            );
-            sum += mse_sum(&self.ws.pred, &v.ratings[start..end]);
-        }
-        Ok(sum / v.len() as f64)
+        Ok(self.spec.mse(&self.params, self.valid, &mut self.ws))
     }
 
     fn params(&mut self) -> Result<Vec<f32>> {

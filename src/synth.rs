@@ -13,6 +13,9 @@ use std::io::Write;
 use crate::error::{Error, Result};
 use crate::rng::Mt19937;
 
+/// The largest planted model `synth` builds, in f32 values (4 GB).
+pub const MAX_PLANTED_FLOATS: usize = 1 << 30;
+
 /// What to generate.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SynthSpec {
@@ -54,6 +57,23 @@ pub fn write_csv(spec: &SynthSpec, out: &mut dyn Write, mut progress: impl FnMut
     if spec.users > u32::MAX as usize || spec.items > u32::MAX as usize {
         return Err(Error::invalid("synth", "at most 2^32 - 1 users and items"));
     }
+    // The planted factors live in memory: refuse sizes that cannot.
+    let floats = spec
+        .users
+        .checked_add(spec.items)
+        .and_then(|n| n.checked_mul(spec.rank + 1));
+    match floats {
+        Some(n) if n <= MAX_PLANTED_FLOATS => {}
+        _ => {
+            return Err(Error::invalid(
+                "synth",
+                format!(
+                    "(users + items) x (rank + 1) = {} floats for the planted model; at most {MAX_PLANTED_FLOATS} (4 GB)",
+                    floats.map(|n| n.to_string()).unwrap_or_else(|| "more than 2^64".into())
+                ),
+            ))
+        }
+    }
     let mut rng = Mt19937::new(spec.seed);
     let scale = 0.6 / (spec.rank as f64).sqrt();
     let k = spec.rank;
@@ -65,7 +85,7 @@ pub fn write_csv(spec: &SynthSpec, out: &mut dyn Write, mut progress: impl FnMut
         .collect();
     let bu: Vec<f32> = (0..spec.users).map(|_| (normal(&mut rng) * 0.3) as f32).collect();
     let bi: Vec<f32> = (0..spec.items).map(|_| (normal(&mut rng) * 0.3) as f32).collect();
-    let w = |e: std::io::Error| Error::Io {
+    let w = |e: std::io::Error| Error::Write {
         file: "synth output".into(),
         source: e,
     };

@@ -175,9 +175,12 @@ pub fn train(data: &Ratings, cfg: &TrainConfig, obs: &mut dyn Observer) -> Resul
     let mut history = Vec::new();
     let mut global_step = 0u64;
     for (stage_no, stage) in recipe.stages.iter().enumerate() {
-        let lrs = stage.lrs(steps_per_epoch);
         let (mut avg_loss, mut batch_num) = (0.0f64, 0i32);
-        for lrs in lrs.chunks(steps_per_epoch) {
+        for e in 0..stage.epochs() {
+            let lrs: Vec<f32> = (e * steps_per_epoch..(e + 1) * steps_per_epoch)
+                .map(|it| stage.lr_at(it, steps_per_epoch))
+                .collect();
+            let lrs = &lrs[..];
             let t0 = Instant::now();
             let order = rng.permutation(train_set.len());
             let epoch = history.len();

@@ -162,3 +162,108 @@ fn duplicates_are_trained_on_as_separate_ratings() {
     let split = mfcuda(&["split", "--data", p]);
     assert_eq!(String::from_utf8_lossy(&split.stdout).lines().count(), 200);
 }
+
+/// Exit code 1, one line, no panic; returns stderr.
+fn refused(args: &[&str]) -> String {
+    let o = mfcuda(args);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+    assert!(
+        !err.contains("panicked") && err.lines().count() == 1,
+        "{args:?}: {err}"
+    );
+    err
+}
+
+#[test]
+fn huge_sizes_are_refused_not_allocated() {
+    let err = refused(&["train", "--device", "cpu", "--epochs", "64"]);
+    assert!(
+        err.contains("invalid --epochs: 64 makes") && err.contains("at most 10000"),
+        "{err}"
+    );
+    let err = refused(&[
+        "train",
+        "--device",
+        "cpu",
+        "--recipe",
+        "dot",
+        "--epochs",
+        "100000000000",
+    ]);
+    assert!(err.contains("invalid --epochs"), "{err}");
+    let err = refused(&[
+        "synth",
+        "--users",
+        "4",
+        "--items",
+        "4",
+        "--ratings",
+        "2",
+        "--rank",
+        "4611686018427387904",
+    ]);
+    assert!(err.contains("floats for the planted model"), "{err}");
+    let err = refused(&["synth", "--users", "4294967295", "--items", "1", "--ratings", "1"]);
+    assert!(err.contains("floats for the planted model"), "{err}");
+    let err = refused(&["synth", "--noise", "-1"]);
+    assert!(err.contains("invalid --noise"), "{err}");
+}
+
+#[test]
+fn a_forged_cache_is_rebuilt_not_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("r.csv");
+    std::fs::write(&csv, "userId,movieId,rating\n1,1,4\n1,2,3\n2,1,5\n").unwrap();
+    let p = csv.to_str().unwrap();
+    let out = String::from_utf8(mfcuda(&["stats", "--data", p, "--cache"]).stdout).unwrap();
+    assert!(out.contains("cache written"), "{out}");
+    // Claim 2^62 rows in the cache's header; the CSV is unchanged.
+    let cache = dir.path().join("r.csv.mfcache");
+    let mut bytes = std::fs::read(&cache).unwrap();
+    let counts = bytes.len() - 3 * 12 - 2 * 8 - 2 * 8 - 24; // rows, users, items precede the columns
+    bytes[counts..counts + 8].copy_from_slice(&(1u64 << 62).to_le_bytes());
+    std::fs::write(&cache, &bytes).unwrap();
+    let o = mfcuda(&["stats", "--data", p, "--cache"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && out.contains("ratings   3") && out.contains("cache written"),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_outlier_rating_does_not_blow_up_the_plot() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("outlier.csv");
+    let mut text = String::from("userId,movieId,rating\n");
+    for u in 0..20 {
+        for m in 0..10 {
+            text.push_str(&format!("{u},{m},{}\n", 1 + (u + m) % 5));
+        }
+    }
+    text.push_str("3,4,100000000\n");
+    std::fs::write(&csv, text).unwrap();
+    let plots = dir.path().join("plots");
+    let o = mfcuda(&[
+        "train",
+        "--device",
+        "cpu",
+        "--recipe",
+        "dot",
+        "--epochs",
+        "1",
+        "--data",
+        csv.to_str().unwrap(),
+        "--plot",
+        plots.to_str().unwrap(),
+        "--quiet",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    // The dot model diverges on a rating of 1e8, or it trains and plots; either way, a clean end.
+    assert!(
+        o.status.success() || err.starts_with("error: training diverged"),
+        "{err}"
+    );
+}

@@ -304,6 +304,16 @@ fn predict_refuses_models_of_another_version_or_kind() {
             patched(&bytes, "mfcuda-model", "other-models"),
             "format is 'other-models', not 'mfcuda-model'",
         ),
+        (
+            "factors.safetensors",
+            patched(&bytes, "\"factors\":\"50\"", "\"factors\":\"00\""),
+            "metadata gives factors 0 and hidden 10; both must be at least 1",
+        ),
+        (
+            "range.safetensors",
+            patched(&bytes, "\"y_min\":\"0.5\"", "\"y_min\":\"NaN\""),
+            "metadata gives the rating range NaN .. 5",
+        ),
     ];
     for (name, content, want) in cases {
         let path = dir.path().join(name);
