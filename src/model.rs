@@ -1,4 +1,4 @@
-//! The notebook's three models, with forward and backward written out by
+//! The notebook's three models and biased MF (`svd`), with forward and backward written out by
 //! hand from the ops in [`crate::ops`].
 //!
 //! All parameters live in one flat `f32` buffer, tensor after tensor, as
