@@ -13,6 +13,7 @@
 // the dot product, atomics for the loss), so it matches to rounding, not to
 // the bit.
 #include "common.cuh"
+#include "optim.cuh"
 
 // Step `step` of an epoch whose rows, already in the epoch's order, are
 // users/items/ratings (n). The step's batch is rows [step*bs, min(n, (step+1)*bs)).
@@ -71,14 +72,7 @@ extern "C" __global__ void mf_step_fused(float* grads, float* losses, const floa
 extern "C" __global__ void sgd_update_sched(float* params, float* grads, float* bufs, const float* sched,
                                             int step, float momentum, float wd, long long n) {
     const float lr = sched[2 * step];
-    GRID_STRIDE(i, n) {
-        float p = params[i];
-        float d = grads[i] + wd * p;
-        float b = momentum * bufs[i] + d;
-        bufs[i] = b;
-        params[i] = p - lr * b;
-        grads[i] = 0.0f;
-    }
+    GRID_STRIDE(i, n) { sgd_element(params, grads, bufs, i, lr, momentum, wd); }
 }
 
 // ops::adam_update with step_size = sched[2*step], bias_correction2_sqrt = sched[2*step + 1].
@@ -90,14 +84,7 @@ extern "C" __global__ void adam_update_sched(float* params, float* grads, float*
                                              float wd, long long n) {
     const float step_size = sched[2 * step], bias_correction2_sqrt = sched[2 * step + 1];
     GRID_STRIDE(i, n) {
-        float p = params[i];
-        float d = grads[i] + wd * p;
-        float mi = beta1 * m[i] + one_minus_beta1 * d;
-        float vi = beta2 * v[i] + one_minus_beta2 * d * d;
-        m[i] = mi;
-        v[i] = vi;
-        float denom = sqrtf(vi) / bias_correction2_sqrt + eps;
-        params[i] = p - step_size * mi / denom;
-        grads[i] = 0.0f;
+        adam_element(params, grads, m, v, i, beta1, beta2, one_minus_beta1, one_minus_beta2, eps, step_size,
+                     bias_correction2_sqrt, wd);
     }
 }
