@@ -42,6 +42,7 @@ pub mod sparse;
 pub mod split;
 pub mod stats;
 pub mod synth;
+pub mod trace;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -296,6 +296,9 @@ struct TrainArgs {
     /// Print only the final line.
     #[arg(long, short)]
     quiet: bool,
+    /// Instead of training, print every tensor of one step on a batch of 4 (CPU and GPU side by side).
+    #[arg(long)]
+    trace: bool,
 }
 
 #[derive(Args)]
@@ -416,6 +419,9 @@ fn run_train(a: &TrainArgs) -> CliResult {
         saved::check_writable(path)?;
     }
     let (data, loaded) = a.data.load_reported()?;
+    if a.trace {
+        return run_trace(a, &recipe, &data);
+    }
     let cfg = TrainConfig {
         recipe: recipe.clone(),
         seed: a.seed,
@@ -494,6 +500,42 @@ fn run_train(a: &TrainArgs) -> CliResult {
         emit(&format!("{line}\n"))?;
     }
     Ok(())
+}
+
+/// `train --trace`: one step on the first 4 rows of the first epoch's order,
+/// drawn exactly as training draws them.
+fn run_trace(a: &TrainArgs, recipe: &recipe::Recipe, data: &Ratings) -> CliResult {
+    let split = mfcuda::split::Split::new(data.len(), a.val_pct, a.split_seed)?;
+    let train_set = mfcuda::backend::Examples::select(data, &split.train);
+    let spec = mfcuda::train::model_spec(recipe, data);
+    let mut rng = mfcuda::rng::Mt19937::new(a.seed);
+    let params = spec.init_params(&mut rng);
+    let order = rng.permutation(train_set.len());
+    let mut batch = mfcuda::backend::Examples::default();
+    train_set.gather_into(&order[..4.min(order.len())], &mut batch);
+    let gpu = match a.device {
+        Device::Cpu => None,
+        _ => match Gpu::open() {
+            Ok(g) => Some(g),
+            Err(why) if a.device == Device::Cuda => return Err(format!("device cuda: {why}").into()),
+            Err(why) => {
+                eprintln!("gpu: skipped ({why})");
+                None
+            }
+        },
+    };
+    let lr = recipe.stages[0].lr();
+    let text = mfcuda::trace::trace_step(
+        &spec,
+        &params,
+        &batch.users,
+        &batch.items,
+        &batch.ratings,
+        lr,
+        recipe.wd,
+        gpu.as_ref(),
+    )?;
+    Ok(emit(&text)?)
 }
 
 /// Writes pred_vs_actual.png (the validation split) and loss.png into `dir`.

@@ -288,3 +288,28 @@ fn bench_on_the_cpu_reports_measured_rows() {
     );
     assert!(v["gpu"].is_null() && v["copy_gb_per_s"].is_null());
 }
+
+#[test]
+fn trace_prints_one_step_of_every_tensor() {
+    for (recipe, class) in [
+        ("dotbias", "EmbeddingDotBias"),
+        ("net", "EmbeddingNet"),
+        ("dot", "EmbeddingDot"),
+    ] {
+        let o = mfcuda(&["train", "--recipe", recipe, "--trace", "--device", "cpu"]);
+        let out = stdout(&o);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            out.starts_with(&format!("one step of {class} on 4 ratings")),
+            "{out}"
+        );
+        assert_eq!(out.matches("\nrating ").count(), 4, "{out}");
+        assert!(
+            out.contains("  pred     cpu [")
+                && out.contains("  dpred    cpu [")
+                && out.contains("batch loss: cpu "),
+            "{out}"
+        );
+        assert!(out.contains("after one SGD step"), "{out}");
+    }
+}

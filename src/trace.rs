@@ -1,0 +1,207 @@
+//! `mfcuda train --trace`: one training step on a tiny batch, every
+//! intermediate tensor printed, CPU and GPU side by side. For reading, not
+//! for speed: it shows what each op (and each kernel) does to the numbers.
+
+use std::fmt::Write;
+
+use crate::cuda::Gpu;
+use crate::error::{Error, Result};
+use crate::model::{ModelKind, ModelSpec, Workspace};
+use crate::ops;
+
+/// Factors shown per row.
+const SHOW: usize = 4;
+
+fn row(v: &[f32]) -> String {
+    let shown: Vec<String> = v.iter().take(SHOW).map(|x| format!("{x:+.5}")).collect();
+    let more = if v.len() > SHOW {
+        format!(" … ({} more)", v.len() - SHOW)
+    } else {
+        String::new()
+    };
+    format!("[{}{more}]", shown.join(", "))
+}
+
+/// One SGD step (no momentum history yet, lr as given) of `spec` on the
+/// batch (`users`, `items`, `targets`), printed. The GPU column appears when
+/// `gpu` is given and the model is dot or dotbias.
+#[allow(clippy::too_many_arguments)]
+pub fn trace_step(
+    spec: &ModelSpec,
+    params: &[f32],
+    users: &[u32],
+    items: &[u32],
+    targets: &[f32],
+    lr: f32,
+    wd: f32,
+    gpu: Option<&Gpu>,
+) -> Result<String> {
+    let f = spec.factors;
+    let mut s = String::new();
+    let mut ws = Workspace::default();
+    let mut grads = vec![0.0f32; params.len()];
+    let loss = spec.loss_and_grad(params, &mut grads, users, items, targets, &mut ws, None);
+    let t = spec.tensors();
+    let gpu = match (gpu, spec.kind) {
+        (Some(g), ModelKind::Dot | ModelKind::DotBias) => Some(g),
+        _ => None,
+    };
+    let g = match gpu {
+        Some(gpu) => Some(gpu_step(gpu, spec, params, users, items, targets)?),
+        None => None,
+    };
+    let side = |name: &str, cpu: &[f32], gpu: Option<&[f32]>, b: usize, w: usize, s: &mut String| {
+        let _ = write!(s, "  {name:<8} cpu {}", row(&cpu[b * w..(b + 1) * w]));
+        if let Some(gv) = gpu {
+            let _ = write!(s, "   gpu {}", row(&gv[b * w..(b + 1) * w]));
+        }
+        s.push('\n');
+    };
+    let _ = writeln!(
+        s,
+        "one step of {} on {} ratings, lr {lr}, wd {wd}; the first {SHOW} factors of each row{}",
+        spec.kind.class_name(),
+        users.len(),
+        if g.is_some() { ", CPU beside GPU" } else { "" }
+    );
+    for b in 0..users.len() {
+        let _ = writeln!(
+            s,
+            "rating {b}: user row {}, movie row {}, actual {}",
+            users[b], items[b], targets[b]
+        );
+        if spec.kind == ModelKind::Net {
+            side("cat", &ws.cat, None, b, 2 * f, &mut s);
+            side("hidden", &ws.h, None, b, spec.hidden, &mut s);
+        } else {
+            side("u", &ws.u, g.as_ref().map(|g| &g.u[..]), b, f, &mut s);
+            side("m", &ws.m, g.as_ref().map(|g| &g.m[..]), b, f, &mut s);
+        }
+        if spec.kind != ModelKind::Dot {
+            side("score x", &ws.x, g.as_ref().map(|g| &g.x[..]), b, 1, &mut s);
+        }
+        side("pred", &ws.pred, g.as_ref().map(|g| &g.pred[..]), b, 1, &mut s);
+        side("dpred", &ws.dpred, g.as_ref().map(|g| &g.dpred[..]), b, 1, &mut s);
+        if spec.kind != ModelKind::Net {
+            side("du", &ws.du, g.as_ref().map(|g| &g.du[..]), b, f, &mut s);
+            side("dm", &ws.dm, g.as_ref().map(|g| &g.dm[..]), b, f, &mut s);
+        }
+    }
+    let _ = writeln!(
+        s,
+        "batch loss: cpu {loss:.6}{}",
+        g.as_ref()
+            .map(|g| format!(", gpu {:.6}", g.loss))
+            .unwrap_or_default()
+    );
+    // The update: p -= lr·(grad + wd·p), shown for the first rating's rows.
+    let (mut p, mut gr, mut buf) = (params.to_vec(), grads.clone(), vec![0.0f32; params.len()]);
+    ops::sgd_update(&mut p, &mut gr, &mut buf, lr, 0.0, wd);
+    let (u0, m0) = (users[0] as usize, items[0] as usize);
+    let urange = t[0].offset + u0 * f..t[0].offset + (u0 + 1) * f;
+    let mrange = t[1].offset + m0 * f..t[1].offset + (m0 + 1) * f;
+    let _ = writeln!(
+        s,
+        "after one SGD step (every row moves: the update is dense), rating 0's rows:"
+    );
+    let _ = writeln!(
+        s,
+        "  user {u0:<5} {} -> {}",
+        row(&params[urange.clone()]),
+        row(&p[urange])
+    );
+    let _ = writeln!(
+        s,
+        "  movie {m0:<4} {} -> {}",
+        row(&params[mrange.clone()]),
+        row(&p[mrange])
+    );
+    Ok(s)
+}
+
+/// The GPU's tensors for one step, read back.
+struct GpuStep {
+    u: Vec<f32>,
+    m: Vec<f32>,
+    x: Vec<f32>,
+    pred: Vec<f32>,
+    dpred: Vec<f32>,
+    du: Vec<f32>,
+    dm: Vec<f32>,
+    loss: f32,
+}
+
+fn gpu_step(
+    gpu: &Gpu,
+    spec: &ModelSpec,
+    params: &[f32],
+    users: &[u32],
+    items: &[u32],
+    targets: &[f32],
+) -> Result<GpuStep> {
+    let (b, f) = (users.len(), spec.factors);
+    let (lo, hi) = spec.y_range;
+    let t = spec.tensors();
+    let (du_i, di_i, dy) = (gpu.upload(users)?, gpu.upload(items)?, gpu.upload(targets)?);
+    let p = gpu.upload(params)?;
+    let (mut u, mut m) = (gpu.zeros::<f32>(b * f)?, gpu.zeros::<f32>(b * f)?);
+    let (mut x, mut pred, mut dpred, mut dx) = (
+        gpu.zeros::<f32>(b)?,
+        gpu.zeros::<f32>(b)?,
+        gpu.zeros::<f32>(b)?,
+        gpu.zeros::<f32>(b)?,
+    );
+    let (mut dum, mut dmm, mut loss) = (
+        gpu.zeros::<f32>(b * f)?,
+        gpu.zeros::<f32>(b * f)?,
+        gpu.zeros::<f32>(1)?,
+    );
+    gpu.embedding_gather(&mut u.as_view_mut(), &p.slice(t[0].range()), &du_i.as_view(), f)?;
+    gpu.embedding_gather(&mut m.as_view_mut(), &p.slice(t[1].range()), &di_i.as_view(), f)?;
+    let dot_into = if spec.kind == ModelKind::Dot {
+        &mut pred
+    } else {
+        &mut x
+    };
+    gpu.dot_forward(&mut dot_into.as_view_mut(), &u.as_view(), &m.as_view(), b, f)?;
+    if spec.kind == ModelKind::DotBias {
+        gpu.bias_add(&mut x.as_view_mut(), &p.slice(t[2].range()), &du_i.as_view())?;
+        gpu.bias_add(&mut x.as_view_mut(), &p.slice(t[3].range()), &di_i.as_view())?;
+        gpu.sigmoid_range_forward(&mut pred.as_view_mut(), &x.as_view(), lo, hi, b)?;
+    }
+    gpu.mse_loss_grad(
+        &mut dpred.as_view_mut(),
+        &mut loss.as_view_mut(),
+        &pred.as_view(),
+        &dy.as_view(),
+    )?;
+    let dout = if spec.kind == ModelKind::DotBias {
+        gpu.sigmoid_range_backward(&mut dx.as_view_mut(), &dpred.as_view(), &x.as_view(), lo, hi, b)?;
+        &dx
+    } else {
+        &dpred
+    };
+    gpu.dot_backward(
+        &mut dum.as_view_mut(),
+        &mut dmm.as_view_mut(),
+        &dout.as_view(),
+        &u.as_view(),
+        &m.as_view(),
+        b,
+        f,
+    )?;
+    let dl = |d: &cudarc::driver::CudaSlice<f32>| gpu.download(&d.as_view());
+    Ok(GpuStep {
+        u: dl(&u)?,
+        m: dl(&m)?,
+        x: dl(&x)?,
+        pred: dl(&pred)?,
+        dpred: dl(&dpred)?,
+        du: dl(&dum)?,
+        dm: dl(&dmm)?,
+        loss: dl(&loss)?
+            .first()
+            .copied()
+            .ok_or_else(|| Error::invalid("trace", "no loss read back"))?,
+    })
+}
