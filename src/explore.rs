@@ -100,7 +100,11 @@ pub fn predict_pairs<R: Read>(
     let (mut users, mut items, mut at) = (Vec::new(), Vec::new(), Vec::new());
     while rows.advance()? {
         let (user, movie) = (rows.id(ucol, &cols.user)?, rows.id(icol, &cols.item)?);
-        let rating = rcol.map(|c| rows.number(c, &cols.rating)).transpose()?;
+        // The rating column is optional, and so is each rating in it: a blank cell is no rating.
+        let rating = match rcol {
+            Some(c) if !rows.text(c, &cols.rating)?.is_empty() => Some(rows.number(c, &cols.rating)?),
+            _ => None,
+        };
         match (uidx.get(&user), iidx.get(&movie)) {
             (Some(&u), Some(&i)) => {
                 users.push(u);
@@ -178,6 +182,23 @@ pub fn predict_validation(model: &SavedModel, data: &Ratings) -> Result<Vec<Pred
             known: true,
         })
         .collect())
+}
+
+/// A warning when `data` is not the data `model` was trained on: the
+/// ratings it holds then say little about what the model has seen.
+pub fn data_mismatch(model: &SavedModel, data: &Ratings) -> Option<String> {
+    let same = data.len() == model.rows
+        && data.user_ids.raw == model.user_ids
+        && data.item_ids.raw == model.item_ids;
+    (!same).then(|| {
+        format!(
+            "warning: {} ({} rows) is not the data this model was trained on ({} rows); \
+             seen movies and rating counts come from it all the same",
+            data.source,
+            data.len(),
+            model.rows
+        )
+    })
 }
 
 /// Root mean squared error over the predictions that have a rating.

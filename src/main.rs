@@ -610,6 +610,9 @@ fn run_recommend(a: &RecommendArgs) -> CliResult {
     let model = a.model.load()?;
     let data = a.data.load()?;
     let movies = Movies::load(a.movies.as_deref())?;
+    if let Some(w) = explore::data_mismatch(&model, &data) {
+        eprintln!("{w}");
+    }
     let recs = explore::recommend(&model, &data, &movies, a.user, a.n)?;
     let mut out = format!(
         "top {} unseen movies for user {} ({} model)\n",
@@ -654,6 +657,9 @@ fn run_biases(a: &BiasesArgs) -> CliResult {
     let model = a.model.load()?;
     let data = a.data.load()?;
     let movies = Movies::load(a.movies.as_deref())?;
+    if let Some(w) = explore::data_mismatch(&model, &data) {
+        eprintln!("{w}");
+    }
     let (top, bottom) = explore::biases(&model, &data, &movies, a.n, a.popular)?;
     let pool = if a.popular > 0 && a.popular < model.item_ids.len() {
         format!("the {} most-rated movies", a.popular)

@@ -90,7 +90,7 @@ fn predict_writes_the_validation_split_and_its_rmse() {
 fn predict_pairs_handles_unknown_ids_as_asked() {
     let dir = tempfile::tempdir().unwrap();
     let pairs = dir.path().join("pairs.csv");
-    std::fs::write(&pairs, "userId,movieId,rating\n414,1,4\n999999,1,3\n").unwrap();
+    std::fs::write(&pairs, "userId,movieId,rating\n414,1,4\n999999,1,3\n414,2,\n").unwrap();
     let (m, p) = (model().to_str().unwrap(), pairs.to_str().unwrap());
     let o = mfcuda(&["predict", "--model", m, "--pairs", p]);
     let err = String::from_utf8_lossy(&o.stderr);
@@ -101,7 +101,12 @@ fn predict_pairs_handles_unknown_ids_as_asked() {
     );
     let out = ok(&["predict", "--model", m, "--pairs", p, "--unknown", "mean"]);
     let rows: Vec<&str> = out.lines().skip(1).collect();
-    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.len(), 3);
+    assert!(
+        rows[2].starts_with("414,2,,"),
+        "a blank rating is no rating: {}",
+        rows[2]
+    );
     assert!(rows[0].starts_with("414,1,4,"));
     let mean = SavedModel::load(model()).unwrap().global_mean;
     assert_eq!(rows[1], format!("999999,1,3,{mean:.4}"));
@@ -351,5 +356,35 @@ fn a_diverged_run_keeps_the_last_good_model() {
         std::fs::read(&path).unwrap(),
         before,
         "the saved model was touched"
+    );
+}
+
+#[test]
+fn other_data_gets_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("other.csv");
+    std::fs::write(&csv, "userId,movieId,rating\n414,1,4\n414,2,3\n").unwrap();
+    let o = mfcuda(&[
+        "recommend",
+        "--model",
+        model().to_str().unwrap(),
+        "--user",
+        "414",
+        "--data",
+        csv.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("(2 rows) is not the data this model was trained on (100836 rows)"),
+        "{err}"
+    );
+    // Only movies 1 and 2 count as seen in that data.
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        !out.lines()
+            .skip(2)
+            .any(|l| l.split_whitespace().nth(1) == Some("1")),
+        "{out}"
     );
 }
