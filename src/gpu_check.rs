@@ -91,6 +91,20 @@ fn compare_all(pairs: &[(Vec<f64>, Vec<f64>)], atol: f64, rtol: f64) -> Comparis
     compare(&got, &want, atol, rtol)
 }
 
+/// Downloads each device buffer and compares it with its host twin, all as one comparison.
+fn compare_device(
+    gpu: &Gpu,
+    pairs: &[(&CudaSlice<f32>, &[f32])],
+    atol: f64,
+    rtol: f64,
+) -> Result<Comparison> {
+    let mut both = Vec::with_capacity(pairs.len());
+    for (dev, host) in pairs {
+        both.push((widen(&gpu.download(&dev.as_view())?), widen(host)));
+    }
+    Ok(compare_all(&both, atol, rtol))
+}
+
 /// Runs every kernel check, calling `on_row` as each row is measured.
 pub fn kernel_checks(gpu: &Gpu, mut on_row: impl FnMut(&CheckRow)) -> Result<Vec<CheckRow>> {
     let mut rows = Vec::new();
@@ -343,15 +357,7 @@ pub fn kernel_checks(gpu: &Gpu, mut on_row: impl FnMut(&CheckRow)) -> Result<Vec
             0.9,
             2e-4,
         )?;
-        let cmp = compare_all(
-            &[
-                (widen(&dl(&dp)?), widen(&wp)),
-                (widen(&dl(&db)?), widen(&wb)),
-                (widen(&dl(&dg)?), widen(&wg)),
-            ],
-            0.0,
-            0.0,
-        );
+        let cmp = compare_device(gpu, &[(&dp, &wp), (&db, &wb), (&dg, &wg)], 0.0, 0.0)?;
         push("sgd_update", format!("P={n}"), cmp);
 
         for t in [1u64, 10] {
@@ -373,16 +379,7 @@ pub fn kernel_checks(gpu: &Gpu, mut on_row: impl FnMut(&CheckRow)) -> Result<Vec
                 s,
                 2e-4,
             )?;
-            let cmp = compare_all(
-                &[
-                    (widen(&dl(&dp)?), widen(&wp)),
-                    (widen(&dl(&dm)?), widen(&wm)),
-                    (widen(&dl(&dv)?), widen(&wv)),
-                    (widen(&dl(&dg)?), widen(&wg)),
-                ],
-                0.0,
-                0.0,
-            );
+            let cmp = compare_device(gpu, &[(&dp, &wp), (&dm, &wm), (&dv, &wv), (&dg, &wg)], 0.0, 0.0)?;
             push("adam_update", format!("P={n} t={t}"), cmp);
         }
     }
@@ -658,15 +655,7 @@ fn fused_checks(gpu: &Gpu, rng: &mut Mt19937, push: &mut impl FnMut(&str, String
             0.9,
             2e-4,
         )?;
-        let cmp = compare_all(
-            &[
-                (widen(&dl(&dp)?), widen(&wp)),
-                (widen(&dl(&db)?), widen(&wb)),
-                (widen(&dl(&dg)?), widen(&wg)),
-            ],
-            0.0,
-            0.0,
-        );
+        let cmp = compare_device(gpu, &[(&dp, &wp), (&db, &wb), (&dg, &wg)], 0.0, 0.0)?;
         push("sgd_update_sched", format!("P={n}"), cmp);
 
         let (mut wp, mut wg, mut wm, mut wv) = (p.clone(), g.clone(), buf.clone(), v.clone());
@@ -688,16 +677,7 @@ fn fused_checks(gpu: &Gpu, rng: &mut Mt19937, push: &mut impl FnMut(&str, String
             constants,
             2e-4,
         )?;
-        let cmp = compare_all(
-            &[
-                (widen(&dl(&dp)?), widen(&wp)),
-                (widen(&dl(&dm)?), widen(&wm)),
-                (widen(&dl(&dv)?), widen(&wv)),
-                (widen(&dl(&dg)?), widen(&wg)),
-            ],
-            0.0,
-            0.0,
-        );
+        let cmp = compare_device(gpu, &[(&dp, &wp), (&dm, &wm), (&dv, &wv), (&dg, &wg)], 0.0, 0.0)?;
         push("adam_update_sched", format!("P={n} t=17"), cmp);
     }
     Ok(())

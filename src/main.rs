@@ -606,13 +606,22 @@ fn run_predict(a: &PredictArgs) -> CliResult {
     Ok(())
 }
 
-fn run_recommend(a: &RecommendArgs) -> CliResult {
-    let model = a.model.load()?;
-    let data = a.data.load()?;
-    let movies = Movies::load(a.movies.as_deref())?;
+/// The model, the ratings and the titles that `recommend` and `biases`
+/// read, with a warning when the ratings are not the model's own.
+fn model_data_movies(
+    model: &ModelArgs,
+    data: &DataArgs,
+    movies: Option<&Path>,
+) -> mfcuda::Result<(SavedModel, Ratings, Movies)> {
+    let (model, data, movies) = (model.load()?, data.load()?, Movies::load(movies)?);
     if let Some(w) = explore::data_mismatch(&model, &data) {
         eprintln!("{w}");
     }
+    Ok((model, data, movies))
+}
+
+fn run_recommend(a: &RecommendArgs) -> CliResult {
+    let (model, data, movies) = model_data_movies(&a.model, &a.data, a.movies.as_deref())?;
     let recs = explore::recommend(&model, &data, &movies, a.user, a.n)?;
     let mut out = format!(
         "top {} unseen movies for user {} ({} model)\n",
@@ -654,12 +663,7 @@ fn run_similar(a: &SimilarArgs) -> CliResult {
 }
 
 fn run_biases(a: &BiasesArgs) -> CliResult {
-    let model = a.model.load()?;
-    let data = a.data.load()?;
-    let movies = Movies::load(a.movies.as_deref())?;
-    if let Some(w) = explore::data_mismatch(&model, &data) {
-        eprintln!("{w}");
-    }
+    let (model, data, movies) = model_data_movies(&a.model, &a.data, a.movies.as_deref())?;
     let (top, bottom) = explore::biases(&model, &data, &movies, a.n, a.popular)?;
     let pool = if a.popular > 0 && a.popular < model.item_ids.len() {
         format!("the {} most-rated movies", a.popular)
