@@ -16,7 +16,6 @@ use crate::error::{Error, Result};
 use crate::model::ModelSpec;
 use crate::ops;
 use crate::optim::Optimizer;
-use crate::sparse::CpuSparseBackend;
 
 /// Rows of a ratings table in columnar form, ready for a device.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -145,7 +144,7 @@ pub fn create<'a>(
     init: BackendInit<'a>,
     gpu_opts: GpuOptions,
 ) -> Result<(Box<dyn Backend + 'a>, String)> {
-    if init.optimizer == Optimizer::Sparse {
+    if matches!(init.optimizer, Optimizer::Sparse { .. }) {
         // Sparse SGD has a CPU implementation only, so far.
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -157,7 +156,7 @@ pub fn create<'a>(
             Device::Auto => "auto: sparse SGD runs on the CPU".to_string(),
         };
         return Ok((
-            Box::new(CpuSparseBackend::new(init, threads)?),
+            crate::sparse::cpu_backend(init, threads)?,
             format!("device: cpu, {threads} threads ({why})"),
         ));
     }

@@ -21,7 +21,6 @@ use crate::error::{Error, Result};
 use crate::ops::{self, AdamStep};
 use crate::recipe;
 use crate::rng::Mt19937;
-use crate::sparse::CpuSparseBackend;
 use crate::split::Split;
 use crate::train::model_spec;
 
@@ -176,15 +175,15 @@ impl Which<'_> {
     ) -> Result<Option<(Box<dyn Backend + 'a>, &'static str)>> {
         Ok(match self {
             Which::Cpu if fused => None,
-            Which::Cpu if init.optimizer == crate::optim::Optimizer::Sparse => {
+            Which::Cpu if matches!(init.optimizer, crate::optim::Optimizer::Sparse { .. }) => {
                 let threads = std::thread::available_parallelism()
                     .map(|n| n.get())
                     .unwrap_or(1)
                     .min(2);
-                Some((Box::new(CpuSparseBackend::new(init, threads)?), ""))
+                Some((crate::sparse::cpu_backend(init, threads)?, ""))
             }
             Which::Cpu => Some((Box::new(CpuBackend::new(init)), "")),
-            Which::Cuda(_) if init.optimizer == crate::optim::Optimizer::Sparse => None,
+            Which::Cuda(_) if matches!(init.optimizer, crate::optim::Optimizer::Sparse { .. }) => None,
             Which::Cuda(_) if fused && init.spec.kind == crate::model::ModelKind::Net => None,
             Which::Cuda(gpu) => {
                 let label = if fused { "fused, graph" } else { "op by op" };

@@ -1243,7 +1243,7 @@ impl CudaBackend {
     /// dotbias train through the fused kernels replayed as one CUDA graph per
     /// epoch; the net, and any run with `opts.deterministic`, go op by op.
     pub fn new(gpu: Arc<Gpu>, init: BackendInit<'_>, opts: GpuOptions) -> Result<Self> {
-        if init.spec.kind == ModelKind::Svd || init.optimizer == Optimizer::Sparse {
+        if init.spec.kind == ModelKind::Svd || matches!(init.optimizer, Optimizer::Sparse { .. }) {
             return Err(no_svd());
         }
         let n = init.params.len();
@@ -1284,7 +1284,7 @@ impl CudaBackend {
         let n = self.params.len();
         let (p, g) = (&mut self.params.slice_mut(..n), &mut self.grads.slice_mut(..n));
         match self.optimizer {
-            Optimizer::Sparse => Err(no_svd()),
+            Optimizer::Sparse { .. } => Err(no_svd()),
             Optimizer::Sgd { momentum } => {
                 self.gpu
                     .sgd_update(p, g, &mut self.m.slice_mut(..n), lr, momentum, self.wd)
@@ -1314,7 +1314,7 @@ impl CudaBackend {
         let mut sched = vec![0f32; 2 * steps];
         for (s, &lr) in lrs.iter().enumerate() {
             match self.optimizer {
-                Optimizer::Sgd { .. } | Optimizer::Sparse => sched[2 * s] = lr,
+                Optimizer::Sgd { .. } | Optimizer::Sparse { .. } => sched[2 * s] = lr,
                 Optimizer::Adam { beta1, beta2, eps } => {
                     let st = AdamStep::new(lr as f64, beta1, beta2, eps, self.t + s as u64 + 1);
                     sched[2 * s] = st.step_size;
@@ -1402,7 +1402,7 @@ impl CudaBackend {
             );
             let sched = self.sched.as_view();
             match self.optimizer {
-                Optimizer::Sparse => return Err(no_svd()),
+                Optimizer::Sparse { .. } => return Err(no_svd()),
                 Optimizer::Sgd { momentum } => {
                     gpu.sgd_update_sched(params, grads, m, &sched, s, momentum, self.wd)?
                 }

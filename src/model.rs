@@ -182,7 +182,7 @@ pub(crate) fn split_mut<const N: usize>(mut buf: &mut [f32], lens: [usize; N]) -
 }
 
 /// Splits `buf` into consecutive pieces of the given lengths.
-fn split<const N: usize>(mut buf: &[f32], lens: [usize; N]) -> [&[f32]; N] {
+pub(crate) fn split<const N: usize>(mut buf: &[f32], lens: [usize; N]) -> [&[f32]; N] {
     lens.map(|n| {
         let (head, tail) = buf.split_at(n);
         buf = tail;

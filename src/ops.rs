@@ -402,6 +402,38 @@ pub fn dropout_backward(dout: &mut [f32], p: f32, seed: u64, step: u64, layer: D
 
 // ---------------------------------------------------------------- sparse SGD
 
+/// How the sparse path stores a factor: `f32`, or bfloat16 with the
+/// arithmetic in `f32`. Loads widen exactly; stores round to nearest even,
+/// as CUDA's `__float2bfloat16_rn` does, so the CPU and the GPU round alike.
+pub trait Factor: Copy + Default + Send + Sync + 'static {
+    /// The stored value as an `f32` (exact).
+    fn get(self) -> f32;
+    /// `x` rounded to the storage type.
+    fn put(x: f32) -> Self;
+}
+
+impl Factor for f32 {
+    #[inline(always)]
+    fn get(self) -> f32 {
+        self
+    }
+    #[inline(always)]
+    fn put(x: f32) -> f32 {
+        x
+    }
+}
+
+impl Factor for half::bf16 {
+    #[inline(always)]
+    fn get(self) -> f32 {
+        self.to_f32()
+    }
+    #[inline(always)]
+    fn put(x: f32) -> half::bf16 {
+        half::bf16::from_f32(x)
+    }
+}
+
 /// Sparse SGD over ratings, one at a time in the given order: the update
 /// of Funk's SVD as Surprise and cuMF_SGD run it. For each rating,
 ///
@@ -411,13 +443,15 @@ pub fn dropout_backward(dout: &mut [f32], p: f32, seed: u64, step: u64, layer: D
 /// m[i] += lr·(e·u[u]_old − reg·m[i])
 ///
 /// Only the rating's two rows move; weight decay applies to them alone.
-/// Returns each rating's squared error, measured before its update.
+/// The factors are stored as `S` (f32 or bf16) and computed in f32; the
+/// biases are f32. Returns each rating's squared error, measured before its
+/// update.
 ///
 /// u (Nu,F), m (Ni,F), ub (Nu), mb (Ni), users, items, ratings, sq_err (R)
 #[allow(clippy::too_many_arguments)]
-pub fn mf_sgd_sparse(
-    u: &mut [f32],
-    m: &mut [f32],
+pub fn mf_sgd_sparse<S: Factor>(
+    u: &mut [S],
+    m: &mut [S],
     ub: &mut [f32],
     mb: &mut [f32],
     mu: f32,
@@ -440,11 +474,11 @@ pub fn mf_sgd_sparse(
             .remainder()
             .iter()
             .zip(qc.remainder())
-            .map(|(p, q)| p * q)
+            .map(|(p, q)| p.get() * q.get())
             .sum();
         for (p4, q4) in pc.zip(qc) {
             for j in 0..4 {
-                acc[j] += p4[j] * q4[j];
+                acc[j] += p4[j].get() * q4[j].get();
             }
         }
         let dot = (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail;
@@ -453,9 +487,82 @@ pub fn mf_sgd_sparse(
         ub[uu] += lr * (e - reg * ub[uu]);
         mb[ii] += lr * (e - reg * mb[ii]);
         for k in 0..f {
-            let (p, q) = (pu[k], qi[k]);
-            pu[k] += lr * (e * q - reg * p);
-            qi[k] += lr * (e * p - reg * q);
+            let (p, q) = (pu[k].get(), qi[k].get());
+            pu[k] = S::put(p + lr * (e * q - reg * p));
+            qi[k] = S::put(q + lr * (e * p - reg * q));
         }
+    }
+}
+
+/// The svd model's prediction from factors stored as `S`:
+/// pred[r] = ((u[users[r]]·m[items[r]] + ub[users[r]]) + mb[items[r]]) + mu,
+/// the order of the model's forward pass (`dot_forward`, `bias_add`, `scalar_add`).
+///
+/// pred (R), u (Nu,F), m (Ni,F), ub (Nu), mb (Ni), users, items (R)
+#[allow(clippy::too_many_arguments)]
+pub fn mf_predict<S: Factor>(
+    pred: &mut [f32],
+    u: &[S],
+    m: &[S],
+    ub: &[f32],
+    mb: &[f32],
+    mu: f32,
+    users: &[u32],
+    items: &[u32],
+    f: usize,
+) {
+    for (out, (&uu, &ii)) in pred.iter_mut().zip(users.iter().zip(items)) {
+        let (uu, ii) = (uu as usize, ii as usize);
+        let (pu, qi) = (&u[uu * f..(uu + 1) * f], &m[ii * f..(ii + 1) * f]);
+        let mut dot = 0.0f32;
+        for k in 0..f {
+            dot += pu[k].get() * qi[k].get();
+        }
+        *out = ((dot + ub[uu]) + mb[ii]) + mu;
+    }
+}
+
+/// out[g] = mean of x[g·group .. min(n, (g+1)·group)], summed in f64: the
+/// per-"step" losses of a sparse epoch, whose steps are single ratings.
+///
+/// out (ceil(n / group)), x (n)
+pub fn group_mean(out: &mut [f32], x: &[f32], group: usize) {
+    for (o, c) in out.iter_mut().zip(x.chunks(group)) {
+        *o = (c.iter().map(|&e| e as f64).sum::<f64>() / c.len() as f64) as f32;
+    }
+}
+
+/// The ratings of `order`, regrouped by tile for cache locality: a stable
+/// counting sort by tile (user / tile_users, item / tile_items), with tiles
+/// in row-major order and each tile's ratings in their order in `order`.
+/// The GPU's sparse epoch walks the ratings this way, so that the rows of a
+/// tile stay in L2 while its warps work (cuMF_SGD's blocking).
+///
+/// out (n), order (n), users, items (rows of the table `order` indexes)
+pub fn tile_order(
+    out: &mut [u32],
+    order: &[u32],
+    users: &[u32],
+    items: &[u32],
+    tile_users: usize,
+    tile_items: usize,
+    tiles_per_row: usize,
+) {
+    let tile = |r: u32| {
+        let r = r as usize;
+        users[r] as usize / tile_users * tiles_per_row + items[r] as usize / tile_items
+    };
+    let n_tiles = order.iter().map(|&r| tile(r) + 1).max().unwrap_or(0);
+    let mut start = vec![0usize; n_tiles + 1];
+    for &r in order {
+        start[tile(r) + 1] += 1;
+    }
+    for t in 0..n_tiles {
+        start[t + 1] += start[t];
+    }
+    for &r in order {
+        let t = tile(r);
+        out[start[t]] = r;
+        start[t] += 1;
     }
 }

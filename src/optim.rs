@@ -18,7 +18,10 @@ pub enum Optimizer {
     },
     /// Sparse SGD, one rating at a time, touching only that rating's rows
     /// (see [`crate::sparse`]); the recipe's `wd` is its L2 factor.
-    Sparse,
+    Sparse {
+        /// How the factor tables are stored.
+        storage: Storage,
+    },
     /// `optim.Adam(betas=(beta1, beta2), eps=eps)`.
     Adam {
         /// First-moment decay.
@@ -28,6 +31,26 @@ pub enum Optimizer {
         /// Added to the denominator.
         eps: f64,
     },
+}
+
+/// How the sparse path stores its factor tables. The arithmetic is f32 either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Storage {
+    /// 4 bytes a factor.
+    F32,
+    /// bfloat16: 2 bytes a factor, 8 bits of mantissa, rounded to nearest even.
+    Bf16,
+}
+
+impl Storage {
+    /// Bytes per stored factor.
+    pub fn bytes(self) -> usize {
+        match self {
+            Storage::F32 => 4,
+            Storage::Bf16 => 2,
+        }
+    }
 }
 
 impl Optimizer {
@@ -58,7 +81,7 @@ impl OptimizerState {
     /// Zeroed state for `n` parameters.
     pub fn new(optimizer: Optimizer, wd: f32, n: usize) -> Self {
         let v = match optimizer {
-            Optimizer::Sgd { .. } | Optimizer::Sparse => Vec::new(),
+            Optimizer::Sgd { .. } | Optimizer::Sparse { .. } => Vec::new(),
             Optimizer::Adam { .. } => vec![0.0; n],
         };
         OptimizerState {
@@ -76,7 +99,7 @@ impl OptimizerState {
         match self.optimizer {
             Optimizer::Sgd { momentum } => sgd_update(params, grads, &mut self.m, lr, momentum, self.wd),
             // A dense backend given the sparse optimizer takes plain SGD steps.
-            Optimizer::Sparse => sgd_update(params, grads, &mut self.m, lr, 0.0, self.wd),
+            Optimizer::Sparse { .. } => sgd_update(params, grads, &mut self.m, lr, 0.0, self.wd),
             Optimizer::Adam { beta1, beta2, eps } => {
                 let s = AdamStep::new(lr as f64, beta1, beta2, eps, self.t);
                 adam_update(params, grads, &mut self.m, &mut self.v, s, self.wd)

@@ -9,16 +9,85 @@
 //! thread gets `&mut` slices of its own halves, so Rust checks that no two
 //! threads write the same row. The result depends only on the data, the
 //! order and the seed, not on thread timing: runs repeat to the bit.
+//!
+//! The factor tables are stored as f32 or as bf16 ([`Storage`]), with the
+//! arithmetic in f32 either way, as on the GPU.
 
 use crate::backend::{Backend, BackendInit, Examples};
 use crate::error::{Error, Result};
-use crate::model::{split_mut, ModelKind, ModelSpec, Workspace};
-use crate::ops::mf_sgd_sparse;
+use crate::model::{split, ModelKind, ModelSpec, Workspace};
+use crate::ops::{group_mean, mf_sgd_sparse, Factor};
+use crate::optim::{Optimizer, Storage};
 
-/// The svd model trained by stratified sparse SGD on the CPU.
-pub struct CpuSparseBackend<'a> {
+/// The CPU sparse backend for `init`, storing the factors as its optimizer
+/// says, on `threads` threads (1 or 2).
+pub fn cpu_backend<'a>(init: BackendInit<'a>, threads: usize) -> Result<Box<dyn Backend + 'a>> {
+    Ok(match init.optimizer {
+        Optimizer::Sparse {
+            storage: Storage::F32,
+        } => Box::new(CpuSparseBackend::<f32>::new(init, threads)?),
+        Optimizer::Sparse {
+            storage: Storage::Bf16,
+        } => Box::new(CpuSparseBackend::<half::bf16>::new(init, threads)?),
+        _ => {
+            return Err(Error::invalid(
+                "recipe",
+                "the sparse backend needs the sparse optimizer",
+            ))
+        }
+    })
+}
+
+/// The svd model's tables as the sparse path holds them: factors as `S`.
+#[derive(Debug, Clone)]
+pub struct SparseParams<S> {
+    /// User factors (Nu,F).
+    pub u: Vec<S>,
+    /// Item factors (Ni,F).
+    pub m: Vec<S>,
+    /// User biases (Nu).
+    pub ub: Vec<f32>,
+    /// Item biases (Ni).
+    pub mb: Vec<f32>,
+    /// The global mean.
+    pub mu: f32,
+}
+
+impl<S: Factor> SparseParams<S> {
+    /// Splits the svd model's flat parameters (`spec.tensors()` order),
+    /// rounding the factors to `S`.
+    pub fn from_flat(spec: &ModelSpec, params: &[f32]) -> Result<Self> {
+        if spec.kind != ModelKind::Svd || params.len() != spec.n_params() {
+            return Err(Error::invalid("recipe", "sparse SGD trains the svd model only"));
+        }
+        let t = spec.tensors();
+        let [u, m, ub, mb, mu] = split(params, std::array::from_fn(|k| t[k].len()));
+        Ok(SparseParams {
+            u: u.iter().map(|&x| S::put(x)).collect(),
+            m: m.iter().map(|&x| S::put(x)).collect(),
+            ub: ub.to_vec(),
+            mb: mb.to_vec(),
+            mu: mu[0],
+        })
+    }
+
+    /// The flat parameters again, factors widened to f32 (exactly).
+    pub fn to_flat(&self) -> Vec<f32> {
+        let mut out = Vec::with_capacity(self.u.len() + self.m.len() + self.ub.len() + self.mb.len() + 1);
+        out.extend(self.u.iter().map(|x| x.get()));
+        out.extend(self.m.iter().map(|x| x.get()));
+        out.extend_from_slice(&self.ub);
+        out.extend_from_slice(&self.mb);
+        out.push(self.mu);
+        out
+    }
+}
+
+/// The svd model trained by stratified sparse SGD on the CPU, factors
+/// stored as `S`.
+pub struct CpuSparseBackend<'a, S: Factor> {
     spec: ModelSpec,
-    params: Vec<f32>,
+    params: SparseParams<S>,
     reg: f32,
     threads: usize,
     /// Where the user and movie rows are cut: each half holds about half
@@ -38,12 +107,10 @@ struct Block {
     sq_err: Vec<f32>,
 }
 
-impl<'a> CpuSparseBackend<'a> {
+impl<'a, S: Factor> CpuSparseBackend<'a, S> {
     /// A backend for `init`, on `threads` threads (1 or 2).
     pub fn new(init: BackendInit<'a>, threads: usize) -> Result<Self> {
-        if init.spec.kind != ModelKind::Svd {
-            return Err(Error::invalid("recipe", "sparse SGD trains the svd model only"));
-        }
+        let params = SparseParams::from_flat(init.spec, &init.params)?;
         let halves = (
             balanced_cut(&init.train.users, init.spec.n_users),
             balanced_cut(&init.train.items, init.spec.n_items),
@@ -51,7 +118,7 @@ impl<'a> CpuSparseBackend<'a> {
         Ok(CpuSparseBackend {
             halves,
             spec: init.spec.clone(),
-            params: init.params,
+            params,
             reg: init.wd,
             threads: threads.clamp(1, 2),
             train: init.train,
@@ -77,12 +144,17 @@ fn balanced_cut(idx: &[u32], rows: usize) -> usize {
     rows
 }
 
-impl Backend for CpuSparseBackend<'_> {
+impl<S: Factor> Backend for CpuSparseBackend<'_, S> {
     fn device(&self) -> String {
         format!(
-            "cpu (sparse SGD, {} thread{})",
+            "cpu (sparse SGD, {} thread{}{})",
             self.threads,
-            if self.threads > 1 { "s" } else { "" }
+            if self.threads > 1 { "s" } else { "" },
+            if std::mem::size_of::<S>() == 2 {
+                ", bf16 factors"
+            } else {
+                ""
+            }
         )
     }
 
@@ -104,10 +176,8 @@ impl Backend for CpuSparseBackend<'_> {
             ));
         }
         let (lr, reg, f) = (lrs[0], self.reg, self.spec.factors);
-        let t = self.spec.tensors();
-        let lens: [usize; 5] = std::array::from_fn(|k| t[k].len());
-        let [u, m, ub, mb, mu] = split_mut(&mut self.params, lens);
-        let mu = mu[0];
+        let SparseParams { u, m, ub, mb, mu } = &mut self.params;
+        let mu = *mu;
         let (hu, hi) = if self.threads > 1 { self.halves } else { (0, 0) };
         // blocks[2·bu + bi]: the ratings of user half bu and movie half bi, in `order`.
         let mut blocks: [Block; 4] = Default::default();
@@ -128,7 +198,7 @@ impl Backend for CpuSparseBackend<'_> {
         let (ub0, ub1) = ub.split_at_mut(hu);
         let (mb0, mb1) = mb.split_at_mut(hi);
         let [b00, b01, b10, b11] = &mut blocks;
-        let run = |b: &mut Block, u: &mut [f32], m: &mut [f32], ub: &mut [f32], mb: &mut [f32]| {
+        let run = |b: &mut Block, u: &mut [S], m: &mut [S], ub: &mut [f32], mb: &mut [f32]| {
             mf_sgd_sparse(
                 u,
                 m,
@@ -163,19 +233,18 @@ impl Backend for CpuSparseBackend<'_> {
             .iter()
             .flat_map(|&k| blocks[k].sq_err.iter().copied())
             .collect();
-        let losses: Vec<f32> = errs
-            .chunks(batch_size)
-            .map(|c| (c.iter().map(|&e| e as f64).sum::<f64>() / c.len() as f64) as f32)
-            .collect();
+        let mut losses = vec![0f32; steps];
+        group_mean(&mut losses, &errs, batch_size);
         progress(steps, losses.last().copied().unwrap_or(f32::NAN));
         Ok(losses)
     }
 
     fn validate(&mut self) -> Result<f64> {
-        Ok(self.spec.mse(&self.params, self.valid, &mut self.ws))
+        let flat = self.params.to_flat();
+        Ok(self.spec.mse(&flat, self.valid, &mut self.ws))
     }
 
     fn params(&mut self) -> Result<Vec<f32>> {
-        Ok(self.params.clone())
+        Ok(self.params.to_flat())
     }
 }

@@ -169,7 +169,7 @@ fn bad_arguments_are_rejected() {
     let cases: &[(&[&str], &str)] = &[
         (
             &["train", "--recipe", "nope"],
-            "no recipe 'nope' (choose one of: learner, dot, dotbias, sparse, net)",
+            "no recipe 'nope' (choose one of: learner, dot, dotbias, sparse, sparse-bf16, net)",
         ),
         (
             &["train", "--epochs", "0"],

@@ -6,7 +6,7 @@ use mfcuda::backend::{Backend, BackendInit, Device, Examples};
 use mfcuda::data::{Columns, Ratings, Source};
 use mfcuda::model::{ModelKind, ModelSpec};
 use mfcuda::ops::mf_sgd_sparse;
-use mfcuda::optim::Optimizer;
+use mfcuda::optim::{Optimizer, Storage};
 use mfcuda::recipe;
 use mfcuda::rng::Mt19937;
 use mfcuda::sparse::CpuSparseBackend;
@@ -103,13 +103,15 @@ fn epoch(threads: usize, train: &Examples, valid: &Examples, spec: &ModelSpec) -
     let init = BackendInit {
         spec,
         params,
-        optimizer: Optimizer::Sparse,
+        optimizer: Optimizer::Sparse {
+            storage: Storage::F32,
+        },
         wd: 0.06,
         train,
         valid,
         seed: 9,
     };
-    let mut be = CpuSparseBackend::new(init, threads).unwrap();
+    let mut be = CpuSparseBackend::<f32>::new(init, threads).unwrap();
     let order = rng.permutation(train.len());
     let steps = train.len().div_ceil(64);
     let losses = be
@@ -163,7 +165,7 @@ fn sparse_recipe_beats_0_870_rmse_on_the_notebook_split() {
         seed: 42,
         split_seed: 42,
         val_pct: 0.2,
-        device: Device::Auto,
+        device: Device::Cpu,
         gpu: Default::default(),
     };
     let r = train(&data, &cfg, &mut Silent).unwrap();
@@ -173,5 +175,110 @@ fn sparse_recipe_beats_0_870_rmse_on_the_notebook_split() {
         r.val_rmse <= 0.870,
         "sparse recipe validation RMSE {}",
         r.val_rmse
+    );
+}
+
+#[test]
+fn bf16_storage_rounds_to_nearest_even_like_cuda() {
+    use half::bf16;
+    use mfcuda::ops::Factor;
+    // 1 + 2^-8 lies halfway between 1 and 1 + 2^-7: ties go to the even mantissa, 1.
+    assert_eq!(<bf16 as Factor>::put(1.0 + 1.0 / 256.0).get(), 1.0);
+    // 1 + 3·2^-8 lies halfway between 1 + 2^-7 and 1 + 2^-6: the even one is 1 + 2^-6.
+    assert_eq!(<bf16 as Factor>::put(1.0 + 3.0 / 256.0).get(), 1.0 + 1.0 / 64.0);
+    // Just above halfway rounds up.
+    assert_eq!(
+        <bf16 as Factor>::put(1.0 + 1.0 / 256.0 + 1e-6).get(),
+        1.0 + 1.0 / 128.0
+    );
+    // Widening is exact.
+    let x = bf16::from_bits(0x3e4d);
+    assert_eq!(<bf16 as Factor>::put(x.get()).to_bits(), 0x3e4d);
+}
+
+#[test]
+fn bf16_update_is_the_f32_update_rounded_per_factor() {
+    // Values that bf16 holds exactly, so both paths start equal; after one
+    // update each bf16 factor is the f32 result rounded to 8 mantissa bits.
+    let f = 8;
+    let u32s: Vec<f32> = (0..2 * f).map(|k| (k as f32 - 7.0) / 16.0).collect();
+    let m32s: Vec<f32> = (0..3 * f).map(|k| (11.0 - k as f32) / 32.0).collect();
+    let (mut u, mut m) = (u32s.clone(), m32s.clone());
+    let (mut ub, mut mb, mut err) = (vec![0.25f32; 2], vec![-0.5f32; 3], vec![0f32; 2]);
+    let to16 = |v: &[f32]| v.iter().map(|&x| half::bf16::from_f32(x)).collect::<Vec<_>>();
+    let (mut u16s, mut m16s) = (to16(&u), to16(&m));
+    let (mut ub2, mut mb2, mut err2) = (ub.clone(), mb.clone(), err.clone());
+    let (users, items, ratings) = ([1u32], [2u32], [4.5f32]);
+    mf_sgd_sparse(
+        &mut u, &mut m, &mut ub, &mut mb, 3.0, &users, &items, &ratings, &mut err, f, 0.05, 0.1,
+    );
+    mf_sgd_sparse(
+        &mut u16s, &mut m16s, &mut ub2, &mut mb2, 3.0, &users, &items, &ratings, &mut err2, f, 0.05, 0.1,
+    );
+    assert_eq!(
+        err[0], err2[0],
+        "the error is measured before the update, from equal values"
+    );
+    assert_eq!((ub, mb), (ub2, mb2), "biases are f32 in both");
+    assert_eq!(to16(&u), u16s);
+    assert_eq!(to16(&m), m16s);
+    assert_ne!(u, u32s, "the rating's rows moved");
+}
+
+#[test]
+fn group_mean_averages_each_group_and_the_partial_last() {
+    let mut out = [0f32; 3];
+    mfcuda::ops::group_mean(&mut out, &[1.0, 3.0, 5.0, 7.0, 10.0], 2);
+    assert_eq!(out, [2.0, 6.0, 10.0]);
+}
+
+#[test]
+fn tile_order_is_a_stable_permutation_sorted_by_tile() {
+    let mut rng = Mt19937::new(5);
+    let n = 5000;
+    let users: Vec<u32> = (0..n).map(|_| rng.interval(99)).collect();
+    let items: Vec<u32> = (0..n).map(|_| rng.interval(39)).collect();
+    let order = rng.permutation(n);
+    let (tu, ti) = (25, 10); // 4 × 4 tiles
+    let mut out = vec![0u32; n];
+    mfcuda::ops::tile_order(&mut out, &order, &users, &items, tu, ti, 4);
+    let tile = |r: u32| users[r as usize] as usize / tu * 4 + items[r as usize] as usize / ti;
+    let mut sorted = out.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, (0..n as u32).collect::<Vec<_>>(), "not a permutation");
+    assert!(
+        out.windows(2).all(|w| tile(w[0]) <= tile(w[1])),
+        "tiles out of order"
+    );
+    // Stable: within a tile, the rows keep their order in `order`.
+    let pos: std::collections::HashMap<u32, usize> = order.iter().enumerate().map(|(i, &r)| (r, i)).collect();
+    for w in out.windows(2) {
+        if tile(w[0]) == tile(w[1]) {
+            assert!(pos[&w[0]] < pos[&w[1]], "tile {} reordered", tile(w[0]));
+        }
+    }
+}
+
+#[test]
+fn sparse_bf16_recipe_stays_within_0_005_of_f32() {
+    let (data, _, _) = setup();
+    let run = |name: &str| {
+        let cfg = TrainConfig {
+            recipe: recipe::find(name).unwrap(),
+            seed: 42,
+            split_seed: 42,
+            val_pct: 0.2,
+            device: Device::Cpu,
+            gpu: Default::default(),
+        };
+        train(&data, &cfg, &mut Silent).unwrap()
+    };
+    let (f32r, bf16r) = (run("sparse"), run("sparse-bf16"));
+    assert!(bf16r.device.contains("bf16"), "{}", bf16r.device);
+    assert!(
+        (f32r.val_rmse - bf16r.val_rmse).abs() < 0.005 && bf16r.val_rmse <= 0.870,
+        "f32 {} bf16 {}",
+        f32r.val_rmse,
+        bf16r.val_rmse
     );
 }
