@@ -145,20 +145,41 @@ pub fn create<'a>(
     gpu_opts: GpuOptions,
 ) -> Result<(Box<dyn Backend + 'a>, String)> {
     if matches!(init.optimizer, Optimizer::Sparse { .. }) {
-        // Sparse SGD has a CPU implementation only, so far.
+        // Sparse SGD: one warp per rating on the GPU, two stratified threads on the CPU.
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
             .min(2);
-        let why = match device {
-            Device::Cuda => return Err(crate::cuda::no_svd()),
-            Device::Cpu => "requested".to_string(),
-            Device::Auto => "auto: sparse SGD runs on the CPU".to_string(),
+        let on_cpu = |why: String| -> Result<(Box<dyn Backend + 'a>, String)> {
+            Ok((
+                crate::sparse::cpu_backend(init.clone(), threads)?,
+                format!("device: cpu, {threads} threads ({why})"),
+            ))
         };
-        return Ok((
-            crate::sparse::cpu_backend(init, threads)?,
-            format!("device: cpu, {threads} threads ({why})"),
-        ));
+        return match device {
+            Device::Cpu => on_cpu("requested".into()),
+            Device::Cuda => {
+                let gpu = Gpu::open().map_err(|why| Error::Device {
+                    device: "cuda".into(),
+                    msg: format!("{why}; use --device cpu"),
+                })?;
+                let line = format!("device: cuda, {} (requested)", gpu.description);
+                Ok((
+                    crate::cuda_sparse::cuda_backend(Arc::new(gpu), init.clone())?,
+                    line,
+                ))
+            }
+            Device::Auto => match Gpu::open() {
+                Ok(gpu) => {
+                    let line = format!("device: cuda, {} (auto: a usable GPU was found)", gpu.description);
+                    Ok((
+                        crate::cuda_sparse::cuda_backend(Arc::new(gpu), init.clone())?,
+                        line,
+                    ))
+                }
+                Err(why) => on_cpu(format!("auto: {why}")),
+            },
+        };
     }
     match device {
         Device::Cpu => Ok((Box::new(CpuBackend::new(init)), "device: cpu (requested)".into())),

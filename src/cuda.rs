@@ -23,9 +23,10 @@ use cudarc::nvrtc::Ptx;
 
 use crate::backend::{Backend, BackendInit, GpuOptions};
 use crate::error::{Error, Result};
+use crate::memory::{MemoryPlan, EVAL_CHUNK};
 use crate::model::{DropoutKey, ModelKind, ModelSpec};
-use crate::ops::{AdamStep, DropoutLayer};
-use crate::optim::Optimizer;
+use crate::ops::{AdamStep, DropoutLayer, Factor};
+use crate::optim::{Optimizer, Storage};
 
 mod ptx {
     include!(concat!(env!("OUT_DIR"), "/kernels.rs"));
@@ -36,8 +37,6 @@ pub use ptx::{BUILD_NOTE, PTX};
 const BLOCK: u32 = 256;
 /// Grid size cap; grid-stride loops cover the rest.
 const MAX_BLOCKS: usize = 65_535;
-/// Validation rows per forward pass.
-const EVAL_CHUNK: usize = 65_536;
 
 /// One block per 256 elements, at least one block, at most [`MAX_BLOCKS`].
 fn grid(n: usize) -> LaunchConfig {
@@ -57,7 +56,7 @@ fn one_block() -> LaunchConfig {
     }
 }
 
-fn cuda_err(what: &str, e: DriverError) -> Error {
+pub(crate) fn cuda_err(what: &str, e: DriverError) -> Error {
     Error::Cuda {
         what: what.to_string(),
         msg: e.to_string(),
@@ -134,6 +133,57 @@ kernels! {
     mf_step_fused in "fused",
     sgd_update_sched in "fused",
     adam_update_sched in "fused",
+    mf_sgd_sparse_f32 in "sparse",
+    mf_sgd_sparse_bf16 in "sparse",
+    mf_predict_f32 in "sparse",
+    mf_predict_bf16 in "sparse",
+    group_mean in "sparse",
+}
+
+/// A factor storage type ([`Factor`]) and its bits on the device: f32 as
+/// f32, bf16 as the u16 that holds its bits (the kernels' `struct bf16`).
+pub trait DeviceFactor: Factor {
+    /// The element type of the device buffer.
+    type Dev: DeviceRepr + ValidAsZeroBits + Copy + Unpin + Default + std::fmt::Debug + 'static;
+    /// Which storage this is.
+    const STORAGE: Storage;
+    /// The device representation.
+    fn to_dev(self) -> Self::Dev;
+    /// Back from the device representation.
+    fn from_dev(d: Self::Dev) -> Self;
+}
+
+impl DeviceFactor for f32 {
+    type Dev = f32;
+    const STORAGE: Storage = Storage::F32;
+    fn to_dev(self) -> f32 {
+        self
+    }
+    fn from_dev(d: f32) -> f32 {
+        d
+    }
+}
+
+impl DeviceFactor for half::bf16 {
+    type Dev = u16;
+    const STORAGE: Storage = Storage::Bf16;
+    fn to_dev(self) -> u16 {
+        self.to_bits()
+    }
+    fn from_dev(d: u16) -> half::bf16 {
+        half::bf16::from_bits(d)
+    }
+}
+
+/// The widest embedding the sparse kernels take: each lane holds at most
+/// four chunks of its row in registers, four factors a chunk when `f` is a
+/// multiple of 4 and one otherwise (see `kernels/sparse.cu`).
+pub fn sparse_max_factors(f: usize) -> usize {
+    if f % 4 == 0 {
+        512
+    } else {
+        128
+    }
 }
 
 /// An open GPU: context, stream and loaded kernels.
@@ -238,6 +288,21 @@ impl Gpu {
                 self.description
             ),
         }
+    }
+
+    /// Ok when `plan` fits in the GPU's free memory; otherwise an error with
+    /// the numbers and `advice`.
+    pub fn ensure_fits(&self, plan: &MemoryPlan, advice: &str) -> Result<()> {
+        let (free, total) = self.ctx.mem_get_info().map_err(|e| cuda_err("cuMemGetInfo", e))?;
+        plan.check(free as u64, total as u64, &self.description, advice)
+    }
+
+    /// The GPU's L2 cache in bytes (0 where the driver does not say).
+    pub fn l2_bytes(&self) -> usize {
+        self.ctx
+            .attribute(cudarc::driver::sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE)
+            .map(|b| b.max(0) as usize)
+            .unwrap_or(0)
     }
 
     /// Copies a device buffer back; this waits for the stream.
@@ -904,11 +969,128 @@ impl Gpu {
     }
 }
 
-/// The svd model trains by sparse SGD, which has no CUDA kernel yet.
+impl Gpu {
+    // ------------------------------------------------------------ sparse SGD
+
+    /// See [`crate::ops::mf_sgd_sparse`]: one warp per rating (Hogwild), or
+    /// with `one_warp` a single warp that takes the ratings in order, as the
+    /// CPU does. `rows` are (users, items, ratings); `sq_err` gets each
+    /// rating's squared error before its update.
+    #[allow(clippy::too_many_arguments)]
+    pub fn mf_sgd_sparse<S: DeviceFactor>(
+        &self,
+        u: &mut CudaViewMut<'_, S::Dev>,
+        m: &mut CudaViewMut<'_, S::Dev>,
+        ub: &mut CudaViewMut<'_, f32>,
+        mb: &mut CudaViewMut<'_, f32>,
+        mu: f32,
+        rows: (&CudaView<'_, u32>, &CudaView<'_, u32>, &CudaView<'_, f32>),
+        sq_err: &mut CudaViewMut<'_, f32>,
+        f: usize,
+        lr: f32,
+        reg: f32,
+        one_warp: bool,
+    ) -> Result<()> {
+        let what = "mf_sgd_sparse";
+        let (users, items, ratings) = rows;
+        let n = users.len();
+        assert!(items.len() == n && ratings.len() == n && sq_err.len() >= n);
+        assert!(u.len() == ub.len() * f && m.len() == mb.len() * f);
+        if f == 0 || f > sparse_max_factors(f) {
+            return Err(Error::invalid(
+                what,
+                format!("{f} factors; the sparse kernels take 1 to 128, or up to 512 in multiples of 4"),
+            ));
+        }
+        let func = match S::STORAGE {
+            Storage::F32 => &self.k.mf_sgd_sparse_f32,
+            Storage::Bf16 => &self.k.mf_sgd_sparse_bf16,
+        };
+        let (n_arg, f_arg) = (n as i64, int(what, f)?);
+        let mut l = self.stream.launch_builder(func);
+        l.arg(u).arg(m).arg(ub).arg(mb).arg(&mu);
+        l.arg(users).arg(items).arg(ratings).arg(sq_err);
+        l.arg(&n_arg).arg(&f_arg).arg(&lr).arg(&reg);
+        let cfg = if one_warp {
+            LaunchConfig {
+                grid_dim: (1, 1, 1),
+                block_dim: (32, 1, 1),
+                shared_mem_bytes: 0,
+            }
+        } else {
+            grid(n.saturating_mul(32))
+        };
+        // SAFETY: matches mf_sgd_sparse_{f32,bf16}(S*, S*, float*, float*, float, const uint* x2,
+        // const float*, float*, long long, int, float, float) with S the device type of
+        // S::Dev (float, or the 2-byte struct bf16); u and m hold (rows × f) factors, the
+        // indices are below their rows (Examples guarantee it), sq_err holds n floats.
+        unsafe { l.launch(cfg) }.map_err(|e| cuda_err(what, e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::mf_predict`]: one warp per row.
+    #[allow(clippy::too_many_arguments)]
+    pub fn mf_predict<S: DeviceFactor>(
+        &self,
+        pred: &mut CudaViewMut<'_, f32>,
+        u: &CudaView<'_, S::Dev>,
+        m: &CudaView<'_, S::Dev>,
+        ub: &CudaView<'_, f32>,
+        mb: &CudaView<'_, f32>,
+        mu: f32,
+        users: &CudaView<'_, u32>,
+        items: &CudaView<'_, u32>,
+        f: usize,
+    ) -> Result<()> {
+        let what = "mf_predict";
+        let n = users.len();
+        assert!(items.len() == n && pred.len() >= n);
+        assert!(u.len() == ub.len() * f && m.len() == mb.len() * f);
+        if f == 0 || f > sparse_max_factors(f) {
+            return Err(Error::invalid(
+                what,
+                format!("{f} factors is outside the sparse kernels' range"),
+            ));
+        }
+        let func = match S::STORAGE {
+            Storage::F32 => &self.k.mf_predict_f32,
+            Storage::Bf16 => &self.k.mf_predict_bf16,
+        };
+        let (n_arg, f_arg) = (n as i64, int(what, f)?);
+        let mut l = self.stream.launch_builder(func);
+        l.arg(pred).arg(u).arg(m).arg(ub).arg(mb).arg(&mu);
+        l.arg(users).arg(items).arg(&n_arg).arg(&f_arg);
+        // SAFETY: matches mf_predict_{f32,bf16}(float*, const S* x2, const float* x2, float,
+        // const uint* x2, long long, int); pred holds n floats, the indices are in range.
+        unsafe { l.launch(grid(n.saturating_mul(32))) }.map_err(|e| cuda_err(what, e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::group_mean`].
+    pub fn group_mean(
+        &self,
+        out: &mut CudaViewMut<'_, f32>,
+        x: &CudaView<'_, f32>,
+        group: usize,
+    ) -> Result<()> {
+        let n = x.len();
+        let groups = n.div_ceil(group.max(1));
+        assert!(group > 0 && out.len() >= groups);
+        let (n_arg, g_arg) = (n as i64, int("group_mean", group)?);
+        let mut l = self.stream.launch_builder(&self.k.group_mean);
+        l.arg(out).arg(x).arg(&n_arg).arg(&g_arg);
+        // SAFETY: matches group_mean(float*, const float*, long long, int); out holds
+        // ceil(n / group) floats.
+        unsafe { l.launch(grid(groups)) }.map_err(|e| cuda_err("group_mean", e))?;
+        Ok(())
+    }
+}
+
+/// The dense backend does not train the svd model: that is the sparse one's job.
 pub(crate) fn no_svd() -> Error {
     Error::Device {
         device: "cuda".into(),
-        msg: "the svd model (sparse SGD) runs on the CPU only so far; use --device cpu".into(),
+        msg: "the svd model trains by sparse SGD (crate::cuda_sparse), not in the dense CUDA backend".into(),
     }
 }
 
@@ -1178,15 +1360,15 @@ fn backward(
 }
 
 /// Rows of a ratings table on the device.
-struct DeviceExamples {
-    users: CudaSlice<u32>,
-    items: CudaSlice<u32>,
-    ratings: CudaSlice<f32>,
-    len: usize,
+pub(crate) struct DeviceExamples {
+    pub(crate) users: CudaSlice<u32>,
+    pub(crate) items: CudaSlice<u32>,
+    pub(crate) ratings: CudaSlice<f32>,
+    pub(crate) len: usize,
 }
 
 impl DeviceExamples {
-    fn upload(gpu: &Gpu, e: &crate::backend::Examples) -> Result<Self> {
+    pub(crate) fn upload(gpu: &Gpu, e: &crate::backend::Examples) -> Result<Self> {
         Ok(DeviceExamples {
             users: gpu.upload(&e.users)?,
             items: gpu.upload(&e.items)?,
@@ -1195,7 +1377,7 @@ impl DeviceExamples {
         })
     }
 
-    fn zeros(gpu: &Gpu, len: usize) -> Result<Self> {
+    pub(crate) fn zeros(gpu: &Gpu, len: usize) -> Result<Self> {
         Ok(DeviceExamples {
             users: gpu.zeros(len)?,
             items: gpu.zeros(len)?,
@@ -1246,6 +1428,14 @@ impl CudaBackend {
         if init.spec.kind == ModelKind::Svd || matches!(init.optimizer, Optimizer::Sparse { .. }) {
             return Err(no_svd());
         }
+        let plan = MemoryPlan::dense(
+            init.spec,
+            init.optimizer,
+            init.train.len(),
+            init.valid.len(),
+            EVAL_CHUNK,
+        );
+        gpu.ensure_fits(&plan, "try a smaller --factors, or --device cpu")?;
         let n = init.params.len();
         let cap = EVAL_CHUNK;
         let v_len = if matches!(init.optimizer, Optimizer::Adam { .. }) {

@@ -20,10 +20,12 @@
 //! 5. [`optim`] and [`schedule`] give PyTorch's SGD and Adam and fastai's
 //!    SGDR; [`recipe`] lists each experiment as data.
 //! 6. [`train`] runs any recipe over a [`backend::Backend`]: [`cpu`] (the
-//!    reference), [`cuda`] (the kernels, launched through cudarc), or
-//!    [`sparse`] (sparse SGD on both cores).
+//!    reference), [`cuda`] (the kernels, launched through cudarc),
+//!    [`sparse`] (sparse SGD on both cores) or [`cuda_sparse`] (sparse SGD,
+//!    one warp per rating); [`memory`] checks that a GPU run fits first.
 //! 7. [`gpu_check`] proves each kernel equal to its twin (`mfcuda check`);
-//!    [`check`] holds the tolerance rule; [`bench`](mod@crate::bench) times everything.
+//!    [`check`] holds the tolerance rule; [`bench`](mod@crate::bench) times everything,
+//!    and [`scale`] times sparse SGD at ml-25m and Netflix sizes.
 //! 8. [`saved`], [`explore`] and [`plot`] save a trained model and use it:
 //!    predictions, recommendations, similar movies, biases, plots;
 //!    [`trace`] prints one step's tensors; [`stats`] explores the data.
@@ -34,10 +36,12 @@ pub mod cache;
 pub mod check;
 pub mod cpu;
 pub mod cuda;
+pub mod cuda_sparse;
 pub mod data;
 pub mod error;
 pub mod explore;
 pub mod gpu_check;
+pub mod memory;
 pub mod model;
 pub mod ops;
 pub mod optim;
@@ -45,6 +49,7 @@ pub mod plot;
 pub mod recipe;
 pub mod rng;
 pub mod saved;
+pub mod scale;
 pub mod schedule;
 pub mod sparse;
 pub mod split;

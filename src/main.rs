@@ -96,12 +96,18 @@ struct BenchArgs {
     /// `cpu` times the CPU only; `auto` adds the GPU when there is one; `cuda` requires it.
     #[arg(long, value_enum, default_value_t = Device::Auto)]
     device: Device,
-    /// Smaller large sizes and fewer repetitions.
+    /// Smaller large sizes and fewer repetitions (with --scale: shapes a tenth of the size).
     #[arg(long)]
     quick: bool,
     /// Print one JSON object as the last line of stdout; the table goes to stderr.
     #[arg(long)]
     json: bool,
+    /// Sparse SGD at ml-25m and Netflix sizes on synthetic data, instead of the kernel table.
+    #[arg(long)]
+    scale: bool,
+    /// With --scale: training epochs per variant.
+    #[arg(long, default_value_t = 10, requires = "scale")]
+    epochs: usize,
 }
 
 #[derive(Args)]
@@ -759,6 +765,9 @@ fn run_check(a: &CheckArgs) -> CliResult {
 }
 
 fn run_bench(a: &BenchArgs) -> CliResult {
+    if a.scale {
+        return run_bench_scale(a);
+    }
     let data = a.data.load()?;
     let json = a.json;
     let say = |line: &str| {
@@ -778,6 +787,105 @@ fn run_bench(a: &BenchArgs) -> CliResult {
         (Some(gpu), _, Some(copy)) => say(&format!("gpu: {gpu}; device-to-device copy {copy:.0} GB/s")),
         (_, Some(why), _) => say(&format!("gpu: not measured ({why})")),
         _ => {}
+    }
+    if json {
+        let line = serde_json::to_string(&report).map_err(|e| e.to_string())?;
+        emit(&format!("{line}\n"))?;
+    }
+    Ok(())
+}
+
+fn run_bench_scale(a: &BenchArgs) -> CliResult {
+    use mfcuda::scale::{self, ScaleOptions, ScaleRow, Stage};
+    let json = a.json;
+    let say = |line: &str| {
+        if json {
+            eprintln!("{line}");
+        } else {
+            let _ = emit(&format!("{line}\n"));
+        }
+    };
+    let shapes = scale::SHAPES
+        .iter()
+        .map(|&(name, u, i, r)| {
+            if a.quick {
+                (name, u / 10, i / 10, r / 10)
+            } else {
+                (name, u, i, r)
+            }
+        })
+        .collect();
+    let opts = ScaleOptions {
+        device: a.device,
+        shapes,
+        quick: a.quick,
+        epochs: a.epochs,
+    };
+    // One bar at a time on stderr: drawing a shape's ratings, then each
+    // variant's epochs. Rows clear it before they print.
+    let show = io::stderr().is_terminal();
+    let bar: std::cell::RefCell<Option<(String, ProgressBar)>> = Default::default();
+    let clear = || {
+        if let Some((_, b)) = bar.borrow_mut().take() {
+            b.finish_and_clear();
+        }
+    };
+    let on_stage = |stage: Stage| {
+        if !show {
+            return;
+        }
+        let (key, msg, done, total) = match stage {
+            Stage::Generating { shape, done, total } => (
+                format!("gen {shape}"),
+                format!("drawing {shape} ratings"),
+                done,
+                total,
+            ),
+            Stage::Training {
+                variant,
+                epoch,
+                epochs,
+            } => (
+                format!("train {variant}"),
+                format!("training {variant}: epoch"),
+                epoch,
+                epochs,
+            ),
+        };
+        let mut bar = bar.borrow_mut();
+        if bar.as_ref().map(|b| &b.0) != Some(&key) {
+            if let Some((_, old)) = bar.take() {
+                old.finish_and_clear();
+            }
+            let b = ProgressBar::new(total as u64).with_message(msg);
+            b.set_style(
+                ProgressStyle::with_template("{msg} {pos}/{len} [{bar:30}] {elapsed}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            *bar = Some((key, b));
+        }
+        if let Some((_, b)) = bar.as_ref() {
+            b.set_position(done as u64);
+        }
+    };
+    let mut header_said = false;
+    let report = scale::run(
+        opts,
+        |row| {
+            clear();
+            if !header_said {
+                say(&ScaleRow::header());
+                header_said = true;
+            }
+            say(&row.line());
+        },
+        on_stage,
+    )?;
+    clear();
+    match (&report.gpu, report.copy_gb_per_s) {
+        (Some(gpu), Some(copy)) => say(&format!("gpu: {gpu}; device-to-device copy {copy:.0} GB/s")),
+        _ => say("gpu: none used; the rows above are the CPU's"),
     }
     if json {
         let line = serde_json::to_string(&report).map_err(|e| e.to_string())?;

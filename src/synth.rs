@@ -10,6 +10,7 @@
 
 use std::io::Write;
 
+use crate::backend::Examples;
 use crate::error::{Error, Result};
 use crate::rng::Mt19937;
 
@@ -40,51 +41,89 @@ fn normal(rng: &mut Mt19937) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
 }
 
-/// Writes the CSV to `out`, calling `progress(rows_written)` now and then.
-pub fn write_csv(spec: &SynthSpec, out: &mut dyn Write, mut progress: impl FnMut(usize)) -> Result<()> {
-    if spec.users == 0 || spec.items == 0 || spec.ratings == 0 || spec.rank == 0 {
-        return Err(Error::invalid(
-            "synth",
-            "users, items, ratings and rank must all be at least 1",
-        ));
-    }
-    if !(spec.noise.is_finite() && spec.noise >= 0.0) {
-        return Err(Error::invalid(
-            "--noise",
-            format!("{} is not a number >= 0", spec.noise),
-        ));
-    }
-    if spec.users > u32::MAX as usize || spec.items > u32::MAX as usize {
-        return Err(Error::invalid("synth", "at most 2^32 - 1 users and items"));
-    }
-    // The planted factors live in memory: refuse sizes that cannot.
-    let floats = spec
-        .users
-        .checked_add(spec.items)
-        .and_then(|n| n.checked_mul(spec.rank + 1));
-    match floats {
-        Some(n) if n <= MAX_PLANTED_FLOATS => {}
-        _ => {
+/// The planted model, and the stream of ratings drawn from it.
+pub struct Generator {
+    spec: SynthSpec,
+    rng: Mt19937,
+    p: Vec<f32>,
+    q: Vec<f32>,
+    bu: Vec<f32>,
+    bi: Vec<f32>,
+}
+
+impl Generator {
+    /// Checks `spec` and draws the planted model.
+    pub fn new(spec: &SynthSpec) -> Result<Generator> {
+        if spec.users == 0 || spec.items == 0 || spec.ratings == 0 || spec.rank == 0 {
             return Err(Error::invalid(
                 "synth",
-                format!(
-                    "(users + items) x (rank + 1) = {} floats for the planted model; at most {MAX_PLANTED_FLOATS} (4 GB)",
-                    floats.map(|n| n.to_string()).unwrap_or_else(|| "more than 2^64".into())
-                ),
-            ))
+                "users, items, ratings and rank must all be at least 1",
+            ));
         }
+        if !(spec.noise.is_finite() && spec.noise >= 0.0) {
+            return Err(Error::invalid(
+                "--noise",
+                format!("{} is not a number >= 0", spec.noise),
+            ));
+        }
+        if spec.users > u32::MAX as usize || spec.items > u32::MAX as usize {
+            return Err(Error::invalid("synth", "at most 2^32 - 1 users and items"));
+        }
+        // The planted factors live in memory: refuse sizes that cannot.
+        let floats = spec
+            .users
+            .checked_add(spec.items)
+            .and_then(|n| n.checked_mul(spec.rank + 1));
+        match floats {
+            Some(n) if n <= MAX_PLANTED_FLOATS => {}
+            _ => {
+                return Err(Error::invalid(
+                    "synth",
+                    format!(
+                        "(users + items) x (rank + 1) = {} floats for the planted model; at most {MAX_PLANTED_FLOATS} (4 GB)",
+                        floats.map(|n| n.to_string()).unwrap_or_else(|| "more than 2^64".into())
+                    ),
+                ))
+            }
+        }
+        let mut rng = Mt19937::new(spec.seed);
+        let scale = 0.6 / (spec.rank as f64).sqrt();
+        let k = spec.rank;
+        let p: Vec<f32> = (0..spec.users * k)
+            .map(|_| (normal(&mut rng) * scale) as f32)
+            .collect();
+        let q: Vec<f32> = (0..spec.items * k)
+            .map(|_| (normal(&mut rng) * scale) as f32)
+            .collect();
+        let bu: Vec<f32> = (0..spec.users).map(|_| (normal(&mut rng) * 0.3) as f32).collect();
+        let bi: Vec<f32> = (0..spec.items).map(|_| (normal(&mut rng) * 0.3) as f32).collect();
+        Ok(Generator {
+            spec: *spec,
+            rng,
+            p,
+            q,
+            bu,
+            bi,
+        })
     }
-    let mut rng = Mt19937::new(spec.seed);
-    let scale = 0.6 / (spec.rank as f64).sqrt();
-    let k = spec.rank;
-    let p: Vec<f32> = (0..spec.users * k)
-        .map(|_| (normal(&mut rng) * scale) as f32)
-        .collect();
-    let q: Vec<f32> = (0..spec.items * k)
-        .map(|_| (normal(&mut rng) * scale) as f32)
-        .collect();
-    let bu: Vec<f32> = (0..spec.users).map(|_| (normal(&mut rng) * 0.3) as f32).collect();
-    let bi: Vec<f32> = (0..spec.items).map(|_| (normal(&mut rng) * 0.3) as f32).collect();
+
+    /// The next rating: (user index from 0, item index from 0, rating).
+    pub fn next_rating(&mut self) -> (u32, u32, f64) {
+        let (spec, k) = (&self.spec, self.spec.rank);
+        let u = self.rng.interval(spec.users as u32 - 1) as usize;
+        let i = self.rng.interval(spec.items as u32 - 1) as usize;
+        let dot: f64 = (0..k)
+            .map(|j| self.p[u * k + j] as f64 * self.q[i * k + j] as f64)
+            .sum();
+        let noise = spec.noise * normal(&mut self.rng);
+        let r = (3.5 + self.bu[u] as f64 + self.bi[i] as f64 + dot + noise).clamp(0.5, 5.0);
+        (u as u32, i as u32, r)
+    }
+}
+
+/// Writes the CSV to `out`, calling `progress(rows_written)` now and then.
+pub fn write_csv(spec: &SynthSpec, out: &mut dyn Write, mut progress: impl FnMut(usize)) -> Result<()> {
+    let mut generator = Generator::new(spec)?;
     let w = |e: std::io::Error| Error::Write {
         file: "synth output".into(),
         source: e,
@@ -92,10 +131,7 @@ pub fn write_csv(spec: &SynthSpec, out: &mut dyn Write, mut progress: impl FnMut
     out.write_all(b"userId,movieId,rating\n").map_err(w)?;
     let mut line = String::with_capacity(64);
     for row in 0..spec.ratings {
-        let u = rng.interval(spec.users as u32 - 1) as usize;
-        let i = rng.interval(spec.items as u32 - 1) as usize;
-        let dot: f64 = (0..k).map(|j| p[u * k + j] as f64 * q[i * k + j] as f64).sum();
-        let r = (3.5 + bu[u] as f64 + bi[i] as f64 + dot + spec.noise * normal(&mut rng)).clamp(0.5, 5.0);
+        let (u, i, r) = generator.next_rating();
         line.clear();
         use std::fmt::Write as _;
         let _ = writeln!(line, "{},{},{:.3}", u + 1, i + 1, r);
@@ -106,4 +142,28 @@ pub fn write_csv(spec: &SynthSpec, out: &mut dyn Write, mut progress: impl FnMut
     }
     progress(spec.ratings);
     out.flush().map_err(w)
+}
+
+/// The same ratings as [`write_csv`] writes, in memory, with user `u` at
+/// index `u − 1` and item `i` at `i − 1`, and ratings rounded to f32 rather
+/// than to three decimals. For benchmarks at sizes where a CSV would only
+/// cost time.
+pub fn examples(spec: &SynthSpec, mut progress: impl FnMut(usize)) -> Result<Examples> {
+    let mut generator = Generator::new(spec)?;
+    let mut out = Examples {
+        users: Vec::with_capacity(spec.ratings),
+        items: Vec::with_capacity(spec.ratings),
+        ratings: Vec::with_capacity(spec.ratings),
+    };
+    for row in 0..spec.ratings {
+        let (u, i, r) = generator.next_rating();
+        out.users.push(u);
+        out.items.push(i);
+        out.ratings.push(r as f32);
+        if row % (1 << 20) == 0 {
+            progress(row);
+        }
+    }
+    progress(spec.ratings);
+    Ok(out)
 }

@@ -212,3 +212,51 @@ fn deterministic_gpu_runs_repeat_to_the_bit() {
         );
     }
 }
+
+#[test]
+fn sparse_recipes_on_gpu_reach_the_cpus_rmse() {
+    let Some(gpu) = gpu_or_skip("sparse_recipes_on_gpu_reach_the_cpus_rmse") else {
+        return;
+    };
+    drop(gpu);
+    let data = bundled();
+    for name in ["sparse", "sparse-bf16"] {
+        let run = |device| {
+            let cfg = TrainConfig {
+                recipe: recipe::find(name).unwrap(),
+                seed: 42,
+                split_seed: 42,
+                val_pct: 0.2,
+                device,
+                gpu: GpuOptions::default(),
+            };
+            train(&data, &cfg, &mut Silent).unwrap()
+        };
+        let (cpu, gpu) = (run(Device::Cpu), run(Device::Cuda));
+        assert!(
+            gpu.device.contains("sparse SGD, one warp per rating"),
+            "{}",
+            gpu.device
+        );
+        let secs = |r: &mfcuda::train::TrainReport| {
+            r.history.iter().map(|e| e.train_seconds).sum::<f64>() / r.epochs as f64
+        };
+        let _ = writeln!(
+            std::io::stderr(),
+            "{name}: gpu val_rmse {:.4} ({:.5} s/epoch), cpu {:.4} ({:.5} s/epoch)",
+            gpu.val_rmse,
+            secs(&gpu),
+            cpu.val_rmse,
+            secs(&cpu)
+        );
+        // Hogwild on the GPU and stratified threads on the CPU visit the
+        // ratings in different orders, so they land near, not on, each other.
+        assert!(gpu.val_rmse <= 0.870, "{name}: gpu val_rmse {}", gpu.val_rmse);
+        assert!(
+            (gpu.val_rmse - cpu.val_rmse).abs() <= 0.005,
+            "{name}: gpu {} cpu {}",
+            gpu.val_rmse,
+            cpu.val_rmse
+        );
+    }
+}

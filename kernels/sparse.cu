@@ -1,0 +1,205 @@
+// Sparse SGD for the svd model (biased MF, Funk's SVD), the way cuMF_SGD runs
+// it: one warp per rating, and each rating moves only its own user and item
+// rows. Warps do not lock: two warps that meet on a row race (Hogwild), and
+// SGD tolerates that. With one warp the ratings run in order, and the result
+// is ops::mf_sgd_sparse's up to the order of the dot product's sum.
+//
+//   mf_sgd_sparse_f32 / _bf16  ops::mf_sgd_sparse::<f32> / ::<bf16>
+//   mf_predict_f32 / _bf16     ops::mf_predict::<f32> / ::<bf16>
+//   group_mean                 ops::group_mean
+//
+// The factor tables are stored as float or as bfloat16; the arithmetic is
+// float either way. A bf16 store rounds to nearest even (the sm_80
+// instruction cvt.rn.bf16.f32, which __float2bfloat16_rn compiles to), as
+// half::bf16::from_f32 does on the CPU. Biases are always float. cuda_bf16.h
+// is not used: it needs CCCL headers that a bare nvcc install lacks.
+//
+// Lane l of a warp owns the factors k = (32·c + l)·V .. +V for c = 0..CHUNKS:
+// with V = 4 one load brings four factors (16 bytes of float, 8 of bf16), and
+// a warp reads a 128-factor row in one coalesced pass. The lane keeps its
+// factors in registers between the dot product and the update, so a row is
+// read once and written once. V = 4 needs F % 4 == 0; other widths take V = 1.
+// Either way F ≤ 32·V·CHUNKS (512 with V = 4, 128 with V = 1); the host checks.
+#include "common.cuh"
+
+#define CHUNKS 4
+
+// A bfloat16: the high 16 bits of a float.
+struct bf16 {
+    unsigned short bits;
+};
+
+// x rounded to nearest even, as bf16 bits.
+__device__ __forceinline__ unsigned int bf16_bits(float x) {
+    unsigned short h;
+    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(x));
+    return h;
+}
+__device__ __forceinline__ float widen(float x) { return x; }
+__device__ __forceinline__ float widen(bf16 x) { return __uint_as_float((unsigned int)x.bits << 16); }
+__device__ __forceinline__ void put(float* p, float x) { *p = x; }
+__device__ __forceinline__ void put(bf16* p, float x) { p->bits = (unsigned short)bf16_bits(x); }
+
+// v[0..V) = p[0..V), widened to float. p is aligned to V elements.
+template <int V>
+__device__ __forceinline__ void load(const float* p, float* v) {
+    if constexpr (V == 4) {
+        const float4 x = *reinterpret_cast<const float4*>(p);
+        v[0] = x.x, v[1] = x.y, v[2] = x.z, v[3] = x.w;
+    } else {
+        v[0] = *p;
+    }
+}
+template <int V>
+__device__ __forceinline__ void load(const bf16* p, float* v) {
+    if constexpr (V == 4) {
+        // Four bf16 in 8 bytes, element 0 in the low half of .x. A bf16 is the
+        // high half of the float it widens to, so the widening is a shift.
+        const uint2 x = *reinterpret_cast<const uint2*>(p);
+        v[0] = __uint_as_float(x.x << 16), v[1] = __uint_as_float(x.x & 0xffff0000u);
+        v[2] = __uint_as_float(x.y << 16), v[3] = __uint_as_float(x.y & 0xffff0000u);
+    } else {
+        v[0] = widen(*p);
+    }
+}
+
+// p[0..V) = v[0..V), rounded to the storage type.
+template <int V>
+__device__ __forceinline__ void store(float* p, const float* v) {
+    if constexpr (V == 4) {
+        *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
+    } else {
+        *p = v[0];
+    }
+}
+template <int V>
+__device__ __forceinline__ void store(bf16* p, const float* v) {
+    if constexpr (V == 4) {
+        const unsigned int lo = bf16_bits(v[0]) | (bf16_bits(v[1]) << 16);
+        const unsigned int hi = bf16_bits(v[2]) | (bf16_bits(v[3]) << 16);
+        *reinterpret_cast<uint2*>(p) = make_uint2(lo, hi);
+    } else {
+        put(p, v[0]);
+    }
+}
+
+// The sum of v over the warp, in every lane.
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int off = 16; off > 0; off /= 2) v += __shfl_xor_sync(0xffffffffu, v, off);
+    return v;
+}
+
+// u (Nu,F), m (Ni,F), ub (Nu), mb (Ni), users, items, ratings, sq_err (n)
+template <typename S, int V>
+__device__ void sgd_sparse(S* u, S* m, float* ub, float* mb, float mu, const unsigned int* users,
+                           const unsigned int* items, const float* ratings, float* sq_err, long long n, int f,
+                           float lr, float reg) {
+    const int lane = threadIdx.x % 32;
+    const long long warps = ((long long)gridDim.x * blockDim.x) / 32;
+    for (long long r = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32; r < n; r += warps) {
+        const long long uu = users[r], ii = items[r];
+        S* pu = u + uu * f;
+        S* qi = m + ii * f;
+        float p[CHUNKS][V], q[CHUNKS][V];
+        float acc = 0.0f;
+#pragma unroll
+        for (int c = 0; c < CHUNKS; c++) {
+            const int k = (32 * c + lane) * V;
+            if (k < f) {
+                load<V>(pu + k, p[c]);
+                load<V>(qi + k, q[c]);
+#pragma unroll
+                for (int j = 0; j < V; j++) acc += p[c][j] * q[c][j];
+            }
+        }
+        const float bu = ub[uu], bi = mb[ii];
+        // Every lane has read the rows and biases before any lane writes them.
+        __syncwarp();
+        const float dot = warp_sum(acc);
+        const float e = ratings[r] - (mu + bu + bi + dot);
+        if (lane == 0) {
+            sq_err[r] = e * e;
+            ub[uu] = bu + lr * (e - reg * bu);
+            mb[ii] = bi + lr * (e - reg * bi);
+        }
+#pragma unroll
+        for (int c = 0; c < CHUNKS; c++) {
+            const int k = (32 * c + lane) * V;
+            if (k < f) {
+                float np[V], nq[V];
+#pragma unroll
+                for (int j = 0; j < V; j++) {
+                    np[j] = p[c][j] + lr * (e * q[c][j] - reg * p[c][j]);
+                    nq[j] = q[c][j] + lr * (e * p[c][j] - reg * q[c][j]);
+                }
+                store<V>(pu + k, np);
+                store<V>(qi + k, nq);
+            }
+        }
+        // The next rating may name the same rows: finish these writes first.
+        __syncwarp();
+    }
+}
+
+// pred[r] = ((u[users[r]]·m[items[r]] + ub[users[r]]) + mb[items[r]]) + mu
+//
+// pred (n), u (Nu,F), m (Ni,F), ub (Nu), mb (Ni), users, items (n)
+template <typename S, int V>
+__device__ void predict(float* pred, const S* u, const S* m, const float* ub, const float* mb, float mu,
+                        const unsigned int* users, const unsigned int* items, long long n, int f) {
+    const int lane = threadIdx.x % 32;
+    const long long warps = ((long long)gridDim.x * blockDim.x) / 32;
+    for (long long r = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32; r < n; r += warps) {
+        const long long uu = users[r], ii = items[r];
+        float acc = 0.0f;
+#pragma unroll
+        for (int c = 0; c < CHUNKS; c++) {
+            const int k = (32 * c + lane) * V;
+            if (k < f) {
+                float p[V], q[V];
+                load<V>(u + uu * f + k, p);
+                load<V>(m + ii * f + k, q);
+#pragma unroll
+                for (int j = 0; j < V; j++) acc += p[j] * q[j];
+            }
+        }
+        const float dot = warp_sum(acc);
+        if (lane == 0) pred[r] = ((dot + ub[uu]) + mb[ii]) + mu;
+    }
+}
+
+#define SPARSE_KERNELS(S, SUFFIX)                                                                          \
+    extern "C" __global__ void mf_sgd_sparse_##SUFFIX(S* u, S* m, float* ub, float* mb, float mu,          \
+                                                      const unsigned int* users, const unsigned int* items, \
+                                                      const float* ratings, float* sq_err, long long n,    \
+                                                      int f, float lr, float reg) {                        \
+        if (f % 4 == 0)                                                                                    \
+            sgd_sparse<S, 4>(u, m, ub, mb, mu, users, items, ratings, sq_err, n, f, lr, reg);              \
+        else                                                                                               \
+            sgd_sparse<S, 1>(u, m, ub, mb, mu, users, items, ratings, sq_err, n, f, lr, reg);              \
+    }                                                                                                      \
+    extern "C" __global__ void mf_predict_##SUFFIX(float* pred, const S* u, const S* m, const float* ub,  \
+                                                   const float* mb, float mu, const unsigned int* users,   \
+                                                   const unsigned int* items, long long n, int f) {        \
+        if (f % 4 == 0)                                                                                    \
+            predict<S, 4>(pred, u, m, ub, mb, mu, users, items, n, f);                                     \
+        else                                                                                               \
+            predict<S, 1>(pred, u, m, ub, mb, mu, users, items, n, f);                                     \
+    }
+
+SPARSE_KERNELS(float, f32)
+SPARSE_KERNELS(bf16, bf16)
+
+// out[g] = mean of x[g·group .. min(n, (g+1)·group)), summed in double in
+// order: the per-step losses of a sparse epoch. One thread per group.
+//
+// out (ceil(n / group)), x (n)
+extern "C" __global__ void group_mean(float* out, const float* x, long long n, int group) {
+    const long long groups = (n + group - 1) / group;
+    GRID_STRIDE(g, groups) {
+        const long long start = g * group, end = min(n, start + group);
+        double sum = 0.0;
+        for (long long i = start; i < end; i++) sum += (double)x[i];
+        out[g] = (float)(sum / (double)(end - start));
+    }
+}

@@ -1,0 +1,363 @@
+//! Sparse SGD for the svd model on the GPU: cuMF_SGD's scheme, one warp per
+//! rating and no locks (`kernels/sparse.cu`). It is the GPU side of
+//! [`crate::sparse`], and its kernel's CPU twin is [`ops::mf_sgd_sparse`].
+//!
+//! An epoch uploads the loop's order, regroups it into tiles of user and
+//! item ranges that fit in L2 ([`Tiling`], [`ops::tile_order`]), gathers the
+//! rows on the device, and runs one kernel over all of them. Warps that meet
+//! on a row race (Hogwild), so two runs differ in the last bits; the
+//! kernel's arithmetic is checked against the CPU's with one warp, where the
+//! order is the CPU's (`mfcuda check`).
+
+use std::sync::Arc;
+
+use cudarc::driver::CudaSlice;
+
+use crate::backend::{Backend, BackendInit, Examples};
+use crate::cuda::{cuda_err, sparse_max_factors, DeviceExamples, DeviceFactor, Gpu};
+use crate::error::{Error, Result};
+use crate::memory::{MemoryPlan, EVAL_CHUNK};
+use crate::model::ModelSpec;
+use crate::ops;
+use crate::optim::Storage;
+use crate::sparse::SparseParams;
+
+/// How an epoch's ratings are regrouped so that each group's rows stay in
+/// L2: users in ranges of `tile_users` rows, items in ranges of
+/// `tile_items`, tiles taken in row-major order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tiling {
+    /// Users per tile.
+    pub tile_users: usize,
+    /// Items per tile.
+    pub tile_items: usize,
+    /// Tiles across the item axis.
+    pub tiles_per_row: usize,
+    /// Tiles in all.
+    pub tiles: usize,
+}
+
+impl Tiling {
+    /// Tiles whose rows (factors and bias) take at most a quarter of an L2
+    /// of `l2` bytes on each axis, half of it in all, leaving the rest for
+    /// the ratings streaming through. With `l2` 0, one tile: no regrouping.
+    pub fn for_cache(spec: &ModelSpec, storage: Storage, l2: usize) -> Tiling {
+        let row = spec.factors * storage.bytes() + 4;
+        let fit = |rows: usize| match l2 {
+            0 => rows.max(1),
+            _ => (l2 / 4 / row).clamp(1, rows.max(1)),
+        };
+        let (tile_users, tile_items) = (fit(spec.n_users), fit(spec.n_items));
+        let tiles_per_row = spec.n_items.max(1).div_ceil(tile_items);
+        Tiling {
+            tile_users,
+            tile_items,
+            tiles_per_row,
+            tiles: spec.n_users.max(1).div_ceil(tile_users) * tiles_per_row,
+        }
+    }
+
+    /// One tile: the loop's order as it is.
+    pub fn none(spec: &ModelSpec) -> Tiling {
+        Tiling::for_cache(spec, Storage::F32, 0)
+    }
+}
+
+/// The svd model trained by sparse SGD on the GPU, factors stored as `S`
+/// (f32, or bf16 with f32 arithmetic).
+pub struct CudaSparseBackend<'a, S: DeviceFactor> {
+    gpu: Arc<Gpu>,
+    spec: ModelSpec,
+    reg: f32,
+    mu: f32,
+    u: CudaSlice<S::Dev>,
+    m: CudaSlice<S::Dev>,
+    ub: CudaSlice<f32>,
+    mb: CudaSlice<f32>,
+    /// The training rows on the host, for the tile order.
+    host: &'a Examples,
+    train: DeviceExamples,
+    /// The training rows in this epoch's (tiled) order.
+    epoch: DeviceExamples,
+    order: CudaSlice<u32>,
+    tiled_order: Vec<u32>,
+    tiling: Tiling,
+    sq_err: CudaSlice<f32>,
+    losses: CudaSlice<f32>,
+    valid: DeviceExamples,
+    pred: CudaSlice<f32>,
+    mse: CudaSlice<f64>,
+}
+
+impl<'a, S: DeviceFactor> CudaSparseBackend<'a, S> {
+    /// Checks that the run fits in the GPU's free memory, then uploads
+    /// everything. With `tiled`, epochs run tile by tile (see [`Tiling`]);
+    /// without, in the loop's order.
+    pub fn new(gpu: Arc<Gpu>, init: BackendInit<'a>, tiled: bool) -> Result<Self> {
+        let spec = init.spec.clone();
+        let f = spec.factors;
+        if f > sparse_max_factors(f) {
+            return Err(Error::invalid(
+                "--factors",
+                format!("{f}: the GPU's sparse kernels take up to 128 factors, or 512 in multiples of 4"),
+            ));
+        }
+        let params = SparseParams::<S>::from_flat(&spec, &init.params)?;
+        let plan = MemoryPlan::sparse(&spec, S::STORAGE, init.train.len(), init.valid.len());
+        let advice = match S::STORAGE {
+            Storage::F32 => {
+                "try --recipe sparse-bf16 (half the factor memory), a smaller --factors, or --device cpu"
+            }
+            Storage::Bf16 => "try a smaller --factors, or --device cpu",
+        };
+        gpu.ensure_fits(&plan, advice)?;
+        let dev = |v: &[S]| v.iter().map(|&x| x.to_dev()).collect::<Vec<S::Dev>>();
+        let n = init.train.len();
+        let tiling = if tiled {
+            Tiling::for_cache(&spec, S::STORAGE, gpu.l2_bytes())
+        } else {
+            Tiling::none(&spec)
+        };
+        Ok(CudaSparseBackend {
+            reg: init.wd,
+            mu: params.mu,
+            u: gpu.upload(&dev(&params.u))?,
+            m: gpu.upload(&dev(&params.m))?,
+            ub: gpu.upload(&params.ub)?,
+            mb: gpu.upload(&params.mb)?,
+            host: init.train,
+            train: DeviceExamples::upload(&gpu, init.train)?,
+            epoch: DeviceExamples::zeros(&gpu, n)?,
+            order: gpu.zeros(n)?,
+            tiled_order: Vec::new(),
+            tiling,
+            sq_err: gpu.zeros(n)?,
+            losses: gpu.zeros(1)?,
+            valid: DeviceExamples::upload(&gpu, init.valid)?,
+            pred: gpu.zeros(init.valid.len().min(EVAL_CHUNK))?,
+            mse: gpu.zeros(1)?,
+            spec,
+            gpu,
+        })
+    }
+
+    /// The tiling the epochs use.
+    pub fn tiling(&self) -> Tiling {
+        self.tiling
+    }
+
+    /// Puts the training rows on the device in the order `order`, regrouped
+    /// by tile: what [`CudaSparseBackend::sgd_pass`] then walks.
+    pub fn stage_epoch(&mut self, order: &[u32]) -> Result<()> {
+        let n = order.len();
+        if n > self.train.len {
+            return Err(Error::invalid(
+                "order",
+                format!("{n} rows ordered, {} training rows", self.train.len),
+            ));
+        }
+        let order = if self.tiling.tiles > 1 {
+            self.tiled_order.resize(n, 0);
+            let t = self.tiling;
+            ops::tile_order(
+                &mut self.tiled_order,
+                order,
+                &self.host.users,
+                &self.host.items,
+                t.tile_users,
+                t.tile_items,
+                t.tiles_per_row,
+            );
+            &self.tiled_order[..]
+        } else {
+            order
+        };
+        let stream = &self.gpu.stream;
+        stream
+            .memcpy_htod(order, &mut self.order.slice_mut(..n))
+            .map_err(|e| cuda_err("upload order", e))?;
+        let (t, e) = (&self.train, &mut self.epoch);
+        self.gpu.gather_rows(
+            &mut e.users.slice_mut(..n),
+            &mut e.items.slice_mut(..n),
+            &mut e.ratings.slice_mut(..n),
+            &t.users.as_view(),
+            &t.items.as_view(),
+            &t.ratings.as_view(),
+            &self.order.slice(..n),
+        )
+    }
+
+    /// One sparse SGD pass over the first `n` staged rows at rate `lr`, all
+    /// warps at once; each rating's squared error lands in the error buffer.
+    /// Only enqueues work.
+    pub fn sgd_pass(&mut self, n: usize, lr: f32) -> Result<()> {
+        let e = &self.epoch;
+        self.gpu.mf_sgd_sparse::<S>(
+            &mut self.u.as_view_mut(),
+            &mut self.m.as_view_mut(),
+            &mut self.ub.as_view_mut(),
+            &mut self.mb.as_view_mut(),
+            self.mu,
+            (&e.users.slice(..n), &e.items.slice(..n), &e.ratings.slice(..n)),
+            &mut self.sq_err.slice_mut(..n),
+            self.spec.factors,
+            lr,
+            self.reg,
+            false,
+        )
+    }
+}
+
+impl<S: DeviceFactor> Backend for CudaSparseBackend<'_, S> {
+    fn device(&self) -> String {
+        let storage = match S::STORAGE {
+            Storage::F32 => "f32",
+            Storage::Bf16 => "bf16",
+        };
+        format!(
+            "cuda: {} (sparse SGD, one warp per rating, {storage} factors, {} tile{})",
+            self.gpu.description,
+            self.tiling.tiles,
+            if self.tiling.tiles == 1 { "" } else { "s" }
+        )
+    }
+
+    /// One pass at the epoch's rate `lrs[0]`; `batch_size` only groups the
+    /// reported losses, in the order the ratings ran (tile by tile).
+    fn train_epoch(
+        &mut self,
+        order: &[u32],
+        batch_size: usize,
+        lrs: &[f32],
+        _first_step: u64,
+        progress: &mut dyn FnMut(usize, f32),
+    ) -> Result<Vec<f32>> {
+        let n = order.len();
+        let steps = n.div_ceil(batch_size);
+        if lrs.len() != steps {
+            return Err(Error::invalid(
+                "schedule",
+                format!("{} learning rates for {steps} steps", lrs.len()),
+            ));
+        }
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        self.stage_epoch(order)?;
+        self.sgd_pass(n, lrs[0])?;
+        if self.losses.len() < steps {
+            self.losses = self.gpu.zeros(steps)?;
+        }
+        self.gpu.group_mean(
+            &mut self.losses.slice_mut(..steps),
+            &self.sq_err.slice(..n),
+            batch_size,
+        )?;
+        let losses = self.gpu.download(&self.losses.slice(..steps))?;
+        progress(steps, losses.last().copied().unwrap_or(f32::NAN));
+        Ok(losses)
+    }
+
+    fn validate(&mut self) -> Result<f64> {
+        self.gpu
+            .stream
+            .memset_zeros(&mut self.mse)
+            .map_err(|e| cuda_err("memset", e))?;
+        let v = &self.valid;
+        for start in (0..v.len).step_by(EVAL_CHUNK) {
+            let rows = start..(start + EVAL_CHUNK).min(v.len);
+            let batch = rows.len();
+            self.gpu.mf_predict::<S>(
+                &mut self.pred.slice_mut(..batch),
+                &self.u.as_view(),
+                &self.m.as_view(),
+                &self.ub.as_view(),
+                &self.mb.as_view(),
+                self.mu,
+                &v.users.slice(rows.clone()),
+                &v.items.slice(rows.clone()),
+                self.spec.factors,
+            )?;
+            self.gpu.mse_sum(
+                &mut self.mse.slice_mut(..),
+                &self.pred.slice(..batch),
+                &v.ratings.slice(rows),
+                false,
+            )?;
+        }
+        let sum = self.gpu.download(&self.mse.slice(..1))?;
+        Ok(sum[0] / v.len.max(1) as f64)
+    }
+
+    fn params(&mut self) -> Result<Vec<f32>> {
+        let host = |d: Vec<S::Dev>| d.into_iter().map(|x| S::from_dev(x)).collect::<Vec<S>>();
+        let params = SparseParams::<S> {
+            u: host(self.gpu.download(&self.u.as_view())?),
+            m: host(self.gpu.download(&self.m.as_view())?),
+            ub: self.gpu.download(&self.ub.as_view())?,
+            mb: self.gpu.download(&self.mb.as_view())?,
+            mu: self.mu,
+        };
+        Ok(params.to_flat())
+    }
+}
+
+/// The GPU sparse backend for `init`, storing the factors as its
+/// optimizer says, tiled for L2.
+pub fn cuda_backend<'a>(gpu: Arc<Gpu>, init: BackendInit<'a>) -> Result<Box<dyn Backend + 'a>> {
+    use crate::optim::Optimizer;
+    Ok(match init.optimizer {
+        Optimizer::Sparse {
+            storage: Storage::F32,
+        } => Box::new(CudaSparseBackend::<f32>::new(gpu, init, true)?),
+        Optimizer::Sparse {
+            storage: Storage::Bf16,
+        } => Box::new(CudaSparseBackend::<half::bf16>::new(gpu, init, true)?),
+        _ => {
+            return Err(Error::invalid(
+                "recipe",
+                "the sparse backend needs the sparse optimizer",
+            ))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ModelKind;
+
+    fn svd(users: usize, items: usize, factors: usize) -> ModelSpec {
+        ModelSpec {
+            kind: ModelKind::Svd,
+            n_users: users,
+            n_items: items,
+            factors,
+            hidden: 1,
+            y_range: (0.5, 5.0),
+            emb_init: (-0.1, 0.1),
+            dropout: (0.0, 0.0),
+        }
+    }
+
+    #[test]
+    fn tiles_fit_a_quarter_of_l2_per_axis() {
+        // Netflix on an H200 (60 MiB L2), k = 128, f32: a row is 516 bytes,
+        // so 15 MiB holds 30,481 rows: the 17,770 items fit in one range and
+        // the 480,189 users take 16.
+        let l2 = 60 << 20;
+        let t = Tiling::for_cache(&svd(480_189, 17_770, 128), Storage::F32, l2);
+        assert_eq!((t.tile_users, t.tile_items), (30_481, 17_770));
+        assert_eq!((t.tiles_per_row, t.tiles), (1, 16));
+        // bf16 rows are 260 bytes: twice the rows a tile.
+        let b = Tiling::for_cache(&svd(480_189, 17_770, 128), Storage::Bf16, l2);
+        assert_eq!((b.tile_users, b.tiles), (60_494, 8));
+        // ml-latest-small fits whole: one tile, the loop's order untouched.
+        assert_eq!(
+            Tiling::for_cache(&svd(610, 9_724, 100), Storage::F32, l2).tiles,
+            1
+        );
+        assert_eq!(Tiling::none(&svd(480_189, 17_770, 128)).tiles, 1);
+    }
+}

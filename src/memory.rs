@@ -1,0 +1,185 @@
+//! How much GPU memory a training run needs, worked out before anything is
+//! allocated, so that a run that cannot fit stops at once with the numbers
+//! instead of failing halfway with an out-of-memory error.
+//!
+//! The plan counts the CUDA backends' buffers by what they hold. The
+//! per-step losses (4 bytes a step) are left to the headroom, and the CUDA
+//! context's own memory is not in it: it is already taken when the free
+//! memory is measured.
+
+use crate::error::{Error, Result};
+use crate::model::{ModelKind, ModelSpec};
+use crate::optim::{Optimizer, Storage};
+
+/// Memory kept free beyond the plan: per-step losses, allocation
+/// granularity, the CUDA graph, and the driver's own small allocations.
+pub const HEADROOM: u64 = 64 << 20;
+
+/// Validation rows per forward pass on the GPU (the workspace's rows).
+pub const EVAL_CHUNK: usize = 65_536;
+
+/// The device buffers of one run, in bytes, by what they hold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryPlan {
+    /// (what, bytes), in the order the backend allocates them.
+    pub parts: Vec<(&'static str, u64)>,
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1u64 << 20) as f64
+}
+
+impl MemoryPlan {
+    /// The dense CUDA backend (dot, dotbias, net): parameters, gradients and
+    /// optimizer state; the training rows twice (as loaded and in the
+    /// epoch's order) plus the order; the validation rows; the per-batch
+    /// workspace for `batch` rows (at least [`EVAL_CHUNK`]).
+    pub fn dense(
+        spec: &ModelSpec,
+        optimizer: Optimizer,
+        n_train: usize,
+        n_valid: usize,
+        batch: usize,
+    ) -> Self {
+        let p = spec.n_params() as u64;
+        let (n, nv) = (n_train as u64, n_valid as u64);
+        let state = match optimizer {
+            Optimizer::Adam { .. } => 2 * 4 * p,
+            _ => 4 * p,
+        };
+        let cap = EVAL_CHUNK.max(batch) as u64;
+        let f = spec.factors as u64;
+        let (cat, h) = match spec.kind {
+            ModelKind::Net => (2 * f, spec.hidden as u64),
+            _ => (0, 0),
+        };
+        // u, m, du, dm (cap × f); x, pred, dpred, dx (cap); cat, dcat (cap × 2f); h, h_drop, dh, dh_pre (cap × h).
+        let workspace = 4 * cap * (4 * f + 4 + 2 * cat + 4 * h);
+        MemoryPlan {
+            parts: vec![
+                ("parameters and gradients", 2 * 4 * p),
+                ("optimizer state", state),
+                ("training ratings", 2 * 12 * n + 4 * n),
+                ("validation ratings", 12 * nv),
+                ("workspace", workspace),
+            ],
+        }
+    }
+
+    /// The sparse CUDA backend (svd): the factor tables in `storage` and
+    /// the f32 biases; the training rows twice plus the order and each
+    /// rating's squared error; the validation rows and their predictions.
+    pub fn sparse(spec: &ModelSpec, storage: Storage, n_train: usize, n_valid: usize) -> Self {
+        let rows = (spec.n_users + spec.n_items) as u64;
+        let (n, nv) = (n_train as u64, n_valid as u64);
+        MemoryPlan {
+            parts: vec![
+                (
+                    "factor tables",
+                    rows * spec.factors as u64 * storage.bytes() as u64,
+                ),
+                ("biases", 4 * rows),
+                ("training ratings", 2 * 12 * n + 4 * n + 4 * n),
+                ("validation ratings", 12 * nv + 4 * nv.min(EVAL_CHUNK as u64)),
+            ],
+        }
+    }
+
+    /// Bytes in all.
+    pub fn total(&self) -> u64 {
+        self.parts.iter().map(|p| p.1).sum()
+    }
+
+    /// Ok when the plan plus [`HEADROOM`] fits in `free` bytes; otherwise
+    /// an error that gives the plan, the free and total memory of `device`,
+    /// and `advice` (what to try instead).
+    pub fn check(&self, free: u64, total: u64, device: &str, advice: &str) -> Result<()> {
+        let need = self.total();
+        if need.saturating_add(HEADROOM) <= free {
+            return Ok(());
+        }
+        let parts: Vec<String> = self
+            .parts
+            .iter()
+            .filter(|p| p.1 > 0)
+            .map(|(what, b)| format!("{what} {:.0} MiB", mib(*b)))
+            .collect();
+        Err(Error::Device {
+            device: "cuda".into(),
+            msg: format!(
+                "this run needs {:.0} MiB of GPU memory ({}), plus {:.0} MiB of headroom, \
+                 but only {:.0} MiB of {:.0} MiB are free on {device}; {advice}",
+                mib(need),
+                parts.join(", "),
+                mib(HEADROOM),
+                mib(free),
+                mib(total),
+            ),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn svd(users: usize, items: usize, factors: usize) -> ModelSpec {
+        ModelSpec {
+            kind: ModelKind::Svd,
+            n_users: users,
+            n_items: items,
+            factors,
+            hidden: 1,
+            y_range: (0.5, 5.0),
+            emb_init: (-0.1, 0.1),
+            dropout: (0.0, 0.0),
+        }
+    }
+
+    #[test]
+    fn netflix_sparse_plan_counts_every_buffer() {
+        // Netflix at k = 128: (480,189 + 17,770) rows × 128 × 4 B = 255 MB of factors.
+        let spec = svd(480_189, 17_770, 128);
+        let plan = MemoryPlan::sparse(&spec, Storage::F32, 99_000_000, 1_000_000);
+        let rows = 480_189u64 + 17_770;
+        assert_eq!(plan.parts[0], ("factor tables", rows * 128 * 4));
+        assert_eq!(plan.parts[1], ("biases", rows * 4));
+        assert_eq!(plan.parts[2].1, 99_000_000 * 32);
+        let bf16 = MemoryPlan::sparse(&spec, Storage::Bf16, 99_000_000, 1_000_000);
+        assert_eq!(plan.total() - bf16.total(), rows * 128 * 2);
+        // 3278 MiB in all: it fits an 80 GB card, not 2 GB of free memory.
+        assert!(plan.check(80 << 30, 80 << 30, "H100", "").is_ok());
+        let err = plan
+            .check(2 << 30, 4 << 30, "a small GPU", "try --device cpu")
+            .unwrap_err();
+        let msg = err.to_string();
+        for want in [
+            "needs 3278 MiB",
+            "factor tables 243 MiB",
+            "training ratings 3021 MiB",
+            "2048 MiB of 4096 MiB are free on a small GPU",
+            "try --device cpu",
+        ] {
+            assert!(msg.contains(want), "{want:?} missing from: {msg}");
+        }
+    }
+
+    #[test]
+    fn dense_plan_counts_adam_state_twice_and_the_net_workspace() {
+        let mut spec = svd(610, 9724, 50);
+        spec.kind = ModelKind::DotBias;
+        let p = spec.n_params() as u64;
+        let sgd = MemoryPlan::dense(&spec, Optimizer::Sgd { momentum: 0.9 }, 80_669, 20_167, 64);
+        let adam = MemoryPlan::dense(&spec, Optimizer::ADAM, 80_669, 20_167, 64);
+        assert_eq!(adam.total() - sgd.total(), 4 * p);
+        spec.kind = ModelKind::Net;
+        spec.hidden = 10;
+        let net = MemoryPlan::dense(&spec, Optimizer::ADAM, 80_669, 20_167, 64);
+        let ws = |p: &MemoryPlan| p.parts.iter().find(|x| x.0 == "workspace").unwrap().1;
+        assert_eq!(ws(&net) - ws(&adam), 4 * 65_536 * (2 * 100 + 4 * 10));
+        // The exact boundary: the plan plus the headroom fits, one byte less does not.
+        let need = sgd.total() + HEADROOM;
+        assert!(sgd.check(need, need, "gpu", "").is_ok());
+        assert!(sgd.check(need - 1, need, "gpu", "").is_err());
+    }
+}

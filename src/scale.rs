@@ -1,0 +1,427 @@
+//! `mfcuda bench --scale`: sparse SGD at the sizes of ml-25m and the Netflix
+//! prize data, on synthetic ratings of the same shape (users × items ×
+//! ratings) drawn by [`crate::synth`] from a planted model with known noise.
+//!
+//! Each variant trains the svd model (k = 128) for a few epochs and reports
+//! the time of one epoch's pass, rating updates per second, the bytes a
+//! pass implies over the device-to-device copy bandwidth measured in the
+//! same run, and the validation RMSE reached, next to the planted noise that
+//! bounds it. On the GPU an epoch is timed with CUDA events around the
+//! kernel alone (the ratings are staged once: synthetic rows are drawn in
+//! random order already); on the CPU, by wall clock around the epoch.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::backend::{Backend, BackendInit, Device, Examples};
+use crate::bench::{copy_bandwidth, time_gpu};
+use crate::cuda::{DeviceFactor, Gpu};
+use crate::cuda_sparse::CudaSparseBackend;
+use crate::error::{Error, Result};
+use crate::model::{ModelKind, ModelSpec};
+use crate::optim::{Optimizer, Storage};
+use crate::rng::Mt19937;
+use crate::sparse::CpuSparseBackend;
+use crate::synth::{self, SynthSpec};
+
+/// A dataset shape: (name, users, items, ratings).
+pub type Shape = (&'static str, usize, usize, usize);
+
+/// ml-25m and the Netflix prize training set.
+pub const SHAPES: [Shape; 2] = [
+    ("ml-25m", 162_541, 59_047, 25_000_095),
+    ("netflix", 480_189, 17_770, 100_480_507),
+];
+
+/// Embedding width of every run.
+pub const FACTORS: usize = 128;
+/// Rank and noise of the planted model.
+pub const PLANTED: (usize, f64) = (32, 0.5);
+/// Learning rate and L2 of every run, found on the CPU at a tenth of the size.
+pub const LR_REG: (f32, f32) = (0.01, 0.02);
+
+/// How much of the scale bench to run.
+#[derive(Debug, Clone)]
+pub struct ScaleOptions {
+    /// `Cpu`: the CPU only. `Cuda`: the GPU (an error without one). `Auto`: the GPU if there is one, else the CPU.
+    pub device: Device,
+    /// The shapes to run ([`SHAPES`] for the real thing).
+    pub shapes: Vec<Shape>,
+    /// A smaller copy for the bandwidth yardstick.
+    pub quick: bool,
+    /// Epochs of training per variant.
+    pub epochs: usize,
+}
+
+/// One measured line of the scale table.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScaleRow {
+    /// `cpu` or `cuda`.
+    pub device: String,
+    /// The shape's name.
+    pub shape: String,
+    /// users × items, ratings.
+    pub size: String,
+    /// Storage and rating order.
+    pub variant: String,
+    /// Median milliseconds of one epoch's pass, after the first.
+    pub ms: f64,
+    /// Rating updates per second.
+    pub updates_per_s: f64,
+    /// Bytes a pass implies, per second, in GB/s (see [`bytes_per_update`]).
+    pub gb_per_s: f64,
+    /// `gb_per_s` over the measured copy bandwidth, in percent (GPU only).
+    pub pct_of_copy: Option<f64>,
+    /// Validation RMSE after the last epoch.
+    pub rmse: f64,
+    /// The planted noise: the RMSE a perfect model would reach, a little less after clipping.
+    pub noise: f64,
+}
+
+impl ScaleRow {
+    /// The table's header line.
+    pub fn header() -> String {
+        format!(
+            "{:<5} {:<8} {:<26} {:<16} {:>10} {:>10} {:>9} {:>7} {:>7} {:>6}",
+            "dev", "shape", "size", "variant", "epoch", "updates/s", "GB/s", "% copy", "rmse", "noise"
+        )
+    }
+
+    /// The row as a table line.
+    pub fn line(&self) -> String {
+        let rate = if self.updates_per_s >= 1e9 {
+            format!("{:.2}G", self.updates_per_s / 1e9)
+        } else {
+            format!("{:.1}M", self.updates_per_s / 1e6)
+        };
+        format!(
+            "{:<5} {:<8} {:<26} {:<16} {:>10} {:>10} {:>9.1} {:>7} {:>7.4} {:>6.2}",
+            self.device,
+            self.shape,
+            self.size,
+            self.variant,
+            if self.ms >= 1000.0 {
+                format!("{:.2} s", self.ms / 1e3)
+            } else {
+                format!("{:.2} ms", self.ms)
+            },
+            rate,
+            self.gb_per_s,
+            self.pct_of_copy
+                .map(|p| format!("{p:.1}"))
+                .unwrap_or_else(|| "-".into()),
+            self.rmse,
+            self.noise
+        )
+    }
+}
+
+/// Everything one scale run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScaleReport {
+    /// The GPU, when one ran.
+    pub gpu: Option<String>,
+    /// Device-to-device copy bandwidth (read + write), GB/s.
+    pub copy_gb_per_s: Option<f64>,
+    /// The rows, in the order measured.
+    pub rows: Vec<ScaleRow>,
+}
+
+/// Bytes one rating update moves at `factors` stored in `storage`: both
+/// rows read and written, both biases read and written, the rating's
+/// (user, item, rating) read and its squared error written.
+pub fn bytes_per_update(factors: usize, storage: Storage) -> usize {
+    4 * factors * storage.bytes() + 4 * 4 + 12 + 4
+}
+
+/// What the progress callback is told.
+#[derive(Debug, Clone)]
+pub enum Stage {
+    /// Drawing `total` synthetic ratings for `shape`; `done` so far.
+    Generating {
+        /// The shape's name.
+        shape: &'static str,
+        /// Ratings drawn.
+        done: usize,
+        /// Ratings to draw.
+        total: usize,
+    },
+    /// Training a variant; `epoch` of `epochs` done.
+    Training {
+        /// The variant.
+        variant: String,
+        /// Epochs done.
+        epoch: usize,
+        /// Epochs in all.
+        epochs: usize,
+    },
+}
+
+/// Runs the scale bench, calling `on_row` as each row is measured and
+/// `progress` as work advances.
+pub fn run(
+    opts: ScaleOptions,
+    mut on_row: impl FnMut(&ScaleRow),
+    mut progress: impl FnMut(Stage),
+) -> Result<ScaleReport> {
+    if opts.epochs == 0 {
+        return Err(Error::invalid("--epochs", "must be at least 1"));
+    }
+    let gpu = match opts.device {
+        Device::Cpu => None,
+        Device::Cuda => Some(Arc::new(Gpu::open().map_err(|why| Error::Device {
+            device: "cuda".into(),
+            msg: why,
+        })?)),
+        Device::Auto => Gpu::open().ok().map(Arc::new),
+    };
+    let mut report = ScaleReport {
+        gpu: gpu.as_ref().map(|g| g.description.clone()),
+        copy_gb_per_s: None,
+        rows: Vec::new(),
+    };
+    if let Some(gpu) = &gpu {
+        report.copy_gb_per_s = Some(copy_bandwidth(gpu, opts.quick)?);
+    }
+    for &(name, users, items, ratings) in &opts.shapes {
+        if ratings < 100 {
+            return Err(Error::invalid(
+                "bench --scale",
+                format!("{name}: {ratings} ratings; at least 100, so that 1% can validate"),
+            ));
+        }
+        let spec = SynthSpec {
+            users,
+            items,
+            ratings,
+            rank: PLANTED.0,
+            noise: PLANTED.1,
+            seed: 42,
+        };
+        let mut all = synth::examples(&spec, |done| {
+            progress(Stage::Generating {
+                shape: name,
+                done,
+                total: ratings,
+            })
+        })?;
+        // Rows are independent draws, so the last 1% is a random sample.
+        let n_valid = ratings / 100;
+        let n_train = ratings - n_valid;
+        let valid = Examples {
+            users: all.users.split_off(n_train),
+            items: all.items.split_off(n_train),
+            ratings: all.ratings.split_off(n_train),
+        };
+        let train = all;
+        let model = ModelSpec {
+            kind: ModelKind::Svd,
+            n_users: users,
+            n_items: items,
+            factors: FACTORS,
+            hidden: 1,
+            y_range: (0.5, 5.0),
+            emb_init: (-0.05, 0.05),
+            dropout: (0.0, 0.0),
+        };
+        let mean = train.ratings.iter().map(|&r| r as f64).sum::<f64>() / n_train as f64;
+        let mut params = model.init_params(&mut Mt19937::new(7));
+        *params.last_mut().expect("svd has mu") = mean as f32;
+        let size = format!("{users}×{items}, {ratings}");
+        let ctx = Ctx {
+            name,
+            size: &size,
+            model: &model,
+            params: &params,
+            train: &train,
+            valid: &valid,
+            epochs: opts.epochs,
+            copy: report.copy_gb_per_s,
+        };
+        let mut rows = Vec::new();
+        match &gpu {
+            Some(gpu) => {
+                rows.push(gpu_variant::<f32>(gpu, &ctx, true, &mut progress)?);
+                rows.push(gpu_variant::<f32>(gpu, &ctx, false, &mut progress)?);
+                rows.push(gpu_variant::<half::bf16>(gpu, &ctx, true, &mut progress)?);
+            }
+            None => {
+                rows.push(cpu_variant::<f32>(&ctx, &mut progress)?);
+                rows.push(cpu_variant::<half::bf16>(&ctx, &mut progress)?);
+            }
+        }
+        for row in rows {
+            on_row(&row);
+            report.rows.push(row);
+        }
+    }
+    Ok(report)
+}
+
+/// One shape's data and model, shared by its variants.
+struct Ctx<'a> {
+    name: &'static str,
+    size: &'a str,
+    model: &'a ModelSpec,
+    params: &'a [f32],
+    train: &'a Examples,
+    valid: &'a Examples,
+    epochs: usize,
+    copy: Option<f64>,
+}
+
+impl Ctx<'_> {
+    fn init(&self, storage: Storage) -> BackendInit<'_> {
+        BackendInit {
+            spec: self.model,
+            params: self.params.to_vec(),
+            optimizer: Optimizer::Sparse { storage },
+            wd: LR_REG.1,
+            train: self.train,
+            valid: self.valid,
+            seed: 42,
+        }
+    }
+
+    fn row(&self, device: &str, variant: String, times: &mut [f64], storage: Storage, mse: f64) -> ScaleRow {
+        // The first epoch warms up: launch, caches, page faults.
+        let times = if times.len() > 1 { &mut times[1..] } else { times };
+        times.sort_by(|a, b| a.total_cmp(b));
+        let ms = times[times.len() / 2];
+        let n = self.train.len() as f64;
+        let updates_per_s = n / (ms / 1e3);
+        let gb_per_s = updates_per_s * bytes_per_update(self.model.factors, storage) as f64 / 1e9;
+        ScaleRow {
+            device: device.into(),
+            shape: self.name.into(),
+            size: self.size.into(),
+            variant,
+            ms,
+            updates_per_s,
+            gb_per_s,
+            pct_of_copy: self.copy.map(|c| 100.0 * gb_per_s / c),
+            rmse: mse.sqrt(),
+            noise: PLANTED.1,
+        }
+    }
+}
+
+fn storage_name(s: Storage) -> &'static str {
+    match s {
+        Storage::F32 => "f32",
+        Storage::Bf16 => "bf16",
+    }
+}
+
+fn gpu_variant<S: DeviceFactor>(
+    gpu: &Arc<Gpu>,
+    ctx: &Ctx<'_>,
+    tiled: bool,
+    progress: &mut impl FnMut(Stage),
+) -> Result<ScaleRow> {
+    let mut be = CudaSparseBackend::<S>::new(Arc::clone(gpu), ctx.init(S::STORAGE), tiled)?;
+    let order: Vec<u32> = (0..ctx.train.len() as u32).collect();
+    be.stage_epoch(&order)?;
+    drop(order);
+    let variant = format!(
+        "{}, {}",
+        storage_name(S::STORAGE),
+        if tiled {
+            format!("{} tiles", be.tiling().tiles)
+        } else {
+            "drawn order".into()
+        }
+    );
+    let mut times = Vec::with_capacity(ctx.epochs);
+    for epoch in 0..ctx.epochs {
+        times.push(time_gpu(gpu, 0, 1, &mut || {
+            be.sgd_pass(ctx.train.len(), LR_REG.0)
+        })?);
+        progress(Stage::Training {
+            variant: variant.clone(),
+            epoch: epoch + 1,
+            epochs: ctx.epochs,
+        });
+    }
+    let mse = be.validate()?;
+    Ok(ctx.row("cuda", variant, &mut times, S::STORAGE, mse))
+}
+
+fn cpu_variant<S: DeviceFactor>(ctx: &Ctx<'_>, progress: &mut impl FnMut(Stage)) -> Result<ScaleRow> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(2);
+    let mut be = CpuSparseBackend::<S>::new(ctx.init(S::STORAGE), threads)?;
+    let order: Vec<u32> = (0..ctx.train.len() as u32).collect();
+    let variant = format!("{}, {threads} threads", storage_name(S::STORAGE));
+    // Losses grouped by a million ratings: the backend reports them, the bench does not.
+    let group = 1 << 20;
+    let lrs = vec![LR_REG.0; order.len().div_ceil(group)];
+    let mut times = Vec::with_capacity(ctx.epochs);
+    for epoch in 0..ctx.epochs {
+        let t0 = Instant::now();
+        be.train_epoch(&order, group, &lrs, 0, &mut |_, _| {})?;
+        times.push(t0.elapsed().as_secs_f64() * 1e3);
+        progress(Stage::Training {
+            variant: variant.clone(),
+            epoch: epoch + 1,
+            epochs: ctx.epochs,
+        });
+    }
+    let mse = be.validate()?;
+    Ok(ctx.row("cpu", variant, &mut times, S::STORAGE, mse))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_shape_trains_to_near_the_planted_noise_on_the_cpu() {
+        let opts = ScaleOptions {
+            device: Device::Cpu,
+            shapes: vec![("tiny", 2_000, 500, 300_000)],
+            quick: true,
+            epochs: 8,
+        };
+        let (mut rows, mut stages) = (0, 0);
+        let report = run(opts, |_| rows += 1, |_| stages += 1).unwrap();
+        assert_eq!((rows, report.rows.len()), (2, 2), "f32 and bf16");
+        assert!(stages >= 2 * 8, "{stages} progress calls");
+        for r in &report.rows {
+            assert_eq!((r.device.as_str(), r.shape.as_str()), ("cpu", "tiny"));
+            assert!(
+                r.ms > 0.0 && r.updates_per_s > 0.0 && r.pct_of_copy.is_none(),
+                "{r:?}"
+            );
+            let implied = r.updates_per_s * bytes_per_update(FACTORS, Storage::F32) as f64 / 1e9;
+            if r.variant.starts_with("f32") {
+                assert!((r.gb_per_s - implied).abs() < 1e-9 * implied.max(1.0), "{r:?}");
+            }
+            // 150 ratings a user: enough to come within 10% of the noise.
+            assert!(r.rmse < 1.10 * PLANTED.1, "{}: rmse {}", r.variant, r.rmse);
+        }
+    }
+
+    #[test]
+    fn refuses_shapes_too_small_to_validate_and_zero_epochs() {
+        let opts = |ratings, epochs| ScaleOptions {
+            device: Device::Cpu,
+            shapes: vec![("x", 10, 10, ratings)],
+            quick: true,
+            epochs,
+        };
+        assert!(run(opts(99, 1), |_| {}, |_| {}).is_err());
+        assert!(run(opts(1000, 0), |_| {}, |_| {}).is_err());
+    }
+
+    #[test]
+    fn bytes_per_update_counts_rows_biases_and_the_rating() {
+        // k = 128: 4 × 128 × 4 = 2048 bytes of rows, 16 of biases, 16 of rating and error.
+        assert_eq!(bytes_per_update(128, Storage::F32), 2080);
+        assert_eq!(bytes_per_update(128, Storage::Bf16), 1056);
+    }
+}
