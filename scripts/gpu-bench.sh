@@ -2,6 +2,7 @@
 # Runs on the GPU machine, from the repository root, after scripts/gpu-check.sh filled gpu-bin/:
 # `mfcuda bench` and the PyTorch reference back to back on the same card, then the speed-up
 # ratios (PyTorch time / mfcuda time), which are the headline: absolute times drift by card.
+# Then `mfcuda bench --scale`: sparse SGD at ml-25m and Netflix sizes (synthetic).
 set -uo pipefail
 out=${OUT:-gpu-bin/out}
 mkdir -p "$out"
@@ -33,3 +34,6 @@ for name in ["learner", "dot", "dotbias", "net"]:
 for name, mse in torch.get("final_val_mse", {}).items():
     print(f"torch {name}: final val_mse {mse:.4f}")
 PY
+echo
+echo "=== mfcuda bench --scale (ml-25m and Netflix shapes, k = 128, synthetic)"
+gpu-bin/mfcuda bench --scale --device cuda --json > "$out/mfcuda-scale.jsonl" || { echo "mfcuda bench --scale failed"; exit 1; }

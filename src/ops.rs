@@ -548,21 +548,25 @@ pub fn tile_order(
     tile_items: usize,
     tiles_per_row: usize,
 ) {
-    let tile = |r: u32| {
-        let r = r as usize;
-        users[r] as usize / tile_users * tiles_per_row + items[r] as usize / tile_items
-    };
-    let n_tiles = order.iter().map(|&r| tile(r) + 1).max().unwrap_or(0);
+    // One pass with random reads (each rating's user and item), then two
+    // sequential ones: count the tiles, and place each rating.
+    let tiles: Vec<u32> = order
+        .iter()
+        .map(|&r| {
+            let r = r as usize;
+            (users[r] as usize / tile_users * tiles_per_row + items[r] as usize / tile_items) as u32
+        })
+        .collect();
+    let n_tiles = tiles.iter().map(|&t| t as usize + 1).max().unwrap_or(0);
     let mut start = vec![0usize; n_tiles + 1];
-    for &r in order {
-        start[tile(r) + 1] += 1;
+    for &t in &tiles {
+        start[t as usize + 1] += 1;
     }
     for t in 0..n_tiles {
         start[t + 1] += start[t];
     }
-    for &r in order {
-        let t = tile(r);
-        out[start[t]] = r;
-        start[t] += 1;
+    for (&r, &t) in order.iter().zip(&tiles) {
+        out[start[t as usize]] = r;
+        start[t as usize] += 1;
     }
 }
