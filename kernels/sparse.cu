@@ -4,7 +4,10 @@
 // SGD tolerates that. With one warp the ratings run in order, and the result
 // is ops::mf_sgd_sparse's up to the order of the dot product's sum.
 //
-//   mf_sgd_sparse_f32 / _bf16  ops::mf_sgd_sparse::<f32> / ::<bf16>
+//   mf_sgd_sparse_f32 / _bf16  ops::mf_sgd_sparse::<f32> / ::<bf16>, any F up to the limit;
+//     _narrow                  the same for F ≤ 32·V (F ≤ 128 in multiples of 4, else ≤ 32):
+//                              one chunk a lane, 38 registers instead of 64, so 50% more
+//                              warps fit on an SM to hide the latency of the row loads
 //   mf_predict_f32 / _bf16     ops::mf_predict::<f32> / ::<bf16>
 //   group_mean                 ops::group_mean
 //
@@ -19,10 +22,9 @@
 // a warp reads a 128-factor row in one coalesced pass. The lane keeps its
 // factors in registers between the dot product and the update, so a row is
 // read once and written once. V = 4 needs F % 4 == 0; other widths take V = 1.
-// Either way F ≤ 32·V·CHUNKS (512 with V = 4, 128 with V = 1); the host checks.
+// Either way F ≤ 32·V·C for C chunks a lane: C = 4 (512 with V = 4, 128 with
+// V = 1), or C = 1 in the narrow kernels. The host checks and picks.
 #include "common.cuh"
-
-#define CHUNKS 4
 
 // A bfloat16: the high 16 bits of a float.
 struct bf16 {
@@ -35,19 +37,19 @@ __device__ __forceinline__ unsigned int bf16_bits(float x) {
     asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(x));
     return h;
 }
-__device__ __forceinline__ float widen(float x) { return x; }
-__device__ __forceinline__ float widen(bf16 x) { return __uint_as_float((unsigned int)x.bits << 16); }
 __device__ __forceinline__ void put(float* p, float x) { *p = x; }
 __device__ __forceinline__ void put(bf16* p, float x) { p->bits = (unsigned short)bf16_bits(x); }
 
-// v[0..V) = p[0..V), widened to float. p is aligned to V elements.
+// v[0..V) = p[0..V), widened to float. p is aligned to V elements. Rows are
+// read through L2 only (__ldcg, "cache global"): other SMs write them, and a
+// copy kept in this SM's L1 could be stale.
 template <int V>
 __device__ __forceinline__ void load(const float* p, float* v) {
     if constexpr (V == 4) {
-        const float4 x = *reinterpret_cast<const float4*>(p);
+        const float4 x = __ldcg(reinterpret_cast<const float4*>(p));
         v[0] = x.x, v[1] = x.y, v[2] = x.z, v[3] = x.w;
     } else {
-        v[0] = *p;
+        v[0] = __ldcg(p);
     }
 }
 template <int V>
@@ -55,11 +57,11 @@ __device__ __forceinline__ void load(const bf16* p, float* v) {
     if constexpr (V == 4) {
         // Four bf16 in 8 bytes, element 0 in the low half of .x. A bf16 is the
         // high half of the float it widens to, so the widening is a shift.
-        const uint2 x = *reinterpret_cast<const uint2*>(p);
+        const uint2 x = __ldcg(reinterpret_cast<const uint2*>(p));
         v[0] = __uint_as_float(x.x << 16), v[1] = __uint_as_float(x.x & 0xffff0000u);
         v[2] = __uint_as_float(x.y << 16), v[3] = __uint_as_float(x.y & 0xffff0000u);
     } else {
-        v[0] = widen(*p);
+        v[0] = __uint_as_float((unsigned int)__ldcg(&p->bits) << 16);
     }
 }
 
@@ -90,7 +92,7 @@ __device__ __forceinline__ float warp_sum(float v) {
 }
 
 // u (Nu,F), m (Ni,F), ub (Nu), mb (Ni), users, items, ratings, sq_err (n)
-template <typename S, int V>
+template <typename S, int V, int CHUNKS>
 __device__ void sgd_sparse(S* u, S* m, float* ub, float* mb, float mu, const unsigned int* users,
                            const unsigned int* items, const float* ratings, float* sq_err, long long n, int f,
                            float lr, float reg) {
@@ -112,7 +114,7 @@ __device__ void sgd_sparse(S* u, S* m, float* ub, float* mb, float mu, const uns
                 for (int j = 0; j < V; j++) acc += p[c][j] * q[c][j];
             }
         }
-        const float bu = ub[uu], bi = mb[ii];
+        const float bu = __ldcg(&ub[uu]), bi = __ldcg(&mb[ii]);
         // Every lane has read the rows and biases before any lane writes them.
         __syncwarp();
         const float dot = warp_sum(acc);
@@ -144,7 +146,7 @@ __device__ void sgd_sparse(S* u, S* m, float* ub, float* mb, float mu, const uns
 // pred[r] = ((u[users[r]]·m[items[r]] + ub[users[r]]) + mb[items[r]]) + mu
 //
 // pred (n), u (Nu,F), m (Ni,F), ub (Nu), mb (Ni), users, items (n)
-template <typename S, int V>
+template <typename S, int V, int CHUNKS>
 __device__ void predict(float* pred, const S* u, const S* m, const float* ub, const float* mb, float mu,
                         const unsigned int* users, const unsigned int* items, long long n, int f) {
     const int lane = threadIdx.x % 32;
@@ -174,17 +176,25 @@ __device__ void predict(float* pred, const S* u, const S* m, const float* ub, co
                                                       const float* ratings, float* sq_err, long long n,    \
                                                       int f, float lr, float reg) {                        \
         if (f % 4 == 0)                                                                                    \
-            sgd_sparse<S, 4>(u, m, ub, mb, mu, users, items, ratings, sq_err, n, f, lr, reg);              \
+            sgd_sparse<S, 4, 4>(u, m, ub, mb, mu, users, items, ratings, sq_err, n, f, lr, reg);           \
         else                                                                                               \
-            sgd_sparse<S, 1>(u, m, ub, mb, mu, users, items, ratings, sq_err, n, f, lr, reg);              \
+            sgd_sparse<S, 1, 4>(u, m, ub, mb, mu, users, items, ratings, sq_err, n, f, lr, reg);           \
+    }                                                                                                      \
+    extern "C" __global__ void mf_sgd_sparse_##SUFFIX##_narrow(                                            \
+        S* u, S* m, float* ub, float* mb, float mu, const unsigned int* users, const unsigned int* items,   \
+        const float* ratings, float* sq_err, long long n, int f, float lr, float reg) {                    \
+        if (f % 4 == 0)                                                                                    \
+            sgd_sparse<S, 4, 1>(u, m, ub, mb, mu, users, items, ratings, sq_err, n, f, lr, reg);           \
+        else                                                                                               \
+            sgd_sparse<S, 1, 1>(u, m, ub, mb, mu, users, items, ratings, sq_err, n, f, lr, reg);           \
     }                                                                                                      \
     extern "C" __global__ void mf_predict_##SUFFIX(float* pred, const S* u, const S* m, const float* ub,  \
                                                    const float* mb, float mu, const unsigned int* users,   \
                                                    const unsigned int* items, long long n, int f) {        \
         if (f % 4 == 0)                                                                                    \
-            predict<S, 4>(pred, u, m, ub, mb, mu, users, items, n, f);                                     \
+            predict<S, 4, 4>(pred, u, m, ub, mb, mu, users, items, n, f);                                  \
         else                                                                                               \
-            predict<S, 1>(pred, u, m, ub, mb, mu, users, items, n, f);                                     \
+            predict<S, 1, 4>(pred, u, m, ub, mb, mu, users, items, n, f);                                  \
     }
 
 SPARSE_KERNELS(float, f32)

@@ -135,6 +135,8 @@ kernels! {
     adam_update_sched in "fused",
     mf_sgd_sparse_f32 in "sparse",
     mf_sgd_sparse_bf16 in "sparse",
+    mf_sgd_sparse_f32_narrow in "sparse",
+    mf_sgd_sparse_bf16_narrow in "sparse",
     mf_predict_f32 in "sparse",
     mf_predict_bf16 in "sparse",
     group_mean in "sparse",
@@ -194,6 +196,8 @@ pub struct Gpu {
     pub stream: Arc<CudaStream>,
     /// The device's name, compute capability and driver.
     pub description: String,
+    /// Streaming multiprocessors.
+    pub sm_count: usize,
     k: Kernels,
 }
 
@@ -245,10 +249,15 @@ impl Gpu {
         let name = ctx.name().unwrap_or_else(|_| "unknown GPU".into());
         let (major, minor) = ctx.compute_capability().unwrap_or((0, 0));
         let description = format!("{name} (sm_{major}{minor}, driver CUDA {driver})");
+        let sm_count = ctx
+            .attribute(cudarc::driver::sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
+            .map(|n| n.max(1) as usize)
+            .unwrap_or(1);
         Ok(Gpu {
             ctx,
             stream,
             description,
+            sm_count,
             k,
         })
     }
@@ -1002,9 +1011,13 @@ impl Gpu {
                 format!("{f} factors; the sparse kernels take 1 to 128, or up to 512 in multiples of 4"),
             ));
         }
-        let func = match S::STORAGE {
-            Storage::F32 => &self.k.mf_sgd_sparse_f32,
-            Storage::Bf16 => &self.k.mf_sgd_sparse_bf16,
+        // One chunk a lane fits F ≤ 128 (multiples of 4) or F ≤ 32: fewer registers, more warps.
+        let narrow = f <= if f % 4 == 0 { 128 } else { 32 };
+        let func = match (S::STORAGE, narrow) {
+            (Storage::F32, false) => &self.k.mf_sgd_sparse_f32,
+            (Storage::Bf16, false) => &self.k.mf_sgd_sparse_bf16,
+            (Storage::F32, true) => &self.k.mf_sgd_sparse_f32_narrow,
+            (Storage::Bf16, true) => &self.k.mf_sgd_sparse_bf16_narrow,
         };
         let (n_arg, f_arg) = (n as i64, int(what, f)?);
         let mut l = self.stream.launch_builder(func);
@@ -1018,12 +1031,26 @@ impl Gpu {
                 shared_mem_bytes: 0,
             }
         } else {
-            grid(n.saturating_mul(32))
+            // Only as many blocks as the GPU holds at once: the resident warps
+            // then sweep the (tiled) ratings once, side by side, so that a
+            // tile's rows meet in L2. A larger grid would start later waves at
+            // the far end of the order, and every wave would reload every tile.
+            let per_sm = func
+                .occupancy_max_active_blocks_per_multiprocessor(BLOCK, 0, None)
+                .map_err(|e| cuda_err(what, e))?;
+            let resident = (per_sm.max(1) as usize * self.sm_count).max(1);
+            let needed = n.saturating_mul(32).div_ceil(BLOCK as usize).max(1);
+            LaunchConfig {
+                grid_dim: (needed.min(resident).min(MAX_BLOCKS) as u32, 1, 1),
+                block_dim: (BLOCK, 1, 1),
+                shared_mem_bytes: 0,
+            }
         };
-        // SAFETY: matches mf_sgd_sparse_{f32,bf16}(S*, S*, float*, float*, float, const uint* x2,
+        // SAFETY: matches mf_sgd_sparse_{f32,bf16}[_narrow](S*, S*, float*, float*, float, const uint* x2,
         // const float*, float*, long long, int, float, float) with S the device type of
         // S::Dev (float, or the 2-byte struct bf16); u and m hold (rows × f) factors, the
-        // indices are below their rows (Examples guarantee it), sq_err holds n floats.
+        // indices are below their rows (Examples guarantee it), sq_err holds n floats, and
+        // f is within the chosen kernel's limit (checked above).
         unsafe { l.launch(cfg) }.map_err(|e| cuda_err(what, e))?;
         Ok(())
     }

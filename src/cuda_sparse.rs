@@ -96,10 +96,12 @@ impl<'a, S: DeviceFactor> CudaSparseBackend<'a, S> {
     pub fn new(gpu: Arc<Gpu>, init: BackendInit<'a>, tiled: bool) -> Result<Self> {
         let spec = init.spec.clone();
         let f = spec.factors;
-        if f > sparse_max_factors(f) {
+        if f == 0 || f > sparse_max_factors(f) {
             return Err(Error::invalid(
                 "--factors",
-                format!("{f}: the GPU's sparse kernels take up to 128 factors, or 512 in multiples of 4"),
+                format!(
+                    "{f}: the GPU's sparse kernels take 1 to 128 factors, or up to 512 in multiples of 4"
+                ),
             ));
         }
         let params = SparseParams::<S>::from_flat(&spec, &init.params)?;

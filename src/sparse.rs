@@ -175,6 +175,9 @@ impl<S: Factor> Backend for CpuSparseBackend<'_, S> {
                 format!("{} learning rates for {steps} steps", lrs.len()),
             ));
         }
+        if order.is_empty() {
+            return Ok(Vec::new());
+        }
         let (lr, reg, f) = (lrs[0], self.reg, self.spec.factors);
         let SparseParams { u, m, ub, mb, mu } = &mut self.params;
         let mu = *mu;
