@@ -967,13 +967,15 @@ fn run(cli: Cli) -> CliResult {
         Command::Synth(a) => run_synth(&a),
         Command::Recipes => {
             let mut text = String::new();
-            for r in recipe::all() {
+            let all = recipe::all();
+            let width = all.iter().map(|r| r.name.len()).max().unwrap_or(0);
+            for r in all {
                 let notebook = r
                     .notebook_mse
                     .map(|m| format!("notebook MSE {m:.4}"))
                     .unwrap_or("not in the notebook".into());
                 text.push_str(&format!(
-                    "{:<8} {} epochs, {notebook}: {}\n",
+                    "{:<width$} {} epochs, {notebook}: {}\n",
                     r.name,
                     r.epochs(),
                     r.about
