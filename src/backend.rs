@@ -156,8 +156,15 @@ pub fn create<'a>(
                 format!("device: cpu, {threads} threads ({why})"),
             ))
         };
+        // Hogwild does not repeat to the bit; the CPU's stratified threads do.
+        let hogwild = "sparse SGD on the GPU is lock-free (Hogwild) and does not repeat to the bit";
         return match device {
             Device::Cpu => on_cpu("requested".into()),
+            Device::Cuda if gpu_opts.deterministic => Err(Error::Device {
+                device: "cuda".into(),
+                msg: format!("--deterministic: {hogwild}; use --device cpu, which does"),
+            }),
+            Device::Auto if gpu_opts.deterministic => on_cpu(format!("auto: --deterministic, and {hogwild}")),
             Device::Cuda => {
                 let gpu = Gpu::open().map_err(|why| Error::Device {
                     device: "cuda".into(),
@@ -169,13 +176,15 @@ pub fn create<'a>(
                     line,
                 ))
             }
+            // A GPU that cannot take this run (too little memory, too many
+            // factors for the kernels) leaves it to the CPU, saying why.
             Device::Auto => match Gpu::open() {
                 Ok(gpu) => {
                     let line = format!("device: cuda, {} (auto: a usable GPU was found)", gpu.description);
-                    Ok((
-                        crate::cuda_sparse::cuda_backend(Arc::new(gpu), init.clone())?,
-                        line,
-                    ))
+                    match crate::cuda_sparse::cuda_backend(Arc::new(gpu), init.clone()) {
+                        Ok(be) => Ok((be, line)),
+                        Err(e) => on_cpu(format!("auto: the GPU cannot run this: {e}")),
+                    }
                 }
                 Err(why) => on_cpu(format!("auto: {why}")),
             },

@@ -981,8 +981,9 @@ impl Gpu {
 impl Gpu {
     // ------------------------------------------------------------ sparse SGD
 
-    /// See [`crate::ops::mf_sgd_sparse`]: one warp per rating (Hogwild), or
-    /// with `one_warp` a single warp that takes the ratings in order, as the
+    /// See [`crate::ops::mf_sgd_sparse`]: one warp per rating (Hogwild), at
+    /// most `max_warps` at once and never more than the GPU holds; with
+    /// `max_warps` 1, a single warp that takes the ratings in order, as the
     /// CPU does. `rows` are (users, items, ratings); `sq_err` gets each
     /// rating's squared error before its update.
     #[allow(clippy::too_many_arguments)]
@@ -998,7 +999,7 @@ impl Gpu {
         f: usize,
         lr: f32,
         reg: f32,
-        one_warp: bool,
+        max_warps: usize,
     ) -> Result<()> {
         let what = "mf_sgd_sparse";
         let (users, items, ratings) = rows;
@@ -1024,24 +1025,27 @@ impl Gpu {
         l.arg(u).arg(m).arg(ub).arg(mb).arg(&mu);
         l.arg(users).arg(items).arg(ratings).arg(sq_err);
         l.arg(&n_arg).arg(&f_arg).arg(&lr).arg(&reg);
-        let cfg = if one_warp {
+        let cfg = if max_warps <= 1 {
             LaunchConfig {
                 grid_dim: (1, 1, 1),
                 block_dim: (32, 1, 1),
                 shared_mem_bytes: 0,
             }
         } else {
-            // Only as many blocks as the GPU holds at once: the resident warps
-            // then sweep the (tiled) ratings once, side by side, so that a
-            // tile's rows meet in L2. A larger grid would start later waves at
-            // the far end of the order, and every wave would reload every tile.
+            // At most as many blocks as the GPU holds at once: the resident
+            // warps then sweep the (tiled) ratings once, side by side, so that
+            // a tile's rows meet in L2. A larger grid would start later waves
+            // at the far end of the order, and every wave would reload every tile.
             let per_sm = func
                 .occupancy_max_active_blocks_per_multiprocessor(BLOCK, 0, None)
                 .map_err(|e| cuda_err(what, e))?;
             let resident = (per_sm.max(1) as usize * self.sm_count).max(1);
-            let needed = n.saturating_mul(32).div_ceil(BLOCK as usize).max(1);
+            let wanted = max_warps
+                .min(n.max(1))
+                .saturating_mul(32)
+                .div_ceil(BLOCK as usize);
             LaunchConfig {
-                grid_dim: (needed.min(resident).min(MAX_BLOCKS) as u32, 1, 1),
+                grid_dim: (wanted.clamp(1, resident).min(MAX_BLOCKS) as u32, 1, 1),
                 block_dim: (BLOCK, 1, 1),
                 shared_mem_bytes: 0,
             }

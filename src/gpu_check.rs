@@ -754,7 +754,7 @@ fn sparse_checks<S: DeviceFactor>(
                 f,
                 lr,
                 reg,
-                one_warp,
+                if one_warp { 1 } else { usize::MAX },
             )?;
             let cmp = compare_all(
                 &[

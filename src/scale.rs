@@ -84,7 +84,7 @@ impl ScaleRow {
     /// The table's header line.
     pub fn header() -> String {
         format!(
-            "{:<5} {:<8} {:<26} {:<16} {:>10} {:>10} {:>9} {:>7} {:>7} {:>6}",
+            "{:<5} {:<8} {:<26} {:<30} {:>10} {:>10} {:>9} {:>7} {:>7} {:>6}",
             "dev", "shape", "size", "variant", "epoch", "updates/s", "GB/s", "% copy", "rmse", "noise"
         )
     }
@@ -97,7 +97,7 @@ impl ScaleRow {
             format!("{:.1}M", self.updates_per_s / 1e6)
         };
         format!(
-            "{:<5} {:<8} {:<26} {:<16} {:>10} {:>10} {:>9.1} {:>7} {:>7.4} {:>6.2}",
+            "{:<5} {:<8} {:<26} {:<30} {:>10} {:>10} {:>9.1} {:>7} {:>7.4} {:>6.2}",
             self.device,
             self.shape,
             self.size,
@@ -166,8 +166,11 @@ pub fn run(
     mut on_row: impl FnMut(&ScaleRow),
     mut progress: impl FnMut(Stage),
 ) -> Result<ScaleReport> {
-    if opts.epochs == 0 {
-        return Err(Error::invalid("--epochs", "must be at least 1"));
+    if opts.epochs == 0 || opts.epochs > crate::recipe::MAX_EPOCHS {
+        return Err(Error::invalid(
+            "--epochs",
+            format!("{}: from 1 to {}", opts.epochs, crate::recipe::MAX_EPOCHS),
+        ));
     }
     let gpu = match opts.device {
         Device::Cpu => None,
@@ -326,15 +329,16 @@ fn gpu_variant<S: DeviceFactor>(
     be.stage_epoch(&order)?;
     drop(order);
     let variant = format!(
-        "{}, {}",
+        "{}, {}, {} warps",
         storage_name(S::STORAGE),
         if tiled {
             format!("{} tiles", be.tiling().tiles)
         } else {
             "drawn order".into()
-        }
+        },
+        be.max_warps()
     );
-    let mut times = Vec::with_capacity(ctx.epochs);
+    let mut times = Vec::new();
     for epoch in 0..ctx.epochs {
         times.push(time_gpu(gpu, 0, 1, &mut || {
             be.sgd_pass(ctx.train.len(), LR_REG.0)
@@ -360,7 +364,7 @@ fn cpu_variant<S: DeviceFactor>(ctx: &Ctx<'_>, progress: &mut impl FnMut(Stage))
     // Losses grouped by a million ratings: the backend reports them, the bench does not.
     let group = 1 << 20;
     let lrs = vec![LR_REG.0; order.len().div_ceil(group)];
-    let mut times = Vec::with_capacity(ctx.epochs);
+    let mut times = Vec::new();
     for epoch in 0..ctx.epochs {
         let t0 = Instant::now();
         be.train_epoch(&order, group, &lrs, 0, &mut |_, _| {})?;
@@ -416,6 +420,7 @@ mod tests {
         };
         assert!(run(opts(99, 1), |_| {}, |_| {}).is_err());
         assert!(run(opts(1000, 0), |_| {}, |_| {}).is_err());
+        assert!(run(opts(1000, usize::MAX), |_| {}, |_| {}).is_err());
     }
 
     #[test]

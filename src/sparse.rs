@@ -57,8 +57,14 @@ impl<S: Factor> SparseParams<S> {
     /// Splits the svd model's flat parameters (`spec.tensors()` order),
     /// rounding the factors to `S`.
     pub fn from_flat(spec: &ModelSpec, params: &[f32]) -> Result<Self> {
-        if spec.kind != ModelKind::Svd || params.len() != spec.n_params() {
+        if spec.kind != ModelKind::Svd {
             return Err(Error::invalid("recipe", "sparse SGD trains the svd model only"));
+        }
+        if params.len() != spec.n_params() {
+            return Err(Error::invalid(
+                "params",
+                format!("{} parameters for a model of {}", params.len(), spec.n_params()),
+            ));
         }
         let t = spec.tensors();
         let [u, m, ub, mb, mu] = split(params, std::array::from_fn(|k| t[k].len()));

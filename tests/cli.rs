@@ -313,3 +313,48 @@ fn trace_prints_one_step_of_every_tensor() {
         assert!(out.contains("after one SGD step"), "{out}");
     }
 }
+
+#[test]
+fn sparse_deterministic_stays_off_the_hogwild_gpu() {
+    // Asked for the GPU outright: refused before any GPU is opened, saying why.
+    let o = mfcuda(&[
+        "train",
+        "--recipe",
+        "sparse",
+        "--device",
+        "cuda",
+        "--deterministic",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("does not repeat to the bit; use --device cpu"),
+        "{}",
+        stderr(&o)
+    );
+    // Left to auto: the CPU, which repeats to the bit, and the report says why.
+    let o = mfcuda(&[
+        "train",
+        "--recipe",
+        "sparse-bf16",
+        "--deterministic",
+        "--epochs",
+        "1",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("device: cpu, ")
+            && stderr(&o).contains("(auto: --deterministic, and sparse SGD on the GPU"),
+        "{}",
+        stderr(&o)
+    );
+    let json = stdout(&o);
+    assert!(json.contains("bf16"), "{json}");
+}
+
+#[test]
+fn bench_scale_refuses_absurd_epochs_before_drawing_data() {
+    let o = mfcuda(&["bench", "--scale", "--device", "cpu", "--epochs", "100000"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--epochs"), "{}", stderr(&o));
+}
