@@ -886,3 +886,66 @@ pub fn step_parity(
         cmp,
     })
 }
+
+/// The whole sparse backend, end to end, against the CPU's: 2,000 ratings of
+/// `recipe` (a sparse one) on `data`'s split, through upload, staging, the
+/// kernel, the per-step losses, validation and the parameter download. The
+/// GPU runs one warp over the loop's order, untiled; the CPU one thread: the
+/// same sequence of updates, so every parameter, loss and the validation MSE
+/// must agree within the kernel check's tolerances.
+pub fn sparse_parity<S: DeviceFactor>(
+    gpu: &Arc<Gpu>,
+    data: &Ratings,
+    recipe: &Recipe,
+    seed: u32,
+) -> Result<CheckRow> {
+    let split = Split::new(data.len(), 0.2, 42)?;
+    let (train, valid) = (
+        Examples::select(data, &split.train),
+        Examples::select(data, &split.valid),
+    );
+    let spec = model_spec(recipe, data);
+    let mut rng = Mt19937::new(seed);
+    let mut params = spec.init_params(&mut rng);
+    let mean = train.ratings.iter().map(|&r| r as f64).sum::<f64>() / train.len() as f64;
+    // The svd model's last parameter is mu, the training mean (as train.rs sets it).
+    if let Some(mu) = params.last_mut() {
+        *mu = mean as f32;
+    }
+    let bs = recipe.batch_size;
+    let order: Vec<u32> = rng.permutation(train.len())[..2000.min(train.len())].to_vec();
+    let lrs = vec![recipe.stages[0].lr(); order.len().div_ceil(bs)];
+    let init = BackendInit {
+        spec: &spec,
+        params,
+        optimizer: crate::optim::Optimizer::Sparse { storage: S::STORAGE },
+        wd: recipe.wd,
+        train: &train,
+        valid: &valid,
+        seed: seed as u64,
+    };
+    let mut cpu = crate::sparse::CpuSparseBackend::<S>::new(init.clone(), 1)?;
+    let mut cuda = crate::cuda_sparse::CudaSparseBackend::<S>::new(gpu.clone(), init, false)?;
+    cuda.set_max_warps(1);
+    let cpu_loss = cpu.train_epoch(&order, bs, &lrs, 0, &mut |_, _| {})?;
+    let gpu_loss = cuda.train_epoch(&order, bs, &lrs, 0, &mut |_, _| {})?;
+    let (cpu_val, gpu_val) = (cpu.validate()?, cuda.validate()?);
+    let rtol = match S::STORAGE {
+        Storage::F32 => 1e-5,
+        Storage::Bf16 => 1.0 / 128.0,
+    };
+    let cmp = compare_all(
+        &[
+            (widen(&cuda.params()?), widen(&cpu.params()?)),
+            (widen(&gpu_loss), widen(&cpu_loss)),
+            (vec![gpu_val], vec![cpu_val]),
+        ],
+        1e-5,
+        rtol,
+    );
+    Ok(CheckRow {
+        kernel: format!("sparse parity {}", recipe.name),
+        shape: format!("R={} F={}", order.len(), spec.factors),
+        cmp,
+    })
+}

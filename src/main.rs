@@ -757,6 +757,18 @@ fn run_check(a: &CheckArgs) -> CliResult {
             opts,
         )?);
     }
+    show(&gpu_check::sparse_parity::<f32>(
+        &gpu,
+        &data,
+        &recipe::find("sparse")?,
+        42,
+    )?);
+    show(&gpu_check::sparse_parity::<half::bf16>(
+        &gpu,
+        &data,
+        &recipe::find("sparse-bf16")?,
+        42,
+    )?);
     if failed > 0 {
         return Err(format!("{failed} check rows failed").into());
     }

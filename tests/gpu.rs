@@ -8,7 +8,7 @@ use std::sync::Arc;
 use mfcuda::backend::{Device, GpuOptions};
 use mfcuda::cuda::Gpu;
 use mfcuda::data::{Columns, Ratings, Source};
-use mfcuda::gpu_check::{kernel_checks, step_parity, CheckRow};
+use mfcuda::gpu_check::{kernel_checks, sparse_parity, step_parity, CheckRow};
 use mfcuda::recipe::{self, Overrides};
 use mfcuda::train::{train, Silent, TrainConfig};
 
@@ -53,8 +53,8 @@ fn every_kernel_matches_its_cpu_twin() {
 }
 
 #[test]
-fn one_step_parity_sgd_adam_net_and_fused() {
-    let Some(gpu) = gpu_or_skip("one_step_parity_sgd_adam_net_and_fused") else {
+fn one_step_parity_sgd_adam_net_fused_and_sparse() {
+    let Some(gpu) = gpu_or_skip("one_step_parity_sgd_adam_net_fused_and_sparse") else {
         return;
     };
     let data = bundled();
@@ -83,6 +83,8 @@ fn one_step_parity_sgd_adam_net_and_fused() {
             );
         }
     }
+    rows.push(sparse_parity::<f32>(&gpu, &data, &recipe::find("sparse").unwrap(), 7).unwrap());
+    rows.push(sparse_parity::<half::bf16>(&gpu, &data, &recipe::find("sparse-bf16").unwrap(), 7).unwrap());
     assert_rows(&rows);
 }
 
