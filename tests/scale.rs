@@ -124,3 +124,32 @@ fn generated_data_is_learnable_to_its_noise_level() {
         r.val_rmse
     );
 }
+
+#[test]
+fn in_memory_examples_are_the_csvs_ratings() {
+    let spec = SynthSpec {
+        users: 50,
+        items: 30,
+        ratings: 2_000,
+        rank: 3,
+        noise: 0.2,
+        seed: 11,
+    };
+    let mut csv = Vec::new();
+    mfcuda::synth::write_csv(&spec, &mut csv, |_| {}).unwrap();
+    let ex = mfcuda::synth::examples(&spec, |_| {}).unwrap();
+    let text = String::from_utf8(csv).unwrap();
+    let lines: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!((lines.len(), ex.len()), (2_000, 2_000));
+    for (k, line) in lines.iter().enumerate() {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f[0].parse::<u32>().unwrap(), ex.users[k] + 1, "row {k}");
+        assert_eq!(f[1].parse::<u32>().unwrap(), ex.items[k] + 1, "row {k}");
+        let r: f32 = f[2].parse().unwrap();
+        assert!(
+            (r - ex.ratings[k]).abs() <= 5e-4,
+            "row {k}: csv {r}, memory {}",
+            ex.ratings[k]
+        );
+    }
+}
