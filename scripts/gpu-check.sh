@@ -22,5 +22,9 @@ for line in sys.stdin:
         print("test binary:", m["executable"])
 '
 test -x gpu-bin/gpu-tests
+# The device tool carries at most 64 MiB: drop the line tables (about half of each binary).
+if command -v strip > /dev/null; then
+    strip --strip-debug gpu-bin/mfcuda gpu-bin/gpu-tests
+fi
 cp scripts/gpu-run.sh gpu-bin/run.sh
 du -sh gpu-bin
