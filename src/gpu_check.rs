@@ -906,12 +906,7 @@ pub fn sparse_parity<S: DeviceFactor>(
     );
     let spec = model_spec(recipe, data);
     let mut rng = Mt19937::new(seed);
-    let mut params = spec.init_params(&mut rng);
-    let mean = train.ratings.iter().map(|&r| r as f64).sum::<f64>() / train.len() as f64;
-    // The svd model's last parameter is mu, the training mean (as train.rs sets it).
-    if let Some(mu) = params.last_mut() {
-        *mu = mean as f32;
-    }
+    let (params, _) = crate::train::initial_params(&spec, &mut rng, &train);
     let bs = recipe.batch_size;
     let order: Vec<u32> = rng.permutation(train.len())[..2000.min(train.len())].to_vec();
     let lrs = vec![recipe.stages[0].lr(); order.len().div_ceil(bs)];

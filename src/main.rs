@@ -515,7 +515,7 @@ fn run_trace(a: &TrainArgs, recipe: &recipe::Recipe, data: &Ratings) -> CliResul
     let train_set = mfcuda::backend::Examples::select(data, &split.train);
     let spec = mfcuda::train::model_spec(recipe, data);
     let mut rng = mfcuda::rng::Mt19937::new(a.seed);
-    let params = spec.init_params(&mut rng);
+    let (params, _) = mfcuda::train::initial_params(&spec, &mut rng, &train_set);
     let order = rng.permutation(train_set.len());
     let mut batch = mfcuda::backend::Examples::default();
     train_set.gather_into(&order[..4.min(order.len())], &mut batch);

@@ -229,9 +229,7 @@ pub fn run(
             emb_init: (-0.05, 0.05),
             dropout: (0.0, 0.0),
         };
-        let mean = train.ratings.iter().map(|&r| r as f64).sum::<f64>() / n_train as f64;
-        let mut params = model.init_params(&mut Mt19937::new(7));
-        *params.last_mut().expect("svd has mu") = mean as f32;
+        let (params, _) = crate::train::initial_params(&model, &mut Mt19937::new(7), &train);
         let size = format!("{users}×{items}, {ratings}");
         let ctx = Ctx {
             name,

@@ -94,16 +94,31 @@ pub fn trace_step(
             .map(|g| format!(", gpu {:.6}", g.loss))
             .unwrap_or_default()
     );
-    // The update: p -= lr·(grad + wd·p), shown for the first rating's rows.
-    let (mut p, mut gr, mut buf) = (params.to_vec(), grads.clone(), vec![0.0f32; params.len()]);
-    ops::sgd_update(&mut p, &mut gr, &mut buf, lr, 0.0, wd);
     let (u0, m0) = (users[0] as usize, items[0] as usize);
     let urange = t[0].offset + u0 * f..t[0].offset + (u0 + 1) * f;
     let mrange = t[1].offset + m0 * f..t[1].offset + (m0 + 1) * f;
-    let _ = writeln!(
-        s,
-        "after one SGD step (every row moves: the update is dense), rating 0's rows:"
-    );
+    let p = if spec.kind == ModelKind::Svd {
+        // Sparse SGD: the ratings one after another, each moving only its own rows.
+        let mut sp = crate::sparse::SparseParams::<f32>::from_flat(spec, params)?;
+        let mut sq_err = vec![0.0f32; users.len()];
+        let crate::sparse::SparseParams { u, m, ub, mb, mu } = &mut sp;
+        ops::mf_sgd_sparse(u, m, ub, mb, *mu, users, items, targets, &mut sq_err, f, lr, wd);
+        let _ = writeln!(
+            s,
+            "after sparse SGD over these {} ratings (one at a time; only the rows they name move), rating 0's rows:",
+            users.len()
+        );
+        sp.to_flat()
+    } else {
+        // The update: p -= lr·(grad + wd·p), shown for the first rating's rows.
+        let (mut p, mut gr, mut buf) = (params.to_vec(), grads.clone(), vec![0.0f32; params.len()]);
+        ops::sgd_update(&mut p, &mut gr, &mut buf, lr, 0.0, wd);
+        let _ = writeln!(
+            s,
+            "after one SGD step (every row moves: the update is dense), rating 0's rows:"
+        );
+        p
+    };
     let _ = writeln!(
         s,
         "  user {u0:<5} {} -> {}",

@@ -99,6 +99,18 @@ pub struct TrainReport {
     pub params: Vec<f32>,
 }
 
+/// The parameters a run starts from: drawn by `spec.init_params`, then,
+/// for the svd model, `mu` set to the training mean, as in Surprise. Also
+/// returns that mean.
+pub fn initial_params(spec: &ModelSpec, rng: &mut Mt19937, train: &Examples) -> (Vec<f32>, f64) {
+    let mut params = spec.init_params(rng);
+    let mean = train.ratings.iter().map(|&r| r as f64).sum::<f64>() / train.len().max(1) as f64;
+    if let Some(mu) = spec.tensors().iter().find(|t| t.name == "mu") {
+        params[mu.range()].fill(mean as f32);
+    }
+    (params, mean)
+}
+
 /// The model spec a recipe gives on `data`.
 pub fn model_spec(recipe: &Recipe, data: &Ratings) -> ModelSpec {
     ModelSpec {
@@ -151,12 +163,7 @@ pub fn train(data: &Ratings, cfg: &TrainConfig, obs: &mut dyn Observer) -> Resul
     let spec = model_spec(recipe, data);
 
     let mut rng = Mt19937::new(cfg.seed);
-    let mut params = spec.init_params(&mut rng);
-    let global_mean = train_set.ratings.iter().map(|&r| r as f64).sum::<f64>() / train_set.len() as f64;
-    if let Some(mu) = spec.tensors().iter().find(|t| t.name == "mu") {
-        // The svd model's global mean is the training mean, as in Surprise.
-        params[mu.range()].fill(global_mean as f32);
-    }
+    let (params, global_mean) = initial_params(&spec, &mut rng, &train_set);
     let init = BackendInit {
         spec: &spec,
         params,
