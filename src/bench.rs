@@ -106,6 +106,8 @@ pub struct BenchOptions {
 
 /// Runs the benchmark on `data`, calling `on_row` as each row is measured.
 pub fn run(data: &Ratings, opts: BenchOptions, mut on_row: impl FnMut(&BenchRow)) -> Result<BenchReport> {
+    // Refuse data too small to split before spending time on the kernels.
+    Setup::new(data)?;
     let mut report = BenchReport {
         gpu: None,
         gpu_skipped: None,
@@ -144,7 +146,17 @@ struct Setup {
 
 impl Setup {
     fn new(data: &Ratings) -> Result<Setup> {
-        let split = Split::new(data.len(), 0.2, 42)?;
+        // bench always holds out the notebook's 20%; it has no --val-pct to change.
+        let split = Split::new(data.len(), 0.2, 42).map_err(|_| {
+            Error::invalid(
+                "bench",
+                format!(
+                    "{} ratings are too few: the epochs hold out 20% for validation, \
+                     and both parts must be non-empty",
+                    data.len()
+                ),
+            )
+        })?;
         Ok(Setup {
             train: Examples::select(data, &split.train),
             valid: Examples::select(data, &split.valid),

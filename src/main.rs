@@ -789,12 +789,18 @@ fn run_bench(a: &BenchArgs) -> CliResult {
             let _ = emit(&format!("{line}\n"));
         }
     };
-    say(&BenchRow::header());
     let opts = BenchOptions {
         device: a.device,
         quick: a.quick,
     };
-    let report = bench::run(&data, opts, |row| say(&row.line()))?;
+    let mut header_said = false;
+    let report = bench::run(&data, opts, |row| {
+        if !header_said {
+            say(&BenchRow::header());
+            header_said = true;
+        }
+        say(&row.line())
+    })?;
     match (&report.gpu, &report.gpu_skipped, report.copy_gb_per_s) {
         (Some(gpu), _, Some(copy)) => say(&format!("gpu: {gpu}; device-to-device copy {copy:.0} GB/s")),
         (_, Some(why), _) => say(&format!("gpu: not measured ({why})")),

@@ -358,3 +358,18 @@ fn bench_scale_refuses_absurd_epochs_before_drawing_data() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("--epochs"), "{}", stderr(&o));
 }
+
+#[test]
+fn bench_refuses_data_too_small_to_split_without_naming_a_flag_it_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny.csv");
+    std::fs::write(&path, "userId,movieId,rating\n1,1,4\n1,2,3\n2,1,5\n").unwrap();
+    let o = mfcuda(&["bench", "--device", "cpu", "--data", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty(), "no table before the error: {}", stdout(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("3 ratings are too few") && !err.contains("--val-pct"),
+        "{err}"
+    );
+}
