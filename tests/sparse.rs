@@ -282,3 +282,29 @@ fn sparse_bf16_recipe_stays_within_0_005_of_f32() {
         bf16r.val_rmse
     );
 }
+
+#[test]
+fn sparse_validation_is_the_models_mse_to_the_bit() {
+    let (data, train, valid) = setup();
+    let spec = mfcuda::train::model_spec(&recipe::find("sparse").unwrap(), &data);
+    let mut rng = Mt19937::new(4);
+    let (params, _) = mfcuda::train::initial_params(&spec, &mut rng, &train);
+    let init = BackendInit {
+        spec: &spec,
+        params,
+        optimizer: Optimizer::Sparse {
+            storage: Storage::F32,
+        },
+        wd: 0.06,
+        train: &train,
+        valid: &valid,
+        seed: 4,
+    };
+    let mut be = CpuSparseBackend::<f32>::new(init, 2).unwrap();
+    let order = rng.permutation(train.len());
+    let steps = train.len().div_ceil(64);
+    be.train_epoch(&order, 64, &vec![0.02; steps], 0, &mut |_, _| {})
+        .unwrap();
+    let want = spec.mse(&be.params().unwrap(), &valid, &mut Default::default());
+    assert_eq!(be.validate().unwrap().to_bits(), want.to_bits());
+}
