@@ -88,6 +88,20 @@ pub struct BackendInit<'a> {
     pub seed: u64,
 }
 
+/// The steps of an epoch of `rows` rows in batches of `batch_size` (the
+/// last one partial), checked against the learning rates given for them:
+/// one per step, as [`Backend::train_epoch`] takes them.
+pub fn epoch_steps(rows: usize, batch_size: usize, lrs: &[f32]) -> Result<usize> {
+    let steps = rows.div_ceil(batch_size);
+    if lrs.len() != steps {
+        return Err(Error::invalid(
+            "schedule",
+            format!("{} learning rates for {steps} steps", lrs.len()),
+        ));
+    }
+    Ok(steps)
+}
+
 /// A place where training runs.
 pub trait Backend {
     /// A short description of the device, for the report.

@@ -9,7 +9,7 @@
 //! 0.7 s. Flushing moves the final validation MSE by less than 1e-4.
 
 use crate::backend::{Backend, BackendInit, Examples};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::{DropoutKey, ModelKind, ModelSpec, Workspace};
 use crate::optim::OptimizerState;
 
@@ -58,13 +58,7 @@ impl Backend for CpuBackend<'_> {
         progress: &mut dyn FnMut(usize, f32),
     ) -> Result<Vec<f32>> {
         let _ftz = FlushSubnormals::new();
-        let steps = order.len().div_ceil(batch_size);
-        if lrs.len() != steps {
-            return Err(Error::invalid(
-                "schedule",
-                format!("{} learning rates for {steps} steps", lrs.len()),
-            ));
-        }
+        let steps = crate::backend::epoch_steps(order.len(), batch_size, lrs)?;
         let mut losses = Vec::with_capacity(steps);
         for (s, rows) in order.chunks(batch_size).enumerate() {
             self.train.gather_into(rows, &mut self.batch);

@@ -1658,19 +1658,13 @@ impl Backend for CudaBackend {
         progress: &mut dyn FnMut(usize, f32),
     ) -> Result<Vec<f32>> {
         let n = order.len();
-        let steps = n.div_ceil(batch_size);
         if n > self.train.len {
             return Err(Error::invalid(
                 "order",
                 format!("{n} rows ordered, {} training rows", self.train.len),
             ));
         }
-        if lrs.len() != steps {
-            return Err(Error::invalid(
-                "schedule",
-                format!("{} learning rates for {steps} steps", lrs.len()),
-            ));
-        }
+        let steps = crate::backend::epoch_steps(n, batch_size, lrs)?;
         if self.fused {
             let losses = self.train_epoch_fused(order, batch_size, lrs)?;
             progress(losses.len(), losses.last().copied().unwrap_or(f32::NAN));

@@ -276,13 +276,7 @@ impl<S: DeviceFactor> Backend for CudaSparseBackend<'_, S> {
         progress: &mut dyn FnMut(usize, f32),
     ) -> Result<Vec<f32>> {
         let n = order.len();
-        let steps = n.div_ceil(batch_size);
-        if lrs.len() != steps {
-            return Err(Error::invalid(
-                "schedule",
-                format!("{} learning rates for {steps} steps", lrs.len()),
-            ));
-        }
+        let steps = crate::backend::epoch_steps(n, batch_size, lrs)?;
         if n == 0 {
             return Ok(Vec::new());
         }

@@ -172,13 +172,7 @@ impl<S: Factor> Backend for CpuSparseBackend<'_, S> {
         _first_step: u64,
         progress: &mut dyn FnMut(usize, f32),
     ) -> Result<Vec<f32>> {
-        let steps = order.len().div_ceil(batch_size);
-        if lrs.len() != steps {
-            return Err(Error::invalid(
-                "schedule",
-                format!("{} learning rates for {steps} steps", lrs.len()),
-            ));
-        }
+        let steps = crate::backend::epoch_steps(order.len(), batch_size, lrs)?;
         if order.is_empty() {
             return Ok(Vec::new());
         }
