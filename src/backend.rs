@@ -160,10 +160,7 @@ pub fn create<'a>(
 ) -> Result<(Box<dyn Backend + 'a>, String)> {
     if matches!(init.optimizer, Optimizer::Sparse { .. }) {
         // Sparse SGD: one warp per rating on the GPU, two stratified threads on the CPU.
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .min(2);
+        let threads = crate::sparse::cpu_threads();
         let on_cpu = |why: String| -> Result<(Box<dyn Backend + 'a>, String)> {
             Ok((
                 crate::sparse::cpu_backend(init.clone(), threads)?,

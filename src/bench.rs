@@ -188,10 +188,7 @@ impl Which<'_> {
         Ok(match self {
             Which::Cpu if fused => None,
             Which::Cpu if matches!(init.optimizer, crate::optim::Optimizer::Sparse { .. }) => {
-                let threads = std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(1)
-                    .min(2);
+                let threads = crate::sparse::cpu_threads();
                 Some((crate::sparse::cpu_backend(init, threads)?, ""))
             }
             Which::Cpu => Some((Box::new(CpuBackend::new(init)), "")),

@@ -147,8 +147,6 @@ kernels! {
 pub trait DeviceFactor: Factor {
     /// The element type of the device buffer.
     type Dev: DeviceRepr + ValidAsZeroBits + Copy + Unpin + Default + std::fmt::Debug + 'static;
-    /// Which storage this is.
-    const STORAGE: Storage;
     /// The device representation.
     fn to_dev(self) -> Self::Dev;
     /// Back from the device representation.
@@ -157,7 +155,6 @@ pub trait DeviceFactor: Factor {
 
 impl DeviceFactor for f32 {
     type Dev = f32;
-    const STORAGE: Storage = Storage::F32;
     fn to_dev(self) -> f32 {
         self
     }
@@ -168,7 +165,6 @@ impl DeviceFactor for f32 {
 
 impl DeviceFactor for half::bf16 {
     type Dev = u16;
-    const STORAGE: Storage = Storage::Bf16;
     fn to_dev(self) -> u16 {
         self.to_bits()
     }

@@ -252,14 +252,11 @@ impl<'a, S: DeviceFactor> CudaSparseBackend<'a, S> {
 
 impl<S: DeviceFactor> Backend for CudaSparseBackend<'_, S> {
     fn device(&self) -> String {
-        let storage = match S::STORAGE {
-            Storage::F32 => "f32",
-            Storage::Bf16 => "bf16",
-        };
         format!(
-            "cuda: {} (sparse SGD, one warp per rating, at most {} at once, {storage} factors, {} tile{})",
+            "cuda: {} (sparse SGD, one warp per rating, at most {} at once, {} factors, {} tile{})",
             self.gpu.description,
             self.max_warps,
+            S::STORAGE.name(),
             self.tiling.tiles,
             if self.tiling.tiles == 1 { "" } else { "s" }
         )

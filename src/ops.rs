@@ -406,6 +406,8 @@ pub fn dropout_backward(dout: &mut [f32], p: f32, seed: u64, step: u64, layer: D
 /// arithmetic in `f32`. Loads widen exactly; stores round to nearest even,
 /// as CUDA's `__float2bfloat16_rn` does, so the CPU and the GPU round alike.
 pub trait Factor: Copy + Default + Send + Sync + 'static {
+    /// Which storage this is.
+    const STORAGE: crate::optim::Storage;
     /// The stored value as an `f32` (exact).
     fn get(self) -> f32;
     /// `x` rounded to the storage type.
@@ -413,6 +415,7 @@ pub trait Factor: Copy + Default + Send + Sync + 'static {
 }
 
 impl Factor for f32 {
+    const STORAGE: crate::optim::Storage = crate::optim::Storage::F32;
     #[inline(always)]
     fn get(self) -> f32 {
         self
@@ -424,6 +427,7 @@ impl Factor for f32 {
 }
 
 impl Factor for half::bf16 {
+    const STORAGE: crate::optim::Storage = crate::optim::Storage::Bf16;
     #[inline(always)]
     fn get(self) -> f32 {
         self.to_f32()

@@ -44,6 +44,14 @@ pub enum Storage {
 }
 
 impl Storage {
+    /// Its name on the command line and in reports: `f32` or `bf16`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Storage::F32 => "f32",
+            Storage::Bf16 => "bf16",
+        }
+    }
+
     /// Bytes per stored factor.
     pub fn bytes(self) -> usize {
         match self {

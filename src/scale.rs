@@ -313,13 +313,6 @@ impl Ctx<'_> {
     }
 }
 
-fn storage_name(s: Storage) -> &'static str {
-    match s {
-        Storage::F32 => "f32",
-        Storage::Bf16 => "bf16",
-    }
-}
-
 fn gpu_variant<S: DeviceFactor>(
     gpu: &Arc<Gpu>,
     ctx: &Ctx<'_>,
@@ -336,7 +329,7 @@ fn gpu_variant<S: DeviceFactor>(
     drop(order);
     let variant = format!(
         "{}, {}, {}",
-        storage_name(S::STORAGE),
+        S::STORAGE.name(),
         if tiled {
             format!("{} tiles", be.tiling().tiles)
         } else {
@@ -364,13 +357,10 @@ fn gpu_variant<S: DeviceFactor>(
 }
 
 fn cpu_variant<S: DeviceFactor>(ctx: &Ctx<'_>, progress: &mut impl FnMut(Stage)) -> Result<ScaleRow> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(2);
+    let threads = crate::sparse::cpu_threads();
     let mut be = CpuSparseBackend::<S>::new(ctx.init(S::STORAGE), threads)?;
     let order: Vec<u32> = (0..ctx.train.len() as u32).collect();
-    let variant = format!("{}, {threads} threads", storage_name(S::STORAGE));
+    let variant = format!("{}, {threads} threads", S::STORAGE.name());
     // Losses grouped by a million ratings: the backend reports them, the bench does not.
     let group = 1 << 20;
     let lrs = vec![LR_REG.0; order.len().div_ceil(group)];

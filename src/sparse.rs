@@ -19,6 +19,15 @@ use crate::model::{split, ModelKind, ModelSpec};
 use crate::ops::{group_mean, mf_predict, mf_sgd_sparse, mse_sum, Factor};
 use crate::optim::{Optimizer, Storage};
 
+/// The threads the CPU sparse backend runs on: the cores, at most 2 (its
+/// stratification cuts the data in two).
+pub fn cpu_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(2)
+}
+
 /// The CPU sparse backend for `init`, storing the factors as its optimizer
 /// says, on `threads` threads (1 or 2).
 pub fn cpu_backend<'a>(init: BackendInit<'a>, threads: usize) -> Result<Box<dyn Backend + 'a>> {
@@ -154,10 +163,9 @@ impl<S: Factor> Backend for CpuSparseBackend<'_, S> {
             "cpu (sparse SGD, {} thread{}{})",
             self.threads,
             if self.threads > 1 { "s" } else { "" },
-            if std::mem::size_of::<S>() == 2 {
-                ", bf16 factors"
-            } else {
-                ""
+            match S::STORAGE {
+                Storage::F32 => "",
+                Storage::Bf16 => ", bf16 factors",
             }
         )
     }
