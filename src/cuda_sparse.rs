@@ -359,20 +359,7 @@ pub fn cuda_backend<'a>(gpu: Arc<Gpu>, init: BackendInit<'a>) -> Result<Box<dyn 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ModelKind;
-
-    fn svd(users: usize, items: usize, factors: usize) -> ModelSpec {
-        ModelSpec {
-            kind: ModelKind::Svd,
-            n_users: users,
-            n_items: items,
-            factors,
-            hidden: 1,
-            y_range: (0.5, 5.0),
-            emb_init: (-0.1, 0.1),
-            dropout: (0.0, 0.0),
-        }
-    }
+    use crate::memory::tests::svd;
 
     #[test]
     fn tiles_fit_a_quarter_of_l2_per_axis() {

@@ -824,6 +824,15 @@ fn group_mean_checks(
     Ok(())
 }
 
+/// The notebook's split of `data` (20% held out, seed 42): (train, valid).
+fn notebook_split(data: &Ratings) -> Result<(Examples, Examples)> {
+    let split = Split::new(data.len(), 0.2, 42)?;
+    Ok((
+        Examples::select(data, &split.train),
+        Examples::select(data, &split.valid),
+    ))
+}
+
 /// Two training steps of `recipe`'s model on `data` (a full batch, then a
 /// partial one), on the CPU and on the GPU (op by op, or `fused`) from the
 /// same initial parameters and the same batches. Every parameter after the
@@ -836,11 +845,7 @@ pub fn step_parity(
     seed: u32,
     opts: GpuOptions,
 ) -> Result<CheckRow> {
-    let split = Split::new(data.len(), 0.2, 42)?;
-    let (train, valid) = (
-        Examples::select(data, &split.train),
-        Examples::select(data, &split.valid),
-    );
+    let (train, valid) = notebook_split(data)?;
     let spec = model_spec(recipe, data);
     let mut rng = Mt19937::new(seed);
     let params = spec.init_params(&mut rng);
@@ -899,11 +904,7 @@ pub fn sparse_parity<S: DeviceFactor>(
     recipe: &Recipe,
     seed: u32,
 ) -> Result<CheckRow> {
-    let split = Split::new(data.len(), 0.2, 42)?;
-    let (train, valid) = (
-        Examples::select(data, &split.train),
-        Examples::select(data, &split.valid),
-    );
+    let (train, valid) = notebook_split(data)?;
     let spec = model_spec(recipe, data);
     let mut rng = Mt19937::new(seed);
     let (params, _) = crate::train::initial_params(&spec, &mut rng, &train);

@@ -120,10 +120,11 @@ impl MemoryPlan {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn svd(users: usize, items: usize, factors: usize) -> ModelSpec {
+    /// The svd model at the given sizes, for tests.
+    pub(crate) fn svd(users: usize, items: usize, factors: usize) -> ModelSpec {
         ModelSpec {
             kind: ModelKind::Svd,
             n_users: users,
