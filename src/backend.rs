@@ -158,68 +158,60 @@ pub fn create<'a>(
     init: BackendInit<'a>,
     gpu_opts: GpuOptions,
 ) -> Result<(Box<dyn Backend + 'a>, String)> {
-    if matches!(init.optimizer, Optimizer::Sparse { .. }) {
-        // Sparse SGD: one warp per rating on the GPU, two stratified threads on the CPU.
-        let threads = crate::sparse::cpu_threads();
-        let on_cpu = |why: String| -> Result<(Box<dyn Backend + 'a>, String)> {
+    // Sparse SGD: one warp per rating on the GPU, two stratified threads on
+    // the CPU. The rest: the CPU reference, or the dense CUDA backend.
+    let sparse = matches!(init.optimizer, Optimizer::Sparse { .. });
+    let on_cpu = |init: BackendInit<'a>, why: String| -> Result<(Box<dyn Backend + 'a>, String)> {
+        if sparse {
+            let threads = crate::sparse::cpu_threads();
             Ok((
-                crate::sparse::cpu_backend(init.clone(), threads)?,
+                crate::sparse::cpu_backend(init, threads)?,
                 format!("device: cpu, {threads} threads ({why})"),
             ))
-        };
-        // Hogwild does not repeat to the bit; the CPU's stratified threads do.
-        let hogwild = "sparse SGD on the GPU is lock-free (Hogwild) and does not repeat to the bit";
-        return match device {
-            Device::Cpu => on_cpu("requested".into()),
-            Device::Cuda if gpu_opts.deterministic => Err(Error::Device {
-                device: "cuda".into(),
-                msg: format!("--deterministic: {hogwild}; use --device cpu, which does"),
-            }),
-            Device::Auto if gpu_opts.deterministic => on_cpu(format!("auto: --deterministic, and {hogwild}")),
-            Device::Cuda => {
-                let gpu = Gpu::open().map_err(|why| Error::Device {
-                    device: "cuda".into(),
-                    msg: format!("{why}; use --device cpu"),
-                })?;
-                let line = format!("device: cuda, {} (requested)", gpu.description);
-                Ok((
-                    crate::cuda_sparse::cuda_backend(Arc::new(gpu), init.clone())?,
-                    line,
-                ))
-            }
-            // A GPU that cannot take this run (too little memory, too many
-            // factors for the kernels) leaves it to the CPU, saying why.
-            Device::Auto => match Gpu::open() {
-                Ok(gpu) => {
-                    let line = format!("device: cuda, {} (auto: a usable GPU was found)", gpu.description);
-                    match crate::cuda_sparse::cuda_backend(Arc::new(gpu), init.clone()) {
-                        Ok(be) => Ok((be, line)),
-                        Err(e) => on_cpu(format!("auto: the GPU cannot run this: {e}")),
-                    }
-                }
-                Err(why) => on_cpu(format!("auto: {why}")),
-            },
-        };
-    }
+        } else {
+            Ok((Box::new(CpuBackend::new(init)), format!("device: cpu ({why})")))
+        }
+    };
+    let on_gpu = |gpu: Gpu, init: BackendInit<'a>| -> Result<Box<dyn Backend + 'a>> {
+        if sparse {
+            crate::cuda_sparse::cuda_backend(Arc::new(gpu), init)
+        } else {
+            Ok(Box::new(CudaBackend::new(Arc::new(gpu), init, gpu_opts)?))
+        }
+    };
+    // Hogwild does not repeat to the bit; the CPU's stratified threads do.
+    let hogwild = "sparse SGD on the GPU is lock-free (Hogwild) and does not repeat to the bit";
     match device {
-        Device::Cpu => Ok((Box::new(CpuBackend::new(init)), "device: cpu (requested)".into())),
+        Device::Cpu => on_cpu(init, "requested".into()),
+        Device::Cuda if sparse && gpu_opts.deterministic => Err(Error::Device {
+            device: "cuda".into(),
+            msg: format!("--deterministic: {hogwild}; use --device cpu, which does"),
+        }),
+        Device::Auto if sparse && gpu_opts.deterministic => {
+            on_cpu(init, format!("auto: --deterministic, and {hogwild}"))
+        }
         Device::Cuda => {
             let gpu = Gpu::open().map_err(|why| Error::Device {
                 device: "cuda".into(),
                 msg: format!("{why}; use --device cpu"),
             })?;
             let line = format!("device: cuda, {} (requested)", gpu.description);
-            Ok((Box::new(CudaBackend::new(Arc::new(gpu), init, gpu_opts)?), line))
+            Ok((on_gpu(gpu, init)?, line))
         }
         Device::Auto => match Gpu::open() {
             Ok(gpu) => {
                 let line = format!("device: cuda, {} (auto: a usable GPU was found)", gpu.description);
-                Ok((Box::new(CudaBackend::new(Arc::new(gpu), init, gpu_opts)?), line))
+                if !sparse {
+                    return Ok((on_gpu(gpu, init)?, line));
+                }
+                // A GPU that cannot take a sparse run (too little memory, too
+                // many factors for the kernels) leaves it to the CPU, saying why.
+                match on_gpu(gpu, init.clone()) {
+                    Ok(be) => Ok((be, line)),
+                    Err(e) => on_cpu(init, format!("auto: the GPU cannot run this: {e}")),
+                }
             }
-            Err(why) => Ok((
-                Box::new(CpuBackend::new(init)),
-                format!("device: cpu (auto: {why})"),
-            )),
+            Err(why) => on_cpu(init, format!("auto: {why}")),
         },
     }
 }
