@@ -1,11 +1,30 @@
 // Helpers shared by the kernels. Every kernel is launched as a 1-D grid and
-// walks its elements with a grid-stride loop, so any grid size is correct.
+// walks its work with a grid-stride loop (one thread per element) or a
+// warp-stride loop (one warp per row), so any grid size is correct.
 #pragma once
 
 // for (i = this thread's first element; i < n; i += all threads in the grid)
 #define GRID_STRIDE(i, n)                                                        \
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
          i += (long long)gridDim.x * blockDim.x)
+
+// for (w = this thread's warp; w < n; w += all warps in the grid), with w of
+// type T (long long, or int where n is an int). The index arithmetic is done
+// in T's width when T is 64-bit, and in unsigned int (blockIdx/blockDim's
+// type) when T is int. blockDim.x must be a multiple of 32, so that all 32
+// lanes of a warp take the same w. The warp count, w##_warps, is computed
+// once, before the first index.
+#define WARP_STRIDE(T, w, n)                                                    \
+    for (T w##_warps = ((T)gridDim.x * blockDim.x) / 32,                         \
+           w = ((T)blockIdx.x * blockDim.x + threadIdx.x) / 32;                  \
+         w < (n); w += w##_warps)
+
+// The sum of v over the warp, in every lane: a butterfly of xor-shuffles at
+// distances 16, 8, 4, 2, 1. All 32 lanes must call it.
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int off = 16; off > 0; off /= 2) v += __shfl_xor_sync(0xffffffffu, v, off);
+    return v;
+}
 
 // The logistic function, as ops::sigmoid computes it.
 __device__ __forceinline__ float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }

@@ -13,7 +13,8 @@ extern "C" __global__ void dot_forward(float* out, const float* a, const float* 
     }
 }
 
-// da[b,k] = dout[b] * b[b,k];  db[b,k] = dout[b] * a[b,k]
+// da[b,k] = dout[b] * b[b,k];  db[b,k] = dout[b] * a[b,k]. One thread per
+// element (b,k) of da and db.
 //
 // da (B,F), db (B,F), dout (B), a (B,F), b (B,F)
 extern "C" __global__ void dot_backward(float* da, float* db, const float* dout, const float* a,
@@ -25,7 +26,7 @@ extern "C" __global__ void dot_backward(float* da, float* db, const float* dout,
     }
 }
 
-// x[b] += bias[idx[b]]
+// x[b] += bias[idx[b]]. One thread per row b.
 //
 // x (B), bias (N), idx (B)
 extern "C" __global__ void bias_add(float* x, const float* bias, const unsigned int* idx, int batch) {

@@ -2,7 +2,8 @@
 #include "common.cuh"
 
 // The training rows of one epoch in shuffled order:
-// users_out[j] = users[order[j]], and the same for items and ratings.
+// users_out[j] = users[order[j]], and the same for items and ratings. One
+// thread per output row j.
 //
 // users_out, items_out, ratings_out (n), users, items, ratings (rows), order (n)
 extern "C" __global__ void gather_rows(unsigned int* users_out, unsigned int* items_out,
@@ -41,7 +42,8 @@ extern "C" __global__ void embedding_scatter_add(float* grad, const float* drows
     }
 }
 
-// The deterministic scatter-add (`--deterministic`): no atomics. The thread
+// The deterministic scatter-add (`--deterministic`): no atomics. One thread
+// per element (b,k) of drows; the thread
 // for element k of the FIRST batch row that names table row r adds, in batch
 // order, that element of every row naming r: the CPU twin's exact order, so
 // the result is the CPU's, bit for bit, on every run. Rows are read at

@@ -8,17 +8,20 @@
 //   adam_update_sched ops::adam_update, with step_size and sqrt(1 - beta2^t)
 //                     read from a device schedule
 //
-// CPU twin of mf_step_fused: ModelSpec::loss_and_grad in src/model.rs (the
-// unfused ops in sequence). Its sums run in another order (a warp's tree for
-// the dot product, atomics for the loss), so it matches to rounding, not to
-// the bit.
+// CPU twin of mf_step_fused: the dot / dotbias model's forward and backward
+// (src/model/, dot and dotbias: the unfused ops in sequence) followed by
+// ops::mse_loss_grad. Its sums run in another order (a warp's tree for the
+// dot product, atomics for the loss), so it matches to rounding, not to the
+// bit.
 #include "common.cuh"
 #include "optim.cuh"
 
 // Step `step` of an epoch whose rows, already in the epoch's order, are
 // users/items/ratings (n). The step's batch is rows [step*bs, min(n, (step+1)*bs)).
 // Adds the batch's gradient into grads and its mean loss into losses[step]
-// (zeroed before the epoch).
+// (zeroed before the epoch). One warp per batch row: the lanes split the F
+// factors (k = lane, lane + 32, ...), warp_sum gives every lane the dot
+// product, and lane 0 adds the loss and the bias gradients.
 //
 // grads, params (P) laid out u (Nu,F) | m (Ni,F) | [ub (Nu) | mb (Ni) when with_bias]
 extern "C" __global__ void mf_step_fused(float* grads, float* losses, const float* params,
@@ -36,12 +39,11 @@ extern "C" __global__ void mf_step_fused(float* grads, float* losses, const floa
     float* gM = grads + (long long)n_users * f;
     float* gUB = gM + (long long)n_items * f;
     float* gMB = gUB + n_users;
-    const int warps = (gridDim.x * blockDim.x) / 32;
-    for (int row = (blockIdx.x * blockDim.x + threadIdx.x) / 32; row < batch; row += warps) {
+    WARP_STRIDE(int, row, batch) {
         const long long u = users[start + row], i = items[start + row];
         float acc = 0.0f;
         for (int k = lane; k < f; k += 32) acc += U[u * f + k] * M[i * f + k];
-        for (int off = 16; off > 0; off /= 2) acc += __shfl_xor_sync(0xffffffffu, acc, off);
+        acc = warp_sum(acc);
         float x = acc, pred = acc, s = 0.0f;
         if (with_bias) {
             x += UB[u];
@@ -66,7 +68,7 @@ extern "C" __global__ void mf_step_fused(float* grads, float* losses, const floa
     }
 }
 
-// ops::sgd_update with lr = sched[2*step].
+// ops::sgd_update with lr = sched[2*step]. One thread per parameter.
 //
 // params, grads, bufs (P), sched (2*steps)
 extern "C" __global__ void sgd_update_sched(float* params, float* grads, float* bufs, const float* sched,
@@ -76,6 +78,7 @@ extern "C" __global__ void sgd_update_sched(float* params, float* grads, float* 
 }
 
 // ops::adam_update with step_size = sched[2*step], bias_correction2_sqrt = sched[2*step + 1].
+// One thread per parameter.
 //
 // params, grads, m, v (P), sched (2*steps)
 extern "C" __global__ void adam_update_sched(float* params, float* grads, float* m, float* v,

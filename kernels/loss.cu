@@ -3,8 +3,9 @@
 
 // dpred[b] = 2 * (pred[b] - target[b]) / B, and loss[0] = mean of the
 // squared differences. Launch with ONE block of a power-of-two size (256):
-// the loss is reduced inside it, and written to device memory so that an
-// epoch's losses are read back once, not once per step.
+// thread t handles rows t, t + blockDim.x, ..., and the block reduces the
+// loss, which is written to device memory so that an epoch's losses are
+// read back once, not once per step.
 //
 // dpred (B), loss (1), pred (B), target (B)
 extern "C" __global__ void mse_loss_grad(float* dpred, float* loss, const float* pred, const float* target,
@@ -22,7 +23,9 @@ extern "C" __global__ void mse_loss_grad(float* dpred, float* loss, const float*
 }
 
 // out[0] += sum_b (pred[b] - target[b])^2, accumulated in double. Any grid;
-// blocks of a power-of-two size (256). `out` must be zeroed first.
+// blocks of a power-of-two size (256). One thread per element (grid-stride);
+// each block reduces its threads' sums and adds them to out with one atomic.
+// `out` must be zeroed first.
 //
 // out (1), pred (B), target (B)
 extern "C" __global__ void mse_sum(double* out, const float* pred, const float* target, int n) {

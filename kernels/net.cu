@@ -4,7 +4,8 @@
 #include "common.cuh"
 #include "philox.cuh"
 
-// out[b, :F] = utable[uidx[b], :];  out[b, F:] = itable[iidx[b], :]
+// out[b, :F] = utable[uidx[b], :];  out[b, F:] = itable[iidx[b], :]. One
+// thread per output element (b, c).
 //
 // out (B,2F), utable (Nu,F), uidx (B), itable (Ni,F), iidx (B)
 extern "C" __global__ void concat_gather(float* out, const float* utable, const unsigned int* uidx,
@@ -15,7 +16,8 @@ extern "C" __global__ void concat_gather(float* out, const float* utable, const 
     }
 }
 
-// ugrad[uidx[b], :] += dx[b, :F];  igrad[iidx[b], :] += dx[b, F:]   (atomics)
+// ugrad[uidx[b], :] += dx[b, :F];  igrad[iidx[b], :] += dx[b, F:]   (atomics).
+// One thread per element (b, c) of dx.
 //
 // ugrad (Nu,F), igrad (Ni,F), dx (B,2F), uidx (B), iidx (B)
 extern "C" __global__ void concat_scatter_add(float* ugrad, float* igrad, const float* dx,
@@ -80,14 +82,14 @@ extern "C" __global__ void linear_backward_bias(float* dbias, const float* dout,
     }
 }
 
-// x = max(x, 0), in place.
+// x = max(x, 0), in place. One thread per element.
 //
 // x (n)
 extern "C" __global__ void relu_forward(float* x, int n) {
     GRID_STRIDE(j, n) { x[j] = fmaxf(x[j], 0.0f); }
 }
 
-// dx[j] = out[j] > 0 ? dout[j] : 0
+// dx[j] = out[j] > 0 ? dout[j] : 0. One thread per element.
 //
 // dx (n), dout (n), out (n)
 extern "C" __global__ void relu_backward(float* dx, const float* dout, const float* out, int n) {
@@ -96,6 +98,7 @@ extern "C" __global__ void relu_backward(float* dx, const float* dout, const flo
 
 // Inverted dropout in place: x[j] = keep(j) ? x[j] * (1 / (1 - p)) : 0, the mask
 // drawn from Philox by (seed, step, layer, j). Backward is the same map.
+// One thread per element.
 //
 // x (n)
 extern "C" __global__ void dropout_forward(float* x, float p, unsigned long long seed, unsigned long long step,
@@ -104,7 +107,8 @@ extern "C" __global__ void dropout_forward(float* x, float p, unsigned long long
     GRID_STRIDE(j, n) { x[j] = dropout_keep(seed, step, layer, (unsigned int)j, p) ? x[j] * scale : 0.0f; }
 }
 
-// The gradient of dropout_forward: the same mask, drawn again, and the same scale.
+// The gradient of dropout_forward: the same mask, drawn again, and the same
+// scale. One thread per element.
 //
 // dout (n)
 extern "C" __global__ void dropout_backward(float* dout, float p, unsigned long long seed, unsigned long long step,

@@ -3,7 +3,8 @@
 #include "common.cuh"
 #include "optim.cuh"
 
-// g = grad + wd*p;  buf = momentum*buf + g;  p -= lr*buf;  grad = 0
+// g = grad + wd*p;  buf = momentum*buf + g;  p -= lr*buf;  grad = 0. One
+// thread per parameter.
 //
 // params, grads, bufs (P)
 extern "C" __global__ void sgd_update(float* params, float* grads, float* bufs, float lr, float momentum,
@@ -12,7 +13,7 @@ extern "C" __global__ void sgd_update(float* params, float* grads, float* bufs, 
 }
 
 // Adam with coupled L2. The scalars are ops::AdamStep's, computed on the host
-// (see optim.cuh for the update).
+// (see optim.cuh for the update). One thread per parameter.
 //
 // params, grads, m, v (P)
 extern "C" __global__ void adam_update(float* params, float* grads, float* m, float* v, float beta1,

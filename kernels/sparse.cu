@@ -85,20 +85,13 @@ __device__ __forceinline__ void store(bf16* p, const float* v) {
     }
 }
 
-// The sum of v over the warp, in every lane.
-__device__ __forceinline__ float warp_sum(float v) {
-    for (int off = 16; off > 0; off /= 2) v += __shfl_xor_sync(0xffffffffu, v, off);
-    return v;
-}
-
 // u (Nu,F), m (Ni,F), ub (Nu), mb (Ni), users, items, ratings, sq_err (n)
 template <typename S, int V, int CHUNKS>
 __device__ void sgd_sparse(S* u, S* m, float* ub, float* mb, float mu, const unsigned int* users,
                            const unsigned int* items, const float* ratings, float* sq_err, long long n, int f,
                            float lr, float reg) {
     const int lane = threadIdx.x % 32;
-    const long long warps = ((long long)gridDim.x * blockDim.x) / 32;
-    for (long long r = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32; r < n; r += warps) {
+    WARP_STRIDE(long long, r, n) {
         const long long uu = users[r], ii = items[r];
         S* pu = u + uu * f;
         S* qi = m + ii * f;
@@ -150,8 +143,7 @@ template <typename S, int V, int CHUNKS>
 __device__ void predict(float* pred, const S* u, const S* m, const float* ub, const float* mb, float mu,
                         const unsigned int* users, const unsigned int* items, long long n, int f) {
     const int lane = threadIdx.x % 32;
-    const long long warps = ((long long)gridDim.x * blockDim.x) / 32;
-    for (long long r = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32; r < n; r += warps) {
+    WARP_STRIDE(long long, r, n) {
         const long long uu = users[r], ii = items[r];
         float acc = 0.0f;
 #pragma unroll
@@ -170,6 +162,16 @@ __device__ void predict(float* pred, const S* u, const S* m, const float* ub, co
     }
 }
 
+// The kernels for one storage type S (float → _f32, bf16 → _bf16). Each
+// takes V = 4 when F % 4 == 0, else V = 1, and runs one warp per rating:
+//
+//   mf_sgd_sparse_*          one SGD step on the rating's user and item rows
+//                            (sgd_sparse above), C = 4 chunks a lane
+//   mf_sgd_sparse_*_narrow   the same with C = 1
+//   mf_predict_*             the rating's prediction (predict above), C = 4
+//
+// u (Nu,F), m (Ni,F) of S; ub (Nu), mb (Ni) of float; users, items,
+// ratings, sq_err, pred (n)
 #define SPARSE_KERNELS(S, SUFFIX)                                                                          \
     extern "C" __global__ void mf_sgd_sparse_##SUFFIX(S* u, S* m, float* ub, float* mb, float mu,          \
                                                       const unsigned int* users, const unsigned int* items, \
