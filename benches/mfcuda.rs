@@ -3,7 +3,7 @@
 //! runs. `MFCUDA_BENCH_QUICK=1` shrinks the large sizes.
 
 use mfcuda::backend::Device;
-use mfcuda::bench::{run, BenchOptions, BenchRow};
+use mfcuda::tools::bench::{run, BenchOptions, BenchRow};
 use mfcuda::data::{Columns, Ratings, Source};
 
 fn main() {

@@ -7,7 +7,7 @@
 //!
 //!     cargo run --example 01_dot_product
 
-use mfcuda::cuda::Gpu;
+use mfcuda::backend::cuda::Gpu;
 use mfcuda::ops::dot_forward;
 
 fn main() -> mfcuda::Result<()> {

@@ -6,7 +6,7 @@
 //!
 //!     cargo run --example 02_embedding_gather
 
-use mfcuda::cuda::Gpu;
+use mfcuda::backend::cuda::Gpu;
 use mfcuda::ops::embedding_gather;
 
 fn main() -> mfcuda::Result<()> {

@@ -7,7 +7,7 @@
 //!
 //!     cargo run --example 04_bias_and_sigmoid_range
 
-use mfcuda::cuda::Gpu;
+use mfcuda::backend::cuda::Gpu;
 use mfcuda::ops::{bias_add, sigmoid_range_forward};
 
 fn main() -> mfcuda::Result<()> {

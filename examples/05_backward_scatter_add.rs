@@ -9,7 +9,7 @@
 //!
 //!     cargo run --example 05_backward_scatter_add
 
-use mfcuda::cuda::Gpu;
+use mfcuda::backend::cuda::Gpu;
 use mfcuda::ops::embedding_scatter_add;
 
 fn main() -> mfcuda::Result<()> {

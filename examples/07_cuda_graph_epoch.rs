@@ -14,12 +14,13 @@
 
 use std::sync::Arc;
 
-use mfcuda::backend::{Backend, BackendInit, Examples, GpuOptions};
-use mfcuda::cuda::{CudaBackend, Gpu};
+use mfcuda::backend::{Backend, BackendInit, GpuOptions};
+use mfcuda::data::Examples;
+use mfcuda::backend::cuda::{CudaBackend, Gpu};
 use mfcuda::data::{Columns, Ratings, Source};
 use mfcuda::recipe;
 use mfcuda::rng::Mt19937;
-use mfcuda::split::Split;
+use mfcuda::data::split::Split;
 use mfcuda::train::model_spec;
 
 fn main() -> mfcuda::Result<()> {

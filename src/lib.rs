@@ -4,58 +4,51 @@
 //! notebook from first principles: a readable CPU reference in plain Rust,
 //! and hand-written CUDA kernels checked against it. `docs/walkthrough.md`
 //! follows the notebook down to these modules; this is the same tour, in the
-//! order data flows.
+//! order data flows. The folders are the layers, bottom to top, and a module
+//! only uses the layers below it (`tests/layers.rs` checks this).
 //!
-//! 1. [`data`] loads a ratings CSV (streamed, on two threads) and maps raw
-//!    ids to contiguous indices; [`cache`] keeps a binary copy; [`synth`]
-//!    makes data of any size from a planted model.
-//! 2. [`split`] picks the notebook's validation rows with numpy's legacy
-//!    Mersenne Twister ([`rng`], which also holds Philox for dropout).
-//! 3. [`ops`] holds one plain function per kernel: gather, dot product,
+//! 0. Base: [`error`] (one error type), [`rng`] (numpy's Mersenne Twister,
+//!    and Philox for dropout), [`compare`] (the `atol + rtol·|ref|` rule),
+//!    [`files`] (atomic writes).
+//! 1. [`ops`] holds one plain function per kernel: gather, dot product,
 //!    sigmoid range, their backward passes, scatter-add, fused optimizer
 //!    updates, the net's layers, sparse SGD. These are the CPU twins of
 //!    `kernels/*.cu`, and the oracle every kernel is checked against.
-//! 4. [`model`] composes the ops into the notebook's three models (and biased
-//!    MF), forward and backward by hand.
-//! 5. [`optim`] and [`schedule`] give PyTorch's SGD and Adam and fastai's
-//!    SGDR; [`recipe`] lists each experiment as data.
-//! 6. [`train`] runs any recipe over a [`backend::Backend`]: [`cpu`] (the
-//!    reference), [`cuda`] (the kernels, launched through cudarc),
-//!    [`sparse`] (sparse SGD on both cores) or [`cuda_sparse`] (sparse SGD,
-//!    one warp per rating); [`memory`] checks that a GPU run fits first.
-//! 7. [`gpu_check`] proves each kernel equal to its twin (`mfcuda check`);
-//!    [`check`] holds the tolerance rule; [`bench`](mod@crate::bench) times everything,
-//!    and [`scale`] times sparse SGD at ml-25m and Netflix sizes.
-//! 8. [`saved`], [`explore`] and [`plot`] save a trained model and use it:
-//!    predictions, recommendations, similar movies, biases, plots;
-//!    [`trace`] prints one step's tensors; [`stats`] explores the data.
+//! 2. [`data`] loads a ratings CSV (streamed, on two threads), maps raw ids
+//!    to contiguous indices, caches, splits, and synthesises data.
+//! 3. [`model`] composes the ops into the notebook's three models (and biased
+//!    MF), forward and backward by hand, one file per model.
+//! 4. [`optim`] gives PyTorch's SGD and Adam, one file each, and fastai's
+//!    SGDR schedule.
+//! 5. [`recipe`] lists each experiment as data.
+//! 6. [`backend`] is the seam to the hardware: the [`backend::Backend`]
+//!    trait, the one device rule ([`backend::select`]), the CPU reference
+//!    ([`backend::cpu`]), sparse SGD on both cores ([`backend::cpu_sparse`]),
+//!    and the CUDA backends ([`backend::cuda`]: the device, one wrapper per
+//!    kernel, the dense, fused and sparse backends, the memory plan).
+//! 7. [`train`] prepares a run ([`train::Setup`]) and runs any recipe over a
+//!    backend: the one training loop.
+//! 8. Above the loop, side by side: [`tools`] proves each kernel equal to its
+//!    twin (`mfcuda check`), times everything (`mfcuda bench`, `--scale`) and
+//!    prints one step's tensors (`train --trace`); [`trained`] saves a
+//!    trained model and uses it: predictions, recommendations, similar
+//!    movies, biases, plots.
+//!
+//! The command line (`src/main.rs` and `src/cli/`) parses and prints; the
+//! library decides.
 
-pub mod backend;
-pub mod bench;
-pub mod cache;
-pub mod check;
-pub mod cpu;
-pub mod cuda;
-pub mod cuda_sparse;
-pub mod data;
 pub mod error;
-pub mod explore;
-pub mod gpu_check;
-pub mod memory;
-pub mod model;
-pub mod ops;
-pub mod optim;
-pub mod plot;
-pub mod recipe;
 pub mod rng;
-pub mod saved;
-pub mod scale;
-pub mod schedule;
-pub mod sparse;
-pub mod split;
-pub mod stats;
-pub mod synth;
-pub mod trace;
+pub mod compare;
+pub mod files;
+pub mod ops;
+pub mod data;
+pub mod model;
+pub mod optim;
+pub mod recipe;
+pub mod backend;
 pub mod train;
+pub mod tools;
+pub mod trained;
 
 pub use error::{Error, Result};

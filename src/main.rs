@@ -10,18 +10,18 @@ use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use mfcuda::backend::{Device, GpuOptions};
-use mfcuda::bench::{self, BenchOptions, BenchRow};
-use mfcuda::cache::{self, LoadReport};
-use mfcuda::cuda::{self, Gpu};
+use mfcuda::tools::bench::{self, BenchOptions, BenchRow};
+use mfcuda::data::cache::{self, LoadReport};
+use mfcuda::backend::cuda::{self, Gpu};
 use mfcuda::data::{self, Columns, Ratings, Source};
-use mfcuda::explore::{self, Movies, Prediction, Unknown};
-use mfcuda::gpu_check::{self, CheckRow};
-use mfcuda::plot;
+use mfcuda::trained::explore::{self, Movies, Prediction, Unknown};
+use mfcuda::tools::check::{self, CheckRow};
+use mfcuda::trained::plot;
 use mfcuda::recipe::{self, Overrides};
-use mfcuda::saved::{self, SavedModel};
-use mfcuda::split::validation_indices;
-use mfcuda::stats::Stats;
-use mfcuda::synth::{self, SynthSpec};
+use mfcuda::trained::saved::{self, SavedModel};
+use mfcuda::data::split::validation_indices;
+use mfcuda::data::stats::Stats;
+use mfcuda::data::synth::{self, SynthSpec};
 use mfcuda::train::{train, EpochRecord, Observer, Progress, TrainConfig};
 
 type CliResult = Result<(), cli_error::Error>;
@@ -422,7 +422,7 @@ fn run_train(a: &TrainArgs) -> CliResult {
     let recipe = recipe::find(&a.recipe)?.with_overrides(&overrides)?;
     // Refuse an unwritable --save before spending the training time.
     if let Some(path) = &a.save {
-        saved::check_writable(path)?;
+        mfcuda::files::check_writable(path)?;
     }
     let (data, loaded) = a.data.load_reported()?;
     if a.trace {
@@ -511,13 +511,13 @@ fn run_train(a: &TrainArgs) -> CliResult {
 /// `train --trace`: one step on the first 4 rows of the first epoch's order,
 /// drawn exactly as training draws them.
 fn run_trace(a: &TrainArgs, recipe: &recipe::Recipe, data: &Ratings) -> CliResult {
-    let split = mfcuda::split::Split::new(data.len(), a.val_pct, a.split_seed)?;
-    let train_set = mfcuda::backend::Examples::select(data, &split.train);
+    let split = mfcuda::data::split::Split::new(data.len(), a.val_pct, a.split_seed)?;
+    let train_set = mfcuda::data::Examples::select(data, &split.train);
     let spec = mfcuda::train::model_spec(recipe, data);
     let mut rng = mfcuda::rng::Mt19937::new(a.seed);
     let (params, _) = mfcuda::train::initial_params(&spec, &mut rng, &train_set);
     let order = rng.permutation(train_set.len());
-    let mut batch = mfcuda::backend::Examples::default();
+    let mut batch = mfcuda::data::Examples::default();
     train_set.gather_into(&order[..4.min(order.len())], &mut batch);
     let gpu = match a.device {
         Device::Cpu => None,
@@ -531,7 +531,7 @@ fn run_trace(a: &TrainArgs, recipe: &recipe::Recipe, data: &Ratings) -> CliResul
         },
     };
     let lr = recipe.stages[0].lr();
-    let text = mfcuda::trace::trace_step(
+    let text = mfcuda::tools::trace::trace_step(
         &spec,
         &params,
         &batch.users,
@@ -725,7 +725,7 @@ fn run_check(a: &CheckArgs) -> CliResult {
         }
         let _ = emit(&format!("{}\n", row.line()));
     };
-    gpu_check::kernel_checks(&gpu, &mut show)?;
+    check::kernel_checks(&gpu, &mut show)?;
     let data = Ratings::load(&Source::Bundled, &Columns::default())?;
     // Op by op, fused, and deterministic; the net has no fused path.
     let (plain, fused, det) = (
@@ -749,7 +749,7 @@ fn run_check(a: &CheckArgs) -> CliResult {
         ("net", det),
     ];
     for (name, opts) in parity {
-        show(&gpu_check::step_parity(
+        show(&check::step_parity(
             &gpu,
             &data,
             &recipe::find(name)?,
@@ -757,13 +757,13 @@ fn run_check(a: &CheckArgs) -> CliResult {
             opts,
         )?);
     }
-    show(&gpu_check::sparse_parity::<f32>(
+    show(&check::sparse_parity::<f32>(
         &gpu,
         &data,
         &recipe::find("sparse")?,
         42,
     )?);
-    show(&gpu_check::sparse_parity::<half::bf16>(
+    show(&check::sparse_parity::<half::bf16>(
         &gpu,
         &data,
         &recipe::find("sparse-bf16")?,
@@ -814,7 +814,7 @@ fn run_bench(a: &BenchArgs) -> CliResult {
 }
 
 fn run_bench_scale(a: &BenchArgs) -> CliResult {
-    use mfcuda::scale::{self, ScaleOptions, ScaleRow, Stage};
+    use mfcuda::tools::scale::{self, ScaleOptions, ScaleRow, Stage};
     let json = a.json;
     let say = |line: &str| {
         if json {
@@ -934,7 +934,7 @@ fn run_synth(a: &SynthArgs) -> CliResult {
         Some(path) => {
             let bar = (a.ratings >= 1 << 22 && io::stderr().is_terminal())
                 .then(|| ProgressBar::new(a.ratings as u64));
-            saved::write_atomic(path, |f| {
+            mfcuda::files::write_atomic(path, |f| {
                 let mut out = io::BufWriter::with_capacity(1 << 20, f);
                 synth::write_csv(&spec, &mut out, |n| {
                     if let Some(b) = &bar {

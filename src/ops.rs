@@ -11,6 +11,7 @@
 #![allow(rustdoc::broken_intra_doc_links)]
 
 use crate::rng::{philox4x32_10, u32_to_unit_f32};
+use serde::Serialize;
 
 // ---------------------------------------------------------------- forward
 
@@ -402,12 +403,40 @@ pub fn dropout_backward(dout: &mut [f32], p: f32, seed: u64, step: u64, layer: D
 
 // ---------------------------------------------------------------- sparse SGD
 
+/// How the sparse path stores its factor tables. The arithmetic is f32 either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Storage {
+    /// 4 bytes a factor.
+    F32,
+    /// bfloat16: 2 bytes a factor, 8 bits of mantissa, rounded to nearest even.
+    Bf16,
+}
+
+impl Storage {
+    /// Its name on the command line and in reports: `f32` or `bf16`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Storage::F32 => "f32",
+            Storage::Bf16 => "bf16",
+        }
+    }
+
+    /// Bytes per stored factor.
+    pub fn bytes(self) -> usize {
+        match self {
+            Storage::F32 => 4,
+            Storage::Bf16 => 2,
+        }
+    }
+}
+
 /// How the sparse path stores a factor: `f32`, or bfloat16 with the
 /// arithmetic in `f32`. Loads widen exactly; stores round to nearest even,
 /// as CUDA's `__float2bfloat16_rn` does, so the CPU and the GPU round alike.
 pub trait Factor: Copy + Default + Send + Sync + 'static {
     /// Which storage this is.
-    const STORAGE: crate::optim::Storage;
+    const STORAGE: Storage;
     /// The stored value as an `f32` (exact).
     fn get(self) -> f32;
     /// `x` rounded to the storage type.
@@ -415,7 +444,7 @@ pub trait Factor: Copy + Default + Send + Sync + 'static {
 }
 
 impl Factor for f32 {
-    const STORAGE: crate::optim::Storage = crate::optim::Storage::F32;
+    const STORAGE: Storage = Storage::F32;
     #[inline(always)]
     fn get(self) -> f32 {
         self
@@ -427,7 +456,7 @@ impl Factor for f32 {
 }
 
 impl Factor for half::bf16 {
-    const STORAGE: crate::optim::Storage = crate::optim::Storage::Bf16;
+    const STORAGE: Storage = Storage::Bf16;
     #[inline(always)]
     fn get(self) -> f32 {
         self.to_f32()

@@ -9,13 +9,14 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{self, BackendInit, Device, Examples, GpuOptions};
+use crate::backend::{self, BackendInit, Device, GpuOptions};
+use crate::data::Examples;
 use crate::data::Ratings;
 use crate::error::{Error, Result};
 use crate::model::ModelSpec;
 use crate::recipe::Recipe;
 use crate::rng::Mt19937;
-use crate::split::Split;
+use crate::data::split::Split;
 
 /// fastai's smoothing factor for the reported training loss.
 pub const AVG_MOM: f64 = 0.98;

@@ -205,7 +205,7 @@ fn bad_arguments_are_rejected() {
 
 #[test]
 fn check_without_a_gpu_fails_clearly() {
-    if mfcuda::cuda::Gpu::open().is_ok() {
+    if mfcuda::backend::cuda::Gpu::open().is_ok() {
         return; // with a GPU, `check` runs for real: tests/gpu.rs covers it
     }
     let o = mfcuda(&["check"]);

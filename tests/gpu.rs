@@ -6,9 +6,9 @@ use std::io::Write;
 use std::sync::Arc;
 
 use mfcuda::backend::{Device, GpuOptions};
-use mfcuda::cuda::Gpu;
+use mfcuda::backend::cuda::Gpu;
 use mfcuda::data::{Columns, Ratings, Source};
-use mfcuda::gpu_check::{kernel_checks, sparse_parity, step_parity, CheckRow};
+use mfcuda::tools::check::{kernel_checks, sparse_parity, step_parity, CheckRow};
 use mfcuda::recipe::{self, Overrides};
 use mfcuda::train::{train, Silent, TrainConfig};
 

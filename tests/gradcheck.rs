@@ -5,7 +5,7 @@
 //! at several shapes, with repeated users and items in the batch (so the
 //! scatter-add must accumulate), and for the net with dropout on.
 
-use mfcuda::check::compare;
+use mfcuda::compare::compare;
 use mfcuda::model::{DropoutKey, ModelKind, ModelSpec, Workspace};
 use mfcuda::rng::Mt19937;
 

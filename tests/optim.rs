@@ -1,6 +1,6 @@
 //! One SGD step and one Adam step against values computed by hand.
 
-use mfcuda::check::{compare, compare_f32};
+use mfcuda::compare::{compare, compare_f32};
 
 /// f32 state against f64 hand-computed values.
 fn close(got: &[f32], want: &[f64], atol: f64, rtol: f64) -> bool {

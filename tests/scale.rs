@@ -3,9 +3,9 @@
 
 use std::io::Write;
 
-use mfcuda::cache::{self, cache_path};
+use mfcuda::data::cache::{self, cache_path};
 use mfcuda::data::{Columns, Ratings, Source};
-use mfcuda::synth::{write_csv, SynthSpec};
+use mfcuda::data::synth::{write_csv, SynthSpec};
 
 fn synth(path: &std::path::Path, spec: &SynthSpec) {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
@@ -136,8 +136,8 @@ fn in_memory_examples_are_the_csvs_ratings() {
         seed: 11,
     };
     let mut csv = Vec::new();
-    mfcuda::synth::write_csv(&spec, &mut csv, |_| {}).unwrap();
-    let ex = mfcuda::synth::examples(&spec, |_| {}).unwrap();
+    mfcuda::data::synth::write_csv(&spec, &mut csv, |_| {}).unwrap();
+    let ex = mfcuda::data::synth::examples(&spec, |_| {}).unwrap();
     let text = String::from_utf8(csv).unwrap();
     let lines: Vec<&str> = text.lines().skip(1).collect();
     assert_eq!((lines.len(), ex.len()), (2_000, 2_000));

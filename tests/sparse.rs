@@ -2,15 +2,17 @@
 //! the two-thread stratified epoch against itself and against one thread,
 //! and the recipe's accuracy on the notebook's split.
 
-use mfcuda::backend::{Backend, BackendInit, Device, Examples};
+use mfcuda::backend::{Backend, BackendInit, Device};
+use mfcuda::data::Examples;
 use mfcuda::data::{Columns, Ratings, Source};
 use mfcuda::model::{ModelKind, ModelSpec};
 use mfcuda::ops::mf_sgd_sparse;
-use mfcuda::optim::{Optimizer, Storage};
+use mfcuda::optim::Optimizer;
+use mfcuda::ops::Storage;
 use mfcuda::recipe;
 use mfcuda::rng::Mt19937;
-use mfcuda::sparse::CpuSparseBackend;
-use mfcuda::split::Split;
+use mfcuda::backend::cpu_sparse::CpuSparseBackend;
+use mfcuda::data::split::Split;
 use mfcuda::train::{train, Silent, TrainConfig};
 
 #[test]

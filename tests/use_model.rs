@@ -7,7 +7,8 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use mfcuda::data::{Columns, Ratings, Source};
-use mfcuda::saved::{write_atomic, SavedModel};
+use mfcuda::trained::saved::SavedModel;
+use mfcuda::files::write_atomic;
 
 fn mfcuda(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mfcuda"))
@@ -58,8 +59,8 @@ fn a_saved_model_loads_back_and_predicts_the_same() {
     let (a, b) = (m.predict(u, i), again.predict(u, i));
     assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
     // And the predictions are those of the validation MSE it recorded.
-    let preds = mfcuda::explore::predict_validation(&m, &data).unwrap();
-    let mse = mfcuda::explore::rmse(&preds).unwrap().powi(2);
+    let preds = mfcuda::trained::explore::predict_validation(&m, &data).unwrap();
+    let mse = mfcuda::trained::explore::rmse(&preds).unwrap().powi(2);
     assert!((mse - m.val_mse).abs() < 1e-9, "{mse} vs {}", m.val_mse);
 }
 

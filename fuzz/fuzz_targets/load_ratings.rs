@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use mfcuda::data::{Columns, Ratings};
-use mfcuda::explore::Movies;
+use mfcuda::trained::explore::Movies;
 
 fuzz_target!(|data: &[u8]| {
     let cols = Columns::default();

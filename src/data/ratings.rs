@@ -1,4 +1,4 @@
-//! Loading MovieLens-style ratings CSVs.
+//! Loading MovieLens-style ratings CSVs into [`Ratings`].
 //!
 //! Columns are chosen by header name (fastai's `from_csv(path, file, user,
 //! item, rating)`); extra columns are ignored. Raw ids map to contiguous

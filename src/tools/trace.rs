@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::cuda::Gpu;
+use crate::backend::cuda::Gpu;
 use crate::error::{Error, Result};
 use crate::model::{ModelKind, ModelSpec, Workspace};
 use crate::ops;
@@ -99,9 +99,9 @@ pub fn trace_step(
     let mrange = t[1].offset + m0 * f..t[1].offset + (m0 + 1) * f;
     let p = if spec.kind == ModelKind::Svd {
         // Sparse SGD: the ratings one after another, each moving only its own rows.
-        let mut sp = crate::sparse::SparseParams::<f32>::from_flat(spec, params)?;
+        let mut sp = crate::backend::cpu_sparse::SparseParams::<f32>::from_flat(spec, params)?;
         let mut sq_err = vec![0.0f32; users.len()];
-        let crate::sparse::SparseParams { u, m, ub, mb, mu } = &mut sp;
+        let crate::backend::cpu_sparse::SparseParams { u, m, ub, mb, mu } = &mut sp;
         ops::mf_sgd_sparse(u, m, ub, mb, *mu, users, items, targets, &mut sq_err, f, lr, wd);
         let _ = writeln!(
             s,

@@ -409,7 +409,7 @@ impl ModelSpec {
 
     /// The exact mean squared error over `rows`, in eval mode (no dropout),
     /// in chunks of 4,096 rows.
-    pub fn mse(&self, params: &[f32], rows: &crate::backend::Examples, ws: &mut Workspace) -> f64 {
+    pub fn mse(&self, params: &[f32], rows: &crate::data::Examples, ws: &mut Workspace) -> f64 {
         let mut sum = 0.0;
         for start in (0..rows.len()).step_by(4096) {
             let end = (start + 4096).min(rows.len());

@@ -12,6 +12,9 @@
 //! never panics: kernels built in, libcuda present, a device visible, a
 //! context, then the PTX loaded by the driver.
 
+pub mod memory;
+pub mod sparse;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -23,10 +26,11 @@ use cudarc::nvrtc::Ptx;
 
 use crate::backend::{Backend, BackendInit, GpuOptions};
 use crate::error::{Error, Result};
-use crate::memory::{MemoryPlan, EVAL_CHUNK};
+use crate::backend::cuda::memory::{MemoryPlan, EVAL_CHUNK};
 use crate::model::{DropoutKey, ModelKind, ModelSpec};
 use crate::ops::{AdamStep, DropoutLayer, Factor};
-use crate::optim::{Optimizer, Storage};
+use crate::optim::Optimizer;
+use crate::ops::Storage;
 
 mod ptx {
     include!(concat!(env!("OUT_DIR"), "/kernels.rs"));
@@ -1117,7 +1121,7 @@ impl Gpu {
 pub(crate) fn no_svd() -> Error {
     Error::Device {
         device: "cuda".into(),
-        msg: "the svd model trains by sparse SGD (crate::cuda_sparse), not in the dense CUDA backend".into(),
+        msg: "the svd model trains by sparse SGD (crate::backend::cuda::sparse), not in the dense CUDA backend".into(),
     }
 }
 
@@ -1395,7 +1399,7 @@ pub(crate) struct DeviceExamples {
 }
 
 impl DeviceExamples {
-    pub(crate) fn upload(gpu: &Gpu, e: &crate::backend::Examples) -> Result<Self> {
+    pub(crate) fn upload(gpu: &Gpu, e: &crate::data::Examples) -> Result<Self> {
         Ok(DeviceExamples {
             users: gpu.upload(&e.users)?,
             items: gpu.upload(&e.items)?,

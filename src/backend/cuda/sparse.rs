@@ -1,6 +1,6 @@
 //! Sparse SGD for the svd model on the GPU: cuMF_SGD's scheme, one warp per
 //! rating and no locks (`kernels/sparse.cu`). It is the GPU side of
-//! [`crate::sparse`], and its kernel's CPU twin is [`ops::mf_sgd_sparse`].
+//! [`crate::backend::cpu_sparse`], and its kernel's CPU twin is [`ops::mf_sgd_sparse`].
 //!
 //! An epoch uploads the loop's order, regroups it into tiles of user and
 //! item ranges that fit in L2 ([`Tiling`], [`ops::tile_order`]), gathers the
@@ -13,14 +13,15 @@ use std::sync::Arc;
 
 use cudarc::driver::CudaSlice;
 
-use crate::backend::{Backend, BackendInit, Examples};
-use crate::cuda::{cuda_err, sparse_max_factors, DeviceExamples, DeviceFactor, Gpu};
+use crate::backend::{Backend, BackendInit};
+use crate::data::Examples;
+use crate::backend::cuda::{cuda_err, sparse_max_factors, DeviceExamples, DeviceFactor, Gpu};
 use crate::error::{Error, Result};
-use crate::memory::{MemoryPlan, EVAL_CHUNK};
+use crate::backend::cuda::memory::{MemoryPlan, EVAL_CHUNK};
 use crate::model::ModelSpec;
 use crate::ops;
-use crate::optim::Storage;
-use crate::sparse::SparseParams;
+use crate::ops::Storage;
+use crate::backend::cpu_sparse::SparseParams;
 
 /// How an epoch's ratings are regrouped so that each group's rows stay in
 /// L2: users in ranges of `tile_users` rows, items in ranges of
@@ -359,7 +360,7 @@ pub fn cuda_backend<'a>(gpu: Arc<Gpu>, init: BackendInit<'a>) -> Result<Box<dyn 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::tests::svd;
+    use crate::backend::cuda::memory::tests::svd;
 
     #[test]
     fn tiles_fit_a_quarter_of_l2_per_axis() {

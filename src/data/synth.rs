@@ -10,7 +10,7 @@
 
 use std::io::Write;
 
-use crate::backend::Examples;
+use crate::data::Examples;
 use crate::error::{Error, Result};
 use crate::rng::Mt19937;
 

@@ -14,7 +14,7 @@ use std::time::{Instant, UNIX_EPOCH};
 
 use crate::data::{Columns, IdMap, Ratings, Source};
 use crate::error::{Error, Result};
-use crate::saved::write_atomic;
+use crate::files::write_atomic;
 
 #[cfg(target_endian = "big")]
 compile_error!("the ratings cache is written in the machine's byte order, assumed little-endian");

@@ -3,7 +3,11 @@
 //! The embeddings are ordinary dense parameters, so every row decays and
 //! moves with its momentum at every step, whether or not it is in the batch.
 
+pub mod schedule;
+
 use serde::Serialize;
+
+use crate::ops::Storage;
 
 use crate::ops::{adam_update, sgd_update, AdamStep};
 
@@ -17,7 +21,7 @@ pub enum Optimizer {
         momentum: f32,
     },
     /// Sparse SGD, one rating at a time, touching only that rating's rows
-    /// (see [`crate::sparse`]); the recipe's `wd` is its L2 factor.
+    /// (see [`crate::backend::cpu_sparse`]); the recipe's `wd` is its L2 factor.
     Sparse {
         /// How the factor tables are stored.
         storage: Storage,
@@ -31,34 +35,6 @@ pub enum Optimizer {
         /// Added to the denominator.
         eps: f64,
     },
-}
-
-/// How the sparse path stores its factor tables. The arithmetic is f32 either way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Storage {
-    /// 4 bytes a factor.
-    F32,
-    /// bfloat16: 2 bytes a factor, 8 bits of mantissa, rounded to nearest even.
-    Bf16,
-}
-
-impl Storage {
-    /// Its name on the command line and in reports: `f32` or `bf16`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Storage::F32 => "f32",
-            Storage::Bf16 => "bf16",
-        }
-    }
-
-    /// Bytes per stored factor.
-    pub fn bytes(self) -> usize {
-        match self {
-            Storage::F32 => 4,
-            Storage::Bf16 => 2,
-        }
-    }
 }
 
 impl Optimizer {

@@ -8,7 +8,8 @@
 //! costs the CPU a microcode assist and an Adam epoch takes 6 s instead of
 //! 0.7 s. Flushing moves the final validation MSE by less than 1e-4.
 
-use crate::backend::{Backend, BackendInit, Examples};
+use crate::backend::{Backend, BackendInit};
+use crate::data::Examples;
 use crate::error::Result;
 use crate::model::{DropoutKey, ModelKind, ModelSpec, Workspace};
 use crate::optim::OptimizerState;

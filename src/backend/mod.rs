@@ -5,69 +5,20 @@
 //! whole epochs. An epoch is the unit so that a GPU backend can keep every
 //! step on the device and read back once per epoch.
 
+pub mod cpu;
+pub mod cpu_sparse;
+pub mod cuda;
+
 use serde::Serialize;
 
 use std::sync::Arc;
 
-use crate::cpu::CpuBackend;
-use crate::cuda::{CudaBackend, Gpu};
-use crate::data::Ratings;
+use crate::backend::cpu::CpuBackend;
+use crate::backend::cuda::{CudaBackend, Gpu};
+use crate::data::Examples;
 use crate::error::{Error, Result};
 use crate::model::ModelSpec;
-use crate::ops;
 use crate::optim::Optimizer;
-
-/// Rows of a ratings table in columnar form, ready for a device.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Examples {
-    /// User index per row.
-    pub users: Vec<u32>,
-    /// Item index per row.
-    pub items: Vec<u32>,
-    /// Rating per row.
-    pub ratings: Vec<f32>,
-}
-
-impl Examples {
-    /// The given rows of `data`, in the given order.
-    pub fn select(data: &Ratings, rows: &[u32]) -> Examples {
-        let mut out = Examples::default();
-        gather_rows(&data.users, &data.items, &data.ratings, rows, &mut out);
-        out
-    }
-
-    /// Replaces `out` with the given rows of `self`, in the given order
-    /// (a batch, reusing `out`'s allocation).
-    pub fn gather_into(&self, rows: &[u32], out: &mut Examples) {
-        gather_rows(&self.users, &self.items, &self.ratings, rows, out);
-    }
-
-    /// Number of rows.
-    pub fn len(&self) -> usize {
-        self.ratings.len()
-    }
-
-    /// True with no rows.
-    pub fn is_empty(&self) -> bool {
-        self.ratings.is_empty()
-    }
-}
-
-fn gather_rows(users: &[u32], items: &[u32], ratings: &[f32], rows: &[u32], out: &mut Examples) {
-    let n = rows.len();
-    out.users.resize(n, 0);
-    out.items.resize(n, 0);
-    out.ratings.resize(n, 0.0);
-    ops::gather_rows(
-        &mut out.users,
-        &mut out.items,
-        &mut out.ratings,
-        users,
-        items,
-        ratings,
-        rows,
-    );
-}
 
 /// What a backend starts from.
 #[derive(Debug, Clone)]
@@ -163,9 +114,9 @@ pub fn create<'a>(
     let sparse = matches!(init.optimizer, Optimizer::Sparse { .. });
     let on_cpu = |init: BackendInit<'a>, why: String| -> Result<(Box<dyn Backend + 'a>, String)> {
         if sparse {
-            let threads = crate::sparse::cpu_threads();
+            let threads = crate::backend::cpu_sparse::cpu_threads();
             Ok((
-                crate::sparse::cpu_backend(init, threads)?,
+                crate::backend::cpu_sparse::cpu_backend(init, threads)?,
                 format!("device: cpu, {threads} threads ({why})"),
             ))
         } else {
@@ -174,7 +125,7 @@ pub fn create<'a>(
     };
     let on_gpu = |gpu: Gpu, init: BackendInit<'a>| -> Result<Box<dyn Backend + 'a>> {
         if sparse {
-            crate::cuda_sparse::cuda_backend(Arc::new(gpu), init)
+            crate::backend::cuda::sparse::cuda_backend(Arc::new(gpu), init)
         } else {
             Ok(Box::new(CudaBackend::new(Arc::new(gpu), init, gpu_opts)?))
         }

@@ -12,18 +12,19 @@ use std::sync::Arc;
 
 use cudarc::driver::CudaSlice;
 
-use crate::backend::{Backend, BackendInit, Examples, GpuOptions};
-use crate::check::{compare, Comparison};
-use crate::cpu::CpuBackend;
-use crate::cuda::{CudaBackend, DeviceFactor, Gpu};
+use crate::backend::{Backend, BackendInit, GpuOptions};
+use crate::data::Examples;
+use crate::compare::{compare, Comparison};
+use crate::backend::cpu::CpuBackend;
+use crate::backend::cuda::{CudaBackend, DeviceFactor, Gpu};
 use crate::data::Ratings;
 use crate::error::Result;
 use crate::model::{ModelKind, ModelSpec};
 use crate::ops::{self, AdamStep};
-use crate::optim::Storage;
+use crate::ops::Storage;
 use crate::recipe::Recipe;
 use crate::rng::Mt19937;
-use crate::split::Split;
+use crate::data::split::Split;
 use crate::train::model_spec;
 
 /// Batch sizes every batched kernel is checked at.
@@ -920,8 +921,8 @@ pub fn sparse_parity<S: DeviceFactor>(
         valid: &valid,
         seed: seed as u64,
     };
-    let mut cpu = crate::sparse::CpuSparseBackend::<S>::new(init.clone(), 1)?;
-    let mut cuda = crate::cuda_sparse::CudaSparseBackend::<S>::new(gpu.clone(), init, false)?;
+    let mut cpu = crate::backend::cpu_sparse::CpuSparseBackend::<S>::new(init.clone(), 1)?;
+    let mut cuda = crate::backend::cuda::sparse::CudaSparseBackend::<S>::new(gpu.clone(), init, false)?;
     cuda.set_max_warps(1);
     let cpu_loss = cpu.train_epoch(&order, bs, &lrs, 0, &mut |_, _| {})?;
     let gpu_loss = cuda.train_epoch(&order, bs, &lrs, 0, &mut |_, _| {})?;

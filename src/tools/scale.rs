@@ -1,6 +1,6 @@
 //! `mfcuda bench --scale`: sparse SGD at the sizes of ml-25m and the Netflix
 //! prize data, on synthetic ratings of the same shape (users × items ×
-//! ratings) drawn by [`crate::synth`] from a planted model with known noise.
+//! ratings) drawn by [`crate::data::synth`] from a planted model with known noise.
 //!
 //! Each variant trains the svd model (k = 128) for a few epochs and reports
 //! the time of one epoch's pass, rating updates per second, the bytes a
@@ -15,16 +15,18 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::backend::{Backend, BackendInit, Device, Examples};
-use crate::bench::{copy_bandwidth, time_gpu};
-use crate::cuda::{DeviceFactor, Gpu};
-use crate::cuda_sparse::CudaSparseBackend;
+use crate::backend::{Backend, BackendInit, Device};
+use crate::data::Examples;
+use crate::tools::bench::{copy_bandwidth, time_gpu};
+use crate::backend::cuda::{DeviceFactor, Gpu};
+use crate::backend::cuda::sparse::CudaSparseBackend;
 use crate::error::{Error, Result};
 use crate::model::{ModelKind, ModelSpec};
-use crate::optim::{Optimizer, Storage};
+use crate::optim::Optimizer;
+use crate::ops::Storage;
 use crate::rng::Mt19937;
-use crate::sparse::CpuSparseBackend;
-use crate::synth::{self, SynthSpec};
+use crate::backend::cpu_sparse::CpuSparseBackend;
+use crate::data::synth::{self, SynthSpec};
 
 /// A dataset shape: (name, users, items, ratings).
 pub type Shape = (&'static str, usize, usize, usize);
@@ -357,7 +359,7 @@ fn gpu_variant<S: DeviceFactor>(
 }
 
 fn cpu_variant<S: DeviceFactor>(ctx: &Ctx<'_>, progress: &mut impl FnMut(Stage)) -> Result<ScaleRow> {
-    let threads = crate::sparse::cpu_threads();
+    let threads = crate::backend::cpu_sparse::cpu_threads();
     let mut be = CpuSparseBackend::<S>::new(ctx.init(S::STORAGE), threads)?;
     let order: Vec<u32> = (0..ctx.train.len() as u32).collect();
     let variant = format!("{}, {threads} threads", S::STORAGE.name());

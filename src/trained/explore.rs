@@ -8,8 +8,8 @@ use std::path::Path;
 
 use crate::data::{open, Columns, CsvRows, Ratings, Source};
 use crate::error::{Error, Result};
-use crate::saved::SavedModel;
-use crate::split::Split;
+use crate::trained::saved::SavedModel;
+use crate::data::split::Split;
 
 /// ml-latest-small's `movies.csv`, compiled in for titles.
 pub const BUNDLED_MOVIES: &[u8] = include_bytes!(concat!(

@@ -17,13 +17,13 @@
 //! either the old file or the new one, never half of one.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::error::{Error, Result};
+use crate::files::write_atomic;
 use crate::model::{ModelKind, ModelSpec, Workspace};
 use crate::train::EpochRecord;
 
@@ -334,69 +334,6 @@ impl SavedModel {
     }
 }
 
-/// Writes a file through `fill` into a temporary file beside `path`, syncs
-/// it, and renames it over `path`. On any error the temporary file is
-/// removed and `path` is untouched.
-pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut File) -> std::io::Result<()>) -> Result<()> {
-    let name = path.display().to_string();
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path.file_name().ok_or_else(|| Error::File {
-        file: name.clone(),
-        msg: "not a file path".into(),
-    })?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
-    let io = |e: std::io::Error| Error::Write {
-        file: name.clone(),
-        source: e,
-    };
-    let result = (|| -> std::io::Result<()> {
-        let mut f = File::create(&tmp)?;
-        fill(&mut f)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io(e));
-    }
-    Ok(())
-}
-
-/// Fails early, before any training, if `path` cannot be written: a file
-/// is created beside it and removed again.
-pub fn check_writable(path: &Path) -> Result<()> {
-    let name = path.display().to_string();
-    if path.is_dir() {
-        return Err(Error::File {
-            file: name,
-            msg: "is a folder".into(),
-        });
-    }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if !dir.is_dir() {
-        return Err(Error::File {
-            file: name,
-            msg: format!("folder {} does not exist", dir.display()),
-        });
-    }
-    let probe = dir.join(format!(".mfcuda-write-check-{}", std::process::id()));
-    File::create(&probe).map_err(|e| Error::Write {
-        file: name,
-        source: e,
-    })?;
-    let _ = std::fs::remove_file(&probe);
-    Ok(())
-}
 /// `spec` as PyTorch prints it, its parameter count and memory, and its tensors.
 pub fn model_summary(spec: &ModelSpec) -> String {
     let n = spec.n_params();

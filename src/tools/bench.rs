@@ -13,15 +13,16 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::backend::{Backend, BackendInit, Device, Examples, GpuOptions};
-use crate::cpu::CpuBackend;
-use crate::cuda::{CudaBackend, Gpu};
+use crate::backend::{Backend, BackendInit, Device, GpuOptions};
+use crate::data::Examples;
+use crate::backend::cpu::CpuBackend;
+use crate::backend::cuda::{CudaBackend, Gpu};
 use crate::data::Ratings;
 use crate::error::{Error, Result};
 use crate::ops::{self, AdamStep};
 use crate::recipe;
 use crate::rng::Mt19937;
-use crate::split::Split;
+use crate::data::split::Split;
 use crate::train::model_spec;
 
 /// One measured line of the table.
@@ -188,15 +189,15 @@ impl Which<'_> {
         Ok(match self {
             Which::Cpu if fused => None,
             Which::Cpu if matches!(init.optimizer, crate::optim::Optimizer::Sparse { .. }) => {
-                let threads = crate::sparse::cpu_threads();
-                Some((crate::sparse::cpu_backend(init, threads)?, ""))
+                let threads = crate::backend::cpu_sparse::cpu_threads();
+                Some((crate::backend::cpu_sparse::cpu_backend(init, threads)?, ""))
             }
             Which::Cpu => Some((Box::new(CpuBackend::new(init)), "")),
             Which::Cuda(_) if fused && matches!(init.optimizer, crate::optim::Optimizer::Sparse { .. }) => {
                 None
             }
             Which::Cuda(gpu) if matches!(init.optimizer, crate::optim::Optimizer::Sparse { .. }) => {
-                Some((crate::cuda_sparse::cuda_backend(Arc::clone(gpu), init)?, ""))
+                Some((crate::backend::cuda::sparse::cuda_backend(Arc::clone(gpu), init)?, ""))
             }
             Which::Cuda(_) if fused && init.spec.kind == crate::model::ModelKind::Net => None,
             Which::Cuda(gpu) => {

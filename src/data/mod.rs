@@ -1,0 +1,23 @@
+//! The data layer: ratings in, the notebook's split, and data made to order.
+//!
+//! - [`ratings`] streams a MovieLens-style CSV into [`Ratings`], mapping raw
+//!   ids to contiguous indices; [`cache`] keeps a binary copy beside it.
+//! - [`examples`] holds rows in the columnar form a backend trains on.
+//! - [`split`] picks the notebook's validation rows with numpy's legacy
+//!   Mersenne Twister.
+//! - [`synth`] draws ratings of any size from a planted low-rank model;
+//!   [`stats`] summarises a data set.
+//!
+//! It depends on the base modules and on [`crate::ops`] only.
+
+pub mod cache;
+pub mod examples;
+pub mod ratings;
+pub mod split;
+pub mod stats;
+pub mod synth;
+
+pub use examples::Examples;
+pub use ratings::{
+    open, parse_i64, Columns, CsvRows, IdHasher, IdIndex, IdMap, Ratings, Source, BUNDLED_NAME, BUNDLED_RATINGS,
+};
