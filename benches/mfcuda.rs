@@ -3,8 +3,8 @@
 //! runs. `MFCUDA_BENCH_QUICK=1` shrinks the large sizes.
 
 use mfcuda::backend::Device;
-use mfcuda::tools::bench::{run, BenchOptions, BenchRow};
 use mfcuda::data::{Columns, Ratings, Source};
+use mfcuda::tools::bench::{run, BenchOptions, BenchRow};
 
 fn main() {
     let data = match Ratings::load(&Source::Bundled, &Columns::default()) {

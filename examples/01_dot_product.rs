@@ -18,7 +18,7 @@ fn main() -> mfcuda::Result<()> {
     println!("cpu: (a*b).sum(1) = {out:?}");
     assert_eq!(out, [6.0, 70.0], "the notebook prints tensor([ 6., 70.])");
 
-    match Gpu::open() {
+    match Gpu::open(0) {
         Ok(gpu) => {
             let (da, db) = (gpu.upload(&a)?, gpu.upload(&b)?);
             let mut dout = gpu.zeros::<f32>(2)?;

@@ -21,7 +21,7 @@ fn main() -> mfcuda::Result<()> {
     println!("cpu: rows {idx:?} = {out:?}");
     assert_eq!(out, vec![20.0, 21.0, 22.0, 0.0, 1.0, 2.0, 20.0, 21.0, 22.0]);
 
-    match Gpu::open() {
+    match Gpu::open(0) {
         Ok(gpu) => {
             let (dt, di) = (gpu.upload(&table)?, gpu.upload(&idx)?);
             let mut dout = gpu.zeros::<f32>(out.len())?;

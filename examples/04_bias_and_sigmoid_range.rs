@@ -26,7 +26,7 @@ fn main() -> mfcuda::Result<()> {
         assert!((p as f64 - want).abs() < 1e-6 && (0.5..=5.0).contains(&p));
     }
 
-    match Gpu::open() {
+    match Gpu::open(0) {
         Ok(gpu) => {
             let mut dx = gpu.upload(&dots)?;
             let (dub, dmb, du, di) = (

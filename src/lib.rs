@@ -37,18 +37,18 @@
 //! The command line (`src/main.rs` and `src/cli/`) parses and prints; the
 //! library decides.
 
-pub mod error;
-pub mod rng;
+pub mod backend;
 pub mod compare;
-pub mod files;
-pub mod ops;
 pub mod data;
+pub mod error;
+pub mod files;
 pub mod model;
+pub mod ops;
 pub mod optim;
 pub mod recipe;
-pub mod backend;
-pub mod train;
+pub mod rng;
 pub mod tools;
+pub mod train;
 pub mod trained;
 
 pub use error::{Error, Result};

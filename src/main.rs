@@ -9,20 +9,21 @@ use clap::{Args, Parser, Subcommand};
 use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
+use mfcuda::backend::cuda;
+use mfcuda::backend::select::{choose, Choice, Needs};
 use mfcuda::backend::{Device, GpuOptions};
-use mfcuda::tools::bench::{self, BenchOptions, BenchRow};
 use mfcuda::data::cache::{self, LoadReport};
-use mfcuda::backend::cuda::{self, Gpu};
-use mfcuda::data::{self, Columns, Ratings, Source};
-use mfcuda::trained::explore::{self, Movies, Prediction, Unknown};
-use mfcuda::tools::check::{self, CheckRow};
-use mfcuda::trained::plot;
-use mfcuda::recipe::{self, Overrides};
-use mfcuda::trained::saved::{self, SavedModel};
 use mfcuda::data::split::validation_indices;
 use mfcuda::data::stats::Stats;
 use mfcuda::data::synth::{self, SynthSpec};
+use mfcuda::data::{self, Columns, Ratings, Source};
+use mfcuda::recipe::{self, Overrides};
+use mfcuda::tools::bench::{self, BenchOptions, BenchRow};
+use mfcuda::tools::check::{self, CheckRow};
 use mfcuda::train::{train, EpochRecord, Observer, Progress, TrainConfig};
+use mfcuda::trained::explore::{self, Movies, Prediction, Unknown};
+use mfcuda::trained::plot;
+use mfcuda::trained::saved::{self, SavedModel};
 
 type CliResult = Result<(), cli_error::Error>;
 
@@ -94,7 +95,7 @@ struct BenchArgs {
     #[command(flatten)]
     data: DataArgs,
     /// `cpu` times the CPU only; `auto` adds the GPU when there is one; `cuda` requires it.
-    #[arg(long, value_enum, default_value_t = Device::Auto)]
+    #[arg(long, default_value = "auto", value_name = "auto|cpu|cuda|cuda:N")]
     device: Device,
     /// Smaller large sizes and fewer repetitions (with --scale: shapes a tenth of the size).
     #[arg(long)]
@@ -203,7 +204,7 @@ struct BiasesArgs {
 #[derive(Args)]
 struct CheckArgs {
     /// The GPU to check; `cpu` has nothing to compare.
-    #[arg(long, value_enum, default_value_t = Device::Auto)]
+    #[arg(long, default_value = "auto", value_name = "auto|cpu|cuda|cuda:N")]
     device: Device,
 }
 
@@ -258,7 +259,7 @@ struct TrainArgs {
     #[arg(long, default_value = "learner")]
     recipe: String,
     /// Where to compute.
-    #[arg(long, value_enum, default_value_t = Device::Auto)]
+    #[arg(long, default_value = "auto", value_name = "auto|cpu|cuda|cuda:N")]
     device: Device,
     /// Seeds initialisation, shuffling and dropout.
     #[arg(long, default_value_t = 42)]
@@ -511,29 +512,22 @@ fn run_train(a: &TrainArgs) -> CliResult {
 /// `train --trace`: one step on the first 4 rows of the first epoch's order,
 /// drawn exactly as training draws them.
 fn run_trace(a: &TrainArgs, recipe: &recipe::Recipe, data: &Ratings) -> CliResult {
-    let split = mfcuda::data::split::Split::new(data.len(), a.val_pct, a.split_seed)?;
-    let train_set = mfcuda::data::Examples::select(data, &split.train);
-    let spec = mfcuda::train::model_spec(recipe, data);
-    let mut rng = mfcuda::rng::Mt19937::new(a.seed);
-    let (params, _) = mfcuda::train::initial_params(&spec, &mut rng, &train_set);
-    let order = rng.permutation(train_set.len());
+    let setup = mfcuda::train::Setup::new(data, recipe, a.seed, a.val_pct, a.split_seed)?;
+    let order = setup.rng.clone().permutation(setup.train.len());
     let mut batch = mfcuda::data::Examples::default();
-    train_set.gather_into(&order[..4.min(order.len())], &mut batch);
-    let gpu = match a.device {
-        Device::Cpu => None,
-        _ => match Gpu::open() {
-            Ok(g) => Some(g),
-            Err(why) if a.device == Device::Cuda => return Err(format!("device cuda: {why}").into()),
-            Err(why) => {
-                eprintln!("gpu: skipped ({why})");
-                None
-            }
-        },
+    setup.train.gather_into(&order[..4.min(order.len())], &mut batch);
+    let gpu = match choose(a.device, &Needs::default())? {
+        Choice::Gpu { gpu, .. } => Some(gpu),
+        Choice::Cpu(Some(why)) => {
+            eprintln!("gpu: skipped ({why})");
+            None
+        }
+        Choice::Cpu(None) => None,
     };
     let lr = recipe.stages[0].lr();
     let text = mfcuda::tools::trace::trace_step(
-        &spec,
-        &params,
+        &setup.spec,
+        &setup.params,
         &batch.users,
         &batch.items,
         &batch.ratings,
@@ -703,14 +697,13 @@ fn run_plot(a: &PlotArgs) -> CliResult {
 }
 
 fn run_check(a: &CheckArgs) -> CliResult {
-    if a.device == Device::Cpu {
-        return Err(
-            "check compares the CUDA kernels with their CPU twins: it needs --device cuda (or auto)"
-                .to_string()
-                .into(),
-        );
-    }
-    let gpu = Gpu::open().map_err(|why| format!("mfcuda check needs a usable GPU: {why}"))?;
+    let needs = Needs {
+        gpu_only: Some("mfcuda check compares the CUDA kernels with their CPU twins".into()),
+        gpu_refused: None,
+    };
+    let Some(gpu) = choose(a.device, &needs)?.into_gpu() else {
+        return Err("mfcuda check: no GPU was chosen".to_string().into());
+    };
     let gpu = Arc::new(gpu);
     emit(&format!(
         "device   {}\nkernels  {}\n\n{}\n",
@@ -749,13 +742,7 @@ fn run_check(a: &CheckArgs) -> CliResult {
         ("net", det),
     ];
     for (name, opts) in parity {
-        show(&check::step_parity(
-            &gpu,
-            &data,
-            &recipe::find(name)?,
-            42,
-            opts,
-        )?);
+        show(&check::step_parity(&gpu, &data, &recipe::find(name)?, 42, opts)?);
     }
     show(&check::sparse_parity::<f32>(
         &gpu,

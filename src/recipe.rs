@@ -5,9 +5,9 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::model::ModelKind;
-use crate::optim::Optimizer;
 use crate::ops::Storage;
 use crate::optim::schedule::Schedule;
+use crate::optim::Optimizer;
 
 /// One notebook experiment.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -9,14 +9,16 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{self, BackendInit, Device, GpuOptions};
+use crate::backend::select::create;
+use crate::backend::{BackendInit, Device, GpuOptions};
+use crate::data::split::Split;
 use crate::data::Examples;
 use crate::data::Ratings;
 use crate::error::{Error, Result};
 use crate::model::ModelSpec;
+use crate::optim::Optimizer;
 use crate::recipe::Recipe;
 use crate::rng::Mt19937;
-use crate::data::split::Split;
 
 /// fastai's smoothing factor for the reported training loss.
 pub const AVG_MOM: f64 = 0.98;
@@ -100,9 +102,80 @@ pub struct TrainReport {
     pub params: Vec<f32>,
 }
 
+/// Everything a run starts from, prepared in one place: the split, the
+/// training and validation rows, the model spec and the initial parameters.
+/// [`train`], `train --trace`, `mfcuda check`, `mfcuda bench` and the tests
+/// all prepare their runs through [`Setup::new`].
+#[derive(Clone)]
+pub struct Setup {
+    /// The training rows, in file order.
+    pub train: Examples,
+    /// The validation rows, in the split's order.
+    pub valid: Examples,
+    /// The recipe's model on this data.
+    pub spec: ModelSpec,
+    /// Initial parameters: drawn by `spec.init_params`, then, for the svd
+    /// model, `mu` set to the training mean, as in Surprise.
+    pub params: Vec<f32>,
+    /// The mean training rating.
+    pub global_mean: f64,
+    /// The recipe's optimizer.
+    pub optimizer: Optimizer,
+    /// The recipe's weight decay.
+    pub wd: f32,
+    /// The training seed.
+    pub seed: u32,
+    /// The run's generator after the parameters were drawn: the epochs'
+    /// shuffles continue from it.
+    pub rng: Mt19937,
+}
+
+impl Setup {
+    /// `recipe` on `data`, holding out `val_pct` of the rows (numpy's
+    /// permutation under `split_seed`), with parameters drawn from `seed`.
+    pub fn new(data: &Ratings, recipe: &Recipe, seed: u32, val_pct: f64, split_seed: u32) -> Result<Setup> {
+        let split = Split::new(data.len(), val_pct, split_seed)?;
+        let train = Examples::select(data, &split.train);
+        let valid = Examples::select(data, &split.valid);
+        let spec = model_spec(recipe, data);
+        let mut rng = Mt19937::new(seed);
+        let (params, global_mean) = initial_params(&spec, &mut rng, &train);
+        Ok(Setup {
+            train,
+            valid,
+            spec,
+            params,
+            global_mean,
+            optimizer: recipe.optimizer,
+            wd: recipe.wd,
+            seed,
+            rng,
+        })
+    }
+
+    /// The notebook's setup: 20% held out under seed 42.
+    pub fn notebook(data: &Ratings, recipe: &Recipe, seed: u32) -> Result<Setup> {
+        Setup::new(data, recipe, seed, 0.2, 42)
+    }
+
+    /// What a backend starts from (the parameters copied).
+    pub fn init(&self) -> BackendInit<'_> {
+        BackendInit {
+            spec: &self.spec,
+            params: self.params.clone(),
+            optimizer: self.optimizer,
+            wd: self.wd,
+            train: &self.train,
+            valid: &self.valid,
+            seed: self.seed as u64,
+        }
+    }
+}
+
 /// The parameters a run starts from: drawn by `spec.init_params`, then,
 /// for the svd model, `mu` set to the training mean, as in Surprise. Also
-/// returns that mean.
+/// returns that mean. [`Setup::new`] uses it, and so does `bench --scale`,
+/// whose synthetic rows are never a [`Ratings`].
 pub fn initial_params(spec: &ModelSpec, rng: &mut Mt19937, train: &Examples) -> (Vec<f32>, f64) {
     let mut params = spec.init_params(rng);
     let mean = train.ratings.iter().map(|&r| r as f64).sum::<f64>() / train.len().max(1) as f64;
@@ -113,7 +186,7 @@ pub fn initial_params(spec: &ModelSpec, rng: &mut Mt19937, train: &Examples) -> 
 }
 
 /// The model spec a recipe gives on `data`.
-pub fn model_spec(recipe: &Recipe, data: &Ratings) -> ModelSpec {
+fn model_spec(recipe: &Recipe, data: &Ratings) -> ModelSpec {
     ModelSpec {
         kind: recipe.model,
         n_users: data.n_users(),
@@ -158,25 +231,13 @@ impl Observer for Silent {}
 /// Runs `cfg` on `data`, telling `obs` what happens as it happens.
 pub fn train(data: &Ratings, cfg: &TrainConfig, obs: &mut dyn Observer) -> Result<TrainReport> {
     let recipe = &cfg.recipe;
-    let split = Split::new(data.len(), cfg.val_pct, cfg.split_seed)?;
-    let train_set = Examples::select(data, &split.train);
-    let valid_set = Examples::select(data, &split.valid);
-    let spec = model_spec(recipe, data);
-
-    let mut rng = Mt19937::new(cfg.seed);
-    let (params, global_mean) = initial_params(&spec, &mut rng, &train_set);
-    let init = BackendInit {
-        spec: &spec,
-        params,
-        optimizer: recipe.optimizer,
-        wd: recipe.wd,
-        train: &train_set,
-        valid: &valid_set,
-        seed: cfg.seed as u64,
-    };
-    let (mut be, why) = backend::create(cfg.device, init, cfg.gpu)?;
+    let setup = Setup::new(data, recipe, cfg.seed, cfg.val_pct, cfg.split_seed)?;
+    let init = setup.init();
+    let (mut be, why) = create(cfg.device, init, cfg.gpu)?;
     obs.start(&why);
 
+    let (train_set, valid_set, spec) = (&setup.train, &setup.valid, &setup.spec);
+    let mut rng = setup.rng.clone();
     let bs = recipe.batch_size;
     let steps_per_epoch = train_set.len().div_ceil(bs);
     let start = Instant::now();
@@ -266,7 +327,7 @@ pub fn train(data: &Ratings, cfg: &TrainConfig, obs: &mut dyn Observer) -> Resul
         seconds: start.elapsed().as_secs_f64(),
         split_seed: cfg.split_seed,
         val_pct: cfg.val_pct,
-        global_mean,
+        global_mean: setup.global_mean,
         params: be.params()?,
         spec: spec.clone(),
         history,

@@ -205,14 +205,14 @@ fn bad_arguments_are_rejected() {
 
 #[test]
 fn check_without_a_gpu_fails_clearly() {
-    if mfcuda::backend::cuda::Gpu::open().is_ok() {
+    if mfcuda::backend::cuda::Gpu::open(0).is_ok() {
         return; // with a GPU, `check` runs for real: tests/gpu.rs covers it
     }
     let o = mfcuda(&["check"]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
-        err.starts_with("error: mfcuda check needs a usable GPU: "),
+        err.starts_with("error: device auto: mfcuda check compares the CUDA kernels with their CPU twins, and no GPU can be used: "),
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");
@@ -344,7 +344,7 @@ fn sparse_deterministic_stays_off_the_hogwild_gpu() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("device: cpu, ")
-            && stderr(&o).contains("(auto: --deterministic, and sparse SGD on the GPU"),
+            && stderr(&o).contains("(auto: --deterministic: sparse SGD on the GPU"),
         "{}",
         stderr(&o)
     );

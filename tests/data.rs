@@ -2,8 +2,8 @@
 
 use std::io::Read;
 
-use mfcuda::data::{Columns, Ratings, Source};
 use mfcuda::data::stats::Stats;
+use mfcuda::data::{Columns, Ratings, Source};
 
 /// The notebook's crosstab of the top 15 users by the top movies, as printed
 /// (pandas, ascending ids). The capture lost the column of movie 2959 and

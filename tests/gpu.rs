@@ -5,17 +5,17 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use mfcuda::backend::{Device, GpuOptions};
 use mfcuda::backend::cuda::Gpu;
+use mfcuda::backend::{Device, GpuOptions};
 use mfcuda::data::{Columns, Ratings, Source};
-use mfcuda::tools::check::{kernel_checks, sparse_parity, step_parity, CheckRow};
 use mfcuda::recipe::{self, Overrides};
+use mfcuda::tools::check::{kernel_checks, sparse_parity, step_parity, CheckRow};
 use mfcuda::train::{train, Silent, TrainConfig};
 
 /// The GPU, or `None` after telling the terminal why the test skips. Writes
 /// to the stderr handle directly, which the test harness does not capture.
 fn gpu_or_skip(test: &str) -> Option<Arc<Gpu>> {
-    match Gpu::open() {
+    match Gpu::open(0) {
         Ok(gpu) => Some(Arc::new(gpu)),
         Err(why) => {
             let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
@@ -120,7 +120,7 @@ fn recipes_on_gpu_match_cpu_and_notebook() {
             };
             train(&data, &cfg, &mut Silent).unwrap()
         };
-        let (cpu, gpu) = (run(Device::Cpu, false), run(Device::Cuda, false));
+        let (cpu, gpu) = (run(Device::Cpu, false), run(Device::Cuda(0), false));
         assert!(gpu.device.starts_with("cuda"), "{}", gpu.device);
         let _ = writeln!(
             std::io::stderr(),
@@ -143,7 +143,7 @@ fn recipes_on_gpu_match_cpu_and_notebook() {
             gpu.notebook_mse.unwrap()
         );
         if name != "net" {
-            let fused = run(Device::Cuda, true);
+            let fused = run(Device::Cuda(0), true);
             assert!(fused.device.contains("fused"), "{}", fused.device);
             let _ = writeln!(
                 std::io::stderr(),
@@ -181,7 +181,7 @@ fn deterministic_gpu_runs_repeat_to_the_bit() {
                 seed: 42,
                 split_seed: 42,
                 val_pct: 0.2,
-                device: Device::Cuda,
+                device: Device::Cuda(0),
                 gpu: GpuOptions {
                     fused: false,
                     deterministic,
@@ -234,7 +234,7 @@ fn sparse_recipes_on_gpu_reach_the_cpus_rmse() {
             };
             train(&data, &cfg, &mut Silent).unwrap()
         };
-        let (cpu, gpu) = (run(Device::Cpu), run(Device::Cuda));
+        let (cpu, gpu) = (run(Device::Cpu), run(Device::Cuda(0)));
         assert!(
             gpu.device.contains("sparse SGD, one warp per rating"),
             "{}",

@@ -61,7 +61,8 @@ fn crate_paths(text: &str) -> Vec<(usize, Vec<String>)> {
         let code = line.split("//").next().unwrap_or("");
         let mut rest = code;
         while let Some(i) = rest.find("crate::") {
-            let before_ok = i == 0 || !rest[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '$');
+            let before_ok =
+                i == 0 || !rest[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '$');
             let tail = &rest[i + "crate::".len()..];
             // `crate::{a::x, b}`: each first segment inside the braces.
             if let Some(group) = tail.strip_prefix('{') {
@@ -81,7 +82,11 @@ fn crate_paths(text: &str) -> Vec<(usize, Vec<String>)> {
             }
             let path: Vec<String> = tail
                 .split("::")
-                .map(|s| s.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect::<String>())
+                .map(|s| {
+                    s.chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect::<String>()
+                })
                 .take_while(|s| !s.is_empty())
                 .collect();
             if before_ok && !path.is_empty() {
@@ -109,7 +114,10 @@ fn imports_only_point_down() {
             continue;
         }
         let Some(my_layer) = layer(top) else {
-            bad.push(format!("{}: module `{top}` is in no layer of tests/layers.rs", file.display()));
+            bad.push(format!(
+                "{}: module `{top}` is in no layer of tests/layers.rs",
+                file.display()
+            ));
             continue;
         };
         let text = std::fs::read_to_string(file).expect("a readable source file");
@@ -121,7 +129,10 @@ fn imports_only_point_down() {
                 if target == "Error" || target == "Result" {
                     continue;
                 }
-                bad.push(format!("{}:{line}: crate::{target} is in no layer", file.display()));
+                bad.push(format!(
+                    "{}:{line}: crate::{target} is in no layer",
+                    file.display()
+                ));
                 continue;
             };
             if target == top {
@@ -149,9 +160,20 @@ fn imports_only_point_down() {
             }
         }
     }
-    assert!(checked > 100, "only {checked} crate paths found: is the scan broken?");
-    assert!(bad.is_empty(), "{} imports point up or sideways:\n{}", bad.len(), bad.join("\n"));
-    println!("layers: {checked} crate paths in {} files, all pointing down", files.len());
+    assert!(
+        checked > 100,
+        "only {checked} crate paths found: is the scan broken?"
+    );
+    assert!(
+        bad.is_empty(),
+        "{} imports point up or sideways:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+    println!(
+        "layers: {checked} crate paths in {} files, all pointing down",
+        files.len()
+    );
 }
 
 #[test]

@@ -4,8 +4,8 @@
 use std::io::Write;
 
 use mfcuda::data::cache::{self, cache_path};
-use mfcuda::data::{Columns, Ratings, Source};
 use mfcuda::data::synth::{write_csv, SynthSpec};
+use mfcuda::data::{Columns, Ratings, Source};
 
 fn synth(path: &std::path::Path, spec: &SynthSpec) {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());

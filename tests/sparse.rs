@@ -2,17 +2,17 @@
 //! the two-thread stratified epoch against itself and against one thread,
 //! and the recipe's accuracy on the notebook's split.
 
+use mfcuda::backend::cpu_sparse::CpuSparseBackend;
 use mfcuda::backend::{Backend, BackendInit, Device};
+use mfcuda::data::split::Split;
 use mfcuda::data::Examples;
 use mfcuda::data::{Columns, Ratings, Source};
 use mfcuda::model::{ModelKind, ModelSpec};
 use mfcuda::ops::mf_sgd_sparse;
-use mfcuda::optim::Optimizer;
 use mfcuda::ops::Storage;
+use mfcuda::optim::Optimizer;
 use mfcuda::recipe;
 use mfcuda::rng::Mt19937;
-use mfcuda::backend::cpu_sparse::CpuSparseBackend;
-use mfcuda::data::split::Split;
 use mfcuda::train::{train, Silent, TrainConfig};
 
 #[test]
@@ -287,26 +287,14 @@ fn sparse_bf16_recipe_stays_within_0_005_of_f32() {
 
 #[test]
 fn sparse_validation_is_the_models_mse_to_the_bit() {
-    let (data, train, valid) = setup();
-    let spec = mfcuda::train::model_spec(&recipe::find("sparse").unwrap(), &data);
-    let mut rng = Mt19937::new(4);
-    let (params, _) = mfcuda::train::initial_params(&spec, &mut rng, &train);
-    let init = BackendInit {
-        spec: &spec,
-        params,
-        optimizer: Optimizer::Sparse {
-            storage: Storage::F32,
-        },
-        wd: 0.06,
-        train: &train,
-        valid: &valid,
-        seed: 4,
-    };
-    let mut be = CpuSparseBackend::<f32>::new(init, 2).unwrap();
-    let order = rng.permutation(train.len());
+    let data = Ratings::load(&Source::Bundled, &Columns::default()).unwrap();
+    let setup = mfcuda::train::Setup::notebook(&data, &recipe::find("sparse").unwrap(), 4).unwrap();
+    let (spec, train, valid) = (&setup.spec, &setup.train, &setup.valid);
+    let mut be = CpuSparseBackend::<f32>::new(setup.init(), 2).unwrap();
+    let order = setup.rng.clone().permutation(train.len());
     let steps = train.len().div_ceil(64);
     be.train_epoch(&order, 64, &vec![0.02; steps], 0, &mut |_, _| {})
         .unwrap();
-    let want = spec.mse(&be.params().unwrap(), &valid, &mut Default::default());
+    let want = spec.mse(&be.params().unwrap(), valid, &mut Default::default());
     assert_eq!(be.validate().unwrap().to_bits(), want.to_bits());
 }

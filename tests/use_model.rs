@@ -7,8 +7,8 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use mfcuda::data::{Columns, Ratings, Source};
-use mfcuda::trained::saved::SavedModel;
 use mfcuda::files::write_atomic;
+use mfcuda::trained::saved::SavedModel;
 
 fn mfcuda(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mfcuda"))

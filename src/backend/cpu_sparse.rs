@@ -17,9 +17,9 @@ use crate::backend::{Backend, BackendInit};
 use crate::data::Examples;
 use crate::error::{Error, Result};
 use crate::model::{split, ModelKind, ModelSpec};
+use crate::ops::Storage;
 use crate::ops::{group_mean, mf_predict, mf_sgd_sparse, mse_sum, Factor};
 use crate::optim::Optimizer;
-use crate::ops::Storage;
 
 /// The threads the CPU sparse backend runs on: the cores, at most 2 (its
 /// stratification cuts the data in two).

@@ -8,13 +8,8 @@
 pub mod cpu;
 pub mod cpu_sparse;
 pub mod cuda;
+pub mod select;
 
-use serde::Serialize;
-
-use std::sync::Arc;
-
-use crate::backend::cpu::CpuBackend;
-use crate::backend::cuda::{CudaBackend, Gpu};
 use crate::data::Examples;
 use crate::error::{Error, Result};
 use crate::model::ModelSpec;
@@ -90,79 +85,42 @@ pub struct GpuOptions {
     pub deterministic: bool,
 }
 
-/// Which device the user asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
+/// Which device the user asked for: `auto`, `cpu`, `cuda` or `cuda:N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Device {
-    /// The GPU when one can be used, else the CPU.
+    /// The first GPU when one can be used, else the CPU.
     Auto,
     /// The CPU reference.
     Cpu,
-    /// An NVIDIA GPU through CUDA.
-    Cuda,
+    /// The NVIDIA GPU of this index (`cuda` is `cuda:0`).
+    Cuda(usize),
 }
 
-/// Builds the backend for `device`. Also returns one line saying which
-/// device was picked and why. `gpu` picks how the CUDA backend runs.
-pub fn create<'a>(
-    device: Device,
-    init: BackendInit<'a>,
-    gpu_opts: GpuOptions,
-) -> Result<(Box<dyn Backend + 'a>, String)> {
-    // Sparse SGD: one warp per rating on the GPU, two stratified threads on
-    // the CPU. The rest: the CPU reference, or the dense CUDA backend.
-    let sparse = matches!(init.optimizer, Optimizer::Sparse { .. });
-    let on_cpu = |init: BackendInit<'a>, why: String| -> Result<(Box<dyn Backend + 'a>, String)> {
-        if sparse {
-            let threads = crate::backend::cpu_sparse::cpu_threads();
-            Ok((
-                crate::backend::cpu_sparse::cpu_backend(init, threads)?,
-                format!("device: cpu, {threads} threads ({why})"),
-            ))
-        } else {
-            Ok((Box::new(CpuBackend::new(init)), format!("device: cpu ({why})")))
+impl std::str::FromStr for Device {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Device, String> {
+        match s {
+            "auto" => Ok(Device::Auto),
+            "cpu" => Ok(Device::Cpu),
+            "cuda" => Ok(Device::Cuda(0)),
+            _ => match s.strip_prefix("cuda:").map(str::parse::<usize>) {
+                Some(Ok(n)) => Ok(Device::Cuda(n)),
+                _ => Err(format!(
+                    "'{s}': expected auto, cpu, cuda or cuda:N (N a GPU index from 0)"
+                )),
+            },
         }
-    };
-    let on_gpu = |gpu: Gpu, init: BackendInit<'a>| -> Result<Box<dyn Backend + 'a>> {
-        if sparse {
-            crate::backend::cuda::sparse::cuda_backend(Arc::new(gpu), init)
-        } else {
-            Ok(Box::new(CudaBackend::new(Arc::new(gpu), init, gpu_opts)?))
+    }
+}
+
+impl std::fmt::Display for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Device::Auto => f.write_str("auto"),
+            Device::Cpu => f.write_str("cpu"),
+            Device::Cuda(0) => f.write_str("cuda"),
+            Device::Cuda(n) => write!(f, "cuda:{n}"),
         }
-    };
-    // Hogwild does not repeat to the bit; the CPU's stratified threads do.
-    let hogwild = "sparse SGD on the GPU is lock-free (Hogwild) and does not repeat to the bit";
-    match device {
-        Device::Cpu => on_cpu(init, "requested".into()),
-        Device::Cuda if sparse && gpu_opts.deterministic => Err(Error::Device {
-            device: "cuda".into(),
-            msg: format!("--deterministic: {hogwild}; use --device cpu, which does"),
-        }),
-        Device::Auto if sparse && gpu_opts.deterministic => {
-            on_cpu(init, format!("auto: --deterministic, and {hogwild}"))
-        }
-        Device::Cuda => {
-            let gpu = Gpu::open().map_err(|why| Error::Device {
-                device: "cuda".into(),
-                msg: format!("{why}; use --device cpu"),
-            })?;
-            let line = format!("device: cuda, {} (requested)", gpu.description);
-            Ok((on_gpu(gpu, init)?, line))
-        }
-        Device::Auto => match Gpu::open() {
-            Ok(gpu) => {
-                let line = format!("device: cuda, {} (auto: a usable GPU was found)", gpu.description);
-                if !sparse {
-                    return Ok((on_gpu(gpu, init)?, line));
-                }
-                // A GPU that cannot take a sparse run (too little memory, too
-                // many factors for the kernels) leaves it to the CPU, saying why.
-                match on_gpu(gpu, init.clone()) {
-                    Ok(be) => Ok((be, line)),
-                    Err(e) => on_cpu(init, format!("auto: the GPU cannot run this: {e}")),
-                }
-            }
-            Err(why) => on_cpu(init, format!("auto: {why}")),
-        },
     }
 }

@@ -19,5 +19,6 @@ pub mod synth;
 
 pub use examples::Examples;
 pub use ratings::{
-    open, parse_i64, Columns, CsvRows, IdHasher, IdIndex, IdMap, Ratings, Source, BUNDLED_NAME, BUNDLED_RATINGS,
+    open, parse_i64, Columns, CsvRows, IdHasher, IdIndex, IdMap, Ratings, Source, BUNDLED_NAME,
+    BUNDLED_RATINGS,
 };

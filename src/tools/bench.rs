@@ -13,17 +13,17 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::backend::{Backend, BackendInit, Device, GpuOptions};
-use crate::data::Examples;
 use crate::backend::cpu::CpuBackend;
 use crate::backend::cuda::{CudaBackend, Gpu};
+use crate::backend::select::{choose, Choice, Needs};
+use crate::backend::{Backend, BackendInit, Device, GpuOptions};
+use crate::data::split::Split;
 use crate::data::Ratings;
 use crate::error::{Error, Result};
 use crate::ops::{self, AdamStep};
 use crate::recipe;
 use crate::rng::Mt19937;
-use crate::data::split::Split;
-use crate::train::model_spec;
+use crate::train::Setup as TrainSetup;
 
 /// One measured line of the table.
 #[derive(Debug, Clone, Serialize)]
@@ -108,7 +108,7 @@ pub struct BenchOptions {
 /// Runs the benchmark on `data`, calling `on_row` as each row is measured.
 pub fn run(data: &Ratings, opts: BenchOptions, mut on_row: impl FnMut(&BenchRow)) -> Result<BenchReport> {
     // Refuse data too small to split before spending time on the kernels.
-    Setup::new(data)?;
+    check_splits(data)?;
     let mut report = BenchReport {
         gpu: None,
         gpu_skipped: None,
@@ -119,50 +119,32 @@ pub fn run(data: &Ratings, opts: BenchOptions, mut on_row: impl FnMut(&BenchRow)
         on_row(&row);
         report.rows.push(row);
     };
-    if opts.device != Device::Cpu {
-        match Gpu::open() {
-            Ok(gpu) => {
-                let gpu = Arc::new(gpu);
-                report.gpu = Some(gpu.description.clone());
-                gpu_bench(&gpu, data, opts, &mut report, &mut push)?;
-            }
-            Err(why) if opts.device == Device::Cuda => {
-                return Err(Error::Device {
-                    device: "cuda".into(),
-                    msg: why,
-                });
-            }
-            Err(why) => report.gpu_skipped = Some(why),
+    match choose(opts.device, &Needs::default())? {
+        Choice::Gpu { gpu, .. } => {
+            let gpu = Arc::new(gpu);
+            report.gpu = Some(gpu.description.clone());
+            gpu_bench(&gpu, data, opts, &mut report, &mut push)?;
         }
+        Choice::Cpu(no_gpu) => report.gpu_skipped = no_gpu,
     }
     cpu_bench(data, opts, &mut report, &mut push)?;
     Ok(report)
 }
 
-/// The notebook's setup: the split, the recipe's model and initial parameters.
-struct Setup {
-    train: Examples,
-    valid: Examples,
-}
-
-impl Setup {
-    fn new(data: &Ratings) -> Result<Setup> {
-        // bench always holds out the notebook's 20%; it has no --val-pct to change.
-        let split = Split::new(data.len(), 0.2, 42).map_err(|_| {
-            Error::invalid(
-                "bench",
-                format!(
-                    "{} ratings are too few: the epochs hold out 20% for validation, \
-                     and both parts must be non-empty",
-                    data.len()
-                ),
-            )
-        })?;
-        Ok(Setup {
-            train: Examples::select(data, &split.train),
-            valid: Examples::select(data, &split.valid),
-        })
-    }
+/// Refuses data too small for the notebook's split, before any time is
+/// spent on the kernels.
+fn check_splits(data: &Ratings) -> Result<()> {
+    // bench always holds out the notebook's 20%; it has no --val-pct to change.
+    Split::new(data.len(), 0.2, 42).map(|_| ()).map_err(|_| {
+        Error::invalid(
+            "bench",
+            format!(
+                "{} ratings are too few: the epochs hold out 20% for validation, \
+                 and both parts must be non-empty",
+                data.len()
+            ),
+        )
+    })
 }
 
 /// Where the epochs of the table run.
@@ -196,9 +178,10 @@ impl Which<'_> {
             Which::Cuda(_) if fused && matches!(init.optimizer, crate::optim::Optimizer::Sparse { .. }) => {
                 None
             }
-            Which::Cuda(gpu) if matches!(init.optimizer, crate::optim::Optimizer::Sparse { .. }) => {
-                Some((crate::backend::cuda::sparse::cuda_backend(Arc::clone(gpu), init)?, ""))
-            }
+            Which::Cuda(gpu) if matches!(init.optimizer, crate::optim::Optimizer::Sparse { .. }) => Some((
+                crate::backend::cuda::sparse::cuda_backend(Arc::clone(gpu), init)?,
+                "",
+            )),
             Which::Cuda(_) if fused && init.spec.kind == crate::model::ModelKind::Net => None,
             Which::Cuda(gpu) => {
                 let label = if fused { "fused, graph" } else { "op by op" };
@@ -266,26 +249,12 @@ pub(crate) fn time_gpu(
 
 /// One epoch of every recipe (after a warm-up epoch), op by op and fused
 /// where that exists, and each recipe's validation pass.
-fn epoch_rows(
-    data: &Ratings,
-    setup: &Setup,
-    which: &Which<'_>,
-    push: &mut dyn FnMut(BenchRow),
-) -> Result<()> {
+fn epoch_rows(data: &Ratings, which: &Which<'_>, push: &mut dyn FnMut(BenchRow)) -> Result<()> {
     for r in recipe::all() {
         for fused in [false, true] {
-            let spec = model_spec(&r, data);
-            let mut rng = Mt19937::new(42);
-            let init = BackendInit {
-                spec: &spec,
-                params: spec.init_params(&mut rng),
-                optimizer: r.optimizer,
-                wd: r.wd,
-                train: &setup.train,
-                valid: &setup.valid,
-                seed: 42,
-            };
-            let Some((mut be, label)) = which.backend(init, fused)? else {
+            let setup = TrainSetup::notebook(data, &r, 42)?;
+            let mut rng = setup.rng.clone();
+            let Some((mut be, label)) = which.backend(setup.init(), fused)? else {
                 continue;
             };
             let steps = setup.train.len().div_ceil(r.batch_size);
@@ -369,8 +338,7 @@ fn cpu_bench(
             None,
         ));
     }
-    let setup = Setup::new(data)?;
-    epoch_rows(data, &setup, &Which::Cpu, &mut add)?;
+    epoch_rows(data, &Which::Cpu, &mut add)?;
     for row in out {
         push(row, report);
     }
@@ -592,9 +560,8 @@ fn gpu_bench(
     }
 
     // Whole epochs, op by op and fused, and the validation pass.
-    let setup = Setup::new(data)?;
     let mut add = |row: BenchRow| rows.push(row);
-    epoch_rows(data, &setup, &Which::Cuda(gpu), &mut add)?;
+    epoch_rows(data, &Which::Cuda(gpu), &mut add)?;
     for row in rows {
         push(row, report);
     }

@@ -12,20 +12,18 @@ use std::sync::Arc;
 
 use cudarc::driver::CudaSlice;
 
-use crate::backend::{Backend, BackendInit, GpuOptions};
-use crate::data::Examples;
-use crate::compare::{compare, Comparison};
 use crate::backend::cpu::CpuBackend;
 use crate::backend::cuda::{CudaBackend, DeviceFactor, Gpu};
+use crate::backend::{Backend, GpuOptions};
+use crate::compare::{compare, Comparison};
 use crate::data::Ratings;
 use crate::error::Result;
 use crate::model::{ModelKind, ModelSpec};
-use crate::ops::{self, AdamStep};
 use crate::ops::Storage;
+use crate::ops::{self, AdamStep};
 use crate::recipe::Recipe;
 use crate::rng::Mt19937;
-use crate::data::split::Split;
-use crate::train::model_spec;
+use crate::train::Setup;
 
 /// Batch sizes every batched kernel is checked at.
 pub const BATCHES: [usize; 5] = [1, 63, 64, 65, 1000];
@@ -825,15 +823,6 @@ fn group_mean_checks(
     Ok(())
 }
 
-/// The notebook's split of `data` (20% held out, seed 42): (train, valid).
-fn notebook_split(data: &Ratings) -> Result<(Examples, Examples)> {
-    let split = Split::new(data.len(), 0.2, 42)?;
-    Ok((
-        Examples::select(data, &split.train),
-        Examples::select(data, &split.valid),
-    ))
-}
-
 /// Two training steps of `recipe`'s model on `data` (a full batch, then a
 /// partial one), on the CPU and on the GPU (op by op, or `fused`) from the
 /// same initial parameters and the same batches. Every parameter after the
@@ -846,26 +835,16 @@ pub fn step_parity(
     seed: u32,
     opts: GpuOptions,
 ) -> Result<CheckRow> {
-    let (train, valid) = notebook_split(data)?;
-    let spec = model_spec(recipe, data);
-    let mut rng = Mt19937::new(seed);
-    let params = spec.init_params(&mut rng);
+    let setup = Setup::notebook(data, recipe, seed)?;
+    let mut rng = setup.rng.clone();
     let bs = recipe.batch_size;
     // A full batch, then a partial one of 29 rows (as an epoch ends), at
     // global steps 2^32 − 1 and 2^32 so that dropout's counter carries into
     // its high word; at the stage's peak rate, so that the steps are large.
-    let order: Vec<u32> = rng.permutation(train.len())[..bs + 29].to_vec();
+    let order: Vec<u32> = rng.permutation(setup.train.len())[..bs + 29].to_vec();
     let lr = [recipe.stages[0].lr(); 2];
     let first_step = (1u64 << 32) - 1;
-    let init = BackendInit {
-        spec: &spec,
-        params,
-        optimizer: recipe.optimizer,
-        wd: recipe.wd,
-        train: &train,
-        valid: &valid,
-        seed: seed as u64,
-    };
+    let init = setup.init();
     let mut cpu = CpuBackend::new(init.clone());
     let mut cuda = CudaBackend::new(gpu.clone(), init, opts)?;
     let cpu_loss = cpu.train_epoch(&order, bs, &lr, first_step, &mut |_, _| {})?;
@@ -888,7 +867,7 @@ pub fn step_parity(
             if opts.fused { " fused" } else { "" },
             if opts.deterministic { " det" } else { "" }
         ),
-        shape: format!("B={bs}+29 P={}", spec.n_params()),
+        shape: format!("B={bs}+29 P={}", setup.spec.n_params()),
         cmp,
     })
 }
@@ -905,22 +884,13 @@ pub fn sparse_parity<S: DeviceFactor>(
     recipe: &Recipe,
     seed: u32,
 ) -> Result<CheckRow> {
-    let (train, valid) = notebook_split(data)?;
-    let spec = model_spec(recipe, data);
-    let mut rng = Mt19937::new(seed);
-    let (params, _) = crate::train::initial_params(&spec, &mut rng, &train);
+    let setup = Setup::notebook(data, recipe, seed)?;
+    let mut rng = setup.rng.clone();
     let bs = recipe.batch_size;
-    let order: Vec<u32> = rng.permutation(train.len())[..2000.min(train.len())].to_vec();
+    let order: Vec<u32> = rng.permutation(setup.train.len())[..2000.min(setup.train.len())].to_vec();
     let lrs = vec![recipe.stages[0].lr(); order.len().div_ceil(bs)];
-    let init = BackendInit {
-        spec: &spec,
-        params,
-        optimizer: crate::optim::Optimizer::Sparse { storage: S::STORAGE },
-        wd: recipe.wd,
-        train: &train,
-        valid: &valid,
-        seed: seed as u64,
-    };
+    let mut init = setup.init();
+    init.optimizer = crate::optim::Optimizer::Sparse { storage: S::STORAGE };
     let mut cpu = crate::backend::cpu_sparse::CpuSparseBackend::<S>::new(init.clone(), 1)?;
     let mut cuda = crate::backend::cuda::sparse::CudaSparseBackend::<S>::new(gpu.clone(), init, false)?;
     cuda.set_max_warps(1);
@@ -942,7 +912,7 @@ pub fn sparse_parity<S: DeviceFactor>(
     );
     Ok(CheckRow {
         kernel: format!("sparse parity {}", recipe.name),
-        shape: format!("R={} F={}", order.len(), spec.factors),
+        shape: format!("R={} F={}", order.len(), setup.spec.factors),
         cmp,
     })
 }

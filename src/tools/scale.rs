@@ -15,18 +15,19 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::backend::{Backend, BackendInit, Device};
-use crate::data::Examples;
-use crate::tools::bench::{copy_bandwidth, time_gpu};
-use crate::backend::cuda::{DeviceFactor, Gpu};
+use crate::backend::cpu_sparse::CpuSparseBackend;
 use crate::backend::cuda::sparse::CudaSparseBackend;
+use crate::backend::cuda::{DeviceFactor, Gpu};
+use crate::backend::select::{choose, Needs};
+use crate::backend::{Backend, BackendInit, Device};
+use crate::data::synth::{self, SynthSpec};
+use crate::data::Examples;
 use crate::error::{Error, Result};
 use crate::model::{ModelKind, ModelSpec};
-use crate::optim::Optimizer;
 use crate::ops::Storage;
+use crate::optim::Optimizer;
 use crate::rng::Mt19937;
-use crate::backend::cpu_sparse::CpuSparseBackend;
-use crate::data::synth::{self, SynthSpec};
+use crate::tools::bench::{copy_bandwidth, time_gpu};
 
 /// A dataset shape: (name, users, items, ratings).
 pub type Shape = (&'static str, usize, usize, usize);
@@ -174,14 +175,7 @@ pub fn run(
             format!("{}: from 1 to {}", opts.epochs, crate::recipe::MAX_EPOCHS),
         ));
     }
-    let gpu = match opts.device {
-        Device::Cpu => None,
-        Device::Cuda => Some(Arc::new(Gpu::open().map_err(|why| Error::Device {
-            device: "cuda".into(),
-            msg: why,
-        })?)),
-        Device::Auto => Gpu::open().ok().map(Arc::new),
-    };
+    let gpu = choose(opts.device, &Needs::default())?.into_gpu().map(Arc::new);
     let mut report = ScaleReport {
         gpu: gpu.as_ref().map(|g| g.description.clone()),
         copy_gb_per_s: None,

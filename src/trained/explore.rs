@@ -6,10 +6,10 @@ use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::Path;
 
+use crate::data::split::Split;
 use crate::data::{open, Columns, CsvRows, Ratings, Source};
 use crate::error::{Error, Result};
 use crate::trained::saved::SavedModel;
-use crate::data::split::Split;
 
 /// ml-latest-small's `movies.csv`, compiled in for titles.
 pub const BUNDLED_MOVIES: &[u8] = include_bytes!(concat!(

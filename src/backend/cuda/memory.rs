@@ -9,8 +9,8 @@
 
 use crate::error::{Error, Result};
 use crate::model::{ModelKind, ModelSpec};
-use crate::optim::Optimizer;
 use crate::ops::Storage;
+use crate::optim::Optimizer;
 
 /// Memory kept free beyond the plan: per-step losses, allocation
 /// granularity, the CUDA graph, and the driver's own small allocations.

@@ -24,13 +24,13 @@ use cudarc::driver::{
 };
 use cudarc::nvrtc::Ptx;
 
+use crate::backend::cuda::memory::{MemoryPlan, EVAL_CHUNK};
 use crate::backend::{Backend, BackendInit, GpuOptions};
 use crate::error::{Error, Result};
-use crate::backend::cuda::memory::{MemoryPlan, EVAL_CHUNK};
 use crate::model::{DropoutKey, ModelKind, ModelSpec};
+use crate::ops::Storage;
 use crate::ops::{AdamStep, DropoutLayer, Factor};
 use crate::optim::Optimizer;
-use crate::ops::Storage;
 
 mod ptx {
     include!(concat!(env!("OUT_DIR"), "/kernels.rs"));
@@ -190,7 +190,7 @@ pub fn sparse_max_factors(f: usize) -> usize {
 
 /// An open GPU: context, stream and loaded kernels.
 pub struct Gpu {
-    /// The CUDA context on device 0.
+    /// The CUDA context on the opened device.
     pub ctx: Arc<CudaContext>,
     /// The stream every kernel runs on, in order.
     pub stream: Arc<CudaStream>,
@@ -202,8 +202,10 @@ pub struct Gpu {
 }
 
 impl Gpu {
-    /// Opens device 0, or says in one line why it cannot be used.
-    pub fn open() -> std::result::Result<Gpu, String> {
+    /// Opens GPU `ordinal` (0 is the first), or says in one line why it
+    /// cannot be used. Which GPU a command opens is decided by
+    /// [`crate::backend::select::choose`].
+    pub fn open(ordinal: usize) -> std::result::Result<Gpu, String> {
         if PTX.is_empty() {
             return Err(format!("this binary has no CUDA kernels ({BUILD_NOTE})"));
         }
@@ -216,8 +218,15 @@ impl Gpu {
         if count < 1 {
             return Err("the NVIDIA driver sees no GPU".into());
         }
+        if ordinal >= count as usize {
+            return Err(format!(
+                "there is no GPU {ordinal}: the NVIDIA driver sees {count} (0 to {})",
+                count - 1
+            ));
+        }
         let driver = driver_version().unwrap_or_else(|| "unknown".into());
-        let ctx = CudaContext::new(0).map_err(|e| format!("cannot create a CUDA context on GPU 0: {e}"))?;
+        let ctx = CudaContext::new(ordinal)
+            .map_err(|e| format!("cannot create a CUDA context on GPU {ordinal}: {e}"))?;
         // One stream, used in order: cudarc's per-buffer event tracking for
         // cross-stream safety would only add work to every launch.
         // SAFETY: called before any buffer exists; all work goes to `stream`.
@@ -1121,7 +1130,9 @@ impl Gpu {
 pub(crate) fn no_svd() -> Error {
     Error::Device {
         device: "cuda".into(),
-        msg: "the svd model trains by sparse SGD (crate::backend::cuda::sparse), not in the dense CUDA backend".into(),
+        msg:
+            "the svd model trains by sparse SGD (crate::backend::cuda::sparse), not in the dense CUDA backend"
+                .into(),
     }
 }
 

@@ -13,15 +13,15 @@ use std::sync::Arc;
 
 use cudarc::driver::CudaSlice;
 
+use crate::backend::cpu_sparse::SparseParams;
+use crate::backend::cuda::memory::{MemoryPlan, EVAL_CHUNK};
+use crate::backend::cuda::{cuda_err, sparse_max_factors, DeviceExamples, DeviceFactor, Gpu};
 use crate::backend::{Backend, BackendInit};
 use crate::data::Examples;
-use crate::backend::cuda::{cuda_err, sparse_max_factors, DeviceExamples, DeviceFactor, Gpu};
 use crate::error::{Error, Result};
-use crate::backend::cuda::memory::{MemoryPlan, EVAL_CHUNK};
 use crate::model::ModelSpec;
 use crate::ops;
 use crate::ops::Storage;
-use crate::backend::cpu_sparse::SparseParams;
 
 /// How an epoch's ratings are regrouped so that each group's rows stay in
 /// L2: users in ranges of `tile_users` rows, items in ranges of
