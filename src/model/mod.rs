@@ -1,5 +1,7 @@
 //! The notebook's three models and biased MF (`svd`), with forward and backward written out by
-//! hand from the ops in [`crate::ops`].
+//! hand from the ops in [`crate::ops`]. Each model is one file ([`dot`], [`dotbias`], [`net`],
+//! [`svd`]) implementing [`Model`]; this file holds what they share: the flat parameter buffer's
+//! layout ([`ModelSpec`], [`TensorInfo`]), the scratch tensors ([`Workspace`]) and the loss.
 //!
 //! All parameters live in one flat `f32` buffer, tensor after tensor, as
 //! [`ModelSpec::tensors`] lays them out. The optimizer then updates the
@@ -15,10 +17,58 @@
 // The docs write formulas with indexing, x[b, k], which rustdoc would read as links.
 #![allow(rustdoc::broken_intra_doc_links)]
 
+pub mod dot;
+pub mod dotbias;
+pub mod net;
+pub mod svd;
+
 use serde::Serialize;
 
-use crate::ops::*;
+use crate::data::Examples;
+use crate::ops::{mse_loss_grad, mse_sum, DropoutLayer};
 use crate::rng::Mt19937;
+
+/// One model: its tensors, its forward and backward passes, and how PyTorch
+/// prints it. A new model is a new file implementing this, plus its arm in
+/// [`ModelKind::model`].
+pub trait Model: Sync {
+    /// PyTorch's class name.
+    fn class_name(&self) -> &'static str;
+
+    /// The parameter tensors in buffer order: name, shape, and the interval
+    /// their initial values are drawn from.
+    fn tensors(&self, spec: &ModelSpec) -> Vec<(&'static str, Vec<usize>, (f32, f32))>;
+
+    /// Runs the model on a batch; the predictions land in `ws.pred`, and
+    /// `ws` keeps what the backward pass needs. `dropout` is `Some` in
+    /// training mode.
+    fn forward(
+        &self,
+        spec: &ModelSpec,
+        params: &[f32],
+        users: &[u32],
+        items: &[u32],
+        ws: &mut Workspace,
+        dropout: Option<DropoutKey>,
+    );
+
+    /// Backpropagates `ws.dpred` through the last forward pass (same batch,
+    /// same dropout) and accumulates into `grads`.
+    #[allow(clippy::too_many_arguments)]
+    fn backward(
+        &self,
+        spec: &ModelSpec,
+        params: &[f32],
+        grads: &mut [f32],
+        users: &[u32],
+        items: &[u32],
+        ws: &mut Workspace,
+        dropout: Option<DropoutKey>,
+    );
+
+    /// The model printed the way PyTorch prints it.
+    fn describe(&self, spec: &ModelSpec) -> String;
+}
 
 /// Which of the notebook's models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -37,14 +87,19 @@ pub enum ModelKind {
 }
 
 impl ModelKind {
+    /// The model's code: the one place a kind maps to its file.
+    pub fn model(self) -> &'static dyn Model {
+        match self {
+            ModelKind::Dot => &dot::Dot,
+            ModelKind::DotBias => &dotbias::DotBias,
+            ModelKind::Net => &net::Net,
+            ModelKind::Svd => &svd::Svd,
+        }
+    }
+
     /// PyTorch's class name.
     pub fn class_name(self) -> &'static str {
-        match self {
-            ModelKind::Dot => "EmbeddingDot",
-            ModelKind::DotBias => "EmbeddingDotBias",
-            ModelKind::Net => "EmbeddingNet",
-            ModelKind::Svd => "BiasedMF",
-        }
+        self.model().class_name()
     }
 }
 
@@ -173,7 +228,7 @@ impl Workspace {
 }
 
 /// Splits `buf` into consecutive mutable pieces of the given lengths.
-pub(crate) fn split_mut<const N: usize>(mut buf: &mut [f32], lens: [usize; N]) -> [&mut [f32]; N] {
+pub fn split_mut<const N: usize>(mut buf: &mut [f32], lens: [usize; N]) -> [&mut [f32]; N] {
     lens.map(|n| {
         let (head, tail) = std::mem::take(&mut buf).split_at_mut(n);
         buf = tail;
@@ -182,7 +237,7 @@ pub(crate) fn split_mut<const N: usize>(mut buf: &mut [f32], lens: [usize; N]) -
 }
 
 /// Splits `buf` into consecutive pieces of the given lengths.
-pub(crate) fn split<const N: usize>(mut buf: &[f32], lens: [usize; N]) -> [&[f32]; N] {
+pub fn split<const N: usize>(mut buf: &[f32], lens: [usize; N]) -> [&[f32]; N] {
     lens.map(|n| {
         let (head, tail) = buf.split_at(n);
         buf = tail;
@@ -198,37 +253,7 @@ impl ModelSpec {
 
     /// The parameter tensors in buffer order.
     pub fn tensors(&self) -> Vec<TensorInfo> {
-        let (nu, ni, f, h) = (self.n_users, self.n_items, self.factors, self.hidden);
-        let e = self.emb_init;
-        let lin = |fan_in: usize| {
-            let b = 1.0 / (fan_in as f32).sqrt();
-            (-b, b)
-        };
-        let shapes: Vec<(&'static str, Vec<usize>, (f32, f32))> = match self.kind {
-            ModelKind::Dot => vec![("u", vec![nu, f], e), ("m", vec![ni, f], e)],
-            ModelKind::DotBias => vec![
-                ("u", vec![nu, f], e),
-                ("m", vec![ni, f], e),
-                ("ub", vec![nu, 1], e),
-                ("mb", vec![ni, 1], e),
-            ],
-            // Biases start at zero, and mu is set to the training mean (see train.rs).
-            ModelKind::Svd => vec![
-                ("u", vec![nu, f], e),
-                ("m", vec![ni, f], e),
-                ("ub", vec![nu, 1], (0.0, 0.0)),
-                ("mb", vec![ni, 1], (0.0, 0.0)),
-                ("mu", vec![1], (0.0, 0.0)),
-            ],
-            ModelKind::Net => vec![
-                ("u", vec![nu, f], e),
-                ("m", vec![ni, f], e),
-                ("lin1.weight", vec![h, 2 * f], lin(2 * f)),
-                ("lin1.bias", vec![h], lin(2 * f)),
-                ("lin2.weight", vec![1, h], lin(h)),
-                ("lin2.bias", vec![1], lin(h)),
-            ],
-        };
+        let shapes = self.kind.model().tensors(self);
         let mut offset = 0;
         shapes
             .into_iter()
@@ -250,7 +275,8 @@ impl ModelSpec {
         self.tensors().iter().map(TensorInfo::len).sum()
     }
 
-    fn lens<const N: usize>(&self) -> [usize; N] {
+    /// The lengths of the model's `N` tensors, for [`split`] and [`split_mut`].
+    pub fn lens<const N: usize>(&self) -> [usize; N] {
         let t = self.tensors();
         assert_eq!(t.len(), N, "{:?} has {} tensors", self.kind, t.len());
         std::array::from_fn(|i| t[i].len())
@@ -279,52 +305,8 @@ impl ModelSpec {
         ws: &mut Workspace,
         dropout: Option<DropoutKey>,
     ) {
-        let batch = users.len();
-        ws.fit(self, batch);
-        let f = self.factors;
-        let (lo, hi) = self.y_range;
-        match self.kind {
-            ModelKind::Dot => {
-                let [u, m] = split(params, self.lens());
-                embedding_gather(&mut ws.u, u, users, f);
-                embedding_gather(&mut ws.m, m, items, f);
-                dot_forward(&mut ws.pred, &ws.u, &ws.m, f);
-            }
-            ModelKind::DotBias => {
-                let [u, m, ub, mb] = split(params, self.lens());
-                embedding_gather(&mut ws.u, u, users, f);
-                embedding_gather(&mut ws.m, m, items, f);
-                dot_forward(&mut ws.x, &ws.u, &ws.m, f);
-                bias_add(&mut ws.x, ub, users);
-                bias_add(&mut ws.x, mb, items);
-                sigmoid_range_forward(&mut ws.pred, &ws.x, lo, hi);
-            }
-            ModelKind::Svd => {
-                let [u, m, ub, mb, mu] = split(params, self.lens());
-                embedding_gather(&mut ws.u, u, users, f);
-                embedding_gather(&mut ws.m, m, items, f);
-                dot_forward(&mut ws.x, &ws.u, &ws.m, f);
-                bias_add(&mut ws.x, ub, users);
-                bias_add(&mut ws.x, mb, items);
-                scalar_add(&mut ws.x, mu);
-                ws.pred.copy_from_slice(&ws.x);
-            }
-            ModelKind::Net => {
-                let [u, m, w1, b1, w2, b2] = split(params, self.lens());
-                concat_gather(&mut ws.cat, u, users, m, items, f);
-                if let Some(k) = dropout {
-                    dropout_forward(&mut ws.cat, self.dropout.0, k.seed, k.step, Self::DROP1);
-                }
-                linear_forward(&mut ws.h, &ws.cat, w1, b1, 2 * f);
-                relu_forward(&mut ws.h);
-                ws.h_drop.copy_from_slice(&ws.h);
-                if let Some(k) = dropout {
-                    dropout_forward(&mut ws.h_drop, self.dropout.1, k.seed, k.step, Self::DROP2);
-                }
-                linear_forward(&mut ws.x, &ws.h_drop, w2, b2, self.hidden);
-                sigmoid_range_forward(&mut ws.pred, &ws.x, lo - 0.5, hi + 0.5);
-            }
-        }
+        ws.fit(self, users.len());
+        self.kind.model().forward(self, params, users, items, ws, dropout);
     }
 
     /// Backpropagates `ws.dpred` through the last [`forward`](Self::forward)
@@ -338,54 +320,9 @@ impl ModelSpec {
         ws: &mut Workspace,
         dropout: Option<DropoutKey>,
     ) {
-        let f = self.factors;
-        let (lo, hi) = self.y_range;
-        match self.kind {
-            ModelKind::Dot => {
-                let [gu, gm] = split_mut(grads, self.lens());
-                dot_backward(&mut ws.du, &mut ws.dm, &ws.dpred, &ws.u, &ws.m, f);
-                embedding_scatter_add(gu, &ws.du, users, f);
-                embedding_scatter_add(gm, &ws.dm, items, f);
-            }
-            ModelKind::DotBias => {
-                let [gu, gm, gub, gmb] = split_mut(grads, self.lens());
-                sigmoid_range_backward(&mut ws.dx, &ws.dpred, &ws.x, lo, hi);
-                embedding_scatter_add(gub, &ws.dx, users, 1);
-                embedding_scatter_add(gmb, &ws.dx, items, 1);
-                dot_backward(&mut ws.du, &mut ws.dm, &ws.dx, &ws.u, &ws.m, f);
-                embedding_scatter_add(gu, &ws.du, users, f);
-                embedding_scatter_add(gm, &ws.dm, items, f);
-            }
-            ModelKind::Svd => {
-                let [gu, gm, gub, gmb, gmu] = split_mut(grads, self.lens());
-                linear_backward_bias(gmu, &ws.dpred);
-                embedding_scatter_add(gub, &ws.dpred, users, 1);
-                embedding_scatter_add(gmb, &ws.dpred, items, 1);
-                dot_backward(&mut ws.du, &mut ws.dm, &ws.dpred, &ws.u, &ws.m, f);
-                embedding_scatter_add(gu, &ws.du, users, f);
-                embedding_scatter_add(gm, &ws.dm, items, f);
-            }
-            ModelKind::Net => {
-                let [_, _, w1, _, w2, _] = split(params, self.lens());
-                let [gu, gm, gw1, gb1, gw2, gb2] = split_mut(grads, self.lens());
-                let h = self.hidden;
-                sigmoid_range_backward(&mut ws.dx, &ws.dpred, &ws.x, lo - 0.5, hi + 0.5);
-                linear_backward_weight(gw2, &ws.dx, &ws.h_drop, h);
-                linear_backward_bias(gb2, &ws.dx);
-                linear_backward_input(&mut ws.dh, &ws.dx, w2, h);
-                if let Some(k) = dropout {
-                    dropout_backward(&mut ws.dh, self.dropout.1, k.seed, k.step, Self::DROP2);
-                }
-                relu_backward(&mut ws.dh_pre, &ws.dh, &ws.h);
-                linear_backward_weight(gw1, &ws.dh_pre, &ws.cat, 2 * f);
-                linear_backward_bias(gb1, &ws.dh_pre);
-                linear_backward_input(&mut ws.dcat, &ws.dh_pre, w1, 2 * f);
-                if let Some(k) = dropout {
-                    dropout_backward(&mut ws.dcat, self.dropout.0, k.seed, k.step, Self::DROP1);
-                }
-                concat_scatter_add(gu, gm, &ws.dcat, users, items, f);
-            }
-        }
+        self.kind
+            .model()
+            .backward(self, params, grads, users, items, ws, dropout);
     }
 
     /// One training step's math: forward, MSE loss, backward. Accumulates
@@ -409,7 +346,7 @@ impl ModelSpec {
 
     /// The exact mean squared error over `rows`, in eval mode (no dropout),
     /// in chunks of 4,096 rows.
-    pub fn mse(&self, params: &[f32], rows: &crate::data::Examples, ws: &mut Workspace) -> f64 {
+    pub fn mse(&self, params: &[f32], rows: &Examples, ws: &mut Workspace) -> f64 {
         let mut sum = 0.0;
         for start in (0..rows.len()).step_by(4096) {
             let end = (start + 4096).min(rows.len());
@@ -421,21 +358,6 @@ impl ModelSpec {
 
     /// The model printed the way PyTorch prints it.
     pub fn describe(&self) -> String {
-        let (nu, ni, f, h) = (self.n_users, self.n_items, self.factors, self.hidden);
-        match self.kind {
-            ModelKind::Dot => format!("EmbeddingDot(u: Embedding({nu}, {f}), m: Embedding({ni}, {f}))"),
-            ModelKind::DotBias => format!(
-                "EmbeddingDotBias(u: Embedding({nu}, {f}), m: Embedding({ni}, {f}), ub: Embedding({nu}, 1), mb: Embedding({ni}, 1))"
-            ),
-            ModelKind::Svd => format!(
-                "BiasedMF(u: Embedding({nu}, {f}), m: Embedding({ni}, {f}), ub: Embedding({nu}, 1), mb: Embedding({ni}, 1), mu: global mean)"
-            ),
-            ModelKind::Net => format!(
-                "EmbeddingNet(u: Embedding({nu}, {f}), m: Embedding({ni}, {f}), lin1: Linear({}, {h}), lin2: Linear({h}, 1), drop1: Dropout({}), drop2: Dropout({}))",
-                2 * f,
-                self.dropout.0,
-                self.dropout.1
-            ),
-        }
+        self.kind.model().describe(self)
     }
 }

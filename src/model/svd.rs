@@ -1,0 +1,81 @@
+//! Biased matrix factorization (Funk's SVD, as Surprise and cuMF_SGD train
+//! it): pred = mu + ub[user] + mb[item] + Σ_k u·m, with mu the training mean.
+//! Trained by sparse SGD, one rating at a time; this dense forward and
+//! backward are its reference.
+
+// The docs write formulas with indexing, which rustdoc would read as links.
+#![allow(rustdoc::broken_intra_doc_links)]
+
+use crate::model::{split, split_mut, DropoutKey, Model, ModelSpec, Workspace};
+use crate::ops::{
+    bias_add, dot_backward, dot_forward, embedding_gather, embedding_scatter_add, linear_backward_bias,
+    scalar_add,
+};
+
+/// Biased MF: a global mean, a bias per user and per movie, and a dot product.
+pub struct Svd;
+
+impl Model for Svd {
+    fn class_name(&self) -> &'static str {
+        "BiasedMF"
+    }
+
+    fn tensors(&self, spec: &ModelSpec) -> Vec<(&'static str, Vec<usize>, (f32, f32))> {
+        let (e, f, nu, ni) = (spec.emb_init, spec.factors, spec.n_users, spec.n_items);
+        // Biases start at zero, and mu is set to the training mean (see train.rs).
+        vec![
+            ("u", vec![nu, f], e),
+            ("m", vec![ni, f], e),
+            ("ub", vec![nu, 1], (0.0, 0.0)),
+            ("mb", vec![ni, 1], (0.0, 0.0)),
+            ("mu", vec![1], (0.0, 0.0)),
+        ]
+    }
+
+    fn forward(
+        &self,
+        spec: &ModelSpec,
+        params: &[f32],
+        users: &[u32],
+        items: &[u32],
+        ws: &mut Workspace,
+        _dropout: Option<DropoutKey>,
+    ) {
+        let f = spec.factors;
+        let [u, m, ub, mb, mu] = split(params, spec.lens());
+        embedding_gather(&mut ws.u, u, users, f);
+        embedding_gather(&mut ws.m, m, items, f);
+        dot_forward(&mut ws.x, &ws.u, &ws.m, f);
+        bias_add(&mut ws.x, ub, users);
+        bias_add(&mut ws.x, mb, items);
+        scalar_add(&mut ws.x, mu);
+        ws.pred.copy_from_slice(&ws.x);
+    }
+
+    fn backward(
+        &self,
+        spec: &ModelSpec,
+        _params: &[f32],
+        grads: &mut [f32],
+        users: &[u32],
+        items: &[u32],
+        ws: &mut Workspace,
+        _dropout: Option<DropoutKey>,
+    ) {
+        let f = spec.factors;
+        let [gu, gm, gub, gmb, gmu] = split_mut(grads, spec.lens());
+        linear_backward_bias(gmu, &ws.dpred);
+        embedding_scatter_add(gub, &ws.dpred, users, 1);
+        embedding_scatter_add(gmb, &ws.dpred, items, 1);
+        dot_backward(&mut ws.du, &mut ws.dm, &ws.dpred, &ws.u, &ws.m, f);
+        embedding_scatter_add(gu, &ws.du, users, f);
+        embedding_scatter_add(gm, &ws.dm, items, f);
+    }
+
+    fn describe(&self, spec: &ModelSpec) -> String {
+        let (nu, ni, f) = (spec.n_users, spec.n_items, spec.factors);
+        format!(
+            "BiasedMF(u: Embedding({nu}, {f}), m: Embedding({ni}, {f}), ub: Embedding({nu}, 1), mb: Embedding({ni}, 1), mu: global mean)"
+        )
+    }
+}
