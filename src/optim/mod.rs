@@ -1,15 +1,16 @@
-//! Optimizers with PyTorch's semantics, dense over every parameter.
+//! Optimizers with PyTorch's semantics, dense over every parameter: one
+//! file each ([`sgd`], [`adam`]), and fastai's learning-rate [`schedule`].
 //!
 //! The embeddings are ordinary dense parameters, so every row decays and
 //! moves with its momentum at every step, whether or not it is in the batch.
 
+pub mod adam;
 pub mod schedule;
+pub mod sgd;
 
 use serde::Serialize;
 
 use crate::ops::Storage;
-
-use crate::ops::{adam_update, sgd_update, AdamStep};
 
 /// An optimizer and its fixed hyperparameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -61,18 +62,27 @@ pub struct OptimizerState {
     pub t: u64,
 }
 
+impl Optimizer {
+    /// Buffers of state the dense update keeps, each as long as the
+    /// parameters: SGD's momentum, or Adam's two moments. (A dense backend
+    /// given the sparse optimizer takes plain SGD steps.)
+    pub fn state_buffers(self) -> usize {
+        match self {
+            Optimizer::Sgd { .. } | Optimizer::Sparse { .. } => sgd::STATE_BUFFERS,
+            Optimizer::Adam { .. } => adam::STATE_BUFFERS,
+        }
+    }
+}
+
 impl OptimizerState {
     /// Zeroed state for `n` parameters.
     pub fn new(optimizer: Optimizer, wd: f32, n: usize) -> Self {
-        let v = match optimizer {
-            Optimizer::Sgd { .. } | Optimizer::Sparse { .. } => Vec::new(),
-            Optimizer::Adam { .. } => vec![0.0; n],
-        };
+        let buffers = optimizer.state_buffers();
         OptimizerState {
             optimizer,
             wd,
             m: vec![0.0; n],
-            v,
+            v: vec![0.0; if buffers > 1 { n } else { 0 }],
             t: 0,
         }
     }
@@ -81,12 +91,12 @@ impl OptimizerState {
     pub fn step(&mut self, params: &mut [f32], grads: &mut [f32], lr: f32) {
         self.t += 1;
         match self.optimizer {
-            Optimizer::Sgd { momentum } => sgd_update(params, grads, &mut self.m, lr, momentum, self.wd),
+            Optimizer::Sgd { momentum } => sgd::step(params, grads, &mut self.m, lr, momentum, self.wd),
             // A dense backend given the sparse optimizer takes plain SGD steps.
-            Optimizer::Sparse { .. } => sgd_update(params, grads, &mut self.m, lr, 0.0, self.wd),
+            Optimizer::Sparse { .. } => sgd::step(params, grads, &mut self.m, lr, 0.0, self.wd),
             Optimizer::Adam { beta1, beta2, eps } => {
-                let s = AdamStep::new(lr as f64, beta1, beta2, eps, self.t);
-                adam_update(params, grads, &mut self.m, &mut self.v, s, self.wd)
+                let s = adam::scalars(lr, beta1, beta2, eps, self.t);
+                adam::step(params, grads, &mut self.m, &mut self.v, s, self.wd)
             }
         }
     }

@@ -44,15 +44,12 @@ impl MemoryPlan {
     ) -> Self {
         let p = spec.n_params() as u64;
         let (n, nv) = (n_train as u64, n_valid as u64);
-        let state = match optimizer {
-            Optimizer::Adam { .. } => 2 * 4 * p,
-            _ => 4 * p,
-        };
+        let state = optimizer.state_buffers() as u64 * 4 * p;
         let cap = EVAL_CHUNK.max(batch) as u64;
         let f = spec.factors as u64;
         let (cat, h) = match spec.kind {
             ModelKind::Net => (2 * f, spec.hidden as u64),
-            _ => (0, 0),
+            ModelKind::Dot | ModelKind::DotBias | ModelKind::Svd => (0, 0),
         };
         // u, m, du, dm (cap × f); x, pred, dpred, dx (cap); cat, dcat (cap × 2f); h, h_drop, dh, dh_pre (cap × h).
         let workspace = 4 * cap * (4 * f + 4 + 2 * cat + 4 * h);
