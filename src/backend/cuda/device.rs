@@ -1,0 +1,271 @@
+//! The device: the PTX built into the binary, the table of kernels loaded
+//! from it, [`Gpu`] (opening a device, buffers up and down, memory checks),
+//! and what every kernel wrapper shares: launch configurations, `i32`
+//! arguments and CUDA errors.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, CudaView, DeviceRepr, DriverError,
+    LaunchConfig, ValidAsZeroBits,
+};
+use cudarc::nvrtc::Ptx;
+
+use crate::backend::cuda::memory::MemoryPlan;
+use crate::error::{Error, Result};
+
+mod ptx {
+    include!(concat!(env!("OUT_DIR"), "/kernels.rs"));
+}
+pub use ptx::{BUILD_NOTE, PTX};
+
+/// Threads per block for every kernel.
+pub(super) const BLOCK: u32 = 256;
+/// Grid size cap; grid-stride loops cover the rest.
+pub(super) const MAX_BLOCKS: usize = 65_535;
+
+/// One block per 256 elements, at least one block, at most [`MAX_BLOCKS`].
+pub(super) fn grid(n: usize) -> LaunchConfig {
+    LaunchConfig {
+        grid_dim: (n.div_ceil(BLOCK as usize).clamp(1, MAX_BLOCKS) as u32, 1, 1),
+        block_dim: (BLOCK, 1, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
+/// Exactly one block: for kernels that reduce inside a block.
+pub(super) fn one_block() -> LaunchConfig {
+    LaunchConfig {
+        grid_dim: (1, 1, 1),
+        block_dim: (BLOCK, 1, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
+pub(crate) fn cuda_err(what: &str, e: DriverError) -> Error {
+    Error::Cuda {
+        what: what.to_string(),
+        msg: e.to_string(),
+    }
+}
+
+/// An `i32` kernel argument from a size; sizes past 2^31 are refused.
+pub(super) fn int(what: &str, n: usize) -> Result<i32> {
+    i32::try_from(n).map_err(|_| Error::Cuda {
+        what: what.to_string(),
+        msg: format!("size {n} exceeds the kernels' 32-bit index range"),
+    })
+}
+
+/// The driver's CUDA version as "major.minor".
+fn driver_version() -> Option<String> {
+    let mut v = 0i32;
+    // SAFETY: libcuda is loaded (checked by the caller); cuDriverGetVersion
+    // writes one int through the valid pointer.
+    let r = unsafe { cudarc::driver::sys::cuDriverGetVersion(&mut v) };
+    (r == cudarc::driver::sys::CUresult::CUDA_SUCCESS).then(|| format!("{}.{}", v / 1000, (v % 1000) / 10))
+}
+
+/// The PTX ISA version a module declares (`.version 9.0`).
+fn ptx_isa(text: &str) -> &str {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix(".version "))
+        .map(str::trim)
+        .unwrap_or("unknown")
+}
+
+macro_rules! kernels {
+    ($($name:ident in $file:literal),* $(,)?) => {
+        /// Every kernel function, loaded once.
+        pub(super) struct Kernels { $(pub(super) $name: CudaFunction,)* }
+
+        impl Kernels {
+            fn load(modules: &HashMap<&str, Arc<CudaModule>>) -> std::result::Result<Kernels, String> {
+                Ok(Kernels { $($name: {
+                    let module = modules.get($file).ok_or_else(|| format!("kernels/{}.cu was not built", $file))?;
+                    module.load_function(stringify!($name)).map_err(|e| {
+                        format!("kernel {} missing from kernels/{}.cu: {e}", stringify!($name), $file)
+                    })?
+                },)* })
+            }
+        }
+    };
+}
+
+kernels! {
+    gather_rows in "embedding",
+    embedding_gather in "embedding",
+    embedding_scatter_add in "embedding",
+    embedding_scatter_add_det in "embedding",
+    dot_forward in "dot",
+    dot_backward in "dot",
+    bias_add in "dot",
+    sigmoid_range_forward in "sigmoid_range",
+    sigmoid_range_backward in "sigmoid_range",
+    mse_loss_grad in "loss",
+    mse_sum in "loss",
+    sgd_update in "optim",
+    adam_update in "optim",
+    concat_gather in "net",
+    concat_scatter_add in "net",
+    linear_forward in "net",
+    linear_backward_input in "net",
+    linear_backward_weight in "net",
+    linear_backward_bias in "net",
+    relu_forward in "net",
+    relu_backward in "net",
+    dropout_forward in "net",
+    dropout_backward in "net",
+    mf_step_fused in "fused",
+    sgd_update_sched in "fused",
+    adam_update_sched in "fused",
+    mf_sgd_sparse_f32 in "sparse",
+    mf_sgd_sparse_bf16 in "sparse",
+    mf_sgd_sparse_f32_narrow in "sparse",
+    mf_sgd_sparse_bf16_narrow in "sparse",
+    mf_predict_f32 in "sparse",
+    mf_predict_bf16 in "sparse",
+    group_mean in "sparse",
+}
+
+/// An open GPU: context, stream and loaded kernels.
+pub struct Gpu {
+    /// The CUDA context on the opened device.
+    pub ctx: Arc<CudaContext>,
+    /// The stream every kernel runs on, in order.
+    pub stream: Arc<CudaStream>,
+    /// The device's name, compute capability and driver.
+    pub description: String,
+    /// Streaming multiprocessors.
+    pub sm_count: usize,
+    pub(super) k: Kernels,
+}
+
+impl Gpu {
+    /// Opens GPU `ordinal` (0 is the first), or says in one line why it
+    /// cannot be used. Which GPU a command opens is decided by
+    /// [`crate::backend::select::choose`].
+    pub fn open(ordinal: usize) -> std::result::Result<Gpu, String> {
+        if PTX.is_empty() {
+            return Err(format!("this binary has no CUDA kernels ({BUILD_NOTE})"));
+        }
+        // SAFETY: only tries to dlopen libcuda; no CUDA call is made.
+        if !unsafe { cudarc::driver::sys::is_culib_present() } {
+            return Err("no NVIDIA driver found (libcuda.so cannot be loaded)".into());
+        }
+        let count =
+            CudaContext::device_count().map_err(|e| format!("the NVIDIA driver did not initialise: {e}"))?;
+        if count < 1 {
+            return Err("the NVIDIA driver sees no GPU".into());
+        }
+        if ordinal >= count as usize {
+            return Err(format!(
+                "there is no GPU {ordinal}: the NVIDIA driver sees {count} (0 to {})",
+                count - 1
+            ));
+        }
+        let driver = driver_version().unwrap_or_else(|| "unknown".into());
+        let ctx = CudaContext::new(ordinal)
+            .map_err(|e| format!("cannot create a CUDA context on GPU {ordinal}: {e}"))?;
+        // One stream, used in order: cudarc's per-buffer event tracking for
+        // cross-stream safety would only add work to every launch.
+        // SAFETY: called before any buffer exists; all work goes to `stream`.
+        unsafe { ctx.disable_event_tracking() };
+        let stream = ctx
+            .new_stream()
+            .map_err(|e| format!("cannot create a CUDA stream: {e}"))?;
+        let mut modules = HashMap::new();
+        for (stem, text) in PTX {
+            let module = ctx.load_module(Ptx::from_src(*text)).map_err(|e| {
+                let mut msg = format!("the driver cannot load kernels/{stem}.cu's PTX: {e}");
+                if matches!(
+                    e.0,
+                    cudarc::driver::sys::CUresult::CUDA_ERROR_UNSUPPORTED_PTX_VERSION
+                        | cudarc::driver::sys::CUresult::CUDA_ERROR_INVALID_PTX
+                        | cudarc::driver::sys::CUresult::CUDA_ERROR_INVALID_IMAGE
+                ) {
+                    msg.push_str(&format!(
+                        " (the PTX is ISA {}, built with {BUILD_NOTE}; the driver supports CUDA {driver}: \
+                         update the driver, or rebuild with an older nvcc via NVCC=/path/to/nvcc)",
+                        ptx_isa(text)
+                    ));
+                }
+                msg
+            })?;
+            modules.insert(*stem, module);
+        }
+        let k = Kernels::load(&modules)?;
+        let name = ctx.name().unwrap_or_else(|_| "unknown GPU".into());
+        let (major, minor) = ctx.compute_capability().unwrap_or((0, 0));
+        let description = format!("{name} (sm_{major}{minor}, driver CUDA {driver})");
+        let sm_count = ctx
+            .attribute(cudarc::driver::sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
+            .map(|n| n.max(1) as usize)
+            .unwrap_or(1);
+        Ok(Gpu {
+            ctx,
+            stream,
+            description,
+            sm_count,
+            k,
+        })
+    }
+
+    /// Copies a host slice to a new device buffer.
+    pub fn upload<T: DeviceRepr>(&self, host: &[T]) -> Result<CudaSlice<T>> {
+        self.stream
+            .clone_htod(host)
+            .map_err(|e| self.alloc_err("upload", std::mem::size_of_val(host), e))
+    }
+
+    /// A new zeroed device buffer of `n` elements (at least one, so that
+    /// empty tensors still have an address).
+    pub fn zeros<T: DeviceRepr + ValidAsZeroBits>(&self, n: usize) -> Result<CudaSlice<T>> {
+        let bytes = n.max(1) * std::mem::size_of::<T>();
+        self.stream
+            .alloc_zeros(n.max(1))
+            .map_err(|e| self.alloc_err("alloc", bytes, e))
+    }
+
+    /// An allocation failure, in words a user can act on when it is the
+    /// card's memory that ran out.
+    fn alloc_err(&self, what: &str, bytes: usize, e: DriverError) -> Error {
+        if e.0 != cudarc::driver::sys::CUresult::CUDA_ERROR_OUT_OF_MEMORY {
+            return cuda_err(what, e);
+        }
+        let mib = |b: usize| b as f64 / (1 << 20) as f64;
+        let (free, total) = self.ctx.mem_get_info().unwrap_or((0, 0));
+        Error::Cuda {
+            what: what.into(),
+            msg: format!(
+                "out of GPU memory: {:.0} MiB more were needed, {:.0} MiB of {:.0} MiB are free on {}; \
+                 try a smaller --factors or --batch-size, or --device cpu",
+                mib(bytes),
+                mib(free),
+                mib(total),
+                self.description
+            ),
+        }
+    }
+
+    /// Ok when `plan` fits in the GPU's free memory; otherwise an error with
+    /// the numbers and `advice`.
+    pub fn ensure_fits(&self, plan: &MemoryPlan, advice: &str) -> Result<()> {
+        let (free, total) = self.ctx.mem_get_info().map_err(|e| cuda_err("cuMemGetInfo", e))?;
+        plan.check(free as u64, total as u64, &self.description, advice)
+    }
+
+    /// The GPU's L2 cache in bytes (0 where the driver does not say).
+    pub fn l2_bytes(&self) -> usize {
+        self.ctx
+            .attribute(cudarc::driver::sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE)
+            .map(|b| b.max(0) as usize)
+            .unwrap_or(0)
+    }
+
+    /// Copies a device buffer back; this waits for the stream.
+    pub fn download<T: DeviceRepr>(&self, dev: &CudaView<'_, T>) -> Result<Vec<T>> {
+        self.stream.clone_dtoh(dev).map_err(|e| cuda_err("download", e))
+    }
+}

@@ -1,0 +1,125 @@
+//! [`CudaBackend`]'s fused epoch for dot and dotbias: two kernels per step
+//! (`kernels/fused.cu`), the epoch's per-step optimizer scalars uploaded as
+//! one schedule, and the whole epoch captured as a CUDA graph on first use
+//! and replayed after.
+
+use cudarc::driver::DriverError;
+
+use crate::backend::cuda::{cuda_err, no_svd, CudaBackend};
+use crate::error::Result;
+use crate::ops::AdamStep;
+use crate::optim::Optimizer;
+
+impl CudaBackend {
+    /// The fused epoch: upload the order and the per-step optimizer
+    /// scalars, replay the captured graph (capturing it on first use), read
+    /// the losses back. Same arithmetic as the op-by-op path up to the order
+    /// of sums.
+    pub(super) fn train_epoch_fused(&mut self, order: &[u32], bs: usize, lrs: &[f32]) -> Result<Vec<f32>> {
+        let (n, steps) = (order.len(), lrs.len());
+        let mut sched = vec![0f32; 2 * steps];
+        for (s, &lr) in lrs.iter().enumerate() {
+            match self.optimizer {
+                Optimizer::Sgd { .. } | Optimizer::Sparse { .. } => sched[2 * s] = lr,
+                Optimizer::Adam { beta1, beta2, eps } => {
+                    let st = AdamStep::new(lr as f64, beta1, beta2, eps, self.t + s as u64 + 1);
+                    sched[2 * s] = st.step_size;
+                    sched[2 * s + 1] = st.bias_correction2_sqrt;
+                }
+            }
+        }
+        self.t += steps as u64;
+        if self.sched.len() < 2 * steps || self.losses.len() < steps {
+            // Buffers move, so a graph captured with the old ones is stale.
+            self.graph = None;
+            self.sched = self.gpu.zeros(2 * steps)?;
+            self.losses = self.gpu.zeros(steps)?;
+        }
+        let stream = self.gpu.stream.clone();
+        stream
+            .memcpy_htod(order, &mut self.order)
+            .map_err(|e| cuda_err("upload order", e))?;
+        stream
+            .memcpy_htod(&sched[..], &mut self.sched)
+            .map_err(|e| cuda_err("upload schedule", e))?;
+        if !matches!(self.graph, Some((_, gn, gbs)) if gn == n && gbs == bs) {
+            self.graph = None;
+            stream
+                .begin_capture(cudarc::driver::sys::CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)
+                .map_err(|e| cuda_err("begin graph capture", e))?;
+            let recorded = self.record_epoch(n, bs, steps);
+            // End the capture even when recording failed, to leave the stream usable.
+            let graph = stream.end_capture(cudarc::driver::sys::CUgraphInstantiate_flags(0));
+            recorded?;
+            let graph = graph
+                .map_err(|e| cuda_err("end graph capture", e))?
+                .ok_or_else(|| {
+                    cuda_err(
+                        "end graph capture",
+                        DriverError(cudarc::driver::sys::CUresult::CUDA_ERROR_UNKNOWN),
+                    )
+                })?;
+            self.graph = Some((graph, n, bs));
+        }
+        if let Some((graph, _, _)) = &self.graph {
+            graph.launch().map_err(|e| cuda_err("epoch graph", e))?;
+        }
+        self.gpu.download(&self.losses.slice(..steps))
+    }
+
+    /// Records one fused epoch on the (capturing) stream: permute the rows,
+    /// zero the losses, then per step the fused forward/backward and the
+    /// scheduled optimizer update.
+    fn record_epoch(&mut self, n: usize, bs: usize, steps: usize) -> Result<()> {
+        let gpu = &self.gpu;
+        let (t, e) = (&self.train, &mut self.epoch);
+        gpu.gather_rows(
+            &mut e.users.slice_mut(..n),
+            &mut e.items.slice_mut(..n),
+            &mut e.ratings.slice_mut(..n),
+            &t.users.as_view(),
+            &t.items.as_view(),
+            &t.ratings.as_view(),
+            &self.order.slice(..n),
+        )?;
+        gpu.stream
+            .memset_zeros(&mut self.losses)
+            .map_err(|e| cuda_err("zero losses", e))?;
+        let p = self.params.len();
+        for s in 0..steps {
+            let rows = (
+                &self.epoch.users.slice(..n),
+                &self.epoch.items.slice(..n),
+                &self.epoch.ratings.slice(..n),
+            );
+            gpu.mf_step_fused(
+                &mut self.grads.slice_mut(..p),
+                &mut self.losses.slice_mut(..),
+                &self.params.slice(..p),
+                rows,
+                bs,
+                s,
+                &self.spec,
+            )?;
+            let (params, grads, m) = (
+                &mut self.params.slice_mut(..p),
+                &mut self.grads.slice_mut(..p),
+                &mut self.m.slice_mut(..p),
+            );
+            let sched = self.sched.as_view();
+            match self.optimizer {
+                Optimizer::Sparse { .. } => return Err(no_svd()),
+                Optimizer::Sgd { momentum } => {
+                    gpu.sgd_update_sched(params, grads, m, &sched, s, momentum, self.wd)?
+                }
+                Optimizer::Adam { beta1, beta2, eps } => {
+                    // Only the constant scalars are used; the per-step ones come from `sched`.
+                    let constants = AdamStep::new(0.0, beta1, beta2, eps, 1);
+                    let v = &mut self.v.slice_mut(..p);
+                    gpu.adam_update_sched(params, grads, m, v, &sched, s, constants, self.wd)?
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,673 @@
+//! One [`Gpu`] method per kernel of the dense models and the fused path,
+//! in the order of `kernels/README.md`. Each takes the arguments of its CPU
+//! twin in [`crate::ops`] with device views in place of slices, only
+//! enqueues its launch on the GPU's stream, and names under `SAFETY` the C
+//! signature its arguments match.
+
+use cudarc::driver::{CudaFunction, CudaView, CudaViewMut, PushKernelArg};
+
+use crate::backend::cuda::device::{grid, int, one_block};
+use crate::backend::cuda::{cuda_err, Gpu};
+use crate::error::{Error, Result};
+use crate::model::{ModelKind, ModelSpec};
+use crate::ops::{AdamStep, DropoutLayer};
+
+impl Gpu {
+    // ------------------------------------------------------------ kernels
+    // Each wrapper mirrors the CPU twin of the same name in crate::ops.
+
+    /// See [`crate::ops::dot_forward`]; `batch` rows.
+    pub fn dot_forward(
+        &self,
+        out: &mut CudaViewMut<'_, f32>,
+        a: &CudaView<'_, f32>,
+        b: &CudaView<'_, f32>,
+        batch: usize,
+        f: usize,
+    ) -> Result<()> {
+        assert!(out.len() >= batch && a.len() >= batch * f && b.len() >= batch * f);
+        let (n, f_arg) = (int("dot_forward", batch)?, int("dot_forward", f)?);
+        let mut l = self.stream.launch_builder(&self.k.dot_forward);
+        l.arg(out).arg(a).arg(b).arg(&n).arg(&f_arg);
+        // SAFETY: matches dot_forward(float*, const float*, const float*, int, int);
+        // sizes asserted above.
+        unsafe { l.launch(grid(batch)) }.map_err(|e| cuda_err("dot_forward", e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::dot_backward`]; `batch` rows.
+    #[allow(clippy::too_many_arguments)]
+    pub fn dot_backward(
+        &self,
+        da: &mut CudaViewMut<'_, f32>,
+        db: &mut CudaViewMut<'_, f32>,
+        dout: &CudaView<'_, f32>,
+        a: &CudaView<'_, f32>,
+        b: &CudaView<'_, f32>,
+        batch: usize,
+        f: usize,
+    ) -> Result<()> {
+        let n = batch * f;
+        assert!(da.len() >= n && db.len() >= n && dout.len() >= batch && a.len() >= n && b.len() >= n);
+        let (b_arg, f_arg) = (int("dot_backward", batch)?, int("dot_backward", f)?);
+        let mut l = self.stream.launch_builder(&self.k.dot_backward);
+        l.arg(da).arg(db).arg(dout).arg(a).arg(b).arg(&b_arg).arg(&f_arg);
+        // SAFETY: matches dot_backward(float*, float*, const float*, const float*,
+        // const float*, int, int); sizes asserted above.
+        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("dot_backward", e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::bias_add`].
+    pub fn bias_add(
+        &self,
+        x: &mut CudaViewMut<'_, f32>,
+        bias: &CudaView<'_, f32>,
+        idx: &CudaView<'_, u32>,
+    ) -> Result<()> {
+        let batch = idx.len();
+        assert!(x.len() >= batch);
+        let b = int("bias_add", batch)?;
+        let mut l = self.stream.launch_builder(&self.k.bias_add);
+        l.arg(x).arg(bias).arg(idx).arg(&b);
+        // SAFETY: matches bias_add(float*, const float*, const uint*, int); every idx
+        // is an entry of bias.
+        unsafe { l.launch(grid(batch)) }.map_err(|e| cuda_err("bias_add", e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::gather_rows`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn gather_rows(
+        &self,
+        users_out: &mut CudaViewMut<'_, u32>,
+        items_out: &mut CudaViewMut<'_, u32>,
+        ratings_out: &mut CudaViewMut<'_, f32>,
+        users: &CudaView<'_, u32>,
+        items: &CudaView<'_, u32>,
+        ratings: &CudaView<'_, f32>,
+        order: &CudaView<'_, u32>,
+    ) -> Result<()> {
+        let n = order.len();
+        assert!(users_out.len() >= n && items_out.len() >= n && ratings_out.len() >= n);
+        let n_arg = int("gather_rows", n)?;
+        let mut l = self.stream.launch_builder(&self.k.gather_rows);
+        l.arg(users_out)
+            .arg(items_out)
+            .arg(ratings_out)
+            .arg(users)
+            .arg(items)
+            .arg(ratings)
+            .arg(order)
+            .arg(&n_arg);
+        // SAFETY: matches gather_rows(uint*, uint*, float*, const uint*, const uint*,
+        // const float*, const uint*, int); outputs hold n elements and order's
+        // entries index the source rows.
+        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("gather_rows", e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::embedding_gather`].
+    pub fn embedding_gather(
+        &self,
+        out: &mut CudaViewMut<'_, f32>,
+        table: &CudaView<'_, f32>,
+        idx: &CudaView<'_, u32>,
+        f: usize,
+    ) -> Result<()> {
+        let batch = idx.len();
+        assert!(out.len() >= batch * f);
+        let (b, f_arg) = (int("embedding_gather", batch)?, int("embedding_gather", f)?);
+        let mut l = self.stream.launch_builder(&self.k.embedding_gather);
+        l.arg(out).arg(table).arg(idx).arg(&b).arg(&f_arg);
+        // SAFETY: matches embedding_gather(float*, const float*, const uint*, int, int);
+        // out holds batch*f floats and every idx is a row of table.
+        unsafe { l.launch(grid(batch * f)) }.map_err(|e| cuda_err("embedding_gather", e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::embedding_scatter_add`].
+    pub fn embedding_scatter_add(
+        &self,
+        grad: &mut CudaViewMut<'_, f32>,
+        drows: &CudaView<'_, f32>,
+        idx: &CudaView<'_, u32>,
+        f: usize,
+    ) -> Result<()> {
+        let batch = idx.len();
+        assert!(drows.len() >= batch * f);
+        let (b, f_arg) = (
+            int("embedding_scatter_add", batch)?,
+            int("embedding_scatter_add", f)?,
+        );
+        let mut l = self.stream.launch_builder(&self.k.embedding_scatter_add);
+        l.arg(grad).arg(drows).arg(idx).arg(&b).arg(&f_arg);
+        // SAFETY: matches embedding_scatter_add(float*, const float*, const uint*, int, int);
+        // drows holds batch*f floats and every idx is a row of grad.
+        unsafe { l.launch(grid(batch * f)) }.map_err(|e| cuda_err("embedding_scatter_add", e))?;
+        Ok(())
+    }
+
+    /// [`crate::ops::embedding_scatter_add`] without atomics, in the CPU's
+    /// order: bit-identical to the CPU twin on every run. `drows` rows are
+    /// `row_stride` apart and start at column `col_offset`, so that the two
+    /// halves of the net's (B,2F) gradient can be scattered without a copy.
+    pub fn embedding_scatter_add_det(
+        &self,
+        grad: &mut CudaViewMut<'_, f32>,
+        drows: &CudaView<'_, f32>,
+        idx: &CudaView<'_, u32>,
+        f: usize,
+        row_stride: usize,
+        col_offset: usize,
+    ) -> Result<()> {
+        let what = "embedding_scatter_add_det";
+        let batch = idx.len();
+        assert!(col_offset + f <= row_stride && drows.len() >= batch * row_stride);
+        let args = [
+            int(what, batch)?,
+            int(what, f)?,
+            int(what, row_stride)?,
+            int(what, col_offset)?,
+        ];
+        let mut l = self.stream.launch_builder(&self.k.embedding_scatter_add_det);
+        l.arg(grad)
+            .arg(drows)
+            .arg(idx)
+            .arg(&args[0])
+            .arg(&args[1])
+            .arg(&args[2])
+            .arg(&args[3]);
+        // SAFETY: matches embedding_scatter_add_det(float*, const float*, const uint*, int, int,
+        // int, int); drows holds batch rows of row_stride floats; every idx is a row of grad.
+        unsafe { l.launch(grid(batch * f)) }.map_err(|e| cuda_err(what, e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::mse_loss_grad`]: the CPU twin returns the loss,
+    /// the kernel writes it to `loss[0]` on the device.
+    pub fn mse_loss_grad(
+        &self,
+        dpred: &mut CudaViewMut<'_, f32>,
+        loss: &mut CudaViewMut<'_, f32>,
+        pred: &CudaView<'_, f32>,
+        target: &CudaView<'_, f32>,
+    ) -> Result<()> {
+        let batch = target.len();
+        assert!(dpred.len() >= batch && pred.len() >= batch && !loss.is_empty());
+        let b = int("mse_loss_grad", batch)?;
+        let mut l = self.stream.launch_builder(&self.k.mse_loss_grad);
+        l.arg(dpred).arg(loss).arg(pred).arg(target).arg(&b);
+        // SAFETY: matches mse_loss_grad(float*, float*, const float*, const float*, int),
+        // launched as the single block the kernel requires.
+        unsafe { l.launch(one_block()) }.map_err(|e| cuda_err("mse_loss_grad", e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::mse_sum`]: adds Σ (pred − target)² to `out[0]`,
+    /// which the caller zeroes first. `deterministic` runs one block, whose
+    /// sum has the same order on every run.
+    pub fn mse_sum(
+        &self,
+        out: &mut CudaViewMut<'_, f64>,
+        pred: &CudaView<'_, f32>,
+        target: &CudaView<'_, f32>,
+        deterministic: bool,
+    ) -> Result<()> {
+        let n = target.len();
+        assert!(pred.len() >= n && !out.is_empty());
+        let n_arg = int("mse_sum", n)?;
+        let mut l = self.stream.launch_builder(&self.k.mse_sum);
+        l.arg(out).arg(pred).arg(target).arg(&n_arg);
+        // SAFETY: matches mse_sum(double*, const float*, const float*, int).
+        // One block sums in a fixed order; many blocks meet in a double atomicAdd.
+        let cfg = if deterministic { one_block() } else { grid(n) };
+        unsafe { l.launch(cfg) }.map_err(|e| cuda_err("mse_sum", e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::sgd_update`].
+    pub fn sgd_update(
+        &self,
+        params: &mut CudaViewMut<'_, f32>,
+        grads: &mut CudaViewMut<'_, f32>,
+        bufs: &mut CudaViewMut<'_, f32>,
+        lr: f32,
+        momentum: f32,
+        wd: f32,
+    ) -> Result<()> {
+        let n = params.len();
+        assert!(grads.len() >= n && bufs.len() >= n);
+        let n_arg = n as i64;
+        let mut l = self.stream.launch_builder(&self.k.sgd_update);
+        l.arg(params)
+            .arg(grads)
+            .arg(bufs)
+            .arg(&lr)
+            .arg(&momentum)
+            .arg(&wd)
+            .arg(&n_arg);
+        // SAFETY: matches sgd_update(float*, float*, float*, float, float, float, long long);
+        // all three buffers hold n floats.
+        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("sgd_update", e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::adam_update`].
+    pub fn adam_update(
+        &self,
+        params: &mut CudaViewMut<'_, f32>,
+        grads: &mut CudaViewMut<'_, f32>,
+        m: &mut CudaViewMut<'_, f32>,
+        v: &mut CudaViewMut<'_, f32>,
+        s: AdamStep,
+        wd: f32,
+    ) -> Result<()> {
+        let n = params.len();
+        assert!(grads.len() >= n && m.len() >= n && v.len() >= n);
+        let n_arg = n as i64;
+        let mut l = self.stream.launch_builder(&self.k.adam_update);
+        l.arg(params).arg(grads).arg(m).arg(v);
+        l.arg(&s.beta1)
+            .arg(&s.beta2)
+            .arg(&s.one_minus_beta1)
+            .arg(&s.one_minus_beta2)
+            .arg(&s.eps);
+        l.arg(&s.step_size)
+            .arg(&s.bias_correction2_sqrt)
+            .arg(&wd)
+            .arg(&n_arg);
+        // SAFETY: matches adam_update(float*, float*, float*, float*, 8 floats, long long);
+        // all four buffers hold n floats.
+        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("adam_update", e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::sigmoid_range_forward`]; `batch` rows.
+    pub fn sigmoid_range_forward(
+        &self,
+        out: &mut CudaViewMut<'_, f32>,
+        x: &CudaView<'_, f32>,
+        lo: f32,
+        hi: f32,
+        batch: usize,
+    ) -> Result<()> {
+        assert!(out.len() >= batch && x.len() >= batch);
+        let b = int("sigmoid_range_forward", batch)?;
+        let mut l = self.stream.launch_builder(&self.k.sigmoid_range_forward);
+        l.arg(out).arg(x).arg(&lo).arg(&hi).arg(&b);
+        // SAFETY: matches sigmoid_range_forward(float*, const float*, float, float, int).
+        unsafe { l.launch(grid(batch)) }.map_err(|e| cuda_err("sigmoid_range_forward", e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::sigmoid_range_backward`]; `batch` rows.
+    pub fn sigmoid_range_backward(
+        &self,
+        dx: &mut CudaViewMut<'_, f32>,
+        dout: &CudaView<'_, f32>,
+        x: &CudaView<'_, f32>,
+        lo: f32,
+        hi: f32,
+        batch: usize,
+    ) -> Result<()> {
+        assert!(dx.len() >= batch && dout.len() >= batch && x.len() >= batch);
+        let b = int("sigmoid_range_backward", batch)?;
+        let mut l = self.stream.launch_builder(&self.k.sigmoid_range_backward);
+        l.arg(dx).arg(dout).arg(x).arg(&lo).arg(&hi).arg(&b);
+        // SAFETY: matches sigmoid_range_backward(float*, const float*, const float*,
+        // float, float, int).
+        unsafe { l.launch(grid(batch)) }.map_err(|e| cuda_err("sigmoid_range_backward", e))?;
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ the net
+
+    /// See [`crate::ops::concat_gather`].
+    pub fn concat_gather(
+        &self,
+        out: &mut CudaViewMut<'_, f32>,
+        utable: &CudaView<'_, f32>,
+        uidx: &CudaView<'_, u32>,
+        itable: &CudaView<'_, f32>,
+        iidx: &CudaView<'_, u32>,
+        f: usize,
+    ) -> Result<()> {
+        let batch = uidx.len();
+        assert!(iidx.len() == batch && out.len() >= batch * 2 * f);
+        let (b, f_arg) = (int("concat_gather", batch)?, int("concat_gather", f)?);
+        let mut l = self.stream.launch_builder(&self.k.concat_gather);
+        l.arg(out)
+            .arg(utable)
+            .arg(uidx)
+            .arg(itable)
+            .arg(iidx)
+            .arg(&b)
+            .arg(&f_arg);
+        // SAFETY: matches concat_gather(float*, const float*, const uint*, const float*,
+        // const uint*, int, int); out holds batch*2f floats; indices are table rows.
+        unsafe { l.launch(grid(batch * 2 * f)) }.map_err(|e| cuda_err("concat_gather", e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::concat_scatter_add`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn concat_scatter_add(
+        &self,
+        ugrad: &mut CudaViewMut<'_, f32>,
+        igrad: &mut CudaViewMut<'_, f32>,
+        dx: &CudaView<'_, f32>,
+        uidx: &CudaView<'_, u32>,
+        iidx: &CudaView<'_, u32>,
+        f: usize,
+    ) -> Result<()> {
+        let batch = uidx.len();
+        assert!(iidx.len() == batch && dx.len() >= batch * 2 * f);
+        let (b, f_arg) = (int("concat_scatter_add", batch)?, int("concat_scatter_add", f)?);
+        let mut l = self.stream.launch_builder(&self.k.concat_scatter_add);
+        l.arg(ugrad)
+            .arg(igrad)
+            .arg(dx)
+            .arg(uidx)
+            .arg(iidx)
+            .arg(&b)
+            .arg(&f_arg);
+        // SAFETY: matches concat_scatter_add(float*, float*, const float*, const uint*,
+        // const uint*, int, int); dx holds batch*2f floats; indices are table rows.
+        unsafe { l.launch(grid(batch * 2 * f)) }.map_err(|e| cuda_err("concat_scatter_add", e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::linear_forward`]; `batch` rows, `out_dim` = bias length.
+    pub fn linear_forward(
+        &self,
+        out: &mut CudaViewMut<'_, f32>,
+        x: &CudaView<'_, f32>,
+        w: &CudaView<'_, f32>,
+        bias: &CudaView<'_, f32>,
+        batch: usize,
+        in_dim: usize,
+    ) -> Result<()> {
+        let out_dim = bias.len();
+        assert!(out.len() >= batch * out_dim && x.len() >= batch * in_dim && w.len() == out_dim * in_dim);
+        let what = "linear_forward";
+        let (b, i, o) = (int(what, batch)?, int(what, in_dim)?, int(what, out_dim)?);
+        let mut l = self.stream.launch_builder(&self.k.linear_forward);
+        l.arg(out).arg(x).arg(w).arg(bias).arg(&b).arg(&i).arg(&o);
+        // SAFETY: matches linear_forward(float*, const float*, const float*, const float*,
+        // int, int, int); sizes asserted above.
+        unsafe { l.launch(grid(batch * out_dim)) }.map_err(|e| cuda_err(what, e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::linear_backward_input`]; `batch` rows.
+    pub fn linear_backward_input(
+        &self,
+        dx: &mut CudaViewMut<'_, f32>,
+        dout: &CudaView<'_, f32>,
+        w: &CudaView<'_, f32>,
+        batch: usize,
+        in_dim: usize,
+    ) -> Result<()> {
+        let out_dim = w.len() / in_dim.max(1);
+        assert!(in_dim > 0 && w.len() == out_dim * in_dim);
+        assert!(dx.len() >= batch * in_dim && dout.len() >= batch * out_dim);
+        let what = "linear_backward_input";
+        let (b, i, o) = (int(what, batch)?, int(what, in_dim)?, int(what, out_dim)?);
+        let mut l = self.stream.launch_builder(&self.k.linear_backward_input);
+        l.arg(dx).arg(dout).arg(w).arg(&b).arg(&i).arg(&o);
+        // SAFETY: matches linear_backward_input(float*, const float*, const float*, int,
+        // int, int); sizes asserted above.
+        unsafe { l.launch(grid(batch * in_dim)) }.map_err(|e| cuda_err(what, e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::linear_backward_weight`]; `batch` rows.
+    pub fn linear_backward_weight(
+        &self,
+        dw: &mut CudaViewMut<'_, f32>,
+        dout: &CudaView<'_, f32>,
+        x: &CudaView<'_, f32>,
+        batch: usize,
+        in_dim: usize,
+    ) -> Result<()> {
+        let out_dim = dw.len() / in_dim.max(1);
+        assert!(in_dim > 0 && dw.len() == out_dim * in_dim);
+        assert!(dout.len() >= batch * out_dim && x.len() >= batch * in_dim);
+        let what = "linear_backward_weight";
+        let (b, i, o) = (int(what, batch)?, int(what, in_dim)?, int(what, out_dim)?);
+        let mut l = self.stream.launch_builder(&self.k.linear_backward_weight);
+        l.arg(dw).arg(dout).arg(x).arg(&b).arg(&i).arg(&o);
+        // SAFETY: matches linear_backward_weight(float*, const float*, const float*, int,
+        // int, int); dw holds out_dim*in_dim floats, the inputs batch rows.
+        unsafe { l.launch(grid(out_dim * in_dim)) }.map_err(|e| cuda_err(what, e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::linear_backward_bias`]; `batch` rows.
+    pub fn linear_backward_bias(
+        &self,
+        dbias: &mut CudaViewMut<'_, f32>,
+        dout: &CudaView<'_, f32>,
+        batch: usize,
+    ) -> Result<()> {
+        let out_dim = dbias.len();
+        assert!(dout.len() >= batch * out_dim);
+        let what = "linear_backward_bias";
+        let (b, o) = (int(what, batch)?, int(what, out_dim)?);
+        let mut l = self.stream.launch_builder(&self.k.linear_backward_bias);
+        l.arg(dbias).arg(dout).arg(&b).arg(&o);
+        // SAFETY: matches linear_backward_bias(float*, const float*, int, int).
+        unsafe { l.launch(grid(out_dim)) }.map_err(|e| cuda_err(what, e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::relu_forward`]: in place over all of `x`.
+    pub fn relu_forward(&self, x: &mut CudaViewMut<'_, f32>) -> Result<()> {
+        let n = x.len();
+        let n_arg = int("relu_forward", n)?;
+        let mut l = self.stream.launch_builder(&self.k.relu_forward);
+        l.arg(x).arg(&n_arg);
+        // SAFETY: matches relu_forward(float*, int); x holds n floats.
+        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("relu_forward", e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::relu_backward`]: over all of `dx`.
+    pub fn relu_backward(
+        &self,
+        dx: &mut CudaViewMut<'_, f32>,
+        dout: &CudaView<'_, f32>,
+        out: &CudaView<'_, f32>,
+    ) -> Result<()> {
+        let n = dx.len();
+        assert!(dout.len() >= n && out.len() >= n);
+        let n_arg = int("relu_backward", n)?;
+        let mut l = self.stream.launch_builder(&self.k.relu_backward);
+        l.arg(dx).arg(dout).arg(out).arg(&n_arg);
+        // SAFETY: matches relu_backward(float*, const float*, const float*, int).
+        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("relu_backward", e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::dropout_forward`]: in place over all of `x`.
+    pub fn dropout_forward(
+        &self,
+        x: &mut CudaViewMut<'_, f32>,
+        p: f32,
+        seed: u64,
+        step: u64,
+        layer: DropoutLayer,
+    ) -> Result<()> {
+        self.dropout(
+            &self.k.dropout_forward,
+            "dropout_forward",
+            x,
+            p,
+            seed,
+            step,
+            layer,
+        )
+    }
+
+    /// See [`crate::ops::dropout_backward`]: in place over all of `dout`.
+    pub fn dropout_backward(
+        &self,
+        dout: &mut CudaViewMut<'_, f32>,
+        p: f32,
+        seed: u64,
+        step: u64,
+        layer: DropoutLayer,
+    ) -> Result<()> {
+        self.dropout(
+            &self.k.dropout_backward,
+            "dropout_backward",
+            dout,
+            p,
+            seed,
+            step,
+            layer,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn dropout(
+        &self,
+        kernel: &CudaFunction,
+        what: &str,
+        x: &mut CudaViewMut<'_, f32>,
+        p: f32,
+        seed: u64,
+        step: u64,
+        layer: DropoutLayer,
+    ) -> Result<()> {
+        let n = x.len();
+        let n_arg = int(what, n)?;
+        let mut l = self.stream.launch_builder(kernel);
+        l.arg(x).arg(&p).arg(&seed).arg(&step).arg(&layer).arg(&n_arg);
+        // SAFETY: matches dropout_*(float*, float, unsigned long long, unsigned long long,
+        // unsigned int, int); x holds n floats.
+        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err(what, e))?;
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ fused path
+
+    /// One whole training step of dot or dotbias (see `kernels/fused.cu`):
+    /// the batch is rows `[step·bs, min(n, (step+1)·bs))` of the epoch's
+    /// ordered rows. Adds the gradient into `grads` and the batch's mean loss
+    /// into `losses[step]`. Its CPU twin is [`ModelSpec::loss_and_grad`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn mf_step_fused(
+        &self,
+        grads: &mut CudaViewMut<'_, f32>,
+        losses: &mut CudaViewMut<'_, f32>,
+        params: &CudaView<'_, f32>,
+        rows: (&CudaView<'_, u32>, &CudaView<'_, u32>, &CudaView<'_, f32>),
+        bs: usize,
+        step: usize,
+        spec: &ModelSpec,
+    ) -> Result<()> {
+        let what = "mf_step_fused";
+        let (users, items, ratings) = rows;
+        let n = users.len();
+        let with_bias = match spec.kind {
+            ModelKind::Dot => 0i32,
+            ModelKind::DotBias => 1,
+            ModelKind::Net | ModelKind::Svd => {
+                return Err(Error::invalid(what, "only dot and dotbias have a fused step"))
+            }
+        };
+        assert!(items.len() == n && ratings.len() == n && step * bs < n && losses.len() > step);
+        assert!(grads.len() == spec.n_params() && params.len() == spec.n_params());
+        let batch = bs.min(n - step * bs);
+        let args = [int(what, n)?, int(what, bs)?, int(what, step)?];
+        let dims = [
+            int(what, spec.n_users)?,
+            int(what, spec.n_items)?,
+            int(what, spec.factors)?,
+        ];
+        let (lo, hi) = spec.y_range;
+        let mut l = self.stream.launch_builder(&self.k.mf_step_fused);
+        l.arg(grads)
+            .arg(losses)
+            .arg(params)
+            .arg(users)
+            .arg(items)
+            .arg(ratings);
+        l.arg(&args[0])
+            .arg(&args[1])
+            .arg(&args[2])
+            .arg(&dims[0])
+            .arg(&dims[1])
+            .arg(&dims[2]);
+        l.arg(&with_bias).arg(&lo).arg(&hi);
+        // SAFETY: matches mf_step_fused(float*, float*, const float*, const uint*, const uint*,
+        // const float*, int x7, float, float); params and grads hold the model's tensors in
+        // ModelSpec::tensors order; the step's rows lie inside the n rows; one warp per row.
+        unsafe { l.launch(grid(batch * 32)) }.map_err(|e| cuda_err(what, e))?;
+        Ok(())
+    }
+
+    /// [`Gpu::sgd_update`] with lr = `sched[2·step]`, read on the device.
+    #[allow(clippy::too_many_arguments)]
+    pub fn sgd_update_sched(
+        &self,
+        params: &mut CudaViewMut<'_, f32>,
+        grads: &mut CudaViewMut<'_, f32>,
+        bufs: &mut CudaViewMut<'_, f32>,
+        sched: &CudaView<'_, f32>,
+        step: usize,
+        momentum: f32,
+        wd: f32,
+    ) -> Result<()> {
+        let n = params.len();
+        assert!(grads.len() >= n && bufs.len() >= n && sched.len() > 2 * step);
+        let (s, n_arg) = (int("sgd_update_sched", step)?, n as i64);
+        let mut l = self.stream.launch_builder(&self.k.sgd_update_sched);
+        l.arg(params)
+            .arg(grads)
+            .arg(bufs)
+            .arg(sched)
+            .arg(&s)
+            .arg(&momentum)
+            .arg(&wd)
+            .arg(&n_arg);
+        // SAFETY: matches sgd_update_sched(float*, float*, float*, const float*, int, float,
+        // float, long long); buffers hold n floats, sched at least 2·step + 1.
+        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("sgd_update_sched", e))?;
+        Ok(())
+    }
+
+    /// [`Gpu::adam_update`] with step_size = `sched[2·step]` and
+    /// sqrt(1 − β2ᵗ) = `sched[2·step + 1]`, read on the device; the other
+    /// scalars come from `s`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn adam_update_sched(
+        &self,
+        params: &mut CudaViewMut<'_, f32>,
+        grads: &mut CudaViewMut<'_, f32>,
+        m: &mut CudaViewMut<'_, f32>,
+        v: &mut CudaViewMut<'_, f32>,
+        sched: &CudaView<'_, f32>,
+        step: usize,
+        s: AdamStep,
+        wd: f32,
+    ) -> Result<()> {
+        let n = params.len();
+        assert!(grads.len() >= n && m.len() >= n && v.len() >= n && sched.len() > 2 * step + 1);
+        let (st, n_arg) = (int("adam_update_sched", step)?, n as i64);
+        let mut l = self.stream.launch_builder(&self.k.adam_update_sched);
+        l.arg(params).arg(grads).arg(m).arg(v).arg(sched).arg(&st);
+        l.arg(&s.beta1)
+            .arg(&s.beta2)
+            .arg(&s.one_minus_beta1)
+            .arg(&s.one_minus_beta2)
+            .arg(&s.eps);
+        l.arg(&wd).arg(&n_arg);
+        // SAFETY: matches adam_update_sched(float* x4, const float*, int, 6 floats, long long);
+        // buffers hold n floats, sched at least 2·step + 2.
+        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("adam_update_sched", e))?;
+        Ok(())
+    }
+}

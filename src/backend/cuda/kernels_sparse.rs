@@ -1,0 +1,191 @@
+//! The wrappers of `kernels/sparse.cu` (sparse SGD, prediction, group
+//! means), generic over how the factors are stored on the device:
+//! [`DeviceFactor`], f32 or bf16.
+
+use cudarc::driver::{CudaView, CudaViewMut, DeviceRepr, LaunchConfig, PushKernelArg, ValidAsZeroBits};
+
+use crate::backend::cuda::device::{grid, int, BLOCK, MAX_BLOCKS};
+use crate::backend::cuda::{cuda_err, Gpu};
+use crate::error::{Error, Result};
+use crate::ops::{Factor, Storage};
+
+/// A factor storage type ([`Factor`]) and its bits on the device: f32 as
+/// f32, bf16 as the u16 that holds its bits (the kernels' `struct bf16`).
+pub trait DeviceFactor: Factor {
+    /// The element type of the device buffer.
+    type Dev: DeviceRepr + ValidAsZeroBits + Copy + Unpin + Default + std::fmt::Debug + 'static;
+    /// The device representation.
+    fn to_dev(self) -> Self::Dev;
+    /// Back from the device representation.
+    fn from_dev(d: Self::Dev) -> Self;
+}
+
+impl DeviceFactor for f32 {
+    type Dev = f32;
+    fn to_dev(self) -> f32 {
+        self
+    }
+    fn from_dev(d: f32) -> f32 {
+        d
+    }
+}
+
+impl DeviceFactor for half::bf16 {
+    type Dev = u16;
+    fn to_dev(self) -> u16 {
+        self.to_bits()
+    }
+    fn from_dev(d: u16) -> half::bf16 {
+        half::bf16::from_bits(d)
+    }
+}
+
+/// The widest embedding the sparse kernels take: each lane holds at most
+/// four chunks of its row in registers, four factors a chunk when `f` is a
+/// multiple of 4 and one otherwise (see `kernels/sparse.cu`).
+pub fn sparse_max_factors(f: usize) -> usize {
+    if f % 4 == 0 {
+        512
+    } else {
+        128
+    }
+}
+
+impl Gpu {
+    // ------------------------------------------------------------ sparse SGD
+
+    /// See [`crate::ops::mf_sgd_sparse`]: one warp per rating (Hogwild), at
+    /// most `max_warps` at once and never more than the GPU holds; with
+    /// `max_warps` 1, a single warp that takes the ratings in order, as the
+    /// CPU does. `rows` are (users, items, ratings); `sq_err` gets each
+    /// rating's squared error before its update.
+    #[allow(clippy::too_many_arguments)]
+    pub fn mf_sgd_sparse<S: DeviceFactor>(
+        &self,
+        u: &mut CudaViewMut<'_, S::Dev>,
+        m: &mut CudaViewMut<'_, S::Dev>,
+        ub: &mut CudaViewMut<'_, f32>,
+        mb: &mut CudaViewMut<'_, f32>,
+        mu: f32,
+        rows: (&CudaView<'_, u32>, &CudaView<'_, u32>, &CudaView<'_, f32>),
+        sq_err: &mut CudaViewMut<'_, f32>,
+        f: usize,
+        lr: f32,
+        reg: f32,
+        max_warps: usize,
+    ) -> Result<()> {
+        let what = "mf_sgd_sparse";
+        let (users, items, ratings) = rows;
+        let n = users.len();
+        assert!(items.len() == n && ratings.len() == n && sq_err.len() >= n);
+        assert!(u.len() == ub.len() * f && m.len() == mb.len() * f);
+        if f == 0 || f > sparse_max_factors(f) {
+            return Err(Error::invalid(
+                what,
+                format!("{f} factors; the sparse kernels take 1 to 128, or up to 512 in multiples of 4"),
+            ));
+        }
+        // One chunk a lane fits F ≤ 128 (multiples of 4) or F ≤ 32: fewer registers, more warps.
+        let narrow = f <= if f % 4 == 0 { 128 } else { 32 };
+        let func = match (S::STORAGE, narrow) {
+            (Storage::F32, false) => &self.k.mf_sgd_sparse_f32,
+            (Storage::Bf16, false) => &self.k.mf_sgd_sparse_bf16,
+            (Storage::F32, true) => &self.k.mf_sgd_sparse_f32_narrow,
+            (Storage::Bf16, true) => &self.k.mf_sgd_sparse_bf16_narrow,
+        };
+        let (n_arg, f_arg) = (n as i64, int(what, f)?);
+        let mut l = self.stream.launch_builder(func);
+        l.arg(u).arg(m).arg(ub).arg(mb).arg(&mu);
+        l.arg(users).arg(items).arg(ratings).arg(sq_err);
+        l.arg(&n_arg).arg(&f_arg).arg(&lr).arg(&reg);
+        let cfg = if max_warps <= 1 {
+            LaunchConfig {
+                grid_dim: (1, 1, 1),
+                block_dim: (32, 1, 1),
+                shared_mem_bytes: 0,
+            }
+        } else {
+            // At most as many blocks as the GPU holds at once: the resident
+            // warps then sweep the (tiled) ratings once, side by side, so that
+            // a tile's rows meet in L2. A larger grid would start later waves
+            // at the far end of the order, and every wave would reload every tile.
+            let per_sm = func
+                .occupancy_max_active_blocks_per_multiprocessor(BLOCK, 0, None)
+                .map_err(|e| cuda_err(what, e))?;
+            let resident = (per_sm.max(1) as usize * self.sm_count).max(1);
+            let wanted = max_warps
+                .min(n.max(1))
+                .saturating_mul(32)
+                .div_ceil(BLOCK as usize);
+            LaunchConfig {
+                grid_dim: (wanted.clamp(1, resident).min(MAX_BLOCKS) as u32, 1, 1),
+                block_dim: (BLOCK, 1, 1),
+                shared_mem_bytes: 0,
+            }
+        };
+        // SAFETY: matches mf_sgd_sparse_{f32,bf16}[_narrow](S*, S*, float*, float*, float, const uint* x2,
+        // const float*, float*, long long, int, float, float) with S the device type of
+        // S::Dev (float, or the 2-byte struct bf16); u and m hold (rows × f) factors, the
+        // indices are below their rows (Examples guarantee it), sq_err holds n floats, and
+        // f is within the chosen kernel's limit (checked above).
+        unsafe { l.launch(cfg) }.map_err(|e| cuda_err(what, e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::mf_predict`]: one warp per row.
+    #[allow(clippy::too_many_arguments)]
+    pub fn mf_predict<S: DeviceFactor>(
+        &self,
+        pred: &mut CudaViewMut<'_, f32>,
+        u: &CudaView<'_, S::Dev>,
+        m: &CudaView<'_, S::Dev>,
+        ub: &CudaView<'_, f32>,
+        mb: &CudaView<'_, f32>,
+        mu: f32,
+        users: &CudaView<'_, u32>,
+        items: &CudaView<'_, u32>,
+        f: usize,
+    ) -> Result<()> {
+        let what = "mf_predict";
+        let n = users.len();
+        assert!(items.len() == n && pred.len() >= n);
+        assert!(u.len() == ub.len() * f && m.len() == mb.len() * f);
+        if f == 0 || f > sparse_max_factors(f) {
+            return Err(Error::invalid(
+                what,
+                format!("{f} factors is outside the sparse kernels' range"),
+            ));
+        }
+        let func = match S::STORAGE {
+            Storage::F32 => &self.k.mf_predict_f32,
+            Storage::Bf16 => &self.k.mf_predict_bf16,
+        };
+        let (n_arg, f_arg) = (n as i64, int(what, f)?);
+        let mut l = self.stream.launch_builder(func);
+        l.arg(pred).arg(u).arg(m).arg(ub).arg(mb).arg(&mu);
+        l.arg(users).arg(items).arg(&n_arg).arg(&f_arg);
+        // SAFETY: matches mf_predict_{f32,bf16}(float*, const S* x2, const float* x2, float,
+        // const uint* x2, long long, int); pred holds n floats, the indices are in range.
+        unsafe { l.launch(grid(n.saturating_mul(32))) }.map_err(|e| cuda_err(what, e))?;
+        Ok(())
+    }
+
+    /// See [`crate::ops::group_mean`].
+    pub fn group_mean(
+        &self,
+        out: &mut CudaViewMut<'_, f32>,
+        x: &CudaView<'_, f32>,
+        group: usize,
+    ) -> Result<()> {
+        let n = x.len();
+        let groups = n.div_ceil(group.max(1));
+        assert!(group > 0 && out.len() >= groups);
+        let (n_arg, g_arg) = (n as i64, int("group_mean", group)?);
+        let mut l = self.stream.launch_builder(&self.k.group_mean);
+        l.arg(out).arg(x).arg(&n_arg).arg(&g_arg);
+        // SAFETY: matches group_mean(float*, const float*, long long, int); out holds
+        // ceil(n / group) floats.
+        unsafe { l.launch(grid(groups)) }.map_err(|e| cuda_err("group_mean", e))?;
+        Ok(())
+    }
+}
