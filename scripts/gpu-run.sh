@@ -3,7 +3,7 @@
 # Prints everything in one go. Sections, all by default, or name some:
 #   bash gpu-bin/run.sh [checks] [recipes] [faults] [sanitize]
 # checks: the card, mfcuda check, the GPU tests. recipes: the notebook's four recipes on the GPU,
-# op by op and fused, and the two sparse recipes. faults: --deterministic twice, out of memory. sanitize: compute-sanitizer memcheck,
+# op by op and fused, and the two sparse recipes. faults: --deterministic twice, cuda:N, out of memory. sanitize: compute-sanitizer memcheck,
 # racecheck and initcheck over mfcuda check and one epoch (per stage) of every recipe.
 # JSON results go to $OUT (or gpu-bin/out).
 set -u
@@ -61,6 +61,12 @@ lb = [(e["trn_loss"], e["val_loss"]) for e in b["history"]]
 print("run 1:", la); print("run 2:", lb)
 print("identical" if la == lb else "DIFFERENT"); sys.exit(la != lb)
 ' "$out/det1.json" "$out/det2.json"
+    step "the device rule: cuda:0 trains, a GPU that is not there is one clear line"
+    run "cuda:0" "$bin/mfcuda" train --recipe dot --epochs 1 --device cuda:0 --quiet
+    "$bin/mfcuda" train --recipe dot --epochs 1 --device cuda:99 > /dev/null 2> "$out/cuda99.txt"
+    rc=$?
+    cat "$out/cuda99.txt"
+    run "cuda:99" bash -c "[ $rc = 1 ] && grep -q 'device cuda:99: there is no GPU 99' '$out/cuda99.txt' && ! grep -q panicked '$out/cuda99.txt'"
     step "out of GPU memory: a clear message, no panic"
     "$bin/mfcuda" train --recipe dotbias --batch-size 1000000000 --device cuda > /dev/null 2> "$out/oom.txt"
     rc=$?

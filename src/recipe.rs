@@ -224,6 +224,14 @@ impl Recipe {
     }
 }
 
+/// Whether a run is the notebook's own setup, so that a recipe's
+/// [`Recipe::notebook_mse`] is a fair yardstick for it: the bundled ratings
+/// (`bundled_data`), the recipe unchanged (no `overrides`), and the
+/// notebook's split, 20% held out under seed 42.
+pub fn is_notebook_setup(bundled_data: bool, overrides: &Overrides, val_pct: f64, split_seed: u32) -> bool {
+    bundled_data && *overrides == Overrides::default() && val_pct == 0.2 && split_seed == 42
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,5 +273,19 @@ mod tests {
             assert!(find("learner").unwrap().with_overrides(&bad).is_err(), "{bad:?}");
         }
         assert!(find("nope").is_err());
+    }
+
+    #[test]
+    fn only_the_notebooks_setup_is_compared_with_the_notebook() {
+        let none = Overrides::default();
+        assert!(is_notebook_setup(true, &none, 0.2, 42));
+        assert!(!is_notebook_setup(false, &none, 0.2, 42));
+        assert!(!is_notebook_setup(true, &none, 0.1, 42));
+        assert!(!is_notebook_setup(true, &none, 0.2, 7));
+        let lr = Overrides {
+            lr: Some(0.05),
+            ..Default::default()
+        };
+        assert!(!is_notebook_setup(true, &lr, 0.2, 42));
     }
 }

@@ -36,8 +36,8 @@ pub enum Choice {
     Cpu(Option<String>),
     /// An open GPU, and whether `auto` picked it.
     Gpu {
-        /// The device.
-        gpu: Gpu,
+        /// The device, shared by what runs on it.
+        gpu: Arc<Gpu>,
         /// Picked by `auto`, not asked for.
         auto: bool,
     },
@@ -54,7 +54,7 @@ impl Choice {
     }
 
     /// The GPU, if one was chosen.
-    pub fn into_gpu(self) -> Option<Gpu> {
+    pub fn into_gpu(self) -> Option<Arc<Gpu>> {
         match self {
             Choice::Gpu { gpu, .. } => Some(gpu),
             Choice::Cpu(_) => None,
@@ -81,11 +81,17 @@ pub fn choose(device: Device, needs: &Needs) -> Result<Choice> {
         }
         (Device::Auto, None, Some(refused)) => Ok(Choice::Cpu(Some(refused.clone()))),
         (Device::Cuda(n), _, _) => match Gpu::open(n) {
-            Ok(gpu) => Ok(Choice::Gpu { gpu, auto: false }),
+            Ok(gpu) => Ok(Choice::Gpu {
+                gpu: Arc::new(gpu),
+                auto: false,
+            }),
             Err(why) => Err(fail(format!("{why}{or_cpu}"))),
         },
         (Device::Auto, _, _) => match (Gpu::open(0), &needs.gpu_only) {
-            (Ok(gpu), _) => Ok(Choice::Gpu { gpu, auto: true }),
+            (Ok(gpu), _) => Ok(Choice::Gpu {
+                gpu: Arc::new(gpu),
+                auto: true,
+            }),
             (Err(why), None) => Ok(Choice::Cpu(Some(why))),
             (Err(why), Some(need)) => Err(fail(format!("{need}, and no GPU can be used: {why}"))),
         },
@@ -127,7 +133,6 @@ pub fn create<'a>(
         return on_cpu(init, why);
     };
     let line = format!("device: cuda, {} ({why})", gpu.description);
-    let gpu = Arc::new(gpu);
     if !sparse {
         return Ok((Box::new(CudaBackend::new(gpu, init, gpu_opts)?), line));
     }

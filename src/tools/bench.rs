@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::ops::{self, AdamStep};
 use crate::recipe;
 use crate::rng::Mt19937;
+use crate::tools::cases::{self, Sizes};
 use crate::train::Setup as TrainSetup;
 
 /// One measured line of the table.
@@ -121,7 +122,6 @@ pub fn run(data: &Ratings, opts: BenchOptions, mut on_row: impl FnMut(&BenchRow)
     };
     match choose(opts.device, &Needs::default())? {
         Choice::Gpu { gpu, .. } => {
-            let gpu = Arc::new(gpu);
             report.gpu = Some(gpu.description.clone());
             gpu_bench(&gpu, data, opts, &mut report, &mut push)?;
         }
@@ -420,138 +420,21 @@ fn gpu_bench(
         Some(copy),
     ));
 
+    // The kernels: the same table of cases that `mfcuda check` compares,
+    // at the notebook's sizes and at sizes that measure bandwidth.
     let mut rng = Mt19937::new(7);
-    let uniform = |rng: &mut Mt19937, n: usize| -> Vec<f32> {
-        (0..n).map(|_| rng.random_sample() as f32 - 0.5).collect()
-    };
     let reps = if opts.quick { 20 } else { 200 };
-
-    // Gather, dot, scatter at the notebook's batch and at a large one.
-    let f = 50;
-    let big = if opts.quick { 1 << 18 } else { 1 << 20 };
-    for (b, n_rows) in [(64usize, 9_724usize), (big, big)] {
-        let table = gpu.upload(&uniform(&mut rng, n_rows * f))?;
-        let idx: Vec<u32> = (0..b).map(|_| rng.interval(n_rows as u32 - 1)).collect();
-        let idx = gpu.upload(&idx)?;
-        let (mut out, mut out2) = (gpu.zeros::<f32>(b * f)?, gpu.zeros::<f32>(b * f)?);
-        let mut grad = gpu.zeros::<f32>(n_rows * f)?;
-        let mut dots = gpu.zeros::<f32>(b)?;
-        let size = format!("B={b} F={f} N={n_rows}");
-        let ms = time(reps, &mut || {
-            gpu.embedding_gather(&mut out.as_view_mut(), &table.as_view(), &idx.as_view(), f)
-        })?;
+    for case in cases::table(&Sizes::bench(opts.quick)) {
+        let mut k = case.build(gpu, &mut rng)?;
+        let bytes = k.bytes();
+        let reps = if bytes > 400_000_000 { 20 } else { reps };
+        let ms = time(reps, &mut || k.run_gpu(gpu))?;
         rows.push(kernel_row(
             "cuda",
-            "embedding_gather",
-            size.clone(),
+            case.kernel(),
+            case.shape(),
             ms,
-            b * f * 8 + b * 4,
-            Some(copy),
-        ));
-        let ms = time(reps, &mut || {
-            gpu.embedding_scatter_add(&mut grad.as_view_mut(), &out.as_view(), &idx.as_view(), f)
-        })?;
-        rows.push(kernel_row(
-            "cuda",
-            "embedding_scatter_add",
-            size.clone(),
-            ms,
-            b * f * 12 + b * 4,
-            Some(copy),
-        ));
-        let ms = time(reps, &mut || {
-            gpu.dot_forward(&mut dots.as_view_mut(), &out.as_view(), &out2.as_view(), b, f)
-        })?;
-        rows.push(kernel_row(
-            "cuda",
-            "dot_forward",
-            size.clone(),
-            ms,
-            b * f * 8 + b * 4,
-            Some(copy),
-        ));
-        let ms = time(reps, &mut || {
-            let (mut da, mut db) = (grad.slice_mut(..b * f), out2.slice_mut(..));
-            gpu.dot_backward(
-                &mut da,
-                &mut db,
-                &dots.as_view(),
-                &out.as_view(),
-                &table.slice(..b * f),
-                b,
-                f,
-            )
-        })?;
-        rows.push(kernel_row(
-            "cuda",
-            "dot_backward",
-            size,
-            ms,
-            b * f * 16 + b * 4,
-            Some(copy),
-        ));
-    }
-
-    // The dense optimizer updates: the notebook's model, and 100M parameters.
-    let big_p = if opts.quick { 10_000_000 } else { 100_000_000 };
-    for n in [527_034usize, big_p] {
-        let mut p = gpu.upload(&uniform(&mut rng, n.min(1 << 20)).repeat(n.div_ceil(1 << 20))[..n])?;
-        let (mut g, mut m, mut v) = (gpu.zeros::<f32>(n)?, gpu.zeros::<f32>(n)?, gpu.zeros::<f32>(n)?);
-        let reps = if n > 10_000_000 { 20 } else { reps };
-        let ms = time(reps, &mut || {
-            gpu.sgd_update(
-                &mut p.as_view_mut(),
-                &mut g.as_view_mut(),
-                &mut m.as_view_mut(),
-                0.01,
-                0.9,
-                1e-4,
-            )
-        })?;
-        rows.push(kernel_row(
-            "cuda",
-            "sgd_update",
-            format!("P={n}"),
-            ms,
-            24 * n,
-            Some(copy),
-        ));
-        let s = AdamStep::new(1e-3, 0.9, 0.999, 1e-8, 10);
-        let ms = time(reps, &mut || {
-            gpu.adam_update(
-                &mut p.as_view_mut(),
-                &mut g.as_view_mut(),
-                &mut m.as_view_mut(),
-                &mut v.as_view_mut(),
-                s,
-                1e-5,
-            )
-        })?;
-        rows.push(kernel_row(
-            "cuda",
-            "adam_update",
-            format!("P={n}"),
-            ms,
-            32 * n,
-            Some(copy),
-        ));
-    }
-
-    // The validation reduction.
-    for n in [20_167usize, big_p] {
-        let pred = gpu.upload(&uniform(&mut rng, n.min(1 << 20)).repeat(n.div_ceil(1 << 20))[..n])?;
-        let target = gpu.zeros::<f32>(n)?;
-        let mut out = gpu.zeros::<f64>(1)?;
-        let reps = if n > 10_000_000 { 20 } else { reps };
-        let ms = time(reps, &mut || {
-            gpu.mse_sum(&mut out.as_view_mut(), &pred.as_view(), &target.as_view(), false)
-        })?;
-        rows.push(kernel_row(
-            "cuda",
-            "mse_sum",
-            format!("n={n}"),
-            ms,
-            8 * n,
+            bytes,
             Some(copy),
         ));
     }

@@ -1,14 +1,17 @@
 //! Tools over the library, above the training loop: they prove, time and
 //! show what the kernels do.
 //!
+//! - [`cases`]: one table of kernel cases, each building its inputs once,
+//!   that `check` compares and `bench` times.
 //! - [`check`]: every kernel against its CPU twin, then one training step per
 //!   optimizer, GPU against CPU (`mfcuda check`).
-//! - [`bench`]: kernels and epochs, with GB/s against the device's copy
+//! - [`bench`](mod@bench): kernels and epochs, with GB/s against the device's copy
 //!   bandwidth (`mfcuda bench`); [`scale`]: sparse SGD at ml-25m and Netflix
 //!   sizes (`mfcuda bench --scale`).
 //! - [`trace`]: every tensor of one step, CPU beside GPU (`train --trace`).
 
 pub mod bench;
+pub mod cases;
 pub mod check;
 pub mod scale;
 pub mod trace;

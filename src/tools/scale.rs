@@ -38,6 +38,21 @@ pub const SHAPES: [Shape; 2] = [
     ("netflix", 480_189, 17_770, 100_480_507),
 ];
 
+/// The shapes `bench --scale` runs: [`SHAPES`], or with `quick` each a
+/// tenth of the size (users, items and ratings alike).
+pub fn shapes(quick: bool) -> Vec<Shape> {
+    SHAPES
+        .iter()
+        .map(|&(name, u, i, r)| {
+            if quick {
+                (name, u / 10, i / 10, r / 10)
+            } else {
+                (name, u, i, r)
+            }
+        })
+        .collect()
+}
+
 /// Embedding width of every run.
 pub const FACTORS: usize = 128;
 /// Rank and noise of the planted model.
@@ -56,6 +71,19 @@ pub struct ScaleOptions {
     pub quick: bool,
     /// Epochs of training per variant.
     pub epochs: usize,
+}
+
+impl ScaleOptions {
+    /// The bench as `mfcuda bench --scale` runs it: [`shapes`]`(quick)`,
+    /// `epochs` per variant, on `device`.
+    pub fn new(device: Device, quick: bool, epochs: usize) -> ScaleOptions {
+        ScaleOptions {
+            device,
+            shapes: shapes(quick),
+            quick,
+            epochs,
+        }
+    }
 }
 
 /// One measured line of the scale table.
@@ -175,7 +203,7 @@ pub fn run(
             format!("{}: from 1 to {}", opts.epochs, crate::recipe::MAX_EPOCHS),
         ));
     }
-    let gpu = choose(opts.device, &Needs::default())?.into_gpu().map(Arc::new);
+    let gpu = choose(opts.device, &Needs::default())?.into_gpu();
     let mut report = ScaleReport {
         gpu: gpu.as_ref().map(|g| g.description.clone()),
         copy_gb_per_s: None,

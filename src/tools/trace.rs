@@ -5,9 +5,14 @@
 use std::fmt::Write;
 
 use crate::backend::cuda::Gpu;
+use crate::backend::select::{choose, Choice, Needs};
+use crate::backend::Device;
+use crate::data::{Examples, Ratings};
 use crate::error::{Error, Result};
 use crate::model::{ModelKind, ModelSpec, Workspace};
 use crate::ops;
+use crate::recipe::Recipe;
+use crate::train::Setup;
 
 /// Factors shown per row.
 const SHOW: usize = 4;
@@ -20,6 +25,52 @@ fn row(v: &[f32]) -> String {
         String::new()
     };
     format!("[{}{more}]", shown.join(", "))
+}
+
+/// Rows in the traced batch.
+pub const BATCH: usize = 4;
+
+/// `train --trace`: one step of `recipe` on the first [`BATCH`] rows of the
+/// first epoch's order, drawn exactly as training draws them (the split,
+/// the initial parameters and the shuffle of [`Setup::new`] under `seed`,
+/// `val_pct` and `split_seed`), printed by [`trace_step`] at the first
+/// stage's learning rate. The GPU column comes from `device` under the one
+/// device rule ([`choose`]); when `auto` finds no usable GPU,
+/// `on_gpu_skipped` is told why before the step runs, and the CPU goes on
+/// alone.
+pub fn trace_run(
+    data: &Ratings,
+    recipe: &Recipe,
+    seed: u32,
+    val_pct: f64,
+    split_seed: u32,
+    device: Device,
+    on_gpu_skipped: impl FnOnce(&str),
+) -> Result<String> {
+    let setup = Setup::new(data, recipe, seed, val_pct, split_seed)?;
+    let order = setup.rng.clone().permutation(setup.train.len());
+    let mut batch = Examples::default();
+    setup
+        .train
+        .gather_into(&order[..BATCH.min(order.len())], &mut batch);
+    let gpu = match choose(device, &Needs::default())? {
+        Choice::Gpu { gpu, .. } => Some(gpu),
+        Choice::Cpu(Some(why)) => {
+            on_gpu_skipped(&why);
+            None
+        }
+        Choice::Cpu(None) => None,
+    };
+    trace_step(
+        &setup.spec,
+        &setup.params,
+        &batch.users,
+        &batch.items,
+        &batch.ratings,
+        recipe.stages[0].lr(),
+        recipe.wd,
+        gpu.as_deref(),
+    )
 }
 
 /// One SGD step (no momentum history yet, lr as given) of `spec` on the

@@ -56,7 +56,7 @@ impl Movies {
 }
 
 /// What to do with an id the model has never seen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unknown {
     /// Stop with an error naming the row.
     Error,

@@ -1,0 +1,144 @@
+//! `mfcuda bench`: kernels and epochs timed, the GPU against its copy
+//! bandwidth and the CPU; with `--scale`, sparse SGD at ml-25m and Netflix
+//! sizes.
+
+use std::cell::RefCell;
+use std::io::{self, IsTerminal};
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use mfcuda::backend::Device;
+use mfcuda::tools::bench::{self, BenchOptions, BenchRow};
+use mfcuda::tools::scale::{self, ScaleOptions, ScaleRow, Stage};
+
+use super::{emit, say, CliResult, DataArgs};
+
+/// The arguments of `mfcuda bench`.
+#[derive(Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// `cpu` times the CPU only; `auto` adds the GPU when there is one; `cuda` requires it.
+    #[arg(long, default_value = "auto", value_name = "auto|cpu|cuda|cuda:N")]
+    device: Device,
+    /// Smaller large sizes and fewer repetitions (with --scale: shapes a tenth of the size).
+    #[arg(long)]
+    quick: bool,
+    /// Print one JSON object as the last line of stdout; the table goes to stderr.
+    #[arg(long)]
+    json: bool,
+    /// Sparse SGD at ml-25m and Netflix sizes on synthetic data, instead of the kernel table.
+    #[arg(long)]
+    scale: bool,
+    /// With --scale: training epochs per variant.
+    #[arg(long, default_value_t = 10, requires = "scale")]
+    epochs: usize,
+}
+
+/// Runs the kernel table (or, with `--scale`, the scale bench) and prints its rows.
+pub fn run(a: &BenchArgs) -> CliResult {
+    if a.scale {
+        return run_scale(a);
+    }
+    let data = a.data.load()?;
+    let json = a.json;
+    let opts = BenchOptions {
+        device: a.device,
+        quick: a.quick,
+    };
+    let mut header_said = false;
+    let report = bench::run(&data, opts, |row| {
+        if !header_said {
+            say(json, &BenchRow::header());
+            header_said = true;
+        }
+        say(json, &row.line())
+    })?;
+    match (&report.gpu, &report.gpu_skipped, report.copy_gb_per_s) {
+        (Some(gpu), _, Some(copy)) => say(json, &format!("gpu: {gpu}; device-to-device copy {copy:.0} GB/s")),
+        (_, Some(why), _) => say(json, &format!("gpu: not measured ({why})")),
+        _ => {}
+    }
+    if json {
+        let line = serde_json::to_string(&report).map_err(|e| e.to_string())?;
+        emit(&format!("{line}\n"))?;
+    }
+    Ok(())
+}
+
+/// `bench --scale`: the rows, with one progress bar at a time on a terminal.
+fn run_scale(a: &BenchArgs) -> CliResult {
+    let json = a.json;
+    let opts = ScaleOptions::new(a.device, a.quick, a.epochs);
+    // One bar at a time on stderr: drawing a shape's ratings, then each
+    // variant's epochs. Rows clear it before they print.
+    let show = io::stderr().is_terminal();
+    let bar: RefCell<Option<(String, ProgressBar)>> = Default::default();
+    let clear = || {
+        if let Some((_, b)) = bar.borrow_mut().take() {
+            b.finish_and_clear();
+        }
+    };
+    let on_stage = |stage: Stage| {
+        if !show {
+            return;
+        }
+        let (key, msg, done, total) = match stage {
+            Stage::Generating { shape, done, total } => (
+                format!("gen {shape}"),
+                format!("drawing {shape} ratings"),
+                done,
+                total,
+            ),
+            Stage::Training {
+                variant,
+                epoch,
+                epochs,
+            } => (
+                format!("train {variant}"),
+                format!("training {variant}: epoch"),
+                epoch,
+                epochs,
+            ),
+        };
+        let mut bar = bar.borrow_mut();
+        if bar.as_ref().map(|b| &b.0) != Some(&key) {
+            if let Some((_, old)) = bar.take() {
+                old.finish_and_clear();
+            }
+            let b = ProgressBar::new(total as u64).with_message(msg);
+            b.set_style(
+                ProgressStyle::with_template("{msg} {pos}/{len} [{bar:30}] {elapsed}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            *bar = Some((key, b));
+        }
+        if let Some((_, b)) = bar.as_ref() {
+            b.set_position(done as u64);
+        }
+    };
+    let mut header_said = false;
+    let report = scale::run(
+        opts,
+        |row| {
+            clear();
+            if !header_said {
+                say(json, &ScaleRow::header());
+                header_said = true;
+            }
+            say(json, &row.line());
+        },
+        on_stage,
+    )?;
+    clear();
+    match (&report.gpu, report.copy_gb_per_s) {
+        (Some(gpu), Some(copy)) => say(json, &format!("gpu: {gpu}; device-to-device copy {copy:.0} GB/s")),
+        _ => say(json, "gpu: none used; the rows above are the CPU's"),
+    }
+    if json {
+        let line = serde_json::to_string(&report).map_err(|e| e.to_string())?;
+        emit(&format!("{line}\n"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! The subcommands of `mfcuda`, one file each: the arguments, and a `run`
+//! that parses them, calls the library and prints. What they share lives
+//! here: writing to stdout, the error funnel, and the `--data` and `--model`
+//! arguments.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use mfcuda::data::cache::{self, LoadReport};
+use mfcuda::data::{Columns, Ratings, Source};
+use mfcuda::trained::explore::{self, Movies};
+use mfcuda::trained::saved::SavedModel;
+
+pub mod bench;
+pub mod biases;
+pub mod check;
+pub mod plot;
+pub mod predict;
+pub mod recipes;
+pub mod recommend;
+pub mod similar;
+pub mod split;
+pub mod stats;
+pub mod summary;
+pub mod synth;
+pub mod train;
+
+/// What every subcommand's `run` returns.
+pub type CliResult = Result<(), Error>;
+
+/// One message line for the user; a closed stdout pipe is not an error.
+/// Library errors, I/O errors and plain messages all become one.
+pub struct Error {
+    /// The line printed after `error: `.
+    pub msg: String,
+    /// The error was a closed stdout pipe (`mfcuda split | head`): exit quietly.
+    pub broken_pipe: bool,
+}
+
+impl From<mfcuda::Error> for Error {
+    fn from(e: mfcuda::Error) -> Self {
+        Error {
+            msg: e.to_string(),
+            broken_pipe: false,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error {
+            broken_pipe: e.kind() == io::ErrorKind::BrokenPipe,
+            msg: format!("cannot write output: {e}"),
+        }
+    }
+}
+
+impl From<String> for Error {
+    fn from(msg: String) -> Self {
+        Error {
+            msg,
+            broken_pipe: false,
+        }
+    }
+}
+
+/// Writes to stdout; a closed pipe (`mfcuda split | head`) ends quietly.
+pub fn emit(text: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+/// Prints a line of a table: to stdout, or to stderr when stdout carries
+/// JSON (`--json`).
+pub fn say(json: bool, line: &str) {
+    if json {
+        eprintln!("{line}");
+    } else {
+        let _ = emit(&format!("{line}\n"));
+    }
+}
+
+/// Where the ratings come from.
+#[derive(Args)]
+pub struct DataArgs {
+    /// Ratings CSV [default: the bundled ml-latest-small ratings.csv]
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<PathBuf>,
+    /// Header name of the user id column.
+    #[arg(long, default_value = "userId")]
+    pub user_col: String,
+    /// Header name of the item id column.
+    #[arg(long, default_value = "movieId")]
+    pub item_col: String,
+    /// Header name of the rating column.
+    #[arg(long, default_value = "rating")]
+    pub rating_col: String,
+    /// Keep a binary copy of the parsed --data file beside it (FILE.mfcache) and reuse it while the file is unchanged.
+    #[arg(long)]
+    pub cache: bool,
+}
+
+impl DataArgs {
+    /// The column names.
+    pub fn columns(&self) -> Columns {
+        Columns {
+            user: self.user_col.clone(),
+            item: self.item_col.clone(),
+            rating: self.rating_col.clone(),
+        }
+    }
+
+    /// The data.
+    pub fn load(&self) -> mfcuda::Result<Ratings> {
+        Ok(self.load_reported()?.0)
+    }
+
+    /// The data, and how long it took and how much memory.
+    pub fn load_reported(&self) -> mfcuda::Result<(Ratings, LoadReport)> {
+        cache::load(
+            &Source::from_option(self.data.as_deref()),
+            &self.columns(),
+            self.cache,
+        )
+    }
+}
+
+/// Which saved model.
+#[derive(Args)]
+pub struct ModelArgs {
+    /// A model saved with `train --save`.
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+}
+
+impl ModelArgs {
+    /// The model.
+    pub fn load(&self) -> mfcuda::Result<SavedModel> {
+        SavedModel::load(&self.model)
+    }
+}
+
+/// The model, the ratings and the titles that `recommend` and `biases`
+/// read, with a warning when the ratings are not the model's own.
+pub fn model_data_movies(
+    model: &ModelArgs,
+    data: &DataArgs,
+    movies: Option<&Path>,
+) -> mfcuda::Result<(SavedModel, Ratings, Movies)> {
+    let (model, data, movies) = (model.load()?, data.load()?, Movies::load(movies)?);
+    if let Some(w) = explore::data_mismatch(&model, &data) {
+        eprintln!("{w}");
+    }
+    Ok((model, data, movies))
+}

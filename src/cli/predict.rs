@@ -1,0 +1,89 @@
+//! `mfcuda predict`: the validation split, or a CSV of pairs, predicted by a
+//! saved model (CSV on stdout, RMSE on stderr).
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use mfcuda::data::{self, Source};
+use mfcuda::trained::explore;
+
+use super::plot::{create_dir, write_joint_plot};
+use super::{emit, CliResult, DataArgs, ModelArgs};
+
+/// What to do with an id the model has never seen: the command line's
+/// spelling of [`explore::Unknown`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Unknown {
+    /// Stop with an error naming the row.
+    Error,
+    /// Predict the mean training rating.
+    Mean,
+}
+
+impl From<Unknown> for explore::Unknown {
+    fn from(u: Unknown) -> Self {
+        match u {
+            Unknown::Error => explore::Unknown::Error,
+            Unknown::Mean => explore::Unknown::Mean,
+        }
+    }
+}
+
+/// The arguments of `mfcuda predict`.
+#[derive(Args)]
+pub struct PredictArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    data: DataArgs,
+    /// A CSV of user,movie pairs (by --user-col/--item-col; a rating column is optional).
+    #[arg(long, value_name = "FILE")]
+    pairs: Option<PathBuf>,
+    /// What to do with ids the model has not seen.
+    #[arg(long, value_enum, default_value_t = Unknown::Error)]
+    unknown: Unknown,
+    /// Also write pred_vs_actual.png into this folder.
+    #[arg(long, value_name = "DIR")]
+    plot: Option<PathBuf>,
+}
+
+/// Prints the predictions as CSV, then the RMSE (and any unknown ids) on stderr.
+pub fn run(a: &PredictArgs) -> CliResult {
+    let model = a.model.load()?;
+    let preds = match &a.pairs {
+        Some(path) => {
+            let reader = data::open(&Source::File(path.clone()), b"")?;
+            let cols = a.data.columns();
+            let name = path.display().to_string();
+            explore::predict_pairs(&model, reader, &name, &cols, a.unknown.into())?
+        }
+        None => explore::predict_validation(&model, &a.data.load()?)?,
+    };
+    let mut out = String::from("userId,movieId,rating,prediction\n");
+    for p in &preds {
+        let rating = p.rating.map(|r| r.to_string()).unwrap_or_default();
+        out.push_str(&format!("{},{},{},{:.4}\n", p.user, p.movie, rating, p.predicted));
+    }
+    emit(&out)?;
+    let unknown = preds.iter().filter(|p| !p.known).count();
+    match explore::rmse(&preds) {
+        Some(r) => eprintln!(
+            "rmse {r:.4} over {} rated rows",
+            preds.iter().filter(|p| p.rating.is_some()).count()
+        ),
+        None => eprintln!("{} predictions (no ratings to compare with)", preds.len()),
+    }
+    if unknown > 0 {
+        eprintln!(
+            "{unknown} rows had unknown ids and got the mean rating {:.3}",
+            model.global_mean
+        );
+    }
+    if let Some(dir) = &a.plot {
+        create_dir(dir)?;
+        let path = dir.join("pred_vs_actual.png");
+        write_joint_plot(&model, &preds, &path)?;
+        eprintln!("plot {}", path.display());
+    }
+    Ok(())
+}

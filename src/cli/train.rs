@@ -1,0 +1,251 @@
+//! `mfcuda train`: one recipe, trained and reported epoch by epoch; or with
+//! `--trace`, one step printed tensor by tensor.
+
+use std::io::{self, IsTerminal};
+use std::path::PathBuf;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
+use mfcuda::backend::{Device, GpuOptions};
+use mfcuda::recipe::{self, Overrides, Recipe};
+use mfcuda::tools::trace;
+use mfcuda::train::{train, EpochRecord, Observer, Progress, TrainConfig};
+use mfcuda::trained::saved::{self, SavedModel};
+
+use super::plot::write_plots;
+use super::{emit, CliResult, DataArgs};
+
+/// The arguments of `mfcuda train`.
+#[derive(Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Which experiment (see `mfcuda recipes`).
+    #[arg(long, default_value = "learner")]
+    recipe: String,
+    /// Where to compute.
+    #[arg(long, default_value = "auto", value_name = "auto|cpu|cuda|cuda:N")]
+    device: Device,
+    /// Seeds initialisation, shuffling and dropout.
+    #[arg(long, default_value_t = 42)]
+    seed: u32,
+    /// Seeds the train/validation split (the notebook's is 42).
+    #[arg(long, default_value_t = 42)]
+    split_seed: u32,
+    /// Fraction of rows held out for validation.
+    #[arg(long, default_value_t = 0.2, allow_negative_numbers = true)]
+    val_pct: f64,
+    /// Epochs of each constant-lr stage, or cycles of an SGDR stage.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Learning rate of the first stage; later stages keep their ratio to it.
+    #[arg(long, allow_negative_numbers = true)]
+    lr: Option<f32>,
+    /// Weight decay (coupled L2).
+    #[arg(long, allow_negative_numbers = true)]
+    wd: Option<f32>,
+    /// Embedding width.
+    #[arg(long)]
+    factors: Option<usize>,
+    /// Rows per batch.
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Print one JSON object as the last line of stdout; the table goes to stderr.
+    #[arg(long)]
+    json: bool,
+    /// On the GPU, run dot and dotbias steps as two fused kernels, each epoch one CUDA graph.
+    #[arg(long)]
+    fused: bool,
+    /// On the GPU, no atomics: two runs give the same bits (slower; turns --fused off).
+    #[arg(long)]
+    deterministic: bool,
+    /// Save the trained model here (safetensors; written atomically).
+    #[arg(long, value_name = "FILE")]
+    save: Option<PathBuf>,
+    /// Write pred_vs_actual.png and loss.png into this folder.
+    #[arg(long, value_name = "DIR")]
+    plot: Option<PathBuf>,
+    /// Print only the final line.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Instead of training, print every tensor of one step on a batch of 4 (CPU and GPU side by side).
+    #[arg(long)]
+    trace: bool,
+}
+
+/// Where the human-readable lines of `train` go: stdout, or stderr when
+/// stdout carries JSON, or nowhere with --quiet. On a terminal each epoch
+/// also gets a progress bar, as fastai draws one.
+struct Console {
+    json: bool,
+    quiet: bool,
+    bars: bool,
+    bar: Option<ProgressBar>,
+}
+
+impl Console {
+    fn new(json: bool, quiet: bool) -> Console {
+        let bars = !json && !quiet && io::stdout().is_terminal() && io::stderr().is_terminal();
+        Console {
+            json,
+            quiet,
+            bars,
+            bar: None,
+        }
+    }
+
+    fn say(&self, line: &str) {
+        if !self.quiet {
+            super::say(self.json, line);
+        }
+    }
+}
+
+impl Observer for Console {
+    fn start(&mut self, device_line: &str) {
+        self.say(device_line);
+        self.say(&format!(
+            "{:>5} {:>5} {:>10} {:>10} {:>9}",
+            "epoch", "stage", "trn_loss", "val_loss", "seconds"
+        ));
+    }
+
+    fn step(&mut self, p: &Progress) {
+        if !self.bars {
+            return;
+        }
+        let bar = self.bar.get_or_insert_with(|| {
+            let bar = ProgressBar::new(p.steps as u64);
+            let style = ProgressStyle::with_template(
+                "epoch {prefix} {percent:>3}% [{bar:30}] {pos}/{len} [{elapsed}<{eta}, {rate}, loss={msg}]",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .with_key("rate", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0} it/s", s.per_sec());
+            })
+            .progress_chars("=> ");
+            bar.set_style(style);
+            bar.set_prefix(format!("{}/{}", p.epoch + 1, p.epochs));
+            bar
+        });
+        // Redrawing is rate-limited by indicatif; updating every 16 steps keeps the cost invisible.
+        if p.step % 16 == 0 || p.step == p.steps {
+            bar.set_position(p.step as u64);
+            bar.set_message(format!("{:.4}", p.loss));
+        }
+    }
+
+    fn epoch(&mut self, r: &EpochRecord) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        self.say(&format!(
+            "{:>5} {:>5} {:>10.6} {:>10.6} {:>9.2}",
+            r.epoch, r.stage, r.trn_loss, r.val_loss, r.seconds
+        ));
+    }
+}
+
+/// Trains the recipe (or traces one step of it) and prints the report.
+pub fn run(a: &TrainArgs) -> CliResult {
+    let overrides = Overrides {
+        epochs: a.epochs,
+        lr: a.lr,
+        wd: a.wd,
+        factors: a.factors,
+        batch_size: a.batch_size,
+    };
+    let recipe = recipe::find(&a.recipe)?.with_overrides(&overrides)?;
+    // Refuse an unwritable --save before spending the training time.
+    if let Some(path) = &a.save {
+        mfcuda::files::check_writable(path)?;
+    }
+    let (data, loaded) = a.data.load_reported()?;
+    if a.trace {
+        let text = trace::trace_run(&data, &recipe, a.seed, a.val_pct, a.split_seed, a.device, |why| {
+            eprintln!("gpu: skipped ({why})")
+        })?;
+        return Ok(emit(&text)?);
+    }
+    let cfg = TrainConfig {
+        recipe: recipe.clone(),
+        seed: a.seed,
+        split_seed: a.split_seed,
+        val_pct: a.val_pct,
+        device: a.device,
+        gpu: GpuOptions {
+            fused: a.fused,
+            deterministic: a.deterministic,
+        },
+    };
+    let mut console = Console::new(a.json, a.quiet);
+    say_setup(&console, &recipe, &overrides);
+    console.say(&format!(
+        "data     {} ({} ratings; {})",
+        data.source,
+        data.len(),
+        loaded.line()
+    ));
+    let dups = data.duplicate_pairs();
+    if dups > 0 {
+        console.say(&format!(
+            "note     {dups} rows repeat an earlier (user, movie) pair; each is trained on as its own rating"
+        ));
+    }
+    let mut report = train(&data, &cfg, &mut console)?;
+    console.say(&format!("model    {}", saved::model_summary(&report.spec)));
+    let model = SavedModel::from_report(&report, &data);
+    if let Some(path) = &a.save {
+        model.save(path)?;
+        console.say(&format!("saved    {}", path.display()));
+    }
+    if let Some(dir) = &a.plot {
+        for path in write_plots(&model, &data, dir)? {
+            console.say(&format!("plot     {}", path.display()));
+        }
+    }
+    // The notebook's figure applies to the notebook's setup only.
+    if !recipe::is_notebook_setup(a.data.data.is_none(), &overrides, a.val_pct, a.split_seed) {
+        report.notebook_mse = None;
+    }
+    let notebook = report
+        .notebook_mse
+        .map(|m| format!("  (notebook {m:.4})"))
+        .unwrap_or_default();
+    let last = format!(
+        "final    val_mse {:.4}  val_rmse {:.4}{notebook}  in {:.1} s, {:.2} s of training per epoch",
+        report.val_mse,
+        report.val_rmse,
+        report.seconds,
+        report.history.iter().map(|r| r.train_seconds).sum::<f64>() / report.epochs as f64
+    );
+    if a.quiet && !a.json {
+        emit(&format!("{last}\n"))?;
+    } else {
+        console.say(&last);
+    }
+    if a.json {
+        let line = serde_json::to_string(&report).map_err(|e| e.to_string())?;
+        emit(&format!("{line}\n"))?;
+    }
+    Ok(())
+}
+
+/// The recipe and schedule lines that open the report.
+fn say_setup(console: &Console, recipe: &Recipe, overrides: &Overrides) {
+    if *overrides == Overrides::default() {
+        console.say(&format!("recipe   {}: {}", recipe.name, recipe.about));
+    } else {
+        console.say(&format!(
+            "recipe   {}, with overrides (its defaults: {})",
+            recipe.name, recipe.about
+        ));
+    }
+    let stages: Vec<String> = recipe.stages.iter().map(|s| s.to_string()).collect();
+    console.say(&format!(
+        "schedule {} (batch {}, wd {})",
+        stages.join(", then "),
+        recipe.batch_size,
+        recipe.wd
+    ));
+}

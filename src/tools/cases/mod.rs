@@ -1,0 +1,370 @@
+//! One table of kernel cases, walked by both `mfcuda check` and `mfcuda bench`,
+//! as llm.c's `dev/cuda` pairs each kernel with its check and its timing.
+//!
+//! A [`Case`] names one kernel at one size. [`Case::build`] makes its inputs
+//! once, on the host and on the device. Then:
+//!
+//! - `check` runs the CPU twin ([`KernelCase::run_cpu`]) and the kernel
+//!   ([`KernelCase::run_gpu`]) once each, and compares the outputs within
+//!   the case's tolerance ([`KernelCase::compare`]);
+//! - `bench` launches the kernel after a warm-up between two CUDA events,
+//!   and turns [`KernelCase::bytes`] into GB/s.
+//!
+//! [`table`] lists the cases for a set of [`Sizes`]: [`Sizes::check`] for
+//! awkward sizes that catch indexing bugs, [`Sizes::bench`] for the
+//! notebook's batch and sizes large enough to measure bandwidth.
+//!
+//! The net's, the fused and the sparse kernels have inputs that only make
+//! sense together (a whole layer, a whole step); `check` tests them in
+//! [`crate::tools::check`] and `bench` times them through whole epochs.
+
+use cudarc::driver::CudaSlice;
+
+mod elementwise;
+mod embedding;
+
+use crate::backend::cuda::Gpu;
+use crate::compare::{compare, Comparison};
+use crate::error::Result;
+use crate::rng::Mt19937;
+use elementwise::{MseLossGrad, MseSum, SigmoidRange, Update};
+use embedding::{BiasAdd, DotBackward, DotForward, EmbeddingGather, GatherRows, ScatterAdd};
+
+/// Batch sizes every batched kernel is checked at: around the warp (32)
+/// and block (256) edges, and a batch larger than a block.
+pub const BATCHES: [usize; 5] = [1, 63, 64, 65, 1000];
+/// Embedding widths every factor-dependent kernel is checked at.
+pub const FACTORS: [usize; 5] = [1, 31, 50, 64, 129];
+/// Parameter counts the optimizer kernels are checked at (527,034 is
+/// EmbeddingDotBias on ml-latest-small).
+pub const PARAM_COUNTS: [usize; 4] = [1, 1000, 65_537, 527_034];
+
+/// One kernel at one size, with its inputs built.
+pub trait KernelCase {
+    /// Bytes the kernel reads and writes once, for GB/s.
+    fn bytes(&self) -> usize;
+    /// Runs the CPU twin on the host inputs (once, for `check`).
+    fn run_cpu(&mut self);
+    /// Launches the kernel on the device inputs.
+    fn run_gpu(&mut self, gpu: &Gpu) -> Result<()>;
+    /// Compares the device's outputs with the twin's, within the case's
+    /// tolerance (after one [`run_cpu`](Self::run_cpu) and one
+    /// [`run_gpu`](Self::run_gpu)).
+    fn compare(&self, gpu: &Gpu) -> Result<Comparison>;
+}
+
+/// The sizes a table is built for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sizes {
+    /// Batches for gather_rows, bias_add, sigmoid_range and mse_loss_grad.
+    pub batches: Vec<usize>,
+    /// (batch, factors, table rows) for the embedding and dot kernels.
+    pub embeddings: Vec<(usize, usize, usize)>,
+    /// Parameter counts for the optimizer updates.
+    pub params: Vec<usize>,
+    /// Lengths for the mse_sum reduction.
+    pub reductions: Vec<usize>,
+}
+
+impl Sizes {
+    /// `check`'s sizes: batches of 1, 63, 64, 65 and 1000 around the warp
+    /// and block edges; factors 1, 31, 50, 64 and 129; tables of batch/8
+    /// rows, so that rows repeat within a batch; reductions that need one
+    /// block and many.
+    pub fn check() -> Sizes {
+        let embeddings = BATCHES
+            .iter()
+            .flat_map(|&b| FACTORS.map(|f| (b, f, (b / 8).max(1))))
+            .collect();
+        Sizes {
+            batches: BATCHES.to_vec(),
+            embeddings,
+            params: PARAM_COUNTS.to_vec(),
+            reductions: vec![1, 63, 64, 65, 1000, 20_167, 1_000_003],
+        }
+    }
+
+    /// `bench`'s sizes: the notebook's (batch 64, 50 factors, 9,724 movies,
+    /// 527,034 parameters, 20,167 validation rows) and large ones that
+    /// measure bandwidth (smaller with `quick`).
+    pub fn bench(quick: bool) -> Sizes {
+        let big = if quick { 1 << 18 } else { 1 << 20 };
+        let big_p = if quick { 10_000_000 } else { 100_000_000 };
+        Sizes {
+            batches: vec![64, big],
+            embeddings: vec![(64, 50, 9_724), (big, 50, big)],
+            params: vec![527_034, big_p],
+            reductions: vec![20_167, big_p],
+        }
+    }
+}
+
+/// One row of the table: a kernel and its size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Case {
+    /// `gather_rows`: a batch's (user, item, rating) by an order, from 2B rows.
+    GatherRows {
+        /// Rows gathered.
+        batch: usize,
+    },
+    /// `embedding_gather`, and the rest of the embedding-shaped kernels below.
+    EmbeddingGather {
+        /// Rows gathered.
+        batch: usize,
+        /// Embedding width.
+        factors: usize,
+        /// Rows of the table.
+        rows: usize,
+    },
+    /// `embedding_scatter_add` (atomics) into a non-zero gradient.
+    EmbeddingScatterAdd {
+        /// Rows scattered.
+        batch: usize,
+        /// Embedding width.
+        factors: usize,
+        /// Rows of the gradient table.
+        rows: usize,
+    },
+    /// `embedding_scatter_add_det`: the same sum in the CPU's order.
+    EmbeddingScatterAddDet {
+        /// Rows scattered.
+        batch: usize,
+        /// Embedding width.
+        factors: usize,
+        /// Rows of the gradient table.
+        rows: usize,
+    },
+    /// `dot_forward`: one dot product per row.
+    DotForward {
+        /// Rows.
+        batch: usize,
+        /// Embedding width.
+        factors: usize,
+    },
+    /// `dot_backward`: both inputs' gradients.
+    DotBackward {
+        /// Rows.
+        batch: usize,
+        /// Embedding width.
+        factors: usize,
+    },
+    /// `bias_add`: x[b] += bias[idx[b]].
+    BiasAdd {
+        /// Rows.
+        batch: usize,
+    },
+    /// `sigmoid_range_forward` on (0.5, 5).
+    SigmoidRangeForward {
+        /// Rows.
+        batch: usize,
+    },
+    /// `sigmoid_range_backward` on (0.5, 5).
+    SigmoidRangeBackward {
+        /// Rows.
+        batch: usize,
+    },
+    /// `mse_loss_grad`: the loss gradient and the batch's mean loss.
+    MseLossGrad {
+        /// Rows.
+        batch: usize,
+    },
+    /// `mse_sum`: Σ (pred − target)², in f64.
+    MseSum {
+        /// Elements.
+        n: usize,
+    },
+    /// `sgd_update` at lr 0.1, momentum 0.9, wd 2e-4.
+    SgdUpdate {
+        /// Parameters.
+        n: usize,
+    },
+    /// `adam_update` at lr 1e-2, PyTorch's betas and eps, wd 2e-4, step `t`.
+    AdamUpdate {
+        /// Parameters.
+        n: usize,
+        /// The step (1-based): the bias corrections depend on it.
+        t: u64,
+    },
+}
+
+/// Every case for `sizes`, in the order the kernels appear in a step.
+pub fn table(sizes: &Sizes) -> Vec<Case> {
+    let mut cases = Vec::new();
+    for &batch in &sizes.batches {
+        cases.push(Case::GatherRows { batch });
+    }
+    for &(batch, factors, rows) in &sizes.embeddings {
+        cases.extend([
+            Case::EmbeddingGather { batch, factors, rows },
+            Case::EmbeddingScatterAdd { batch, factors, rows },
+            Case::EmbeddingScatterAddDet { batch, factors, rows },
+            Case::DotForward { batch, factors },
+            Case::DotBackward { batch, factors },
+        ]);
+    }
+    for &batch in &sizes.batches {
+        cases.extend([
+            Case::BiasAdd { batch },
+            Case::SigmoidRangeForward { batch },
+            Case::SigmoidRangeBackward { batch },
+            Case::MseLossGrad { batch },
+        ]);
+    }
+    for &n in &sizes.reductions {
+        cases.push(Case::MseSum { n });
+    }
+    for &n in &sizes.params {
+        cases.extend([
+            Case::SgdUpdate { n },
+            Case::AdamUpdate { n, t: 1 },
+            Case::AdamUpdate { n, t: 10 },
+        ]);
+    }
+    cases
+}
+
+impl Case {
+    /// The kernel's name, as in `kernels/` and [`crate::ops`].
+    pub fn kernel(&self) -> &'static str {
+        match self {
+            Case::GatherRows { .. } => "gather_rows",
+            Case::EmbeddingGather { .. } => "embedding_gather",
+            Case::EmbeddingScatterAdd { .. } => "embedding_scatter_add",
+            Case::EmbeddingScatterAddDet { .. } => "embedding_scatter_add_det",
+            Case::DotForward { .. } => "dot_forward",
+            Case::DotBackward { .. } => "dot_backward",
+            Case::BiasAdd { .. } => "bias_add",
+            Case::SigmoidRangeForward { .. } => "sigmoid_range_forward",
+            Case::SigmoidRangeBackward { .. } => "sigmoid_range_backward",
+            Case::MseLossGrad { .. } => "mse_loss_grad",
+            Case::MseSum { .. } => "mse_sum",
+            Case::SgdUpdate { .. } => "sgd_update",
+            Case::AdamUpdate { .. } => "adam_update",
+        }
+    }
+
+    /// Its sizes, as the tables print them.
+    pub fn shape(&self) -> String {
+        match *self {
+            Case::GatherRows { batch } => format!("n={batch}"),
+            Case::EmbeddingGather { batch, factors, rows }
+            | Case::EmbeddingScatterAdd { batch, factors, rows }
+            | Case::EmbeddingScatterAddDet { batch, factors, rows } => {
+                format!("B={batch} F={factors} N={rows}")
+            }
+            Case::DotForward { batch, factors } | Case::DotBackward { batch, factors } => {
+                format!("B={batch} F={factors}")
+            }
+            Case::BiasAdd { batch }
+            | Case::SigmoidRangeForward { batch }
+            | Case::SigmoidRangeBackward { batch }
+            | Case::MseLossGrad { batch } => format!("B={batch}"),
+            Case::MseSum { n } => format!("n={n}"),
+            Case::SgdUpdate { n } => format!("P={n}"),
+            Case::AdamUpdate { n, t } => format!("P={n} t={t}"),
+        }
+    }
+
+    /// Makes the case's inputs from `rng`, on the host and on `gpu`.
+    pub fn build(&self, gpu: &Gpu, rng: &mut Mt19937) -> Result<Box<dyn KernelCase>> {
+        Ok(match *self {
+            Case::GatherRows { batch } => Box::new(GatherRows::new(gpu, rng, batch)?),
+            Case::EmbeddingGather { batch, factors, rows } => {
+                Box::new(EmbeddingGather::new(gpu, rng, batch, factors, rows)?)
+            }
+            Case::EmbeddingScatterAdd { batch, factors, rows } => {
+                Box::new(ScatterAdd::new(gpu, rng, batch, factors, rows, false)?)
+            }
+            Case::EmbeddingScatterAddDet { batch, factors, rows } => {
+                Box::new(ScatterAdd::new(gpu, rng, batch, factors, rows, true)?)
+            }
+            Case::DotForward { batch, factors } => Box::new(DotForward::new(gpu, rng, batch, factors)?),
+            Case::DotBackward { batch, factors } => Box::new(DotBackward::new(gpu, rng, batch, factors)?),
+            Case::BiasAdd { batch } => Box::new(BiasAdd::new(gpu, rng, batch)?),
+            Case::SigmoidRangeForward { batch } => Box::new(SigmoidRange::new(gpu, rng, batch, false)?),
+            Case::SigmoidRangeBackward { batch } => Box::new(SigmoidRange::new(gpu, rng, batch, true)?),
+            Case::MseLossGrad { batch } => Box::new(MseLossGrad::new(gpu, rng, batch)?),
+            Case::MseSum { n } => Box::new(MseSum::new(gpu, rng, n)?),
+            Case::SgdUpdate { n } => Box::new(Update::new(gpu, rng, n, None)?),
+            Case::AdamUpdate { n, t } => Box::new(Update::new(gpu, rng, n, Some(t))?),
+        })
+    }
+}
+
+/// `n` values uniform on `[lo, hi)`. Past 2^20 the first 2^20 repeat, so
+/// that bench's 100M-element inputs take no seconds to draw.
+pub(crate) fn uniform(rng: &mut Mt19937, n: usize, lo: f32, hi: f32) -> Vec<f32> {
+    let drawn: Vec<f32> = (0..n.min(1 << 20))
+        .map(|_| lo + (hi - lo) * rng.random_sample() as f32)
+        .collect();
+    drawn.iter().copied().cycle().take(n).collect()
+}
+
+/// `n` row indices below `rows`.
+pub(crate) fn indices(rng: &mut Mt19937, n: usize, rows: usize) -> Vec<u32> {
+    (0..n).map(|_| rng.interval(rows as u32 - 1)).collect()
+}
+
+/// Values as f64, for [`compare`].
+pub(crate) fn widen<T: Copy + Into<f64>>(v: &[T]) -> Vec<f64> {
+    v.iter().map(|&x| x.into()).collect()
+}
+
+/// Concatenates several (got, want) pairs into one comparison.
+pub(crate) fn compare_all(pairs: &[(Vec<f64>, Vec<f64>)], atol: f64, rtol: f64) -> Comparison {
+    let got: Vec<f64> = pairs.iter().flat_map(|p| p.0.iter().copied()).collect();
+    let want: Vec<f64> = pairs.iter().flat_map(|p| p.1.iter().copied()).collect();
+    compare(&got, &want, atol, rtol)
+}
+
+/// Downloads each device buffer and compares it with its host twin, all as one comparison.
+pub(crate) fn compare_device<T: cudarc::driver::DeviceRepr + Copy + Into<f64>>(
+    gpu: &Gpu,
+    pairs: &[(&CudaSlice<T>, &[T])],
+    atol: f64,
+    rtol: f64,
+) -> Result<Comparison> {
+    let mut both = Vec::with_capacity(pairs.len());
+    for (dev, host) in pairs {
+        both.push((widen(&gpu.download(&dev.as_view())?), widen(host)));
+    }
+    Ok(compare_all(&both, atol, rtol))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_check_table_covers_every_size_and_the_bench_table_the_notebooks() {
+        let check = table(&Sizes::check());
+        // 5 gather_rows, 25 embedding shapes × 5 kernels, 5 batches × 4, 7 reductions, 4 counts × 3.
+        assert_eq!(check.len(), 5 + 25 * 5 + 5 * 4 + 7 + 4 * 3);
+        let bench = table(&Sizes::bench(true));
+        assert!(bench.contains(&Case::EmbeddingGather {
+            batch: 64,
+            factors: 50,
+            rows: 9_724
+        }));
+        assert!(bench.contains(&Case::AdamUpdate { n: 527_034, t: 10 }));
+        let names: std::collections::BTreeSet<_> = check.iter().map(Case::kernel).collect();
+        assert_eq!(names.len(), 13, "{names:?}");
+        assert_eq!(
+            Case::DotBackward {
+                batch: 64,
+                factors: 50
+            }
+            .shape(),
+            "B=64 F=50"
+        );
+    }
+
+    #[test]
+    fn uniform_repeats_past_a_million_values() {
+        let mut rng = Mt19937::new(1);
+        let v = uniform(&mut rng, (1 << 20) + 3, 0.0, 1.0);
+        assert_eq!(v.len(), (1 << 20) + 3);
+        assert_eq!(v[1 << 20], v[0]);
+        assert!(v.iter().all(|&x| (0.0..1.0).contains(&x)));
+    }
+}

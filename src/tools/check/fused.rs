@@ -1,0 +1,138 @@
+//! `mfcuda check`: the fused step kernel and the scheduled optimizer updates.
+
+use cudarc::driver::CudaSlice;
+
+use super::{BATCHES, FACTORS, PARAM_COUNTS};
+use crate::backend::cuda::Gpu;
+use crate::compare::Comparison;
+use crate::error::Result;
+use crate::model::{ModelKind, ModelSpec};
+use crate::ops;
+use crate::ops::AdamStep;
+use crate::rng::Mt19937;
+use crate::tools::cases::{compare_all, compare_device, indices, uniform, widen};
+
+/// The fused path's kernels: the whole dot/dotbias step against the CPU's
+/// `loss_and_grad` (on a last, partial batch), and the optimizer updates that
+/// read their scalars from a device schedule against the plain CPU updates.
+pub(super) fn checks(
+    gpu: &Gpu,
+    rng: &mut Mt19937,
+    push: &mut impl FnMut(&str, String, Comparison),
+) -> Result<()> {
+    let dl = |d: &CudaSlice<f32>| gpu.download(&d.as_view());
+    for kind in [ModelKind::Dot, ModelKind::DotBias] {
+        for &bs in &BATCHES {
+            for &f in &FACTORS {
+                let spec = ModelSpec {
+                    kind,
+                    n_users: (bs / 8).max(1),
+                    n_items: (bs / 5).max(1),
+                    factors: f,
+                    hidden: 1,
+                    y_range: (0.5, 5.0),
+                    emb_init: (-0.5, 0.5),
+                    dropout: (0.0, 0.0),
+                };
+                let params = spec.init_params(rng);
+                // Step 1 of an epoch of n rows: a partial batch of n - bs rows.
+                let n = bs + bs.div_ceil(2);
+                let users = indices(rng, n, spec.n_users);
+                let items = indices(rng, n, spec.n_items);
+                let ratings = uniform(rng, n, 0.5, 5.0);
+                let mut want = vec![0f32; params.len()];
+                let mut ws = crate::model::Workspace::default();
+                let want_loss = spec.loss_and_grad(
+                    &params,
+                    &mut want,
+                    &users[bs..],
+                    &items[bs..],
+                    &ratings[bs..],
+                    &mut ws,
+                    None,
+                );
+                let (dp, du, di, dr) = (
+                    gpu.upload(&params)?,
+                    gpu.upload(&users)?,
+                    gpu.upload(&items)?,
+                    gpu.upload(&ratings)?,
+                );
+                let (mut grads, mut losses) = (gpu.zeros::<f32>(params.len())?, gpu.zeros::<f32>(2)?);
+                gpu.mf_step_fused(
+                    &mut grads.as_view_mut(),
+                    &mut losses.as_view_mut(),
+                    &dp.as_view(),
+                    (&du.as_view(), &di.as_view(), &dr.as_view()),
+                    bs,
+                    1,
+                    &spec,
+                )?;
+                let got_loss = dl(&losses)?[1];
+                let cmp = compare_all(
+                    &[
+                        (widen(&dl(&grads)?), widen(&want)),
+                        (vec![got_loss as f64], vec![want_loss as f64]),
+                    ],
+                    1e-6,
+                    1e-5,
+                );
+                let name = if kind == ModelKind::Dot {
+                    "mf_step_fused dot"
+                } else {
+                    "mf_step_fused dotbias"
+                };
+                push(name, format!("B={} F={f} N={}", n - bs, spec.n_users), cmp);
+            }
+        }
+    }
+    for &n in &PARAM_COUNTS {
+        let p = uniform(rng, n, -0.05, 0.05);
+        let g = uniform(rng, n, -1e-2, 1e-2);
+        let buf = uniform(rng, n, -1e-2, 1e-2);
+        let v = uniform(rng, n, 0.0, 1e-4);
+        let step = 3;
+        let adam = AdamStep::new(1e-2, 0.9, 0.999, 1e-8, 17);
+        let mut sched = vec![0f32; 2 * (step + 1)];
+        sched[2 * step] = adam.step_size;
+        sched[2 * step + 1] = adam.bias_correction2_sqrt;
+        let dsched = gpu.upload(&sched)?;
+
+        let (mut wp, mut wg, mut wb) = (p.clone(), g.clone(), buf.clone());
+        ops::sgd_update(&mut wp, &mut wg, &mut wb, adam.step_size, 0.9, 2e-4);
+        let (mut dp, mut dg, mut db) = (gpu.upload(&p)?, gpu.upload(&g)?, gpu.upload(&buf)?);
+        gpu.sgd_update_sched(
+            &mut dp.as_view_mut(),
+            &mut dg.as_view_mut(),
+            &mut db.as_view_mut(),
+            &dsched.as_view(),
+            step,
+            0.9,
+            2e-4,
+        )?;
+        let cmp = compare_device(gpu, &[(&dp, &wp), (&db, &wb), (&dg, &wg)], 0.0, 0.0)?;
+        push("sgd_update_sched", format!("P={n}"), cmp);
+
+        let (mut wp, mut wg, mut wm, mut wv) = (p.clone(), g.clone(), buf.clone(), v.clone());
+        ops::adam_update(&mut wp, &mut wg, &mut wm, &mut wv, adam, 2e-4);
+        let (mut dp, mut dg, mut dm, mut dv) = (
+            gpu.upload(&p)?,
+            gpu.upload(&g)?,
+            gpu.upload(&buf)?,
+            gpu.upload(&v)?,
+        );
+        let constants = AdamStep::new(0.0, 0.9, 0.999, 1e-8, 1);
+        gpu.adam_update_sched(
+            &mut dp.as_view_mut(),
+            &mut dg.as_view_mut(),
+            &mut dm.as_view_mut(),
+            &mut dv.as_view_mut(),
+            &dsched.as_view(),
+            step,
+            constants,
+            2e-4,
+        )?;
+        let cmp = compare_device(gpu, &[(&dp, &wp), (&dm, &wm), (&dv, &wv), (&dg, &wg)], 0.0, 0.0)?;
+        push("adam_update_sched", format!("P={n} t=17"), cmp);
+    }
+    Ok(())
+}
