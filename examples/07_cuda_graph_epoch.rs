@@ -18,6 +18,7 @@ use std::sync::Arc;
 use mfcuda::backend::cuda::{CudaBackend, Gpu};
 use mfcuda::backend::{Backend, GpuOptions};
 use mfcuda::data::{Columns, Ratings, Source};
+use mfcuda::optim::Training;
 use mfcuda::recipe;
 use mfcuda::train::Setup;
 
@@ -46,12 +47,19 @@ fn main() -> mfcuda::Result<()> {
             return Ok(());
         }
     };
+    let Training::Dense { optimizer } = setup.training else {
+        return Err(mfcuda::Error::invalid(
+            "recipe",
+            "dotbias trains with a dense optimizer",
+        ));
+    };
     let mut results = Vec::new();
     for fused in [false, true] {
         let mut rng = setup.rng.clone();
         let mut be = CudaBackend::new(
             gpu.clone(),
             setup.init(),
+            optimizer,
             GpuOptions {
                 fused,
                 deterministic: false,

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::model::ModelKind;
 use crate::ops::Storage;
 use crate::optim::schedule::Schedule;
-use crate::optim::Optimizer;
+use crate::optim::{Optimizer, Training};
 
 /// One notebook experiment.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -26,8 +26,8 @@ pub struct Recipe {
     pub emb_init: (f32, f32),
     /// The net's dropout probabilities.
     pub dropout: (f32, f32),
-    /// The optimizer.
-    pub optimizer: Optimizer,
+    /// Dense optimizer or sparse SGD.
+    pub training: Training,
     /// Coupled weight decay.
     pub wd: f32,
     /// Batch size.
@@ -40,7 +40,12 @@ pub struct Recipe {
 
 /// Every recipe, the default (`learner`) first.
 pub fn all() -> Vec<Recipe> {
-    let sgd = Optimizer::Sgd { momentum: 0.9 };
+    let sgd = Training::Dense {
+        optimizer: Optimizer::Sgd { momentum: 0.9 },
+    };
+    let adam = Training::Dense {
+        optimizer: Optimizer::ADAM,
+    };
     let two_stages = |lr: f32| {
         vec![
             Schedule::Constant { lr, epochs: 3 },
@@ -58,7 +63,7 @@ pub fn all() -> Vec<Recipe> {
         hidden: 10,
         emb_init: (-0.05, 0.05),
         dropout: (0.05, 0.5),
-        optimizer: Optimizer::ADAM,
+        training: adam,
         wd: 2e-4,
         batch_size: 64,
         stages: vec![Schedule::Sgdr { lr: 1e-2, cycles: 2, cycle_len: 1, cycle_mult: 2 }],
@@ -71,7 +76,7 @@ pub fn all() -> Vec<Recipe> {
         model: ModelKind::Svd,
         factors: 100,
         emb_init: (-0.1, 0.1),
-        optimizer: Optimizer::Sparse {
+        training: Training::Sparse {
             storage: Storage::F32,
         },
         wd: 0.06,
@@ -89,7 +94,7 @@ pub fn all() -> Vec<Recipe> {
             about: "EmbeddingDot, SGD 0.1 momentum 0.9 wd 1e-5 for 3 epochs, then lr 0.01 for 3",
             model: ModelKind::Dot,
             emb_init: (0.0, 0.05),
-            optimizer: sgd,
+            training: sgd,
             wd: 1e-5,
             stages: two_stages(0.1),
             notebook_mse: Some(1.1341),
@@ -100,7 +105,7 @@ pub fn all() -> Vec<Recipe> {
             about: "EmbeddingDotBias, SGD 0.1 momentum 0.9 wd 2e-4 for 3 epochs, then lr 0.01 for 3",
             model: ModelKind::DotBias,
             emb_init: (-0.01, 0.01),
-            optimizer: sgd,
+            training: sgd,
             wd: 2e-4,
             stages: two_stages(0.1),
             notebook_mse: Some(0.7794),
@@ -110,7 +115,7 @@ pub fn all() -> Vec<Recipe> {
         Recipe {
             name: "sparse-bf16",
             about: "the sparse recipe with its factor tables stored as bfloat16 (f32 arithmetic): half the bytes a rating",
-            optimizer: Optimizer::Sparse { storage: Storage::Bf16 },
+            training: Training::Sparse { storage: Storage::Bf16 },
             ..sparse
         },
         Recipe {
@@ -118,7 +123,7 @@ pub fn all() -> Vec<Recipe> {
             about: "EmbeddingNet (dropout 0.05/0.5, 10 hidden), Adam 1e-3 wd 1e-5 for 3 epochs, then 3 more",
             model: ModelKind::Net,
             emb_init: (-0.01, 0.01),
-            optimizer: Optimizer::ADAM,
+            training: adam,
             wd: 1e-5,
             stages: vec![
                 Schedule::Constant { lr: 1e-3, epochs: 3 },

@@ -16,7 +16,7 @@ use crate::data::Examples;
 use crate::data::Ratings;
 use crate::error::{Error, Result};
 use crate::model::ModelSpec;
-use crate::optim::Optimizer;
+use crate::optim::Training;
 use crate::recipe::Recipe;
 use crate::rng::Mt19937;
 
@@ -119,8 +119,8 @@ pub struct Setup {
     pub params: Vec<f32>,
     /// The mean training rating.
     pub global_mean: f64,
-    /// The recipe's optimizer.
-    pub optimizer: Optimizer,
+    /// The recipe's training: dense optimizer or sparse SGD.
+    pub training: Training,
     /// The recipe's weight decay.
     pub wd: f32,
     /// The training seed.
@@ -146,7 +146,7 @@ impl Setup {
             spec,
             params,
             global_mean,
-            optimizer: recipe.optimizer,
+            training: recipe.training,
             wd: recipe.wd,
             seed,
             rng,
@@ -163,7 +163,6 @@ impl Setup {
         BackendInit {
             spec: &self.spec,
             params: self.params.clone(),
-            optimizer: self.optimizer,
             wd: self.wd,
             train: &self.train,
             valid: &self.valid,
@@ -233,7 +232,7 @@ pub fn train(data: &Ratings, cfg: &TrainConfig, obs: &mut dyn Observer) -> Resul
     let recipe = &cfg.recipe;
     let setup = Setup::new(data, recipe, cfg.seed, cfg.val_pct, cfg.split_seed)?;
     let init = setup.init();
-    let (mut be, why) = create(cfg.device, init, cfg.gpu)?;
+    let (mut be, why) = create(cfg.device, init, setup.training, cfg.gpu)?;
     obs.start(&why);
 
     let (train_set, valid_set, spec) = (&setup.train, &setup.valid, &setup.spec);

@@ -2,14 +2,9 @@
 //! CLI and checks the exit code, that the message names the file and line,
 //! and that nothing panicked.
 
-use std::process::{Command, Output};
+mod common;
 
-fn mfcuda(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mfcuda"))
-        .args(args)
-        .output()
-        .expect("the mfcuda binary runs")
-}
+use common::{mfcuda, stderr, stdout};
 
 struct Case {
     name: &'static str,
@@ -110,10 +105,7 @@ fn bad_input_matrix() {
         let mut args: Vec<&str> = case.args.to_vec();
         args.extend(["--data", p]);
         let o = mfcuda(&args);
-        let (out, err) = (
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr),
-        );
+        let (out, err) = (stdout(&o), stderr(&o));
         assert!(!err.contains("panicked"), "{}: {err}", case.name);
         match case.error {
             None => {
@@ -136,37 +128,44 @@ fn bad_input_matrix() {
     }
 }
 
+/// A ratings CSV with a row for every user in `0..users` and movie in
+/// `0..movies`, rated `rating(user, movie)`.
+fn grid_csv(users: u32, movies: u32, rating: impl Fn(u32, u32) -> u32) -> String {
+    let mut text = String::from("userId,movieId,rating\n");
+    for u in 0..users {
+        for m in 0..movies {
+            text.push_str(&format!("{u},{m},{}\n", rating(u, m)));
+        }
+    }
+    text
+}
+
 #[test]
 fn duplicates_are_trained_on_as_separate_ratings() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("dups.csv");
-    let mut text = String::from("userId,movieId,rating\n");
-    for u in 0..40 {
-        for m in 0..25 {
-            text.push_str(&format!("{u},{m},{}\n", 1 + (u * m) % 5));
-        }
-    }
+    let mut text = grid_csv(40, 25, |u, m| 1 + (u * m) % 5);
     text.push_str("3,4,5\n3,4,1\n");
     std::fs::write(&path, text).unwrap();
     let p = path.to_str().unwrap();
     let o = mfcuda(&[
         "train", "--data", p, "--recipe", "dotbias", "--epochs", "1", "--device", "cpu",
     ]);
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         out.contains("note     2 rows repeat an earlier (user, movie) pair"),
         "{out}"
     );
     // The split counts them as rows: 1002 rows, 200 held out.
     let split = mfcuda(&["split", "--data", p]);
-    assert_eq!(String::from_utf8_lossy(&split.stdout).lines().count(), 200);
+    assert_eq!(stdout(&split).lines().count(), 200);
 }
 
 /// Exit code 1, one line, no panic; returns stderr.
 fn refused(args: &[&str]) -> String {
     let o = mfcuda(args);
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
     assert!(
         !err.contains("panicked") && err.lines().count() == 1,
@@ -225,7 +224,7 @@ fn a_forged_cache_is_rebuilt_not_trusted() {
     bytes[counts..counts + 8].copy_from_slice(&(1u64 << 62).to_le_bytes());
     std::fs::write(&cache, &bytes).unwrap();
     let o = mfcuda(&["stats", "--data", p, "--cache"]);
-    let out = String::from_utf8_lossy(&o.stdout);
+    let out = stdout(&o);
     assert!(
         o.status.success() && out.contains("ratings   3") && out.contains("cache written"),
         "{out}"
@@ -236,12 +235,7 @@ fn a_forged_cache_is_rebuilt_not_trusted() {
 fn an_outlier_rating_does_not_blow_up_the_plot() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("outlier.csv");
-    let mut text = String::from("userId,movieId,rating\n");
-    for u in 0..20 {
-        for m in 0..10 {
-            text.push_str(&format!("{u},{m},{}\n", 1 + (u + m) % 5));
-        }
-    }
+    let mut text = grid_csv(20, 10, |u, m| 1 + (u + m) % 5);
     text.push_str("3,4,100000000\n");
     std::fs::write(&csv, text).unwrap();
     let plots = dir.path().join("plots");
@@ -259,7 +253,7 @@ fn an_outlier_rating_does_not_blow_up_the_plot() {
         plots.to_str().unwrap(),
         "--quiet",
     ]);
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = stderr(&o);
     assert!(!err.contains("panicked"), "{err}");
     // The dot model diverges on a rating of 1e8, or it trains and plots; either way, a clean end.
     assert!(

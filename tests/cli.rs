@@ -1,23 +1,11 @@
 //! The command line, run as a user runs it: split and stats figures from the
 //! notebook, and every bad-input case with its exit code and message.
 
+mod common;
+
 use std::io::Write;
-use std::process::{Command, Output};
 
-fn mfcuda(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mfcuda"))
-        .args(args)
-        .output()
-        .expect("the mfcuda binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{mfcuda, mfcuda_in, stderr, stdout};
 
 #[test]
 fn split_matches_numpy_on_bundled_data() {
@@ -32,11 +20,7 @@ fn split_matches_numpy_on_bundled_data() {
 #[test]
 fn split_works_from_another_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_mfcuda"))
-        .args(["split", "--val-pct", "0.1"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let o = mfcuda_in(dir.path(), &["split", "--val-pct", "0.1"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o).lines().count(), 10_083);
 }

@@ -1,9 +1,12 @@
 //! The bundled data against the notebook's figures, and the loader's streaming.
 
+mod common;
+
 use std::io::Read;
 
+use common::bundled;
 use mfcuda::data::stats::Stats;
-use mfcuda::data::{Columns, Ratings, Source};
+use mfcuda::data::{Columns, Ratings};
 
 /// The notebook's crosstab of the top 15 users by the top movies, as printed
 /// (pandas, ascending ids). The capture lost the column of movie 2959 and
@@ -26,10 +29,6 @@ const NOTEBOOK_CROSSTAB: &str = "
 606  2.5  4.5  3.5  4.5  5.0  3.5  4.0  2.5  5.0  3.5  4.5  4.5  5.0  4.5
 610  5.0  4.0  4.5  5.0  5.0  3.0  3.0  5.0  3.5  5.0  4.5  5.0  5.0  3.5
 ";
-
-fn bundled() -> Ratings {
-    Ratings::load(&Source::Bundled, &Columns::default()).unwrap()
-}
 
 #[test]
 fn top_lists_match_the_notebook() {

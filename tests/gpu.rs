@@ -2,15 +2,17 @@
 //! models, and the recipes on the GPU against the CPU and the notebook.
 //! Where no usable GPU is present, each test says why and skips.
 
+mod common;
+
 use std::io::Write;
 use std::sync::Arc;
 
+use common::{bits, bundled, notebook_config};
 use mfcuda::backend::cuda::Gpu;
 use mfcuda::backend::{Device, GpuOptions};
-use mfcuda::data::{Columns, Ratings, Source};
 use mfcuda::recipe::{self, Overrides};
 use mfcuda::tools::check::{kernel_checks, sparse_parity, step_parity, CheckRow};
-use mfcuda::train::{train, Silent, TrainConfig};
+use mfcuda::train::{train, Silent, TrainConfig, TrainReport};
 
 /// The GPU, or `None` after telling the terminal why the test skips. Writes
 /// to the stderr handle directly, which the test harness does not capture.
@@ -24,8 +26,9 @@ fn gpu_or_skip(test: &str) -> Option<Arc<Gpu>> {
     }
 }
 
-fn bundled() -> Ratings {
-    Ratings::load(&Source::Bundled, &Columns::default()).unwrap()
+/// Mean training seconds per epoch of a run.
+fn secs_per_epoch(r: &TrainReport) -> f64 {
+    r.history.iter().map(|e| e.train_seconds).sum::<f64>() / r.epochs as f64
 }
 
 fn assert_rows(rows: &[CheckRow]) {
@@ -104,19 +107,17 @@ fn recipes_on_gpu_match_cpu_and_notebook() {
         ("net", 0.003),
     ] {
         let run = |device, fused| {
+            let recipe = recipe::find(name)
+                .unwrap()
+                .with_overrides(&Overrides::default())
+                .unwrap();
             let cfg = TrainConfig {
-                recipe: recipe::find(name)
-                    .unwrap()
-                    .with_overrides(&Overrides::default())
-                    .unwrap(),
-                seed: 42,
-                split_seed: 42,
-                val_pct: 0.2,
                 device,
-                gpu: mfcuda::backend::GpuOptions {
+                gpu: GpuOptions {
                     fused,
                     deterministic: false,
                 },
+                ..notebook_config(recipe)
             };
             train(&data, &cfg, &mut Silent).unwrap()
         };
@@ -126,9 +127,9 @@ fn recipes_on_gpu_match_cpu_and_notebook() {
             std::io::stderr(),
             "{name}: gpu val_mse {:.5} ({:.3} s/epoch), cpu {:.5} ({:.3} s/epoch)",
             gpu.val_mse,
-            gpu.history.iter().map(|e| e.train_seconds).sum::<f64>() / gpu.epochs as f64,
+            secs_per_epoch(&gpu),
             cpu.val_mse,
-            cpu.history.iter().map(|e| e.train_seconds).sum::<f64>() / cpu.epochs as f64,
+            secs_per_epoch(&cpu),
         );
         assert!(
             (gpu.val_mse - cpu.val_mse).abs() <= tol,
@@ -149,7 +150,7 @@ fn recipes_on_gpu_match_cpu_and_notebook() {
                 std::io::stderr(),
                 "{name}: fused val_mse {:.5} ({:.4} s/epoch)",
                 fused.val_mse,
-                fused.history.iter().map(|e| e.train_seconds).sum::<f64>() / fused.epochs as f64,
+                secs_per_epoch(&fused),
             );
             assert!(
                 (fused.val_mse - gpu.val_mse).abs() <= 0.002,
@@ -170,27 +171,24 @@ fn deterministic_gpu_runs_repeat_to_the_bit() {
     let data = bundled();
     for name in ["dotbias", "net"] {
         let run = |deterministic| {
+            let recipe = recipe::find(name)
+                .unwrap()
+                .with_overrides(&Overrides {
+                    epochs: Some(1),
+                    ..Default::default()
+                })
+                .unwrap();
             let cfg = TrainConfig {
-                recipe: recipe::find(name)
-                    .unwrap()
-                    .with_overrides(&Overrides {
-                        epochs: Some(1),
-                        ..Default::default()
-                    })
-                    .unwrap(),
-                seed: 42,
-                split_seed: 42,
-                val_pct: 0.2,
                 device: Device::Cuda(0),
                 gpu: GpuOptions {
                     fused: false,
                     deterministic,
                 },
+                ..notebook_config(recipe)
             };
             train(&data, &cfg, &mut Silent).unwrap()
         };
         let (a, b, plain) = (run(true), run(true), run(false));
-        let bits = |p: &[f32]| p.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
         assert!(
             bits(&a.params) == bits(&b.params),
             "{name}: deterministic runs differ"
@@ -201,15 +199,12 @@ fn deterministic_gpu_runs_repeat_to_the_bit() {
                 (y.trn_loss.to_bits(), y.val_loss.to_bits())
             );
         }
-        let secs = |r: &mfcuda::train::TrainReport| {
-            r.history.iter().map(|e| e.train_seconds).sum::<f64>() / r.epochs as f64
-        };
         let _ = writeln!(
             std::io::stderr(),
             "{name}: deterministic {:.4} s/epoch (val {:.6}), atomics {:.4} s/epoch (val {:.6})",
-            secs(&a),
+            secs_per_epoch(&a),
             a.val_mse,
-            secs(&plain),
+            secs_per_epoch(&plain),
             plain.val_mse
         );
     }
@@ -225,12 +220,8 @@ fn sparse_recipes_on_gpu_reach_the_cpus_rmse() {
     for name in ["sparse", "sparse-bf16"] {
         let run = |device| {
             let cfg = TrainConfig {
-                recipe: recipe::find(name).unwrap(),
-                seed: 42,
-                split_seed: 42,
-                val_pct: 0.2,
                 device,
-                gpu: GpuOptions::default(),
+                ..notebook_config(recipe::find(name).unwrap())
             };
             train(&data, &cfg, &mut Silent).unwrap()
         };
@@ -240,16 +231,13 @@ fn sparse_recipes_on_gpu_reach_the_cpus_rmse() {
             "{}",
             gpu.device
         );
-        let secs = |r: &mfcuda::train::TrainReport| {
-            r.history.iter().map(|e| e.train_seconds).sum::<f64>() / r.epochs as f64
-        };
         let _ = writeln!(
             std::io::stderr(),
             "{name}: gpu val_rmse {:.4} ({:.5} s/epoch), cpu {:.4} ({:.5} s/epoch)",
             gpu.val_rmse,
-            secs(&gpu),
+            secs_per_epoch(&gpu),
             cpu.val_rmse,
-            secs(&cpu)
+            secs_per_epoch(&cpu)
         );
         // Hogwild on the GPU and stratified threads on the CPU visit the
         // ratings in different orders, so they land near, not on, each other.

@@ -2,22 +2,15 @@
 //! must end within ±0.01 of the notebook's validation MSE, and a run must
 //! be bit-for-bit repeatable.
 
-use mfcuda::backend::Device;
-use mfcuda::data::{Columns, Ratings, Source};
+mod common;
+
+use common::{bits, bundled, train_on_cpu};
 use mfcuda::recipe::{self, Overrides};
-use mfcuda::train::{train, Silent, TrainConfig, TrainReport};
+use mfcuda::train::TrainReport;
 
 fn run(name: &str, overrides: &Overrides) -> TrainReport {
-    let data = Ratings::load(&Source::Bundled, &Columns::default()).unwrap();
-    let cfg = TrainConfig {
-        recipe: recipe::find(name).unwrap().with_overrides(overrides).unwrap(),
-        seed: 42,
-        split_seed: 42,
-        val_pct: 0.2,
-        device: Device::Cpu,
-        gpu: Default::default(),
-    };
-    train(&data, &cfg, &mut Silent).unwrap()
+    let recipe = recipe::find(name).unwrap().with_overrides(overrides).unwrap();
+    train_on_cpu(&bundled(), recipe)
 }
 
 fn reproduces_notebook(name: &str) {
@@ -73,7 +66,6 @@ fn same_seed_same_bits() {
         let a = run(name, &one);
         let b = run(name, &one);
         assert_eq!(a.val_mse.to_bits(), b.val_mse.to_bits(), "{name}");
-        let bits = |p: &[f32]| p.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
         assert!(
             bits(&a.params) == bits(&b.params),
             "{name}: parameters differ between identical runs"

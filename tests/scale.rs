@@ -1,8 +1,11 @@
 //! Larger data: the generator's output through the loader, at a few million
 //! rows, and the binary cache's round trip, staleness and damage handling.
 
+mod common;
+
 use std::io::Write;
 
+use common::notebook_config;
 use mfcuda::data::cache::{self, cache_path};
 use mfcuda::data::synth::{write_csv, SynthSpec};
 use mfcuda::data::{Columns, Ratings, Source};
@@ -104,12 +107,8 @@ fn generated_data_is_learnable_to_its_noise_level() {
         })
         .unwrap();
     let cfg = mfcuda::train::TrainConfig {
-        recipe,
         seed: 3,
-        split_seed: 42,
-        val_pct: 0.2,
-        device: mfcuda::backend::Device::Cpu,
-        gpu: Default::default(),
+        ..notebook_config(recipe)
     };
     let r = mfcuda::train::train(&data, &cfg, &mut mfcuda::train::Silent).unwrap();
     // Within 5% of the planted noise.

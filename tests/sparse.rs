@@ -2,18 +2,17 @@
 //! the two-thread stratified epoch against itself and against one thread,
 //! and the recipe's accuracy on the notebook's split.
 
+mod common;
+
+use common::{bits, bundled, train_on_cpu};
 use mfcuda::backend::cpu_sparse::CpuSparseBackend;
-use mfcuda::backend::{Backend, BackendInit, Device};
+use mfcuda::backend::{Backend, BackendInit};
 use mfcuda::data::split::Split;
-use mfcuda::data::Examples;
-use mfcuda::data::{Columns, Ratings, Source};
+use mfcuda::data::{Examples, Ratings};
 use mfcuda::model::{ModelKind, ModelSpec};
 use mfcuda::ops::mf_sgd_sparse;
-use mfcuda::ops::Storage;
-use mfcuda::optim::Optimizer;
 use mfcuda::recipe;
 use mfcuda::rng::Mt19937;
-use mfcuda::train::{train, Silent, TrainConfig};
 
 #[test]
 fn one_update_by_hand() {
@@ -88,7 +87,7 @@ fn only_the_ratings_rows_move() {
 }
 
 fn setup() -> (Ratings, Examples, Examples) {
-    let data = Ratings::load(&Source::Bundled, &Columns::default()).unwrap();
+    let data = bundled();
     let split = Split::new(data.len(), 0.2, 42).unwrap();
     let (t, v) = (
         Examples::select(&data, &split.train),
@@ -105,9 +104,6 @@ fn epoch(threads: usize, train: &Examples, valid: &Examples, spec: &ModelSpec) -
     let init = BackendInit {
         spec,
         params,
-        optimizer: Optimizer::Sparse {
-            storage: Storage::F32,
-        },
         wd: 0.06,
         train,
         valid,
@@ -137,7 +133,6 @@ fn stratified_epochs_repeat_to_the_bit_and_track_one_thread() {
     };
     let (l2a, p2a) = epoch(2, &train, &valid, &spec);
     let (l2b, p2b) = epoch(2, &train, &valid, &spec);
-    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
     assert_eq!(bits(&p2a), bits(&p2b), "two-thread epochs differ between runs");
     assert_eq!(bits(&l2a), bits(&l2b));
     // One thread visits the ratings in another order, so it ends elsewhere,
@@ -161,16 +156,7 @@ fn stratified_epochs_repeat_to_the_bit_and_track_one_thread() {
 
 #[test]
 fn sparse_recipe_beats_0_870_rmse_on_the_notebook_split() {
-    let (data, _, _) = setup();
-    let cfg = TrainConfig {
-        recipe: recipe::find("sparse").unwrap(),
-        seed: 42,
-        split_seed: 42,
-        val_pct: 0.2,
-        device: Device::Cpu,
-        gpu: Default::default(),
-    };
-    let r = train(&data, &cfg, &mut Silent).unwrap();
+    let r = train_on_cpu(&bundled(), recipe::find("sparse").unwrap());
     assert!(r.device.starts_with("cpu (sparse SGD"), "{}", r.device);
     assert_eq!(r.epochs, 20);
     assert!(
@@ -263,18 +249,8 @@ fn tile_order_is_a_stable_permutation_sorted_by_tile() {
 
 #[test]
 fn sparse_bf16_recipe_stays_within_0_005_of_f32() {
-    let (data, _, _) = setup();
-    let run = |name: &str| {
-        let cfg = TrainConfig {
-            recipe: recipe::find(name).unwrap(),
-            seed: 42,
-            split_seed: 42,
-            val_pct: 0.2,
-            device: Device::Cpu,
-            gpu: Default::default(),
-        };
-        train(&data, &cfg, &mut Silent).unwrap()
-    };
+    let data = bundled();
+    let run = |name: &str| train_on_cpu(&data, recipe::find(name).unwrap());
     let (f32r, bf16r) = (run("sparse"), run("sparse-bf16"));
     assert!(bf16r.device.contains("bf16"), "{}", bf16r.device);
     assert!(
@@ -287,7 +263,7 @@ fn sparse_bf16_recipe_stays_within_0_005_of_f32() {
 
 #[test]
 fn sparse_validation_is_the_models_mse_to_the_bit() {
-    let data = Ratings::load(&Source::Bundled, &Columns::default()).unwrap();
+    let data = bundled();
     let setup = mfcuda::train::Setup::notebook(&data, &recipe::find("sparse").unwrap(), 4).unwrap();
     let (spec, train, valid) = (&setup.spec, &setup.train, &setup.valid);
     let mut be = CpuSparseBackend::<f32>::new(setup.init(), 2).unwrap();

@@ -2,24 +2,19 @@
 //! bundled data: save and load, summary, predict, plot, recommend, similar,
 //! biases, and the atomic write.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use mfcuda::data::{Columns, Ratings, Source};
+use common::{bundled, mfcuda, stderr, stdout};
 use mfcuda::files::write_atomic;
 use mfcuda::trained::saved::SavedModel;
 
-fn mfcuda(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mfcuda"))
-        .args(args)
-        .output()
-        .expect("the mfcuda binary runs")
-}
-
+/// Runs the binary, which must succeed without panicking; returns stdout.
 fn ok(args: &[&str]) -> String {
     let o = mfcuda(args);
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = stderr(&o);
     assert!(o.status.success(), "{args:?} failed: {err}");
     assert!(!err.contains("panicked"), "{err}");
     String::from_utf8(o.stdout).unwrap()
@@ -39,10 +34,6 @@ fn model() -> &'static Path {
         ]);
         path
     })
-}
-
-fn bundled() -> Ratings {
-    Ratings::load(&Source::Bundled, &Columns::default()).unwrap()
 }
 
 #[test]
@@ -94,7 +85,7 @@ fn predict_pairs_handles_unknown_ids_as_asked() {
     std::fs::write(&pairs, "userId,movieId,rating\n414,1,4\n999999,1,3\n414,2,\n").unwrap();
     let (m, p) = (model().to_str().unwrap(), pairs.to_str().unwrap());
     let o = mfcuda(&["predict", "--model", m, "--pairs", p]);
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
         err.contains(&format!("{p}: line 3: user 999999 is not in the model")),
@@ -182,7 +173,7 @@ fn recommend_lists_titles_of_unseen_movies() {
         "123456",
     ]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("user 123456 is not in the model"));
+    assert!(stderr(&o).contains("user 123456 is not in the model"));
 }
 
 #[test]
@@ -253,7 +244,7 @@ fn bad_model_files_get_clear_errors() {
     ] {
         let p = path.to_str().unwrap();
         let o = mfcuda(&["summary", "--model", p]);
-        let err = String::from_utf8_lossy(&o.stderr);
+        let err = stderr(&o);
         assert_eq!(o.status.code(), Some(1), "{err}");
         assert!(
             err.contains(p) && err.contains(want) && !err.contains("panicked"),
@@ -268,14 +259,10 @@ fn bad_model_files_get_clear_errors() {
         "--device",
         "cpu",
     ]);
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1));
     assert!(err.contains("folder /nonexistent/dir does not exist"), "{err}");
-    assert!(
-        o.stdout.is_empty(),
-        "training started: {}",
-        String::from_utf8_lossy(&o.stdout)
-    );
+    assert!(o.stdout.is_empty(), "training started: {}", stdout(&o));
 }
 
 /// `bytes` with the first `from` replaced by `to` (same length, so the header stays valid).
@@ -326,7 +313,7 @@ fn predict_refuses_models_of_another_version_or_kind() {
         std::fs::write(&path, content).unwrap();
         let p = path.to_str().unwrap();
         let o = mfcuda(&["predict", "--model", p]);
-        let err = String::from_utf8_lossy(&o.stderr);
+        let err = stderr(&o);
         assert_eq!(o.status.code(), Some(1), "{name}: {err}");
         assert!(err.contains(&format!("{p}: {want}")), "{name}: {err}");
         assert!(!err.contains("panicked") && o.stdout.is_empty(), "{name}: {err}");
@@ -343,7 +330,7 @@ fn a_diverged_run_keeps_the_last_good_model() {
     let o = mfcuda(&[
         "train", "--recipe", "dot", "--lr", "1e3", "--epochs", "1", "--device", "cpu", "--save", p,
     ]);
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
         err.starts_with("error: training diverged in epoch 0, step "),
@@ -374,14 +361,14 @@ fn other_data_gets_a_warning() {
         "--data",
         csv.to_str().unwrap(),
     ]);
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = stderr(&o);
     assert!(o.status.success(), "{err}");
     assert!(
         err.contains("(2 rows) is not the data this model was trained on (100836 rows)"),
         "{err}"
     );
     // Only movies 1 and 2 count as seen in that data.
-    let out = String::from_utf8_lossy(&o.stdout);
+    let out = stdout(&o);
     assert!(
         !out.lines()
             .skip(2)

@@ -12,7 +12,7 @@ use crate::backend::{Backend, BackendInit};
 use crate::data::Examples;
 use crate::error::Result;
 use crate::model::{DropoutKey, ModelKind, ModelSpec, Workspace};
-use crate::optim::OptimizerState;
+use crate::optim::{Optimizer, OptimizerState};
 
 /// Trains on the CPU.
 pub struct CpuBackend<'a> {
@@ -28,13 +28,13 @@ pub struct CpuBackend<'a> {
 }
 
 impl<'a> CpuBackend<'a> {
-    /// A backend holding `init`'s parameters and zeroed optimizer state.
-    pub fn new(init: BackendInit<'a>) -> Self {
+    /// A backend holding `init`'s parameters and `optimizer`'s zeroed state.
+    pub fn new(init: BackendInit<'a>, optimizer: Optimizer) -> Self {
         let n = init.params.len();
         CpuBackend {
             spec: init.spec.clone(),
             grads: vec![0.0; n],
-            opt: OptimizerState::new(init.optimizer, init.wd, n),
+            opt: OptimizerState::new(optimizer, init.wd, n),
             params: init.params,
             train: init.train,
             valid: init.valid,

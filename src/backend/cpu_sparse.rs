@@ -19,7 +19,6 @@ use crate::error::{Error, Result};
 use crate::model::{split, ModelKind, ModelSpec};
 use crate::ops::Storage;
 use crate::ops::{group_mean, mf_predict, mf_sgd_sparse, mse_sum, Factor};
-use crate::optim::Optimizer;
 
 /// The threads the CPU sparse backend runs on: the cores, at most 2 (its
 /// stratification cuts the data in two).
@@ -30,22 +29,16 @@ pub fn cpu_threads() -> usize {
         .min(2)
 }
 
-/// The CPU sparse backend for `init`, storing the factors as its optimizer
-/// says, on `threads` threads (1 or 2).
-pub fn cpu_backend<'a>(init: BackendInit<'a>, threads: usize) -> Result<Box<dyn Backend + 'a>> {
-    Ok(match init.optimizer {
-        Optimizer::Sparse {
-            storage: Storage::F32,
-        } => Box::new(CpuSparseBackend::<f32>::new(init, threads)?),
-        Optimizer::Sparse {
-            storage: Storage::Bf16,
-        } => Box::new(CpuSparseBackend::<half::bf16>::new(init, threads)?),
-        _ => {
-            return Err(Error::invalid(
-                "recipe",
-                "the sparse backend needs the sparse optimizer",
-            ))
-        }
+/// The CPU sparse backend for `init`, storing the factors in `storage`, on
+/// `threads` threads (1 or 2).
+pub fn cpu_backend<'a>(
+    init: BackendInit<'a>,
+    storage: Storage,
+    threads: usize,
+) -> Result<Box<dyn Backend + 'a>> {
+    Ok(match storage {
+        Storage::F32 => Box::new(CpuSparseBackend::<f32>::new(init, threads)?),
+        Storage::Bf16 => Box::new(CpuSparseBackend::<half::bf16>::new(init, threads)?),
     })
 }
 

@@ -13,7 +13,6 @@ pub mod select;
 use crate::data::Examples;
 use crate::error::{Error, Result};
 use crate::model::ModelSpec;
-use crate::optim::Optimizer;
 
 /// What a backend starts from.
 #[derive(Debug, Clone)]
@@ -22,8 +21,6 @@ pub struct BackendInit<'a> {
     pub spec: &'a ModelSpec,
     /// Initial parameters, laid out as `spec.tensors()` says.
     pub params: Vec<f32>,
-    /// The optimizer.
-    pub optimizer: Optimizer,
     /// Coupled weight decay.
     pub wd: f32,
     /// The training rows.

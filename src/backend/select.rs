@@ -17,7 +17,7 @@ use crate::backend::cpu::CpuBackend;
 use crate::backend::cuda::{sparse, CudaBackend, Gpu};
 use crate::backend::{cpu_sparse, Backend, BackendInit, Device, GpuOptions};
 use crate::error::{Error, Result};
-use crate::optim::Optimizer;
+use crate::optim::Training;
 
 /// What a command can run on.
 #[derive(Debug, Clone, Default)]
@@ -98,16 +98,19 @@ pub fn choose(device: Device, needs: &Needs) -> Result<Choice> {
     }
 }
 
-/// Builds the training backend for `device`. Also returns one line saying
-/// which device was picked and why. `gpu_opts` picks how the CUDA backend runs.
+/// Builds the backend that trains `init` by `training` on `device`. Also
+/// returns one line saying which device was picked and why. `gpu_opts`
+/// picks how the dense CUDA backend runs.
+///
+/// Dense training: the CPU reference, or the dense CUDA backend. Sparse
+/// SGD: two stratified threads on the CPU, or one warp per rating on the GPU.
 pub fn create<'a>(
     device: Device,
     init: BackendInit<'a>,
+    training: Training,
     gpu_opts: GpuOptions,
 ) -> Result<(Box<dyn Backend + 'a>, String)> {
-    // Sparse SGD: one warp per rating on the GPU, two stratified threads on
-    // the CPU. The rest: the CPU reference, or the dense CUDA backend.
-    let sparse = matches!(init.optimizer, Optimizer::Sparse { .. });
+    let sparse = matches!(training, Training::Sparse { .. });
     let needs = Needs {
         gpu_only: None,
         // Hogwild does not repeat to the bit; the CPU's stratified threads do.
@@ -117,14 +120,18 @@ pub fn create<'a>(
         }),
     };
     let on_cpu = |init: BackendInit<'a>, why: String| -> Result<(Box<dyn Backend + 'a>, String)> {
-        if sparse {
-            let threads = cpu_sparse::cpu_threads();
-            Ok((
-                cpu_sparse::cpu_backend(init, threads)?,
-                format!("device: cpu, {threads} threads ({why})"),
-            ))
-        } else {
-            Ok((Box::new(CpuBackend::new(init)), format!("device: cpu ({why})")))
+        match training {
+            Training::Dense { optimizer } => Ok((
+                Box::new(CpuBackend::new(init, optimizer)),
+                format!("device: cpu ({why})"),
+            )),
+            Training::Sparse { storage } => {
+                let threads = cpu_sparse::cpu_threads();
+                Ok((
+                    cpu_sparse::cpu_backend(init, storage, threads)?,
+                    format!("device: cpu, {threads} threads ({why})"),
+                ))
+            }
         }
     };
     let choice = choose(device, &needs)?;
@@ -133,10 +140,13 @@ pub fn create<'a>(
         return on_cpu(init, why);
     };
     let line = format!("device: cuda, {} ({why})", gpu.description);
-    if !sparse {
-        return Ok((Box::new(CudaBackend::new(gpu, init, gpu_opts)?), line));
-    }
-    match sparse::cuda_backend(gpu, init.clone()) {
+    let storage = match training {
+        Training::Dense { optimizer } => {
+            return Ok((Box::new(CudaBackend::new(gpu, init, optimizer, gpu_opts)?), line));
+        }
+        Training::Sparse { storage } => storage,
+    };
+    match sparse::cuda_backend(gpu, init.clone(), storage) {
         Ok(be) => Ok((be, line)),
         // A GPU that `auto` picked but that cannot take a sparse run (too
         // little memory, too many factors for the kernels) leaves it to the

@@ -21,3 +21,17 @@ pub fn scalars(lr: f32, beta1: f64, beta2: f64, eps: f64, t: u64) -> AdamStep {
 pub fn step(params: &mut [f32], grads: &mut [f32], m: &mut [f32], v: &mut [f32], s: AdamStep, wd: f32) {
     adam_update(params, grads, m, v, s, wd);
 }
+
+/// The scheduled kernel's per-step scalars for step `t` at `lr`: the step
+/// size and √(1 − β2ᵗ); the rest are [`constants`].
+pub fn step_scalars(lr: f32, beta1: f64, beta2: f64, eps: f64, t: u64) -> [f32; 2] {
+    let s = scalars(lr, beta1, beta2, eps, t);
+    [s.step_size, s.bias_correction2_sqrt]
+}
+
+/// The scalars that do not change from step to step (the betas and ε), for
+/// the scheduled kernel, which reads the others from [`step_scalars`]; its
+/// step-dependent fields are those of step 1 at lr 0, and unused.
+pub fn constants(beta1: f64, beta2: f64, eps: f64) -> AdamStep {
+    scalars(0.0, beta1, beta2, eps, 1)
+}

@@ -1,8 +1,10 @@
-//! Optimizers with PyTorch's semantics, dense over every parameter: one
-//! file each ([`sgd`], [`adam`]), and fastai's learning-rate [`schedule`].
+//! How a run updates its parameters ([`Training`]): a dense optimizer with
+//! PyTorch's semantics, one file each ([`sgd`], [`adam`]), or sparse SGD one
+//! rating at a time; and fastai's learning-rate [`schedule`].
 //!
-//! The embeddings are ordinary dense parameters, so every row decays and
-//! moves with its momentum at every step, whether or not it is in the batch.
+//! Under a dense optimizer the embeddings are ordinary dense parameters, so
+//! every row decays and moves with its momentum at every step, whether or
+//! not it is in the batch.
 
 pub mod adam;
 pub mod schedule;
@@ -12,7 +14,26 @@ use serde::Serialize;
 
 use crate::ops::Storage;
 
-/// An optimizer and its fixed hyperparameters.
+/// The training strategy: which backends can run a recipe, and what they update.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "strategy", rename_all = "lowercase")]
+pub enum Training {
+    /// Every parameter at every step, by a dense optimizer over the batch's
+    /// mean gradient (the notebook's way).
+    Dense {
+        /// The optimizer.
+        optimizer: Optimizer,
+    },
+    /// Sparse SGD (Funk SVD, as Surprise and cuMF_SGD train it): each
+    /// rating updates only its own rows, one rating at a time ([`crate::ops::mf_sgd_sparse`]);
+    /// the recipe's `wd` is its L2 factor.
+    Sparse {
+        /// How the factor tables are stored.
+        storage: Storage,
+    },
+}
+
+/// A dense optimizer and its fixed hyperparameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Optimizer {
@@ -20,12 +41,6 @@ pub enum Optimizer {
     Sgd {
         /// Momentum factor.
         momentum: f32,
-    },
-    /// Sparse SGD, one rating at a time, touching only that rating's rows
-    /// (see [`crate::backend::cpu_sparse`]); the recipe's `wd` is its L2 factor.
-    Sparse {
-        /// How the factor tables are stored.
-        storage: Storage,
     },
     /// `optim.Adam(betas=(beta1, beta2), eps=eps)`.
     Adam {
@@ -64,12 +79,20 @@ pub struct OptimizerState {
 
 impl Optimizer {
     /// Buffers of state the dense update keeps, each as long as the
-    /// parameters: SGD's momentum, or Adam's two moments. (A dense backend
-    /// given the sparse optimizer takes plain SGD steps.)
+    /// parameters: SGD's momentum, or Adam's two moments.
     pub fn state_buffers(self) -> usize {
         match self {
-            Optimizer::Sgd { .. } | Optimizer::Sparse { .. } => sgd::STATE_BUFFERS,
+            Optimizer::Sgd { .. } => sgd::STATE_BUFFERS,
             Optimizer::Adam { .. } => adam::STATE_BUFFERS,
+        }
+    }
+
+    /// The two per-step scalars the scheduled update kernels read for step
+    /// `t` (1-based) at learning rate `lr` (`kernels/fused.cu`).
+    pub fn step_scalars(self, lr: f32, t: u64) -> [f32; 2] {
+        match self {
+            Optimizer::Sgd { .. } => sgd::step_scalars(lr),
+            Optimizer::Adam { beta1, beta2, eps } => adam::step_scalars(lr, beta1, beta2, eps, t),
         }
     }
 }
@@ -92,8 +115,6 @@ impl OptimizerState {
         self.t += 1;
         match self.optimizer {
             Optimizer::Sgd { momentum } => sgd::step(params, grads, &mut self.m, lr, momentum, self.wd),
-            // A dense backend given the sparse optimizer takes plain SGD steps.
-            Optimizer::Sparse { .. } => sgd::step(params, grads, &mut self.m, lr, 0.0, self.wd),
             Optimizer::Adam { beta1, beta2, eps } => {
                 let s = adam::scalars(lr, beta1, beta2, eps, self.t);
                 adam::step(params, grads, &mut self.m, &mut self.v, s, self.wd)

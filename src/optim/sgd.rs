@@ -21,3 +21,8 @@ pub fn step(
 ) {
     sgd_update(params, grads, momentum_buf, lr, momentum, wd);
 }
+
+/// The scheduled kernel's per-step scalars: the learning rate, and an unused slot.
+pub fn step_scalars(lr: f32) -> [f32; 2] {
+    [lr, 0.0]
+}

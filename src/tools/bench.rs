@@ -14,13 +14,15 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::backend::cpu::CpuBackend;
-use crate::backend::cuda::{CudaBackend, Gpu};
+use crate::backend::cuda::{self, CudaBackend, Gpu};
 use crate::backend::select::{choose, Choice, Needs};
-use crate::backend::{Backend, BackendInit, Device, GpuOptions};
+use crate::backend::{cpu_sparse, Backend, BackendInit, Device, GpuOptions};
 use crate::data::split::Split;
 use crate::data::Ratings;
 use crate::error::{Error, Result};
-use crate::ops::{self, AdamStep};
+use crate::model::ModelKind;
+use crate::ops;
+use crate::optim::{adam, Training};
 use crate::recipe;
 use crate::rng::Mt19937;
 use crate::tools::cases::{self, Sizes};
@@ -161,39 +163,38 @@ impl Which<'_> {
         }
     }
 
-    /// The backend for `init`, or `None` where the variant does not exist
-    /// (the CPU has no fused path, the net no fused kernels).
+    /// The backend that trains `init` by `training`, or `None` where the
+    /// variant does not exist (the CPU and sparse SGD have no fused path,
+    /// the net no fused kernels).
     fn backend<'a>(
         &self,
         init: BackendInit<'a>,
+        training: Training,
         fused: bool,
     ) -> Result<Option<(Box<dyn Backend + 'a>, &'static str)>> {
-        Ok(match self {
-            Which::Cpu if fused => None,
-            Which::Cpu if matches!(init.optimizer, crate::optim::Optimizer::Sparse { .. }) => {
-                let threads = crate::backend::cpu_sparse::cpu_threads();
-                Some((crate::backend::cpu_sparse::cpu_backend(init, threads)?, ""))
+        let net = init.spec.kind == ModelKind::Net;
+        Ok(match (self, training) {
+            (Which::Cpu, _) if fused => None,
+            (Which::Cpu, Training::Dense { optimizer }) => {
+                Some((Box::new(CpuBackend::new(init, optimizer)), ""))
             }
-            Which::Cpu => Some((Box::new(CpuBackend::new(init)), "")),
-            Which::Cuda(_) if fused && matches!(init.optimizer, crate::optim::Optimizer::Sparse { .. }) => {
-                None
+            (Which::Cpu, Training::Sparse { storage }) => {
+                let threads = cpu_sparse::cpu_threads();
+                Some((cpu_sparse::cpu_backend(init, storage, threads)?, ""))
             }
-            Which::Cuda(gpu) if matches!(init.optimizer, crate::optim::Optimizer::Sparse { .. }) => Some((
-                crate::backend::cuda::sparse::cuda_backend(Arc::clone(gpu), init)?,
-                "",
-            )),
-            Which::Cuda(_) if fused && init.spec.kind == crate::model::ModelKind::Net => None,
-            Which::Cuda(gpu) => {
+            (Which::Cuda(_), Training::Sparse { .. }) if fused => None,
+            (Which::Cuda(gpu), Training::Sparse { storage }) => {
+                Some((cuda::sparse::cuda_backend(Arc::clone(gpu), init, storage)?, ""))
+            }
+            (Which::Cuda(_), Training::Dense { .. }) if fused && net => None,
+            (Which::Cuda(gpu), Training::Dense { optimizer }) => {
                 let label = if fused { "fused, graph" } else { "op by op" };
+                let opts = GpuOptions {
+                    fused,
+                    deterministic: false,
+                };
                 Some((
-                    Box::new(CudaBackend::new(
-                        Arc::clone(gpu),
-                        init,
-                        GpuOptions {
-                            fused,
-                            deterministic: false,
-                        },
-                    )?),
+                    Box::new(CudaBackend::new(Arc::clone(gpu), init, optimizer, opts)?),
                     label,
                 ))
             }
@@ -254,7 +255,7 @@ fn epoch_rows(data: &Ratings, which: &Which<'_>, push: &mut dyn FnMut(BenchRow))
         for fused in [false, true] {
             let setup = TrainSetup::notebook(data, &r, 42)?;
             let mut rng = setup.rng.clone();
-            let Some((mut be, label)) = which.backend(setup.init(), fused)? else {
+            let Some((mut be, label)) = which.backend(setup.init(), setup.training, fused)? else {
                 continue;
             };
             let steps = setup.train.len().div_ceil(r.batch_size);
@@ -327,7 +328,7 @@ fn cpu_bench(
             24 * n,
             None,
         ));
-        let s = AdamStep::new(1e-3, 0.9, 0.999, 1e-8, 10);
+        let s = adam::scalars(1e-3, 0.9, 0.999, 1e-8, 10);
         let ms = median_ms(reps, || ops::adam_update(&mut p, &mut g, &mut m, &mut v, s, 1e-5));
         add(kernel_row(
             "cpu",

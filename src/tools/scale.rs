@@ -25,7 +25,6 @@ use crate::data::Examples;
 use crate::error::{Error, Result};
 use crate::model::{ModelKind, ModelSpec};
 use crate::ops::Storage;
-use crate::optim::Optimizer;
 use crate::rng::Mt19937;
 use crate::tools::bench::{copy_bandwidth, time_gpu};
 
@@ -302,11 +301,10 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn init(&self, storage: Storage) -> BackendInit<'_> {
+    fn init(&self) -> BackendInit<'_> {
         BackendInit {
             spec: self.model,
             params: self.params.to_vec(),
-            optimizer: Optimizer::Sparse { storage },
             wd: LR_REG.1,
             train: self.train,
             valid: self.valid,
@@ -344,7 +342,7 @@ fn gpu_variant<S: DeviceFactor>(
     all_warps: bool,
     progress: &mut impl FnMut(Stage),
 ) -> Result<ScaleRow> {
-    let mut be = CudaSparseBackend::<S>::new(Arc::clone(gpu), ctx.init(S::STORAGE), tiled)?;
+    let mut be = CudaSparseBackend::<S>::new(Arc::clone(gpu), ctx.init(), tiled)?;
     if all_warps {
         be.set_max_warps(usize::MAX);
     }
@@ -382,7 +380,7 @@ fn gpu_variant<S: DeviceFactor>(
 
 fn cpu_variant<S: DeviceFactor>(ctx: &Ctx<'_>, progress: &mut impl FnMut(Stage)) -> Result<ScaleRow> {
     let threads = crate::backend::cpu_sparse::cpu_threads();
-    let mut be = CpuSparseBackend::<S>::new(ctx.init(S::STORAGE), threads)?;
+    let mut be = CpuSparseBackend::<S>::new(ctx.init(), threads)?;
     let order: Vec<u32> = (0..ctx.train.len() as u32).collect();
     let variant = format!("{}, {threads} threads", S::STORAGE.name());
     // Losses grouped by a million ratings: the backend reports them, the bench does not.

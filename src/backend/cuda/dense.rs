@@ -12,8 +12,7 @@ use crate::backend::cuda::{cuda_err, Gpu};
 use crate::backend::{Backend, BackendInit, GpuOptions};
 use crate::error::{Error, Result};
 use crate::model::{DropoutKey, ModelKind, ModelSpec};
-use crate::ops::AdamStep;
-use crate::optim::Optimizer;
+use crate::optim::{adam, Optimizer};
 
 /// The dense backend does not train the svd model: that is the sparse one's job.
 pub(crate) fn no_svd() -> Error {
@@ -355,13 +354,13 @@ impl CudaBackend {
     /// Uploads everything `init` holds to `gpu`. With `opts.fused`, dot and
     /// dotbias train through the fused kernels replayed as one CUDA graph per
     /// epoch; the net, and any run with `opts.deterministic`, go op by op.
-    pub fn new(gpu: Arc<Gpu>, init: BackendInit<'_>, opts: GpuOptions) -> Result<Self> {
-        if init.spec.kind == ModelKind::Svd || matches!(init.optimizer, Optimizer::Sparse { .. }) {
+    pub fn new(gpu: Arc<Gpu>, init: BackendInit<'_>, optimizer: Optimizer, opts: GpuOptions) -> Result<Self> {
+        if init.spec.kind == ModelKind::Svd {
             return Err(no_svd());
         }
         let plan = MemoryPlan::dense(
             init.spec,
-            init.optimizer,
+            optimizer,
             init.train.len(),
             init.valid.len(),
             EVAL_CHUNK,
@@ -369,14 +368,11 @@ impl CudaBackend {
         gpu.ensure_fits(&plan, "try a smaller --factors, or --device cpu")?;
         let n = init.params.len();
         let cap = EVAL_CHUNK;
-        let v_len = if matches!(init.optimizer, Optimizer::Adam { .. }) {
-            n
-        } else {
-            1
-        };
+        // Adam's second moment; SGD keeps one buffer (a 1-element stand-in here).
+        let v_len = if optimizer.state_buffers() > 1 { n } else { 1 };
         Ok(CudaBackend {
             spec: init.spec.clone(),
-            optimizer: init.optimizer,
+            optimizer,
             wd: init.wd,
             t: 0,
             seed: init.seed,
@@ -405,13 +401,12 @@ impl CudaBackend {
         let n = self.params.len();
         let (p, g) = (&mut self.params.slice_mut(..n), &mut self.grads.slice_mut(..n));
         match self.optimizer {
-            Optimizer::Sparse { .. } => Err(no_svd()),
             Optimizer::Sgd { momentum } => {
                 self.gpu
                     .sgd_update(p, g, &mut self.m.slice_mut(..n), lr, momentum, self.wd)
             }
             Optimizer::Adam { beta1, beta2, eps } => {
-                let s = AdamStep::new(lr as f64, beta1, beta2, eps, self.t);
+                let s = adam::scalars(lr, beta1, beta2, eps, self.t);
                 self.gpu.adam_update(
                     p,
                     g,

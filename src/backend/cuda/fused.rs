@@ -5,10 +5,9 @@
 
 use cudarc::driver::DriverError;
 
-use crate::backend::cuda::{cuda_err, no_svd, CudaBackend};
+use crate::backend::cuda::{cuda_err, CudaBackend};
 use crate::error::Result;
-use crate::ops::AdamStep;
-use crate::optim::Optimizer;
+use crate::optim::{adam, Optimizer};
 
 impl CudaBackend {
     /// The fused epoch: upload the order and the per-step optimizer
@@ -19,14 +18,8 @@ impl CudaBackend {
         let (n, steps) = (order.len(), lrs.len());
         let mut sched = vec![0f32; 2 * steps];
         for (s, &lr) in lrs.iter().enumerate() {
-            match self.optimizer {
-                Optimizer::Sgd { .. } | Optimizer::Sparse { .. } => sched[2 * s] = lr,
-                Optimizer::Adam { beta1, beta2, eps } => {
-                    let st = AdamStep::new(lr as f64, beta1, beta2, eps, self.t + s as u64 + 1);
-                    sched[2 * s] = st.step_size;
-                    sched[2 * s + 1] = st.bias_correction2_sqrt;
-                }
-            }
+            let t = self.t + s as u64 + 1;
+            sched[2 * s..2 * s + 2].copy_from_slice(&self.optimizer.step_scalars(lr, t));
         }
         self.t += steps as u64;
         if self.sched.len() < 2 * steps || self.losses.len() < steps {
@@ -108,13 +101,12 @@ impl CudaBackend {
             );
             let sched = self.sched.as_view();
             match self.optimizer {
-                Optimizer::Sparse { .. } => return Err(no_svd()),
                 Optimizer::Sgd { momentum } => {
                     gpu.sgd_update_sched(params, grads, m, &sched, s, momentum, self.wd)?
                 }
                 Optimizer::Adam { beta1, beta2, eps } => {
-                    // Only the constant scalars are used; the per-step ones come from `sched`.
-                    let constants = AdamStep::new(0.0, beta1, beta2, eps, 1);
+                    // The per-step scalars come from `sched`.
+                    let constants = adam::constants(beta1, beta2, eps);
                     let v = &mut self.v.slice_mut(..p);
                     gpu.adam_update_sched(params, grads, m, v, &sched, s, constants, self.wd)?
                 }

@@ -43,7 +43,7 @@ mod kernels;
 mod kernels_sparse;
 
 pub use dense::CudaBackend;
-pub(crate) use dense::{no_svd, DeviceExamples};
+pub(crate) use dense::DeviceExamples;
 pub(crate) use device::cuda_err;
 pub use device::{Gpu, BUILD_NOTE, PTX};
 pub use kernels_sparse::{sparse_max_factors, DeviceFactor};

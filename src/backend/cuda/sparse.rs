@@ -337,23 +337,16 @@ impl<S: DeviceFactor> Backend for CudaSparseBackend<'_, S> {
     }
 }
 
-/// The GPU sparse backend for `init`, storing the factors as its
-/// optimizer says, tiled for L2.
-pub fn cuda_backend<'a>(gpu: Arc<Gpu>, init: BackendInit<'a>) -> Result<Box<dyn Backend + 'a>> {
-    use crate::optim::Optimizer;
-    Ok(match init.optimizer {
-        Optimizer::Sparse {
-            storage: Storage::F32,
-        } => Box::new(CudaSparseBackend::<f32>::new(gpu, init, true)?),
-        Optimizer::Sparse {
-            storage: Storage::Bf16,
-        } => Box::new(CudaSparseBackend::<half::bf16>::new(gpu, init, true)?),
-        _ => {
-            return Err(Error::invalid(
-                "recipe",
-                "the sparse backend needs the sparse optimizer",
-            ))
-        }
+/// The GPU sparse backend for `init`, storing the factors in `storage`,
+/// tiled for L2.
+pub fn cuda_backend<'a>(
+    gpu: Arc<Gpu>,
+    init: BackendInit<'a>,
+    storage: Storage,
+) -> Result<Box<dyn Backend + 'a>> {
+    Ok(match storage {
+        Storage::F32 => Box::new(CudaSparseBackend::<f32>::new(gpu, init, true)?),
+        Storage::Bf16 => Box::new(CudaSparseBackend::<half::bf16>::new(gpu, init, true)?),
     })
 }
 

@@ -15,8 +15,9 @@ use crate::backend::cuda::{CudaBackend, DeviceFactor, Gpu};
 use crate::backend::{Backend, GpuOptions};
 use crate::compare::Comparison;
 use crate::data::Ratings;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ops::Storage;
+use crate::optim::Training;
 use crate::recipe::Recipe;
 use crate::rng::Mt19937;
 use crate::tools::cases::{self, compare_all, widen, Sizes};
@@ -119,9 +120,18 @@ pub fn step_parity(
     let order: Vec<u32> = rng.permutation(setup.train.len())[..bs + 29].to_vec();
     let lr = [recipe.stages[0].lr(); 2];
     let first_step = (1u64 << 32) - 1;
+    let Training::Dense { optimizer } = setup.training else {
+        return Err(Error::invalid(
+            "check",
+            format!(
+                "step parity runs dense recipes; {} trains by sparse SGD",
+                recipe.name
+            ),
+        ));
+    };
     let init = setup.init();
-    let mut cpu = CpuBackend::new(init.clone());
-    let mut cuda = CudaBackend::new(gpu.clone(), init, opts)?;
+    let mut cpu = CpuBackend::new(init.clone(), optimizer);
+    let mut cuda = CudaBackend::new(gpu.clone(), init, optimizer, opts)?;
     let cpu_loss = cpu.train_epoch(&order, bs, &lr, first_step, &mut |_, _| {})?;
     let gpu_loss = cuda.train_epoch(&order, bs, &lr, first_step, &mut |_, _| {})?;
     // Validation runs in eval mode (no dropout) over all 20,167 rows.
@@ -164,8 +174,7 @@ pub fn sparse_parity<S: DeviceFactor>(
     let bs = recipe.batch_size;
     let order: Vec<u32> = rng.permutation(setup.train.len())[..2000.min(setup.train.len())].to_vec();
     let lrs = vec![recipe.stages[0].lr(); order.len().div_ceil(bs)];
-    let mut init = setup.init();
-    init.optimizer = crate::optim::Optimizer::Sparse { storage: S::STORAGE };
+    let init = setup.init();
     let mut cpu = crate::backend::cpu_sparse::CpuSparseBackend::<S>::new(init.clone(), 1)?;
     let mut cuda = crate::backend::cuda::sparse::CudaSparseBackend::<S>::new(gpu.clone(), init, false)?;
     cuda.set_max_warps(1);
