@@ -7,20 +7,22 @@
 //!     cargo run --example 03_embedding_dot
 
 use mfcuda::data::{Columns, Ratings, Source};
-use mfcuda::model::{ModelKind, ModelSpec, Workspace};
+use mfcuda::model::{ModelConfig, ModelKind, ModelSpec, Workspace};
 use mfcuda::rng::Mt19937;
 
 fn main() -> mfcuda::Result<()> {
     let data = Ratings::load(&Source::Bundled, &Columns::default())?;
     let spec = ModelSpec {
-        kind: ModelKind::Dot,
+        config: ModelConfig {
+            kind: ModelKind::Dot,
+            factors: 50,
+            hidden: 1,
+            emb_init: (0.0, 0.05),
+            dropout: (0.0, 0.0),
+        },
         n_users: data.n_users(),
         n_items: data.n_items(),
-        factors: 50,
-        hidden: 1,
         y_range: data.rating_range(),
-        emb_init: (0.0, 0.05),
-        dropout: (0.0, 0.0),
     };
     println!("{}", spec.describe());
     let params = spec.init_params(&mut Mt19937::new(42));

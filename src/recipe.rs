@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::model::ModelKind;
+use crate::model::{ModelConfig, ModelKind};
 use crate::ops::Storage;
 use crate::optim::schedule::Schedule;
 use crate::optim::{Optimizer, Training};
@@ -16,16 +16,8 @@ pub struct Recipe {
     pub name: &'static str,
     /// One line on what it reproduces.
     pub about: &'static str,
-    /// The model.
-    pub model: ModelKind,
-    /// Embedding width.
-    pub factors: usize,
-    /// Hidden width (net only).
-    pub hidden: usize,
-    /// Embeddings start uniform on this interval.
-    pub emb_init: (f32, f32),
-    /// The net's dropout probabilities.
-    pub dropout: (f32, f32),
+    /// The model: kind, widths, initialisation and dropout.
+    pub model: ModelConfig,
     /// Dense optimizer or sparse SGD.
     pub training: Training,
     /// Coupled weight decay.
@@ -58,11 +50,13 @@ pub fn all() -> Vec<Recipe> {
     let base = Recipe {
         name: "learner",
         about: "fastai's collab learner: EmbeddingDotBias, Adam 1e-2, wd 2e-4, SGDR fit(1e-2, 2, cycle_len=1, cycle_mult=2)",
-        model: ModelKind::DotBias,
-        factors: 50,
-        hidden: 10,
-        emb_init: (-0.05, 0.05),
-        dropout: (0.05, 0.5),
+        model: ModelConfig {
+            kind: ModelKind::DotBias,
+            factors: 50,
+            hidden: 10,
+            emb_init: (-0.05, 0.05),
+            dropout: (0.05, 0.5),
+        },
         training: adam,
         wd: 2e-4,
         batch_size: 64,
@@ -73,9 +67,12 @@ pub fn all() -> Vec<Recipe> {
         name: "sparse",
         about: "biased MF (Funk SVD) by sparse SGD (Hogwild on the GPU, two stratified threads on the CPU), \
                 100 factors, lr 0.02 then 0.006, L2 0.06",
-        model: ModelKind::Svd,
-        factors: 100,
-        emb_init: (-0.1, 0.1),
+        model: ModelConfig {
+            kind: ModelKind::Svd,
+            factors: 100,
+            emb_init: (-0.1, 0.1),
+            ..base.model
+        },
         training: Training::Sparse {
             storage: Storage::F32,
         },
@@ -92,8 +89,11 @@ pub fn all() -> Vec<Recipe> {
         Recipe {
             name: "dot",
             about: "EmbeddingDot, SGD 0.1 momentum 0.9 wd 1e-5 for 3 epochs, then lr 0.01 for 3",
-            model: ModelKind::Dot,
-            emb_init: (0.0, 0.05),
+            model: ModelConfig {
+                kind: ModelKind::Dot,
+                emb_init: (0.0, 0.05),
+                ..base.model
+            },
             training: sgd,
             wd: 1e-5,
             stages: two_stages(0.1),
@@ -103,8 +103,11 @@ pub fn all() -> Vec<Recipe> {
         Recipe {
             name: "dotbias",
             about: "EmbeddingDotBias, SGD 0.1 momentum 0.9 wd 2e-4 for 3 epochs, then lr 0.01 for 3",
-            model: ModelKind::DotBias,
-            emb_init: (-0.01, 0.01),
+            model: ModelConfig {
+                kind: ModelKind::DotBias,
+                emb_init: (-0.01, 0.01),
+                ..base.model
+            },
             training: sgd,
             wd: 2e-4,
             stages: two_stages(0.1),
@@ -121,8 +124,11 @@ pub fn all() -> Vec<Recipe> {
         Recipe {
             name: "net",
             about: "EmbeddingNet (dropout 0.05/0.5, 10 hidden), Adam 1e-3 wd 1e-5 for 3 epochs, then 3 more",
-            model: ModelKind::Net,
-            emb_init: (-0.01, 0.01),
+            model: ModelConfig {
+                kind: ModelKind::Net,
+                emb_init: (-0.01, 0.01),
+                ..base.model
+            },
             training: adam,
             wd: 1e-5,
             stages: vec![
@@ -212,7 +218,7 @@ impl Recipe {
             if f == 0 {
                 return Err(Error::invalid("--factors", "must be at least 1"));
             }
-            self.factors = f;
+            self.model.factors = f;
         }
         if let Some(b) = o.batch_size {
             if b == 0 {

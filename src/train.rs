@@ -187,14 +187,10 @@ pub fn initial_params(spec: &ModelSpec, rng: &mut Mt19937, train: &Examples) -> 
 /// The model spec a recipe gives on `data`.
 fn model_spec(recipe: &Recipe, data: &Ratings) -> ModelSpec {
     ModelSpec {
-        kind: recipe.model,
+        config: recipe.model,
         n_users: data.n_users(),
         n_items: data.n_items(),
-        factors: recipe.factors,
-        hidden: recipe.hidden,
         y_range: data.rating_range(),
-        emb_init: recipe.emb_init,
-        dropout: recipe.dropout,
     }
 }
 

@@ -6,7 +6,7 @@
 //! scatter-add must accumulate), and for the net with dropout on.
 
 use mfcuda::compare::compare;
-use mfcuda::model::{DropoutKey, ModelKind, ModelSpec, Workspace};
+use mfcuda::model::{DropoutKey, ModelConfig, ModelKind, ModelSpec, Workspace};
 use mfcuda::rng::Mt19937;
 
 struct Case {
@@ -33,15 +33,17 @@ fn loss(spec: &ModelSpec, p: &[f32], u: &[u32], i: &[u32], y: &[f32], key: Optio
 
 fn grad_check(c: &Case, seed: u32) {
     let spec = ModelSpec {
-        kind: c.kind,
+        config: ModelConfig {
+            kind: c.kind,
+            factors: c.factors,
+            hidden: c.hidden,
+            // Wide enough that every term of the gradient matters.
+            emb_init: (-0.8, 0.8),
+            dropout: (0.3, 0.5),
+        },
         n_users: c.n_users,
         n_items: c.n_items,
-        factors: c.factors,
-        hidden: c.hidden,
         y_range: (0.5, 5.0),
-        // Wide enough that every term of the gradient matters.
-        emb_init: (-0.8, 0.8),
-        dropout: (0.3, 0.5),
     };
     let mut rng = Mt19937::new(seed);
     let mut params = spec.init_params(&mut rng);

@@ -9,7 +9,7 @@ use mfcuda::backend::cpu_sparse::CpuSparseBackend;
 use mfcuda::backend::{Backend, BackendInit};
 use mfcuda::data::split::Split;
 use mfcuda::data::{Examples, Ratings};
-use mfcuda::model::{ModelKind, ModelSpec};
+use mfcuda::model::{ModelConfig, ModelKind, ModelSpec};
 use mfcuda::ops::mf_sgd_sparse;
 use mfcuda::recipe;
 use mfcuda::rng::Mt19937;
@@ -122,14 +122,16 @@ fn epoch(threads: usize, train: &Examples, valid: &Examples, spec: &ModelSpec) -
 fn stratified_epochs_repeat_to_the_bit_and_track_one_thread() {
     let (data, train, valid) = setup();
     let spec = ModelSpec {
-        kind: ModelKind::Svd,
+        config: ModelConfig {
+            kind: ModelKind::Svd,
+            factors: 32,
+            hidden: 1,
+            emb_init: (-0.1, 0.1),
+            dropout: (0.0, 0.0),
+        },
         n_users: data.n_users(),
         n_items: data.n_items(),
-        factors: 32,
-        hidden: 1,
         y_range: (0.5, 5.0),
-        emb_init: (-0.1, 0.1),
-        dropout: (0.0, 0.0),
     };
     let (l2a, p2a) = epoch(2, &train, &valid, &spec);
     let (l2b, p2b) = epoch(2, &train, &valid, &spec);

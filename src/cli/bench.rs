@@ -18,7 +18,7 @@ use super::{emit, say, CliResult, DataArgs};
 pub struct BenchArgs {
     #[command(flatten)]
     data: DataArgs,
-    /// `cpu` times the CPU only; `auto` adds the GPU when there is one; `cuda` requires it.
+    /// `cpu` times the CPU only; `auto` adds the first GPU when there is one; `cuda` (GPU 0) or `cuda:N` requires it.
     #[arg(long, default_value = "auto", value_name = "auto|cpu|cuda|cuda:N")]
     device: Device,
     /// Smaller large sizes and fewer repetitions (with --scale: shapes a tenth of the size).

@@ -13,7 +13,7 @@ use super::{emit, CliResult};
 /// The arguments of `mfcuda check`.
 #[derive(Args)]
 pub struct CheckArgs {
-    /// The GPU to check; `cpu` has nothing to compare.
+    /// The GPU to check: `auto` or `cuda` (GPU 0), or `cuda:N`; `cpu` has nothing to compare.
     #[arg(long, default_value = "auto", value_name = "auto|cpu|cuda|cuda:N")]
     device: Device,
 }

@@ -23,7 +23,7 @@ pub struct TrainArgs {
     /// Which experiment (see `mfcuda recipes`).
     #[arg(long, default_value = "learner")]
     recipe: String,
-    /// Where to compute.
+    /// Where to compute: `auto` (the first GPU when one can be used, else the CPU), `cpu`, `cuda` (GPU 0) or `cuda:N`.
     #[arg(long, default_value = "auto", value_name = "auto|cpu|cuda|cuda:N")]
     device: Device,
     /// Seeds initialisation, shuffling and dropout.

@@ -133,25 +133,43 @@ impl TensorInfo {
     }
 }
 
-/// Everything that fixes a model's shape and arithmetic.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ModelSpec {
+/// What a recipe fixes about its model; the data fixes the rest ([`ModelSpec`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ModelConfig {
     /// Which model.
     pub kind: ModelKind,
-    /// Rows of the user embedding.
-    pub n_users: usize,
-    /// Rows of the item embedding.
-    pub n_items: usize,
     /// Embedding width (the notebook's `n_factors`).
     pub factors: usize,
     /// Hidden width of the net (`nh`); unused by the other models.
     pub hidden: usize,
-    /// The data's (min, max) rating, for the sigmoid range.
-    pub y_range: (f32, f32),
     /// Embeddings (and biases) start uniform on this interval.
     pub emb_init: (f32, f32),
     /// The net's dropout probabilities (p1 on the embeddings, p2 on the hidden layer).
     pub dropout: (f32, f32),
+}
+
+/// Everything that fixes a model's shape and arithmetic: the recipe's
+/// [`ModelConfig`] (whose fields read through, as `spec.factors`) and what
+/// the data gives.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelSpec {
+    /// What the recipe fixes.
+    #[serde(flatten)]
+    pub config: ModelConfig,
+    /// Rows of the user embedding.
+    pub n_users: usize,
+    /// Rows of the item embedding.
+    pub n_items: usize,
+    /// The data's (min, max) rating, for the sigmoid range.
+    pub y_range: (f32, f32),
+}
+
+impl std::ops::Deref for ModelSpec {
+    type Target = ModelConfig;
+
+    fn deref(&self) -> &ModelConfig {
+        &self.config
+    }
 }
 
 /// Dropout is drawn from Philox keyed by the run's seed and the global

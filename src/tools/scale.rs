@@ -23,7 +23,7 @@ use crate::backend::{Backend, BackendInit, Device};
 use crate::data::synth::{self, SynthSpec};
 use crate::data::Examples;
 use crate::error::{Error, Result};
-use crate::model::{ModelKind, ModelSpec};
+use crate::model::{ModelConfig, ModelKind, ModelSpec};
 use crate::ops::Storage;
 use crate::rng::Mt19937;
 use crate::tools::bench::{copy_bandwidth, time_gpu};
@@ -243,14 +243,16 @@ pub fn run(
         };
         let train = all;
         let model = ModelSpec {
-            kind: ModelKind::Svd,
+            config: ModelConfig {
+                kind: ModelKind::Svd,
+                factors: FACTORS,
+                hidden: 1,
+                emb_init: (-0.05, 0.05),
+                dropout: (0.0, 0.0),
+            },
             n_users: users,
             n_items: items,
-            factors: FACTORS,
-            hidden: 1,
             y_range: (0.5, 5.0),
-            emb_init: (-0.05, 0.05),
-            dropout: (0.0, 0.0),
         };
         let (params, _) = crate::train::initial_params(&model, &mut Mt19937::new(7), &train);
         let size = format!("{users}×{items}, {ratings}");

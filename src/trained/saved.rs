@@ -24,7 +24,7 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::error::{Error, Result};
 use crate::files::write_atomic;
-use crate::model::{ModelKind, ModelSpec, Workspace};
+use crate::model::{ModelConfig, ModelKind, ModelSpec, Workspace};
 use crate::train::EpochRecord;
 
 /// The `format` metadata value of every mfcuda model file.
@@ -227,14 +227,16 @@ impl SavedModel {
         };
         let (user_ids, item_ids) = (ids("user_ids")?, ids("movie_ids")?);
         let spec = ModelSpec {
-            kind,
+            config: ModelConfig {
+                kind,
+                factors: num(get("factors")?, "factors", &bad)?,
+                hidden: num(get("hidden")?, "hidden", &bad)?,
+                emb_init: (n("emb_init_lo")? as f32, n("emb_init_hi")? as f32),
+                dropout: (n("dropout1")? as f32, n("dropout2")? as f32),
+            },
             n_users: user_ids.len(),
             n_items: item_ids.len(),
-            factors: num(get("factors")?, "factors", &bad)?,
-            hidden: num(get("hidden")?, "hidden", &bad)?,
             y_range: (n("y_min")? as f32, n("y_max")? as f32),
-            emb_init: (n("emb_init_lo")? as f32, n("emb_init_hi")? as f32),
-            dropout: (n("dropout1")? as f32, n("dropout2")? as f32),
         };
         // Sizes come from the file, so they are checked before anything is allocated.
         let (f, h) = (spec.factors, spec.hidden);

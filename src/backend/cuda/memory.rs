@@ -120,18 +120,21 @@ impl MemoryPlan {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::model::ModelConfig;
 
     /// The svd model at the given sizes, for tests.
     pub(crate) fn svd(users: usize, items: usize, factors: usize) -> ModelSpec {
         ModelSpec {
-            kind: ModelKind::Svd,
+            config: ModelConfig {
+                kind: ModelKind::Svd,
+                factors,
+                hidden: 1,
+                emb_init: (-0.1, 0.1),
+                dropout: (0.0, 0.0),
+            },
             n_users: users,
             n_items: items,
-            factors,
-            hidden: 1,
             y_range: (0.5, 5.0),
-            emb_init: (-0.1, 0.1),
-            dropout: (0.0, 0.0),
         }
     }
 
@@ -166,13 +169,13 @@ pub(crate) mod tests {
     #[test]
     fn dense_plan_counts_adam_state_twice_and_the_net_workspace() {
         let mut spec = svd(610, 9724, 50);
-        spec.kind = ModelKind::DotBias;
+        spec.config.kind = ModelKind::DotBias;
         let p = spec.n_params() as u64;
         let sgd = MemoryPlan::dense(&spec, Optimizer::Sgd { momentum: 0.9 }, 80_669, 20_167, 64);
         let adam = MemoryPlan::dense(&spec, Optimizer::ADAM, 80_669, 20_167, 64);
         assert_eq!(adam.total() - sgd.total(), 4 * p);
-        spec.kind = ModelKind::Net;
-        spec.hidden = 10;
+        spec.config.kind = ModelKind::Net;
+        spec.config.hidden = 10;
         let net = MemoryPlan::dense(&spec, Optimizer::ADAM, 80_669, 20_167, 64);
         let ws = |p: &MemoryPlan| p.parts.iter().find(|x| x.0 == "workspace").unwrap().1;
         assert_eq!(ws(&net) - ws(&adam), 4 * 65_536 * (2 * 100 + 4 * 10));

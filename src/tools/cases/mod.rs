@@ -148,7 +148,7 @@ pub enum Case {
         /// Embedding width.
         factors: usize,
     },
-    /// `bias_add`: x[b] += bias[idx[b]].
+    /// `bias_add`: `x[b] += bias[idx[b]]`.
     BiasAdd {
         /// Rows.
         batch: usize,

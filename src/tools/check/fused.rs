@@ -6,7 +6,7 @@ use super::{BATCHES, FACTORS, PARAM_COUNTS};
 use crate::backend::cuda::Gpu;
 use crate::compare::Comparison;
 use crate::error::Result;
-use crate::model::{ModelKind, ModelSpec};
+use crate::model::{ModelConfig, ModelKind, ModelSpec};
 use crate::ops;
 use crate::ops::AdamStep;
 use crate::rng::Mt19937;
@@ -25,14 +25,16 @@ pub(super) fn checks(
         for &bs in &BATCHES {
             for &f in &FACTORS {
                 let spec = ModelSpec {
-                    kind,
+                    config: ModelConfig {
+                        kind,
+                        factors: f,
+                        hidden: 1,
+                        emb_init: (-0.5, 0.5),
+                        dropout: (0.0, 0.0),
+                    },
                     n_users: (bs / 8).max(1),
                     n_items: (bs / 5).max(1),
-                    factors: f,
-                    hidden: 1,
                     y_range: (0.5, 5.0),
-                    emb_init: (-0.5, 0.5),
-                    dropout: (0.0, 0.0),
                 };
                 let params = spec.init_params(rng);
                 // Step 1 of an epoch of n rows: a partial batch of n - bs rows.
