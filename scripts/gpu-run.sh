@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine, from the repository root, after scripts/gpu-check.sh filled gpu-bin/.
 # Prints everything in one go. Sections, all by default, or name some:
-#   bash gpu-bin/run.sh [checks] [recipes] [faults] [sanitize]
+#   bash gpu-bin/run.sh [checks] [recipes] [faults] [bench] [sanitize]
 # checks: the card, mfcuda check, the GPU tests. recipes: the notebook's four recipes on the GPU,
 # op by op and fused, and the two sparse recipes. faults: --deterministic twice, cuda:N, out of memory. sanitize: compute-sanitizer memcheck,
 # racecheck and initcheck over mfcuda check and one epoch (per stage) of every recipe.
+# bench: mfcuda bench --quick (the kernel-case table, epochs) and bench --scale --quick, timed
+# on the card (the full tables against PyTorch are scripts/gpu-bench.sh).
 # JSON results go to $OUT (or gpu-bin/out).
 set -u
 out=${OUT:-gpu-bin/out}
 mkdir -p "$out"
 bin=gpu-bin
-sections=${*:-checks recipes faults sanitize}
+sections=${*:-checks recipes faults bench sanitize}
 failed=()
 step() { printf '\n=== %s\n' "$*"; }
 run() { # name, command...: runs it, remembers a failure
@@ -72,6 +74,13 @@ print("identical" if la == lb else "DIFFERENT"); sys.exit(la != lb)
     rc=$?
     cat "$out/oom.txt"
     run oom bash -c "[ $rc = 1 ] && grep -q 'out of GPU memory' '$out/oom.txt' && ! grep -q panicked '$out/oom.txt'"
+fi
+
+if has bench; then
+    step "mfcuda bench --device cuda --quick"
+    run bench bash -c "set -o pipefail; '$bin/mfcuda' bench --device cuda --quick --json > '$out/bench-quick.jsonl'"
+    step "mfcuda bench --scale --device cuda --quick --epochs 3"
+    run "bench --scale" bash -c "set -o pipefail; '$bin/mfcuda' bench --scale --device cuda --quick --epochs 3 --json > '$out/scale-quick.jsonl'"
 fi
 
 if has sanitize; then

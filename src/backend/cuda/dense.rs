@@ -8,11 +8,12 @@ use std::sync::Arc;
 use cudarc::driver::{CudaGraph, CudaSlice, CudaView, CudaViewMut};
 
 use crate::backend::cuda::memory::{MemoryPlan, EVAL_CHUNK};
+use crate::backend::cuda::optim::{update, Step};
 use crate::backend::cuda::{cuda_err, Gpu};
 use crate::backend::{Backend, BackendInit, GpuOptions};
 use crate::error::{Error, Result};
 use crate::model::{DropoutKey, ModelKind, ModelSpec};
-use crate::optim::{adam, Optimizer};
+use crate::optim::Optimizer;
 
 /// The dense backend does not train the svd model: that is the sparse one's job.
 pub(crate) fn no_svd() -> Error {
@@ -398,25 +399,9 @@ impl CudaBackend {
     /// One optimizer step over all parameters at learning rate `lr`.
     fn optimizer_step(&mut self, lr: f32) -> Result<()> {
         self.t += 1;
-        let n = self.params.len();
-        let (p, g) = (&mut self.params.slice_mut(..n), &mut self.grads.slice_mut(..n));
-        match self.optimizer {
-            Optimizer::Sgd { momentum } => {
-                self.gpu
-                    .sgd_update(p, g, &mut self.m.slice_mut(..n), lr, momentum, self.wd)
-            }
-            Optimizer::Adam { beta1, beta2, eps } => {
-                let s = adam::scalars(lr, beta1, beta2, eps, self.t);
-                self.gpu.adam_update(
-                    p,
-                    g,
-                    &mut self.m.slice_mut(..n),
-                    &mut self.v.slice_mut(..n),
-                    s,
-                    self.wd,
-                )
-            }
-        }
+        let step = Step::Plain { lr, t: self.t };
+        let (p, g, m, v) = (&mut self.params, &mut self.grads, &mut self.m, &mut self.v);
+        update(&self.gpu, self.optimizer, self.wd, p, g, m, v, step)
     }
 }
 

@@ -5,9 +5,9 @@
 
 use cudarc::driver::DriverError;
 
+use crate::backend::cuda::optim::{update, Step};
 use crate::backend::cuda::{cuda_err, CudaBackend};
 use crate::error::Result;
-use crate::optim::{adam, Optimizer};
 
 impl CudaBackend {
     /// The fused epoch: upload the order and the per-step optimizer
@@ -94,23 +94,12 @@ impl CudaBackend {
                 s,
                 &self.spec,
             )?;
-            let (params, grads, m) = (
-                &mut self.params.slice_mut(..p),
-                &mut self.grads.slice_mut(..p),
-                &mut self.m.slice_mut(..p),
-            );
-            let sched = self.sched.as_view();
-            match self.optimizer {
-                Optimizer::Sgd { momentum } => {
-                    gpu.sgd_update_sched(params, grads, m, &sched, s, momentum, self.wd)?
-                }
-                Optimizer::Adam { beta1, beta2, eps } => {
-                    // The per-step scalars come from `sched`.
-                    let constants = adam::constants(beta1, beta2, eps);
-                    let v = &mut self.v.slice_mut(..p);
-                    gpu.adam_update_sched(params, grads, m, v, &sched, s, constants, self.wd)?
-                }
-            }
+            let step = Step::Scheduled {
+                sched: &self.sched.as_view(),
+                s,
+            };
+            let (p, g, m, v) = (&mut self.params, &mut self.grads, &mut self.m, &mut self.v);
+            update(gpu, self.optimizer, self.wd, p, g, m, v, step)?;
         }
         Ok(())
     }

@@ -1,5 +1,6 @@
-//! One [`Gpu`] method per kernel of the dense models and the fused path,
-//! in the order of `kernels/README.md`. Each takes the arguments of its CPU
+//! One [`Gpu`] method per kernel of the dense models and the fused step,
+//! in the order of `kernels/README.md` (the optimizer updates are in
+//! [`super::optim`]). Each takes the arguments of its CPU
 //! twin in [`crate::ops`] with device views in place of slices, only
 //! enqueues its launch on the GPU's stream, and names under `SAFETY` the C
 //! signature its arguments match.
@@ -10,7 +11,7 @@ use crate::backend::cuda::device::{grid, int, one_block};
 use crate::backend::cuda::{cuda_err, Gpu};
 use crate::error::{Error, Result};
 use crate::model::{ModelKind, ModelSpec};
-use crate::ops::{AdamStep, DropoutLayer};
+use crate::ops::DropoutLayer;
 
 impl Gpu {
     // ------------------------------------------------------------ kernels
@@ -223,63 +224,6 @@ impl Gpu {
         // One block sums in a fixed order; many blocks meet in a double atomicAdd.
         let cfg = if deterministic { one_block() } else { grid(n) };
         unsafe { l.launch(cfg) }.map_err(|e| cuda_err("mse_sum", e))?;
-        Ok(())
-    }
-
-    /// See [`crate::ops::sgd_update`].
-    pub fn sgd_update(
-        &self,
-        params: &mut CudaViewMut<'_, f32>,
-        grads: &mut CudaViewMut<'_, f32>,
-        bufs: &mut CudaViewMut<'_, f32>,
-        lr: f32,
-        momentum: f32,
-        wd: f32,
-    ) -> Result<()> {
-        let n = params.len();
-        assert!(grads.len() >= n && bufs.len() >= n);
-        let n_arg = n as i64;
-        let mut l = self.stream.launch_builder(&self.k.sgd_update);
-        l.arg(params)
-            .arg(grads)
-            .arg(bufs)
-            .arg(&lr)
-            .arg(&momentum)
-            .arg(&wd)
-            .arg(&n_arg);
-        // SAFETY: matches sgd_update(float*, float*, float*, float, float, float, long long);
-        // all three buffers hold n floats.
-        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("sgd_update", e))?;
-        Ok(())
-    }
-
-    /// See [`crate::ops::adam_update`].
-    pub fn adam_update(
-        &self,
-        params: &mut CudaViewMut<'_, f32>,
-        grads: &mut CudaViewMut<'_, f32>,
-        m: &mut CudaViewMut<'_, f32>,
-        v: &mut CudaViewMut<'_, f32>,
-        s: AdamStep,
-        wd: f32,
-    ) -> Result<()> {
-        let n = params.len();
-        assert!(grads.len() >= n && m.len() >= n && v.len() >= n);
-        let n_arg = n as i64;
-        let mut l = self.stream.launch_builder(&self.k.adam_update);
-        l.arg(params).arg(grads).arg(m).arg(v);
-        l.arg(&s.beta1)
-            .arg(&s.beta2)
-            .arg(&s.one_minus_beta1)
-            .arg(&s.one_minus_beta2)
-            .arg(&s.eps);
-        l.arg(&s.step_size)
-            .arg(&s.bias_correction2_sqrt)
-            .arg(&wd)
-            .arg(&n_arg);
-        // SAFETY: matches adam_update(float*, float*, float*, float*, 8 floats, long long);
-        // all four buffers hold n floats.
-        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("adam_update", e))?;
         Ok(())
     }
 
@@ -606,68 +550,6 @@ impl Gpu {
         // const float*, int x7, float, float); params and grads hold the model's tensors in
         // ModelSpec::tensors order; the step's rows lie inside the n rows; one warp per row.
         unsafe { l.launch(grid(batch * 32)) }.map_err(|e| cuda_err(what, e))?;
-        Ok(())
-    }
-
-    /// [`Gpu::sgd_update`] with lr = `sched[2·step]`, read on the device.
-    #[allow(clippy::too_many_arguments)]
-    pub fn sgd_update_sched(
-        &self,
-        params: &mut CudaViewMut<'_, f32>,
-        grads: &mut CudaViewMut<'_, f32>,
-        bufs: &mut CudaViewMut<'_, f32>,
-        sched: &CudaView<'_, f32>,
-        step: usize,
-        momentum: f32,
-        wd: f32,
-    ) -> Result<()> {
-        let n = params.len();
-        assert!(grads.len() >= n && bufs.len() >= n && sched.len() > 2 * step);
-        let (s, n_arg) = (int("sgd_update_sched", step)?, n as i64);
-        let mut l = self.stream.launch_builder(&self.k.sgd_update_sched);
-        l.arg(params)
-            .arg(grads)
-            .arg(bufs)
-            .arg(sched)
-            .arg(&s)
-            .arg(&momentum)
-            .arg(&wd)
-            .arg(&n_arg);
-        // SAFETY: matches sgd_update_sched(float*, float*, float*, const float*, int, float,
-        // float, long long); buffers hold n floats, sched at least 2·step + 1.
-        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("sgd_update_sched", e))?;
-        Ok(())
-    }
-
-    /// [`Gpu::adam_update`] with step_size = `sched[2·step]` and
-    /// sqrt(1 − β2ᵗ) = `sched[2·step + 1]`, read on the device; the other
-    /// scalars come from `s`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn adam_update_sched(
-        &self,
-        params: &mut CudaViewMut<'_, f32>,
-        grads: &mut CudaViewMut<'_, f32>,
-        m: &mut CudaViewMut<'_, f32>,
-        v: &mut CudaViewMut<'_, f32>,
-        sched: &CudaView<'_, f32>,
-        step: usize,
-        s: AdamStep,
-        wd: f32,
-    ) -> Result<()> {
-        let n = params.len();
-        assert!(grads.len() >= n && m.len() >= n && v.len() >= n && sched.len() > 2 * step + 1);
-        let (st, n_arg) = (int("adam_update_sched", step)?, n as i64);
-        let mut l = self.stream.launch_builder(&self.k.adam_update_sched);
-        l.arg(params).arg(grads).arg(m).arg(v).arg(sched).arg(&st);
-        l.arg(&s.beta1)
-            .arg(&s.beta2)
-            .arg(&s.one_minus_beta1)
-            .arg(&s.one_minus_beta2)
-            .arg(&s.eps);
-        l.arg(&wd).arg(&n_arg);
-        // SAFETY: matches adam_update_sched(float* x4, const float*, int, 6 floats, long long);
-        // buffers hold n floats, sched at least 2·step + 2.
-        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("adam_update_sched", e))?;
         Ok(())
     }
 }

@@ -19,7 +19,9 @@
 //!   the kernel table, [`Gpu`] (open, upload, download, memory checks) and
 //!   the launch helpers every wrapper shares.
 //! - `kernels.rs`: one [`Gpu`] method per kernel of the dense models and
-//!   the fused path, in the order of `kernels/README.md`.
+//!   the fused step, in the order of `kernels/README.md`.
+//! - [`optim`]: the optimizer update kernels' wrappers and [`optim::update`],
+//!   the one place an optimizer picks its kernel, plain or scheduled.
 //! - `kernels_sparse.rs`: the wrappers of `kernels/sparse.cu`, generic over
 //!   the factor storage ([`DeviceFactor`], [`sparse_max_factors`]).
 //! - [`memory`]: what a run will allocate, checked before any upload.
@@ -41,6 +43,7 @@ mod device;
 mod fused;
 mod kernels;
 mod kernels_sparse;
+pub mod optim;
 
 pub use dense::CudaBackend;
 pub(crate) use dense::DeviceExamples;
