@@ -2,11 +2,14 @@
 # Runs on the GPU machine, from the repository root, after scripts/gpu-check.sh filled gpu-bin/.
 # Prints everything in one go. Sections, all by default, or name some:
 #   bash gpu-bin/run.sh [checks] [recipes] [faults] [bench] [sanitize]
-# checks: the card, mfcuda check, the GPU tests. recipes: the notebook's four recipes on the GPU,
-# op by op and fused, and the two sparse recipes. faults: --deterministic twice, cuda:N, out of memory. sanitize: compute-sanitizer memcheck,
-# racecheck and initcheck over mfcuda check and one epoch (per stage) of every recipe.
+# Each step prints the seconds since the start, so the next run can size its loan by section.
+# checks: the card, mfcuda check, the GPU tests.
+# recipes: the notebook's four recipes on the GPU, op by op and fused, and the two sparse recipes.
+# faults: --deterministic twice, cuda:N, out of memory.
 # bench: mfcuda bench --quick (the kernel-case table, epochs) and bench --scale --quick, timed
-# on the card (the full tables against PyTorch are scripts/gpu-bench.sh).
+#   on the card (the full tables against PyTorch are scripts/gpu-bench.sh).
+# sanitize: compute-sanitizer memcheck over mfcuda check and one epoch (per stage) of every
+#   recipe; racecheck and initcheck over mfcuda check, which launches every kernel.
 # JSON results go to $OUT (or gpu-bin/out).
 set -u
 out=${OUT:-gpu-bin/out}
@@ -14,7 +17,7 @@ mkdir -p "$out"
 bin=gpu-bin
 sections=${*:-checks recipes faults bench sanitize}
 failed=()
-step() { printf '\n=== %s\n' "$*"; }
+step() { printf '\n=== %s  (at %d s)\n' "$*" "$SECONDS"; }
 run() { # name, command...: runs it, remembers a failure
     local name=$1; shift
     "$@" || failed+=("$name (exit $?)")
@@ -84,14 +87,20 @@ if has bench; then
 fi
 
 if has sanitize; then
+    # memcheck over every path; racecheck and initcheck (minutes each on a whole epoch) over
+    # mfcuda check, which launches every kernel.
     sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-    for tool in memcheck racecheck initcheck; do
+    step "compute-sanitizer memcheck: mfcuda check"
+    run "memcheck check" "$sanitizer" --tool memcheck --error-exitcode 9 "$bin/mfcuda" check
+    for r in learner dot dotbias net sparse sparse-bf16; do
+        step "compute-sanitizer memcheck: $r, one epoch per stage"
+        run "memcheck $r" "$sanitizer" --tool memcheck --error-exitcode 9 "$bin/mfcuda" train --recipe "$r" --epochs 1 --device cuda --quiet
+    done
+    step "compute-sanitizer memcheck: dotbias --fused, one epoch per stage"
+    run "memcheck dotbias --fused" "$sanitizer" --tool memcheck --error-exitcode 9 "$bin/mfcuda" train --recipe dotbias --fused --epochs 1 --device cuda --quiet
+    for tool in racecheck initcheck; do
         step "compute-sanitizer $tool: mfcuda check"
         run "$tool check" "$sanitizer" --tool "$tool" --error-exitcode 9 "$bin/mfcuda" check
-        for r in learner dot dotbias net sparse sparse-bf16; do
-            step "compute-sanitizer $tool: $r, one epoch per stage"
-            run "$tool $r" "$sanitizer" --tool "$tool" --error-exitcode 9 "$bin/mfcuda" train --recipe "$r" --epochs 1 --device cuda --quiet
-        done
     done
 fi
 

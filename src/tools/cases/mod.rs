@@ -187,6 +187,12 @@ pub enum Case {
     },
 }
 
+/// The largest batch the deterministic scatter is run at. Each of its
+/// threads scans the batch for its row's other occurrences, so its work
+/// grows as B²: fine for training batches, a second a launch at B = 262,144
+/// (measured on an H200).
+pub const MAX_DET_BATCH: usize = 4096;
+
 /// Every case for `sizes`, in the order the kernels appear in a step.
 pub fn table(sizes: &Sizes) -> Vec<Case> {
     let mut cases = Vec::new();
@@ -197,7 +203,11 @@ pub fn table(sizes: &Sizes) -> Vec<Case> {
         cases.extend([
             Case::EmbeddingGather { batch, factors, rows },
             Case::EmbeddingScatterAdd { batch, factors, rows },
-            Case::EmbeddingScatterAddDet { batch, factors, rows },
+        ]);
+        if batch <= MAX_DET_BATCH {
+            cases.push(Case::EmbeddingScatterAddDet { batch, factors, rows });
+        }
+        cases.extend([
             Case::DotForward { batch, factors },
             Case::DotBackward { batch, factors },
         ]);
@@ -341,6 +351,12 @@ mod tests {
         // 5 gather_rows, 25 embedding shapes × 5 kernels, 5 batches × 4, 7 reductions, 4 counts × 3.
         assert_eq!(check.len(), 5 + 25 * 5 + 5 * 4 + 7 + 4 * 3);
         let bench = table(&Sizes::bench(true));
+        // The deterministic scatter is quadratic in the batch: only the notebook's is timed.
+        let det: Vec<_> = bench
+            .iter()
+            .filter(|c| matches!(c, Case::EmbeddingScatterAddDet { .. }))
+            .collect();
+        assert_eq!(det.len(), 1, "{det:?}");
         assert!(bench.contains(&Case::EmbeddingGather {
             batch: 64,
             factors: 50,
