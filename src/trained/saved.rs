@@ -341,7 +341,9 @@ pub fn model_summary(spec: &ModelSpec) -> String {
     let n = spec.n_params();
     let training = match spec.kind {
         ModelKind::Svd => "sparse SGD needs no more",
-        _ => "training adds the gradient and 1 or 2 optimizer buffers of the same size",
+        ModelKind::Dot | ModelKind::DotBias | ModelKind::Net => {
+            "training adds the gradient and 1 or 2 optimizer buffers of the same size"
+        }
     };
     let mut s = format!(
         "{}\n{} parameters, {:.2} MiB as f32 ({training})",

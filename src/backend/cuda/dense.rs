@@ -50,7 +50,7 @@ impl DeviceWorkspace {
         let f = spec.factors;
         let (cat, h) = match spec.kind {
             ModelKind::Net => (cap * 2 * f, cap * spec.hidden),
-            _ => (0, 0),
+            ModelKind::Dot | ModelKind::DotBias | ModelKind::Svd => (0, 0),
         };
         Ok(DeviceWorkspace {
             cap,
