@@ -45,6 +45,12 @@ impl Comparison {
 /// Compares `got` against the reference `want` elementwise. Lengths must
 /// match; a NaN anywhere is a mismatch.
 pub fn compare(got: &[f64], want: &[f64], atol: f64, rtol: f64) -> Comparison {
+    compare_tol(got, want, |_, w| atol + rtol * w.abs())
+}
+
+/// [`compare`] with a tolerance per element: element `i` passes when
+/// |got − want| ≤ `tol(i, want)`.
+pub fn compare_tol(got: &[f64], want: &[f64], tol: impl Fn(usize, f64) -> f64) -> Comparison {
     assert_eq!(got.len(), want.len(), "compared tensors differ in length");
     let mut c = Comparison {
         len: got.len(),
@@ -67,7 +73,7 @@ pub fn compare(got: &[f64], want: &[f64], atol: f64, rtol: f64) -> Comparison {
                 err / w.abs()
             });
         }
-        if !g.abs_diff_eq(&w, atol + rtol * w.abs()) {
+        if !g.abs_diff_eq(&w, tol(i, w)) {
             c.mismatches += 1;
             if c.first.len() < 5 {
                 c.first.push((i, g, w));

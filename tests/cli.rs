@@ -357,3 +357,44 @@ fn bench_refuses_data_too_small_to_split_without_naming_a_flag_it_lacks() {
         "{err}"
     );
 }
+
+#[test]
+fn the_gpu_runs_fused_unless_asked_for_op_by_op() {
+    // The library's default for a run: fused, except op by op or deterministic.
+    use mfcuda::backend::GpuOptions;
+    assert!(GpuOptions::new(false, false).fused);
+    assert!(!GpuOptions::new(true, false).fused);
+    let det = GpuOptions::new(false, true);
+    assert!(!det.fused && det.deterministic);
+    // The flags parse (the CPU has one path, so the result is the CPU's).
+    let o = mfcuda(&[
+        "train",
+        "--recipe",
+        "dot",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--op-by-op",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = mfcuda(&[
+        "train",
+        "--recipe",
+        "dot",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--fused",
+        "--op-by-op",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "--fused and --op-by-op together: {}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("cannot be used with"), "{}", stderr(&o));
+}

@@ -45,6 +45,74 @@ impl<'a> CpuBackend<'a> {
     }
 }
 
+/// One step's gradient on the CPU, and how large the terms that summed to
+/// it were.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepGradient {
+    /// The loss gradient plus the coupled weight decay `wd·p`: what the
+    /// optimizer sees.
+    pub grad: Vec<f32>,
+    /// Per parameter, Σ |term| over the terms of `grad`: each batch row's
+    /// share of the loss gradient, and the weight decay. A sum that cancels
+    /// is small against its terms, and then another device's rounding (a
+    /// different order of sums, `expf` in the last place) moves it by a
+    /// large fraction of itself.
+    pub abs_terms: Vec<f64>,
+}
+
+impl CpuBackend<'_> {
+    /// The gradient the optimizer would see on the training rows `rows` at
+    /// global step `step` (which keys dropout), and the size of its terms
+    /// (one backward pass per row). Takes no step. `mfcuda check` reads it to
+    /// explain and bound the difference between two devices' steps.
+    pub fn gradient(&mut self, rows: &[u32], step: u64) -> StepGradient {
+        let _ftz = FlushSubnormals::new();
+        self.train.gather_into(rows, &mut self.batch);
+        let b = &self.batch;
+        let dropout = (self.spec.kind == ModelKind::Net).then_some(DropoutKey {
+            seed: self.seed,
+            step,
+        });
+        let n = self.params.len();
+        let mut grad = vec![0.0; n];
+        self.spec.loss_and_grad(
+            &self.params,
+            &mut grad,
+            &b.users,
+            &b.items,
+            &b.ratings,
+            &mut self.ws,
+            dropout,
+        );
+        let wd = self.opt.wd;
+        let mut abs_terms: Vec<f64> = self.params.iter().map(|&p| (wd * p).abs() as f64).collect();
+        for (g, &p) in grad.iter_mut().zip(&self.params) {
+            *g += wd * p;
+        }
+        // The forward pass's activations stay in the workspace; each row's
+        // share of the loss gradient goes back through them on its own.
+        let dpred = self.ws.dpred.clone();
+        let mut row_grad = vec![0.0; n];
+        for (r, &d) in dpred.iter().enumerate() {
+            self.ws.dpred.fill(0.0);
+            self.ws.dpred[r] = d;
+            row_grad.fill(0.0);
+            self.spec.backward(
+                &self.params,
+                &mut row_grad,
+                &b.users,
+                &b.items,
+                &mut self.ws,
+                dropout,
+            );
+            for (a, &g) in abs_terms.iter_mut().zip(&row_grad) {
+                *a += g.abs() as f64;
+            }
+        }
+        StepGradient { grad, abs_terms }
+    }
+}
+
 impl Backend for CpuBackend<'_> {
     fn device(&self) -> String {
         "cpu".into()

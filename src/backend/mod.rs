@@ -72,7 +72,8 @@ pub trait Backend {
     fn params(&mut self) -> Result<Vec<f32>>;
 }
 
-/// How the CUDA backend runs; the CPU has one way.
+/// How the CUDA backend runs; the CPU has one way. `Default` is op by op;
+/// [`GpuOptions::new`] is what a run gets unless it asks otherwise.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GpuOptions {
     /// dot and dotbias: two fused kernels a step, each epoch one CUDA graph.
@@ -80,6 +81,19 @@ pub struct GpuOptions {
     /// No atomics: scatter-adds in the CPU's order and one-block reductions,
     /// so that two runs give the same bits (and the fused path is off).
     pub deterministic: bool,
+}
+
+impl GpuOptions {
+    /// The default for a run: fused (dot, dotbias and learner train as two
+    /// kernels a step, replayed as one CUDA graph an epoch; it gives the
+    /// op-by-op path's val_mse), unless the run asks for the op-by-op path,
+    /// the teaching one, or for `deterministic`, which has no fused path.
+    pub fn new(op_by_op: bool, deterministic: bool) -> GpuOptions {
+        GpuOptions {
+            fused: !op_by_op && !deterministic,
+            deterministic,
+        }
+    }
 }
 
 /// Which device the user asked for: `auto`, `cpu`, `cuda` or `cuda:N`.

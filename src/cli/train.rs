@@ -53,10 +53,14 @@ pub struct TrainArgs {
     /// Print one JSON object as the last line of stdout; the table goes to stderr.
     #[arg(long)]
     json: bool,
-    /// On the GPU, run dot and dotbias steps as two fused kernels, each epoch one CUDA graph.
+    /// On the GPU, one kernel per op, launched one by one (the teaching path), instead of the
+    /// default: dot, dotbias and learner as two fused kernels a step, each epoch one CUDA graph.
     #[arg(long)]
+    op_by_op: bool,
+    /// The fused path, which is now the default on the GPU; kept so that older scripts run.
+    #[arg(long, hide = true, conflicts_with = "op_by_op")]
     fused: bool,
-    /// On the GPU, no atomics: two runs give the same bits (slower; turns --fused off).
+    /// On the GPU, no atomics: two runs give the same bits (slower; op by op).
     #[arg(long)]
     deterministic: bool,
     /// Save the trained model here (safetensors; written atomically).
@@ -173,10 +177,7 @@ pub fn run(a: &TrainArgs) -> CliResult {
         split_seed: a.split_seed,
         val_pct: a.val_pct,
         device: a.device,
-        gpu: GpuOptions {
-            fused: a.fused,
-            deterministic: a.deterministic,
-        },
+        gpu: GpuOptions::new(a.op_by_op, a.deterministic),
     };
     let mut console = Console::new(a.json, a.quiet);
     say_setup(&console, &recipe, &overrides);

@@ -105,7 +105,7 @@ impl MemoryPlan {
         Err(Error::Device {
             device: "cuda".into(),
             msg: format!(
-                "this run needs {:.0} MiB of GPU memory ({}), plus {:.0} MiB of headroom, \
+                "out of GPU memory: this run needs {:.0} MiB ({}), plus {:.0} MiB of headroom, \
                  but only {:.0} MiB of {:.0} MiB are free on {device}; {advice}",
                 mib(need),
                 parts.join(", "),

@@ -10,23 +10,20 @@
 
 use std::sync::Arc;
 
-use crate::backend::cpu::CpuBackend;
-use crate::backend::cuda::{CudaBackend, DeviceFactor, Gpu};
-use crate::backend::{Backend, GpuOptions};
+use crate::backend::cuda::Gpu;
 use crate::compare::Comparison;
 use crate::data::Ratings;
-use crate::error::{Error, Result};
-use crate::ops::Storage;
-use crate::optim::Training;
-use crate::recipe::Recipe;
+use crate::error::Result;
 use crate::rng::Mt19937;
-use crate::tools::cases::{self, compare_all, widen, Sizes};
+use crate::tools::cases::{self, Sizes};
 pub use crate::tools::cases::{BATCHES, FACTORS, PARAM_COUNTS};
-use crate::train::Setup;
 
 mod fused;
 mod net;
+pub mod parity;
 mod sparse;
+
+pub use parity::{sparse_parity, step_parity, STEP_PARITY};
 
 /// Embedding widths the sparse kernels are checked at: both load paths (four
 /// factors a load when F % 4 == 0, one otherwise), in the narrow kernel (1,
@@ -46,19 +43,26 @@ pub struct CheckRow {
     pub shape: String,
     /// The comparison against the CPU.
     pub cmp: Comparison,
+    /// A line more, where a row explains itself (the parity rows name their
+    /// worst element).
+    pub note: Option<String>,
 }
 
 impl CheckRow {
-    /// The table line.
+    /// The table line, and the note below it, indented.
     pub fn line(&self) -> String {
-        format!(
+        let line = format!(
             "{:<24} {:<22} {:>12.3e} {:>12.3e}  {}",
             self.kernel,
             self.shape,
             self.cmp.max_abs_err,
             self.cmp.max_rel_err,
             if self.cmp.ok() { "ok" } else { "FAIL" }
-        )
+        );
+        match &self.note {
+            Some(note) => format!("{line}\n    {note}"),
+            None => line,
+        }
     }
 
     /// The table's header line.
@@ -80,6 +84,7 @@ pub fn kernel_checks(gpu: &Gpu, mut on_row: impl FnMut(&CheckRow)) -> Result<Vec
             kernel: kernel.to_string(),
             shape,
             cmp,
+            note: None,
         };
         on_row(&row);
         rows.push(row);
@@ -98,135 +103,6 @@ pub fn kernel_checks(gpu: &Gpu, mut on_row: impl FnMut(&CheckRow)) -> Result<Vec
     sparse::group_mean_checks(gpu, &mut rng, &mut push)?;
     Ok(rows)
 }
-
-/// Two training steps of `recipe`'s model on `data` (a full batch, then a
-/// partial one), on the CPU and on the GPU (op by op, or `fused`) from the
-/// same initial parameters and the same batches. Every parameter after the
-/// steps must agree within 1e-5 relative (plus 1e-8 absolute, for parameters
-/// that land near zero), and so must the batch losses and the validation MSE.
-pub fn step_parity(
-    gpu: &Arc<Gpu>,
-    data: &Ratings,
-    recipe: &Recipe,
-    seed: u32,
-    opts: GpuOptions,
-) -> Result<CheckRow> {
-    let setup = Setup::notebook(data, recipe, seed)?;
-    let mut rng = setup.rng.clone();
-    let bs = recipe.batch_size;
-    // A full batch, then a partial one of 29 rows (as an epoch ends), at
-    // global steps 2^32 − 1 and 2^32 so that dropout's counter carries into
-    // its high word; at the stage's peak rate, so that the steps are large.
-    let order: Vec<u32> = rng.permutation(setup.train.len())[..bs + 29].to_vec();
-    let lr = [recipe.stages[0].lr(); 2];
-    let first_step = (1u64 << 32) - 1;
-    let Training::Dense { optimizer } = setup.training else {
-        return Err(Error::invalid(
-            "check",
-            format!(
-                "step parity runs dense recipes; {} trains by sparse SGD",
-                recipe.name
-            ),
-        ));
-    };
-    let init = setup.init();
-    let mut cpu = CpuBackend::new(init.clone(), optimizer);
-    let mut cuda = CudaBackend::new(gpu.clone(), init, optimizer, opts)?;
-    let cpu_loss = cpu.train_epoch(&order, bs, &lr, first_step, &mut |_, _| {})?;
-    let gpu_loss = cuda.train_epoch(&order, bs, &lr, first_step, &mut |_, _| {})?;
-    // Validation runs in eval mode (no dropout) over all 20,167 rows.
-    let (cpu_val, gpu_val) = (cpu.validate()?, cuda.validate()?);
-    let cmp = compare_all(
-        &[
-            (widen(&cuda.params()?), widen(&cpu.params()?)),
-            (widen(&gpu_loss), widen(&cpu_loss)),
-            (vec![gpu_val], vec![cpu_val]),
-        ],
-        1e-8,
-        1e-5,
-    );
-    Ok(CheckRow {
-        kernel: format!(
-            "step parity {}{}{}",
-            recipe.name,
-            if opts.fused { " fused" } else { "" },
-            if opts.deterministic { " det" } else { "" }
-        ),
-        shape: format!("B={bs}+29 P={}", setup.spec.n_params()),
-        cmp,
-    })
-}
-
-/// The whole sparse backend, end to end, against the CPU's: 2,000 ratings of
-/// `recipe` (a sparse one) on `data`'s split, through upload, staging, the
-/// kernel, the per-step losses, validation and the parameter download. The
-/// GPU runs one warp over the loop's order, untiled; the CPU one thread: the
-/// same sequence of updates, so every parameter, loss and the validation MSE
-/// must agree within the kernel check's tolerances.
-pub fn sparse_parity<S: DeviceFactor>(
-    gpu: &Arc<Gpu>,
-    data: &Ratings,
-    recipe: &Recipe,
-    seed: u32,
-) -> Result<CheckRow> {
-    let setup = Setup::notebook(data, recipe, seed)?;
-    let mut rng = setup.rng.clone();
-    let bs = recipe.batch_size;
-    let order: Vec<u32> = rng.permutation(setup.train.len())[..2000.min(setup.train.len())].to_vec();
-    let lrs = vec![recipe.stages[0].lr(); order.len().div_ceil(bs)];
-    let init = setup.init();
-    let mut cpu = crate::backend::cpu_sparse::CpuSparseBackend::<S>::new(init.clone(), 1)?;
-    let mut cuda = crate::backend::cuda::sparse::CudaSparseBackend::<S>::new(gpu.clone(), init, false)?;
-    cuda.set_max_warps(1);
-    let cpu_loss = cpu.train_epoch(&order, bs, &lrs, 0, &mut |_, _| {})?;
-    let gpu_loss = cuda.train_epoch(&order, bs, &lrs, 0, &mut |_, _| {})?;
-    let (cpu_val, gpu_val) = (cpu.validate()?, cuda.validate()?);
-    let rtol = match S::STORAGE {
-        Storage::F32 => 1e-5,
-        Storage::Bf16 => 1.0 / 128.0,
-    };
-    let cmp = compare_all(
-        &[
-            (widen(&cuda.params()?), widen(&cpu.params()?)),
-            (widen(&gpu_loss), widen(&cpu_loss)),
-            (vec![gpu_val], vec![cpu_val]),
-        ],
-        1e-5,
-        rtol,
-    );
-    Ok(CheckRow {
-        kernel: format!("sparse parity {}", recipe.name),
-        shape: format!("R={} F={}", order.len(), setup.spec.factors),
-        cmp,
-    })
-}
-
-/// The dense recipes whose training step [`run_all`] compares, each with how
-/// the GPU runs it: op by op, fused, and deterministic (the net has no fused
-/// path).
-pub const STEP_PARITY: [(&str, GpuOptions); 7] = {
-    const PLAIN: GpuOptions = GpuOptions {
-        fused: false,
-        deterministic: false,
-    };
-    const FUSED: GpuOptions = GpuOptions {
-        fused: true,
-        deterministic: false,
-    };
-    const DET: GpuOptions = GpuOptions {
-        fused: false,
-        deterministic: true,
-    };
-    [
-        ("dotbias", PLAIN),
-        ("learner", PLAIN),
-        ("net", PLAIN),
-        ("dotbias", FUSED),
-        ("learner", FUSED),
-        ("dotbias", DET),
-        ("net", DET),
-    ]
-};
 
 /// The whole of `mfcuda check` on `gpu`: every kernel check, then
 /// [`step_parity`] for each of [`STEP_PARITY`] and [`sparse_parity`] for the

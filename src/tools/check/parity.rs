@@ -1,0 +1,380 @@
+//! The parity rows of `mfcuda check`: a few training steps of a whole
+//! model on both devices, from the same start, compared parameter by
+//! parameter with a tolerance derived from the optimizer, and the sparse
+//! backend end to end.
+
+use std::sync::Arc;
+
+use super::CheckRow;
+use crate::backend::cpu::{CpuBackend, StepGradient};
+use crate::backend::cuda::{CudaBackend, DeviceFactor, Gpu};
+use crate::backend::{Backend, GpuOptions};
+use crate::compare::{compare_tol, Comparison};
+use crate::data::Ratings;
+use crate::error::{Error, Result};
+use crate::model::ModelSpec;
+use crate::ops::Storage;
+use crate::optim::{Optimizer, Training};
+use crate::recipe::Recipe;
+use crate::tools::cases::{compare_all, widen};
+use crate::train::Setup;
+
+/// Two training steps of `recipe`'s model on `data` (a full batch, then a
+/// partial one), on the CPU and on the GPU (op by op, `fused`, or
+/// deterministic) from the same initial parameters and the same batches.
+/// The batch losses and the validation MSE must agree within 1e-8 + 1e-5·|x|,
+/// and every parameter within [`param_tolerance`]. The row's note names the
+/// parameter that came closest to its tolerance (or past it).
+pub fn step_parity(
+    gpu: &Arc<Gpu>,
+    data: &Ratings,
+    recipe: &Recipe,
+    seed: u32,
+    opts: GpuOptions,
+) -> Result<CheckRow> {
+    let setup = Setup::notebook(data, recipe, seed)?;
+    let mut rng = setup.rng.clone();
+    let bs = recipe.batch_size;
+    // A full batch, then a partial one of 29 rows (as an epoch ends), at
+    // global steps 2^32 − 1 and 2^32 so that dropout's counter carries into
+    // its high word; at the stage's peak rate, so that the steps are large.
+    let order: Vec<u32> = rng.permutation(setup.train.len())[..bs + 29].to_vec();
+    let lrs = [recipe.stages[0].lr(); 2];
+    let first_step = (1u64 << 32) - 1;
+    let Training::Dense { optimizer } = setup.training else {
+        return Err(Error::invalid(
+            "check",
+            format!(
+                "step parity runs dense recipes; {} trains by sparse SGD",
+                recipe.name
+            ),
+        ));
+    };
+    let init = setup.init();
+    let cpu = cpu_steps(&setup, optimizer, &order, bs, &lrs, first_step)?;
+    let mut cuda = CudaBackend::new(gpu.clone(), init, optimizer, opts)?;
+    let gpu_loss = cuda.train_epoch(&order, bs, &lrs, first_step, &mut |_, _| {})?;
+    // Validation runs in eval mode (no dropout) over all 20,167 rows.
+    let gpu_val = cuda.validate()?;
+    let gpu_params = cuda.params()?;
+    let tol = param_tolerance(optimizer, &lrs, &cpu.grads, bs);
+    let (cmp, note) = parity_compare(&setup.spec, &tol, &cpu, (&gpu_params, &gpu_loss, gpu_val));
+    Ok(CheckRow {
+        kernel: format!(
+            "step parity {}{}{}",
+            recipe.name,
+            if opts.fused { " fused" } else { "" },
+            if opts.deterministic { " det" } else { "" }
+        ),
+        shape: format!("B={bs}+29 P={}", setup.spec.n_params()),
+        cmp,
+        note: Some(note),
+    })
+}
+
+/// What the CPU did over a few steps: its parameters, losses and validation
+/// MSE after them, and its gradient (with the size of its terms) at each.
+pub struct CpuSteps {
+    /// Parameters after the steps.
+    pub params: Vec<f32>,
+    /// Each step's batch loss.
+    pub losses: Vec<f32>,
+    /// The validation MSE after the steps.
+    pub val: f64,
+    /// Each step's gradient, taken on the same trajectory.
+    pub grads: Vec<StepGradient>,
+}
+
+/// Runs `order` in batches of `bs` on the CPU reference from `setup`'s
+/// parameters, recording each step's gradient before taking it.
+pub fn cpu_steps(
+    setup: &Setup,
+    optimizer: Optimizer,
+    order: &[u32],
+    bs: usize,
+    lrs: &[f32],
+    first_step: u64,
+) -> Result<CpuSteps> {
+    let mut cpu = CpuBackend::new(setup.init(), optimizer);
+    let (mut losses, mut grads) = (Vec::new(), Vec::new());
+    for (s, rows) in order.chunks(bs).enumerate() {
+        let step = first_step + s as u64;
+        grads.push(cpu.gradient(rows, step));
+        losses.extend(cpu.train_epoch(rows, bs, &lrs[s..s + 1], step, &mut |_, _| {})?);
+    }
+    Ok(CpuSteps {
+        params: cpu.params()?,
+        losses,
+        val: cpu.validate()?,
+        grads,
+    })
+}
+
+/// Absolute floor of every parameter's tolerance: parameters that land near zero.
+pub const PARAM_ATOL: f64 = 1e-8;
+/// Relative tolerance of every parameter: a few f32 roundings.
+pub const PARAM_RTOL: f64 = 1e-5;
+
+/// How far one device's parameters may be from the other's after dense
+/// steps at rates `lrs`, per parameter, added to `PARAM_ATOL + PARAM_RTOL·|p|`.
+///
+/// The two devices compute each gradient from the same terms but round them
+/// differently: sums in another order (atomics), `expf` in the last place.
+/// A gradient g with terms of total size A = Σ|term| can so differ by up to
+/// δ = (B + 4)·2⁻²⁴·A, with B the batch (at most B terms summed in some
+/// order, a few roundings in each). What that does to a parameter depends on
+/// the optimizer:
+/// - SGD moves p by lr·g, with momentum carrying g into later steps: the
+///   slack is Σ_s lr_s·δ_s·(1 + μ + μ² + … over the steps after s).
+/// - Adam moves p by lr·m̂/(√v̂ + ε). The δs enter m̂ as the gradients do
+///   (δm̂ = the same moving average of δ), and move the step by up to
+///   lr·2·δm̂/(√v̂ + ε), and at most by 2·lr (a sign flip). The slack is
+///   Σ_s lr_s·min(2, 2·δm̂_s/(√v̂_s + ε)), with v̂ the CPU's own second
+///   moment. So a parameter whose gradients have been rounding noise
+///   (√v̂ ≲ δ) may move by a whole lr on one device and not on the other,
+///   and one with a real gradient may not: this is why Adam, which divides
+///   by √v̂ + ε, needs more than a relative tolerance.
+pub fn param_tolerance(optimizer: Optimizer, lrs: &[f32], grads: &[StepGradient], batch: usize) -> Vec<f64> {
+    let n = grads.first().map_or(0, |g| g.grad.len());
+    let kappa = (batch as f64 + 4.0) * (-24f64).exp2();
+    let mut slack = vec![0.0f64; n];
+    match optimizer {
+        Optimizer::Sgd { momentum } => {
+            let mu = momentum as f64;
+            for (s, g) in grads.iter().enumerate() {
+                let carry: f64 = (s..grads.len()).map(|k| mu.powi((k - s) as i32)).sum();
+                for (x, &a) in slack.iter_mut().zip(&g.abs_terms) {
+                    *x += lrs[s] as f64 * kappa * a * carry;
+                }
+            }
+        }
+        Optimizer::Adam { beta1, beta2, eps } => {
+            for (i, x) in slack.iter_mut().enumerate() {
+                // Adam's moments as the CPU ran them, and how much rounding the first one carries.
+                let (mut dm, mut v) = (0.0f64, 0.0f64);
+                for (s, g) in grads.iter().enumerate() {
+                    let t = s as i32 + 1;
+                    dm = beta1 * dm + (1.0 - beta1) * kappa * g.abs_terms[i];
+                    v = beta2 * v + (1.0 - beta2) * (g.grad[i] as f64).powi(2);
+                    let (dm_hat, v_hat) = (dm / (1.0 - beta1.powi(t)), v / (1.0 - beta2.powi(t)));
+                    *x += lrs[s] as f64 * (2.0f64).min(2.0 * dm_hat / (v_hat.sqrt() + eps));
+                }
+            }
+        }
+    }
+    slack
+}
+
+/// Compares the GPU's parameters, losses and validation MSE with the CPU's:
+/// parameters within `PARAM_ATOL + PARAM_RTOL·|p| + slack[i]`, the rest
+/// within 1e-8 + 1e-5·|x|. Also returns a note naming the parameter nearest
+/// its tolerance: tensor, index, both values, the tolerance, and the CPU's
+/// gradient and term size at each step.
+pub fn parity_compare(
+    spec: &ModelSpec,
+    slack: &[f64],
+    cpu: &CpuSteps,
+    gpu: (&[f32], &[f32], f64),
+) -> (Comparison, String) {
+    let (gpu_params, gpu_loss, gpu_val) = gpu;
+    let n = cpu.params.len();
+    let tol_at = |i: usize, w: f64| {
+        let base = PARAM_ATOL + PARAM_RTOL * w.abs();
+        if i < n {
+            base + slack[i]
+        } else {
+            1e-8 + 1e-5 * w.abs()
+        }
+    };
+    let mut got = widen(gpu_params);
+    got.extend(widen(gpu_loss));
+    got.push(gpu_val);
+    let mut want = widen(&cpu.params);
+    want.extend(widen(&cpu.losses));
+    want.push(cpu.val);
+    let cmp = compare_tol(&got, &want, tol_at);
+    // The parameter that used most of its tolerance.
+    let worst = (0..n.min(gpu_params.len()))
+        .max_by(|&a, &b| {
+            let r = |i: usize| (got[i] - want[i]).abs() / tol_at(i, want[i]);
+            r(a).total_cmp(&r(b))
+        })
+        .unwrap_or(0);
+    let note = match spec.tensors().into_iter().find(|t| t.range().contains(&worst)) {
+        Some(t) if worst < n => {
+            let local = worst - t.offset;
+            let cols = t.shape.last().copied().unwrap_or(1).max(1);
+            let at = if t.shape.len() > 1 {
+                format!("[{}, {}]", local / cols, local % cols)
+            } else {
+                format!("[{local}]")
+            };
+            let steps: Vec<String> = cpu
+                .grads
+                .iter()
+                .map(|g| format!("{:+.3e} (terms {:.1e})", g.grad[worst], g.abs_terms[worst]))
+                .collect();
+            format!(
+                "worst {}{at}: gpu {:+.6e} cpu {:+.6e}, |diff| {:.2e} of tol {:.2e}; cpu gradient by step {}",
+                t.name,
+                got[worst],
+                want[worst],
+                (got[worst] - want[worst]).abs(),
+                tol_at(worst, want[worst]),
+                steps.join(", ")
+            )
+        }
+        _ => "no parameters".to_string(),
+    };
+    (cmp, note)
+}
+
+/// The whole sparse backend, end to end, against the CPU's: 2,000 ratings of
+/// `recipe` (a sparse one) on `data`'s split, through upload, staging, the
+/// kernel, the per-step losses, validation and the parameter download. The
+/// GPU runs one warp over the loop's order, untiled; the CPU one thread: the
+/// same sequence of updates, so every parameter, loss and the validation MSE
+/// must agree within the kernel check's tolerances.
+pub fn sparse_parity<S: DeviceFactor>(
+    gpu: &Arc<Gpu>,
+    data: &Ratings,
+    recipe: &Recipe,
+    seed: u32,
+) -> Result<CheckRow> {
+    let setup = Setup::notebook(data, recipe, seed)?;
+    let mut rng = setup.rng.clone();
+    let bs = recipe.batch_size;
+    let order: Vec<u32> = rng.permutation(setup.train.len())[..2000.min(setup.train.len())].to_vec();
+    let lrs = vec![recipe.stages[0].lr(); order.len().div_ceil(bs)];
+    let init = setup.init();
+    let mut cpu = crate::backend::cpu_sparse::CpuSparseBackend::<S>::new(init.clone(), 1)?;
+    let mut cuda = crate::backend::cuda::sparse::CudaSparseBackend::<S>::new(gpu.clone(), init, false)?;
+    cuda.set_max_warps(1);
+    let cpu_loss = cpu.train_epoch(&order, bs, &lrs, 0, &mut |_, _| {})?;
+    let gpu_loss = cuda.train_epoch(&order, bs, &lrs, 0, &mut |_, _| {})?;
+    let (cpu_val, gpu_val) = (cpu.validate()?, cuda.validate()?);
+    let rtol = match S::STORAGE {
+        Storage::F32 => 1e-5,
+        Storage::Bf16 => 1.0 / 128.0,
+    };
+    let cmp = compare_all(
+        &[
+            (widen(&cuda.params()?), widen(&cpu.params()?)),
+            (widen(&gpu_loss), widen(&cpu_loss)),
+            (vec![gpu_val], vec![cpu_val]),
+        ],
+        1e-5,
+        rtol,
+    );
+    Ok(CheckRow {
+        kernel: format!("sparse parity {}", recipe.name),
+        shape: format!("R={} F={}", order.len(), setup.spec.factors),
+        cmp,
+        note: None,
+    })
+}
+
+/// The dense recipes whose training step [`run_all`] compares, each with how
+/// the GPU runs it: op by op, fused, and deterministic (the net has no fused
+/// path).
+pub const STEP_PARITY: [(&str, GpuOptions); 7] = {
+    const PLAIN: GpuOptions = GpuOptions {
+        fused: false,
+        deterministic: false,
+    };
+    const FUSED: GpuOptions = GpuOptions {
+        fused: true,
+        deterministic: false,
+    };
+    const DET: GpuOptions = GpuOptions {
+        fused: false,
+        deterministic: true,
+    };
+    [
+        ("dotbias", PLAIN),
+        ("learner", PLAIN),
+        ("net", PLAIN),
+        ("dotbias", FUSED),
+        ("learner", FUSED),
+        ("dotbias", DET),
+        ("net", DET),
+    ]
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{Columns, Source};
+
+    fn steps(recipe: &str, reverse_batches: bool) -> (Setup, Optimizer, CpuSteps) {
+        let data = Ratings::load(&Source::Bundled, &Columns::default()).expect("bundled data");
+        let recipe = crate::recipe::find(recipe).expect("a recipe");
+        let setup = Setup::notebook(&data, &recipe, 42).expect("a setup");
+        let Training::Dense { optimizer } = setup.training else {
+            panic!("a dense recipe")
+        };
+        let bs = recipe.batch_size;
+        let mut order = setup.rng.clone().permutation(setup.train.len())[..bs + 29].to_vec();
+        if reverse_batches {
+            // The same rows in each batch, summed in another order: what atomics do.
+            order.chunks_mut(bs).for_each(|c| c.reverse());
+        }
+        let lrs = [recipe.stages[0].lr(); 2];
+        let cpu = cpu_steps(&setup, optimizer, &order, bs, &lrs, (1 << 32) - 1).expect("CPU steps");
+        (setup, optimizer, cpu)
+    }
+
+    #[test]
+    fn the_tolerance_covers_sums_in_another_order_for_sgd_and_adam() {
+        for recipe in ["dotbias", "learner"] {
+            let (setup, optimizer, a) = steps(recipe, false);
+            let (_, _, b) = steps(recipe, true);
+            let lrs = [crate::recipe::find(recipe).unwrap().stages[0].lr(); 2];
+            let slack = param_tolerance(optimizer, &lrs, &a.grads, 64);
+            let (cmp, note) = parity_compare(&setup.spec, &slack, &a, (&b.params, &b.losses, b.val));
+            assert!(
+                cmp.ok(),
+                "{recipe}: {}\n{note}",
+                cmp.report("params, losses, val")
+            );
+            assert!(note.starts_with("worst "), "{note}");
+        }
+    }
+
+    #[test]
+    fn a_one_element_perturbation_still_fails_the_row() {
+        for recipe in ["net", "learner", "dotbias"] {
+            let (setup, optimizer, cpu) = steps(recipe, false);
+            let lr = crate::recipe::find(recipe).unwrap().stages[0].lr() as f64;
+            let slack = param_tolerance(optimizer, &[lr as f32; 2], &cpu.grads, 64);
+            let check =
+                |params: &[f32]| parity_compare(&setup.spec, &slack, &cpu, (params, &cpu.losses, cpu.val));
+            assert!(check(&cpu.params).0.ok(), "{recipe}: the CPU against itself");
+            // The parameter with the largest gradient: a real one, whose step rounding cannot move.
+            let i = (0..cpu.params.len())
+                .max_by(|&a, &b| cpu.grads[0].grad[a].abs().total_cmp(&cpu.grads[0].grad[b].abs()))
+                .unwrap();
+            let tol = PARAM_ATOL + PARAM_RTOL * (cpu.params[i] as f64).abs() + slack[i];
+            assert!(
+                tol < 1e-2 * lr,
+                "{recipe}: [{i}] tolerance {tol:.3e} against lr {lr}"
+            );
+            let mut bad = cpu.params.clone();
+            bad[i] += (3.0 * tol) as f32;
+            let (cmp, note) = check(&bad);
+            assert!(
+                !cmp.ok() && cmp.mismatches == 1,
+                "{recipe}: a perturbation of 3× the tolerance passed"
+            );
+            assert!(note.contains("|diff|"), "{note}");
+            // Most parameters keep a tolerance far below one step: the rule is not loose everywhere.
+            let mut tols: Vec<f64> = slack.clone();
+            tols.sort_by(f64::total_cmp);
+            let median = tols[tols.len() / 2];
+            assert!(
+                median < 1e-3 * lr,
+                "{recipe}: median slack {median:.3e} against lr {lr}"
+            );
+        }
+    }
+}
