@@ -52,19 +52,28 @@ pub struct StepGradient {
     /// The loss gradient plus the coupled weight decay `wd·p`: what the
     /// optimizer sees.
     pub grad: Vec<f32>,
-    /// Per parameter, Σ |term| over the terms of `grad`: each batch row's
-    /// share of the loss gradient, and the weight decay. A sum that cancels
-    /// is small against its terms, and then another device's rounding (a
-    /// different order of sums, `expf` in the last place) moves it by a
-    /// large fraction of itself.
+    /// Per parameter, Σ |term| over the products that summed to `grad`, down
+    /// to the last multiply: every path from the loss back to the parameter,
+    /// through every batch row and hidden unit, and the weight decay. A sum
+    /// that cancels is small against its terms, and then another device's
+    /// rounding (a different order of sums, `expf` in the last place) moves
+    /// it by a large fraction of itself.
     pub abs_terms: Vec<f64>,
 }
 
 impl CpuBackend<'_> {
     /// The gradient the optimizer would see on the training rows `rows` at
-    /// global step `step` (which keys dropout), and the size of its terms
-    /// (one backward pass per row). Takes no step. `mfcuda check` reads it to
-    /// explain and bound the difference between two devices' steps.
+    /// global step `step` (which keys dropout), and the size of its terms.
+    /// Takes no step. `mfcuda check` reads it to explain and bound the
+    /// difference between two devices' steps.
+    ///
+    /// The terms come from a second backward pass with every factor replaced
+    /// by its absolute value: the parameters, the loss gradient and the
+    /// activations the backward pass multiplies by. That pass computes
+    /// Σ_paths Π |factor|, the sum of the absolute values of every product
+    /// that the real pass adds up. (The activations it only tests, ReLU's
+    /// sign and the sigmoid's slope, are the same for x and |x|: ReLU's
+    /// outputs are never negative and s(1 − s) is even in x.)
     pub fn gradient(&mut self, rows: &[u32], step: u64) -> StepGradient {
         let _ftz = FlushSubnormals::new();
         self.train.gather_into(rows, &mut self.batch);
@@ -85,30 +94,30 @@ impl CpuBackend<'_> {
             dropout,
         );
         let wd = self.opt.wd;
-        let mut abs_terms: Vec<f64> = self.params.iter().map(|&p| (wd * p).abs() as f64).collect();
         for (g, &p) in grad.iter_mut().zip(&self.params) {
             *g += wd * p;
         }
-        // The forward pass's activations stay in the workspace; each row's
-        // share of the loss gradient goes back through them on its own.
-        let dpred = self.ws.dpred.clone();
-        let mut row_grad = vec![0.0; n];
-        for (r, &d) in dpred.iter().enumerate() {
-            self.ws.dpred.fill(0.0);
-            self.ws.dpred[r] = d;
-            row_grad.fill(0.0);
-            self.spec.backward(
-                &self.params,
-                &mut row_grad,
-                &b.users,
-                &b.items,
-                &mut self.ws,
-                dropout,
-            );
-            for (a, &g) in abs_terms.iter_mut().zip(&row_grad) {
-                *a += g.abs() as f64;
-            }
+        let ws = &mut self.ws;
+        for v in [
+            &mut ws.dpred,
+            &mut ws.u,
+            &mut ws.m,
+            &mut ws.x,
+            &mut ws.cat,
+            &mut ws.h,
+            &mut ws.h_drop,
+        ] {
+            v.iter_mut().for_each(|x| *x = x.abs());
         }
+        let abs_params: Vec<f32> = self.params.iter().map(|p| p.abs()).collect();
+        let mut abs_grad = vec![0.0; n];
+        self.spec
+            .backward(&abs_params, &mut abs_grad, &b.users, &b.items, ws, dropout);
+        let abs_terms = abs_grad
+            .iter()
+            .zip(&self.params)
+            .map(|(&g, &p)| g as f64 + (wd * p).abs() as f64)
+            .collect();
         StepGradient { grad, abs_terms }
     }
 }
