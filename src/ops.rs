@@ -176,6 +176,18 @@ pub fn sgd_update(params: &mut [f32], grads: &mut [f32], bufs: &mut [f32], lr: f
     }
 }
 
+/// Brings rows that no batch touched for k steps up to date under SGD with
+/// momentum: for each element, (p, buf) ← Mᵏ·(p, buf), with `mk` = Mᵏ
+/// (row-major 2×2, see [`crate::optim::lazy_sgd`]), in f64 and rounded to
+/// f32 once. `params` and `bufs` hold the same elements (rows × F).
+pub fn sgd_catch_up(params: &mut [f32], bufs: &mut [f32], mk: [f64; 4]) {
+    for (p, b) in params.iter_mut().zip(bufs.iter_mut()) {
+        let (p0, b0) = (*p as f64, *b as f64);
+        *p = (mk[0] * p0 + mk[1] * b0) as f32;
+        *b = (mk[2] * p0 + mk[3] * b0) as f32;
+    }
+}
+
 /// The scalars of one Adam step. Like PyTorch, which keeps its
 /// hyperparameters as Python floats, they are computed in f64 and rounded
 /// to f32 once, so `1 − β2` is 0.001 in f32, not 1 − 0.999f32.

@@ -12,6 +12,8 @@ use crate::backend::{Backend, BackendInit};
 use crate::data::Examples;
 use crate::error::Result;
 use crate::model::{DropoutKey, ModelKind, ModelSpec, Workspace};
+use crate::ops;
+use crate::optim::lazy_sgd::{self, LazyMomentum};
 use crate::optim::{Optimizer, OptimizerState};
 
 /// Trains on the CPU.
@@ -119,6 +121,132 @@ impl CpuBackend<'_> {
             .map(|(&g, &p)| g as f64 + (wd * p).abs() as f64)
             .collect();
         StepGradient { grad, abs_terms }
+    }
+}
+
+impl CpuBackend<'_> {
+    /// [`Backend::train_epoch`] with exact lazy momentum
+    /// ([`crate::optim::lazy_sgd`]): each step updates only the embedding
+    /// rows (`u`, `m`, and the biases `ub`, `mb`) its batch touches, after
+    /// bringing them up to date, and every other tensor densely; at the
+    /// epoch's end every row is brought up to date. The CPU twin of the GPU's
+    /// lazy path, and its proof: `tests/lazy_sgd.rs` runs it against the
+    /// dense epoch. Falls back to the dense epoch unless the optimizer is SGD
+    /// and the epoch's learning rate is constant. Returns each step's loss,
+    /// and whether the epoch ran lazily.
+    pub fn train_epoch_lazy(
+        &mut self,
+        order: &[u32],
+        batch_size: usize,
+        lrs: &[f32],
+        first_step: u64,
+    ) -> Result<(Vec<f32>, bool)> {
+        let (Optimizer::Sgd { momentum }, Some(lr)) = (self.opt.optimizer, lazy_sgd::constant_lr(lrs)) else {
+            return Ok((
+                self.train_epoch(order, batch_size, lrs, first_step, &mut |_, _| {})?,
+                false,
+            ));
+        };
+        let _ftz = FlushSubnormals::new();
+        let steps = crate::backend::epoch_steps(order.len(), batch_size, lrs)?;
+        let wd = self.opt.wd;
+        let powers = LazyMomentum::new(lr, momentum, wd, steps);
+        // Each embedding row's last step brought up to date, by users and by items.
+        let mut last = [vec![0usize; self.spec.n_users], vec![0usize; self.spec.n_items]];
+        let tensors = self.spec.tensors();
+        // Which index picks a tensor's rows: 0 users, 1 items; None: dense.
+        let by = |name: &str| match name {
+            "u" | "ub" => Some(0),
+            "m" | "mb" => Some(1),
+            _ => None,
+        };
+        let (params, bufs, grads) = (&mut self.params, &mut self.opt.m, &mut self.grads);
+        // Rows [start, end) of every tensor indexed by `side`, row `r`.
+        let row_ranges = |side: usize, r: usize| {
+            tensors
+                .iter()
+                .filter(move |t| by(t.name) == Some(side))
+                .map(move |t| {
+                    let w = t.len() / t.shape[0];
+                    let start = t.offset + r * w;
+                    start..start + w
+                })
+        };
+        let mut losses = Vec::with_capacity(steps);
+        let mut seen: [Vec<u32>; 2] = [Vec::new(), Vec::new()];
+        for (s, rows) in order.chunks(batch_size).enumerate() {
+            self.train.gather_into(rows, &mut self.batch);
+            let b = &self.batch;
+            for (side, ids) in [&b.users, &b.items].into_iter().enumerate() {
+                seen[side].clear();
+                seen[side].extend(ids);
+                seen[side].sort_unstable();
+                seen[side].dedup();
+                for &r in &seen[side] {
+                    let k = s - last[side][r as usize];
+                    if k > 0 {
+                        for range in row_ranges(side, r as usize) {
+                            ops::sgd_catch_up(&mut params[range.clone()], &mut bufs[range], powers.power(k));
+                        }
+                    }
+                }
+            }
+            let dropout = (self.spec.kind == ModelKind::Net).then_some(DropoutKey {
+                seed: self.seed,
+                step: first_step + s as u64,
+            });
+            let loss = self.spec.loss_and_grad(
+                params,
+                grads,
+                &b.users,
+                &b.items,
+                &b.ratings,
+                &mut self.ws,
+                dropout,
+            );
+            // The touched rows step as the dense update would; the rest wait.
+            for (side, ids) in seen.iter().enumerate() {
+                for &r in ids {
+                    for range in row_ranges(side, r as usize) {
+                        let (p, g, v) = (
+                            &mut params[range.clone()],
+                            &mut grads[range.clone()],
+                            &mut bufs[range],
+                        );
+                        ops::sgd_update(p, g, v, lr, momentum, wd);
+                    }
+                    last[side][r as usize] = s + 1;
+                }
+            }
+            for t in tensors.iter().filter(|t| by(t.name).is_none()) {
+                let r = t.range();
+                ops::sgd_update(
+                    &mut params[r.clone()],
+                    &mut grads[r.clone()],
+                    &mut bufs[r],
+                    lr,
+                    momentum,
+                    wd,
+                );
+            }
+            losses.push(loss);
+        }
+        // The epoch's end: every row up to date, for validation, a save or a new rate.
+        for (side, last) in last.iter().enumerate() {
+            for (r, &l) in last.iter().enumerate() {
+                if l < steps {
+                    for range in row_ranges(side, r) {
+                        ops::sgd_catch_up(
+                            &mut params[range.clone()],
+                            &mut bufs[range],
+                            powers.power(steps - l),
+                        );
+                    }
+                }
+            }
+        }
+        self.opt.t += steps as u64;
+        Ok((losses, true))
     }
 }
 

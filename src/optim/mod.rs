@@ -7,6 +7,7 @@
 //! not it is in the batch.
 
 pub mod adam;
+pub mod lazy_sgd;
 pub mod schedule;
 pub mod sgd;
 

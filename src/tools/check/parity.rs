@@ -276,7 +276,7 @@ pub fn sparse_parity<S: DeviceFactor>(
     })
 }
 
-/// The dense recipes whose training step [`run_all`] compares, each with how
+/// The dense recipes whose training step [`run_all`](super::run_all) compares, each with how
 /// the GPU runs it: op by op, fused, and deterministic (the net has no fused
 /// path).
 pub const STEP_PARITY: [(&str, GpuOptions); 7] = {
