@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::data::split::{NOTEBOOK_SPLIT_SEED, NOTEBOOK_VAL_PCT};
 use crate::error::{Error, Result};
 use crate::model::{ModelConfig, ModelKind};
 use crate::ops::Storage;
@@ -240,7 +241,10 @@ impl Recipe {
 /// (`bundled_data`), the recipe unchanged (no `overrides`), and the
 /// notebook's split, 20% held out under seed 42.
 pub fn is_notebook_setup(bundled_data: bool, overrides: &Overrides, val_pct: f64, split_seed: u32) -> bool {
-    bundled_data && *overrides == Overrides::default() && val_pct == 0.2 && split_seed == 42
+    bundled_data
+        && *overrides == Overrides::default()
+        && val_pct == NOTEBOOK_VAL_PCT
+        && split_seed == NOTEBOOK_SPLIT_SEED
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::select::create;
 use crate::backend::{BackendInit, Device, GpuOptions};
-use crate::data::split::Split;
+use crate::data::split::{Split, NOTEBOOK_SPLIT_SEED, NOTEBOOK_VAL_PCT};
 use crate::data::Examples;
 use crate::data::Ratings;
 use crate::error::{Error, Result};
@@ -155,7 +155,7 @@ impl Setup {
 
     /// The notebook's setup: 20% held out under seed 42.
     pub fn notebook(data: &Ratings, recipe: &Recipe, seed: u32) -> Result<Setup> {
-        Setup::new(data, recipe, seed, 0.2, 42)
+        Setup::new(data, recipe, seed, NOTEBOOK_VAL_PCT, NOTEBOOK_SPLIT_SEED)
     }
 
     /// What a backend starts from (the parameters copied).

@@ -1,7 +1,7 @@
 //! `mfcuda split`: the validation row indices, as fastai's `get_cv_idxs` gives them.
 
 use clap::Args;
-use mfcuda::data::split::validation_indices;
+use mfcuda::data::split::{validation_indices, NOTEBOOK_SPLIT_SEED, NOTEBOOK_VAL_PCT};
 
 use super::{emit, CliResult, DataArgs};
 
@@ -11,10 +11,10 @@ pub struct SplitArgs {
     #[command(flatten)]
     data: DataArgs,
     /// Fraction of rows held out for validation.
-    #[arg(long, default_value_t = 0.2, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = NOTEBOOK_VAL_PCT, allow_negative_numbers = true)]
     val_pct: f64,
     /// numpy seed of the permutation.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = NOTEBOOK_SPLIT_SEED)]
     seed: u32,
 }
 

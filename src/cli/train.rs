@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use mfcuda::backend::{Device, GpuOptions};
+use mfcuda::data::split::{NOTEBOOK_SPLIT_SEED, NOTEBOOK_VAL_PCT};
 use mfcuda::recipe::{self, Overrides, Recipe};
 use mfcuda::tools::trace;
 use mfcuda::train::{train, EpochRecord, Observer, Progress, TrainConfig};
@@ -30,10 +31,10 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 42)]
     seed: u32,
     /// Seeds the train/validation split (the notebook's is 42).
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = NOTEBOOK_SPLIT_SEED)]
     split_seed: u32,
     /// Fraction of rows held out for validation.
-    #[arg(long, default_value_t = 0.2, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = NOTEBOOK_VAL_PCT, allow_negative_numbers = true)]
     val_pct: f64,
     /// Epochs of each constant-lr stage, or cycles of an SGDR stage.
     #[arg(long)]

@@ -6,6 +6,11 @@
 use crate::error::{Error, Result};
 use crate::rng::Mt19937;
 
+/// The notebook's validation fraction: `get_cv_idxs`' default.
+pub const NOTEBOOK_VAL_PCT: f64 = 0.2;
+/// The notebook's split seed: `get_cv_idxs`' default.
+pub const NOTEBOOK_SPLIT_SEED: u32 = 42;
+
 /// Validation row positions (0-based among the data rows), in the order
 /// numpy's permutation gives them.
 pub fn validation_indices(n: usize, val_pct: f64, seed: u32) -> Result<Vec<u32>> {

@@ -17,7 +17,7 @@ use crate::backend::cpu::CpuBackend;
 use crate::backend::cuda::{self, CudaBackend, Gpu};
 use crate::backend::select::{choose, Choice, Needs};
 use crate::backend::{cpu_sparse, Backend, BackendInit, Device, GpuOptions};
-use crate::data::split::Split;
+use crate::data::split::{Split, NOTEBOOK_SPLIT_SEED, NOTEBOOK_VAL_PCT};
 use crate::data::Ratings;
 use crate::error::{Error, Result};
 use crate::model::ModelKind;
@@ -137,16 +137,18 @@ pub fn run(data: &Ratings, opts: BenchOptions, mut on_row: impl FnMut(&BenchRow)
 /// spent on the kernels.
 fn check_splits(data: &Ratings) -> Result<()> {
     // bench always holds out the notebook's 20%; it has no --val-pct to change.
-    Split::new(data.len(), 0.2, 42).map(|_| ()).map_err(|_| {
-        Error::invalid(
-            "bench",
-            format!(
-                "{} ratings are too few: the epochs hold out 20% for validation, \
+    Split::new(data.len(), NOTEBOOK_VAL_PCT, NOTEBOOK_SPLIT_SEED)
+        .map(|_| ())
+        .map_err(|_| {
+            Error::invalid(
+                "bench",
+                format!(
+                    "{} ratings are too few: the epochs hold out 20% for validation, \
                  and both parts must be non-empty",
-                data.len()
-            ),
-        )
-    })
+                    data.len()
+                ),
+            )
+        })
 }
 
 /// Where the epochs of the table run.
