@@ -3,6 +3,11 @@
 // warp-stride loop (one warp per row), so any grid size is correct.
 #pragma once
 
+// Threads per block of every launch (src/backend/cuda/device.rs's BLOCK): each
+// kernel declares it with __launch_bounds__, so the compiler never plans for
+// more. The sparse checks also launch one warp, which the bound allows.
+#define BLOCK_THREADS 256
+
 // for (i = this thread's first element; i < n; i += all threads in the grid)
 #define GRID_STRIDE(i, n)                                                        \
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \

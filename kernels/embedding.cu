@@ -6,7 +6,7 @@
 // thread per output row j.
 //
 // users_out, items_out, ratings_out (n), users, items, ratings (rows), order (n)
-extern "C" __global__ void gather_rows(unsigned int* users_out, unsigned int* items_out,
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) gather_rows(unsigned int* users_out, unsigned int* items_out,
                                        float* ratings_out, const unsigned int* users,
                                        const unsigned int* items, const float* ratings,
                                        const unsigned int* order, int n) {
@@ -21,7 +21,7 @@ extern "C" __global__ void gather_rows(unsigned int* users_out, unsigned int* it
 // out[b, :] = table[idx[b], :]. One thread per output element.
 //
 // out (B,F), table (N,F), idx (B)
-extern "C" __global__ void embedding_gather(float* out, const float* table, const unsigned int* idx,
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) embedding_gather(float* out, const float* table, const unsigned int* idx,
                                             int batch, int f) {
     GRID_STRIDE(j, (long long)batch * f) {
         long long row = j / f, k = j % f;
@@ -34,7 +34,7 @@ extern "C" __global__ void embedding_gather(float* out, const float* table, cons
 // (and last bits) can differ from the CPU's batch order.
 //
 // grad (N,F), drows (B,F), idx (B)
-extern "C" __global__ void embedding_scatter_add(float* grad, const float* drows, const unsigned int* idx,
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) embedding_scatter_add(float* grad, const float* drows, const unsigned int* idx,
                                                  int batch, int f) {
     GRID_STRIDE(j, (long long)batch * f) {
         long long row = j / f, k = j % f;
@@ -52,7 +52,7 @@ extern "C" __global__ void embedding_scatter_add(float* grad, const float* drows
 // notebook's batch of 64 that is nothing.
 //
 // grad (N,F), drows (B,row_stride), idx (B)
-extern "C" __global__ void embedding_scatter_add_det(float* grad, const float* drows, const unsigned int* idx,
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) embedding_scatter_add_det(float* grad, const float* drows, const unsigned int* idx,
                                                      int batch, int f, int row_stride, int col_offset) {
     GRID_STRIDE(t, (long long)batch * f) {
         int b = (int)(t / f), k = (int)(t % f);

@@ -24,7 +24,7 @@
 // product, and lane 0 adds the loss and the bias gradients.
 //
 // grads, params (P) laid out u (Nu,F) | m (Ni,F) | [ub (Nu) | mb (Ni) when with_bias]
-extern "C" __global__ void mf_step_fused(float* grads, float* losses, const float* params,
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) mf_step_fused(float* grads, float* losses, const float* params,
                                          const unsigned int* users, const unsigned int* items,
                                          const float* ratings, int n, int bs, int step, int n_users,
                                          int n_items, int f, int with_bias, float lo, float hi) {
@@ -71,7 +71,7 @@ extern "C" __global__ void mf_step_fused(float* grads, float* losses, const floa
 // ops::sgd_update with lr = sched[2*step]. One thread per parameter.
 //
 // params, grads, bufs (P), sched (2*steps)
-extern "C" __global__ void sgd_update_sched(float* params, float* grads, float* bufs, const float* sched,
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) sgd_update_sched(float* params, float* grads, float* bufs, const float* sched,
                                             int step, float momentum, float wd, long long n) {
     const float lr = sched[2 * step];
     GRID_STRIDE(i, n) { sgd_element(params, grads, bufs, i, lr, momentum, wd); }
@@ -81,7 +81,7 @@ extern "C" __global__ void sgd_update_sched(float* params, float* grads, float* 
 // One thread per parameter.
 //
 // params, grads, m, v (P), sched (2*steps)
-extern "C" __global__ void adam_update_sched(float* params, float* grads, float* m, float* v,
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) adam_update_sched(float* params, float* grads, float* m, float* v,
                                              const float* sched, int step, float beta1, float beta2,
                                              float one_minus_beta1, float one_minus_beta2, float eps,
                                              float wd, long long n) {

@@ -8,7 +8,7 @@
 // read back once, not once per step.
 //
 // dpred (B), loss (1), pred (B), target (B)
-extern "C" __global__ void mse_loss_grad(float* dpred, float* loss, const float* pred, const float* target,
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) mse_loss_grad(float* dpred, float* loss, const float* pred, const float* target,
                                          int batch) {
     __shared__ float partial[1024];
     float n = (float)batch;
@@ -28,7 +28,7 @@ extern "C" __global__ void mse_loss_grad(float* dpred, float* loss, const float*
 // `out` must be zeroed first.
 //
 // out (1), pred (B), target (B)
-extern "C" __global__ void mse_sum(double* out, const float* pred, const float* target, int n) {
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) mse_sum(double* out, const float* pred, const float* target, int n) {
     __shared__ double partial[1024];
     double sum = 0.0;
     GRID_STRIDE(i, n) {

@@ -8,7 +8,7 @@
 // thread per output element (b, c).
 //
 // out (B,2F), utable (Nu,F), uidx (B), itable (Ni,F), iidx (B)
-extern "C" __global__ void concat_gather(float* out, const float* utable, const unsigned int* uidx,
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) concat_gather(float* out, const float* utable, const unsigned int* uidx,
                                          const float* itable, const unsigned int* iidx, int batch, int f) {
     GRID_STRIDE(j, (long long)batch * 2 * f) {
         long long row = j / (2 * f), c = j % (2 * f);
@@ -20,7 +20,7 @@ extern "C" __global__ void concat_gather(float* out, const float* utable, const 
 // One thread per element (b, c) of dx.
 //
 // ugrad (Nu,F), igrad (Ni,F), dx (B,2F), uidx (B), iidx (B)
-extern "C" __global__ void concat_scatter_add(float* ugrad, float* igrad, const float* dx,
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) concat_scatter_add(float* ugrad, float* igrad, const float* dx,
                                               const unsigned int* uidx, const unsigned int* iidx, int batch,
                                               int f) {
     GRID_STRIDE(j, (long long)batch * 2 * f) {
@@ -35,7 +35,7 @@ extern "C" __global__ void concat_scatter_add(float* ugrad, float* igrad, const 
 // out[b, o] = bias[o] + sum_i x[b, i] * w[o, i]. One thread per (b, o).
 //
 // out (B,O), x (B,I), w (O,I), bias (O)
-extern "C" __global__ void linear_forward(float* out, const float* x, const float* w, const float* bias,
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) linear_forward(float* out, const float* x, const float* w, const float* bias,
                                           int batch, int in_dim, int out_dim) {
     GRID_STRIDE(j, (long long)batch * out_dim) {
         long long b = j / out_dim, o = j % out_dim;
@@ -48,7 +48,7 @@ extern "C" __global__ void linear_forward(float* out, const float* x, const floa
 // dx[b, i] = sum_o dout[b, o] * w[o, i]. One thread per (b, i).
 //
 // dx (B,I), dout (B,O), w (O,I)
-extern "C" __global__ void linear_backward_input(float* dx, const float* dout, const float* w, int batch,
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) linear_backward_input(float* dx, const float* dout, const float* w, int batch,
                                                  int in_dim, int out_dim) {
     GRID_STRIDE(j, (long long)batch * in_dim) {
         long long b = j / in_dim, i = j % in_dim;
@@ -61,7 +61,7 @@ extern "C" __global__ void linear_backward_input(float* dx, const float* dout, c
 // dw[o, i] += sum_b dout[b, o] * x[b, i]. One thread per (o, i).
 //
 // dw (O,I), dout (B,O), x (B,I)
-extern "C" __global__ void linear_backward_weight(float* dw, const float* dout, const float* x, int batch,
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) linear_backward_weight(float* dw, const float* dout, const float* x, int batch,
                                                   int in_dim, int out_dim) {
     GRID_STRIDE(j, (long long)out_dim * in_dim) {
         long long o = j / in_dim, i = j % in_dim;
@@ -74,7 +74,7 @@ extern "C" __global__ void linear_backward_weight(float* dw, const float* dout, 
 // dbias[o] += sum_b dout[b, o]. One thread per o.
 //
 // dbias (O), dout (B,O)
-extern "C" __global__ void linear_backward_bias(float* dbias, const float* dout, int batch, int out_dim) {
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) linear_backward_bias(float* dbias, const float* dout, int batch, int out_dim) {
     GRID_STRIDE(o, out_dim) {
         float acc = 0.0f;
         for (int b = 0; b < batch; b++) acc += dout[(long long)b * out_dim + o];
@@ -85,14 +85,14 @@ extern "C" __global__ void linear_backward_bias(float* dbias, const float* dout,
 // x = max(x, 0), in place. One thread per element.
 //
 // x (n)
-extern "C" __global__ void relu_forward(float* x, int n) {
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) relu_forward(float* x, int n) {
     GRID_STRIDE(j, n) { x[j] = fmaxf(x[j], 0.0f); }
 }
 
 // dx[j] = out[j] > 0 ? dout[j] : 0. One thread per element.
 //
 // dx (n), dout (n), out (n)
-extern "C" __global__ void relu_backward(float* dx, const float* dout, const float* out, int n) {
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) relu_backward(float* dx, const float* dout, const float* out, int n) {
     GRID_STRIDE(j, n) { dx[j] = out[j] > 0.0f ? dout[j] : 0.0f; }
 }
 
@@ -101,7 +101,7 @@ extern "C" __global__ void relu_backward(float* dx, const float* dout, const flo
 // One thread per element.
 //
 // x (n)
-extern "C" __global__ void dropout_forward(float* x, float p, unsigned long long seed, unsigned long long step,
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) dropout_forward(float* x, float p, unsigned long long seed, unsigned long long step,
                                            unsigned int layer, int n) {
     float scale = 1.0f / (1.0f - p);
     GRID_STRIDE(j, n) { x[j] = dropout_keep(seed, step, layer, (unsigned int)j, p) ? x[j] * scale : 0.0f; }
@@ -111,7 +111,7 @@ extern "C" __global__ void dropout_forward(float* x, float p, unsigned long long
 // scale. One thread per element.
 //
 // dout (n)
-extern "C" __global__ void dropout_backward(float* dout, float p, unsigned long long seed, unsigned long long step,
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) dropout_backward(float* dout, float p, unsigned long long seed, unsigned long long step,
                                             unsigned int layer, int n) {
     float scale = 1.0f / (1.0f - p);
     GRID_STRIDE(j, n) { dout[j] = dropout_keep(seed, step, layer, (unsigned int)j, p) ? dout[j] * scale : 0.0f; }

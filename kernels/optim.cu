@@ -7,7 +7,7 @@
 // thread per parameter.
 //
 // params, grads, bufs (P)
-extern "C" __global__ void sgd_update(float* params, float* grads, float* bufs, float lr, float momentum,
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) sgd_update(float* params, float* grads, float* bufs, float lr, float momentum,
                                       float wd, long long n) {
     GRID_STRIDE(i, n) { sgd_element(params, grads, bufs, i, lr, momentum, wd); }
 }
@@ -16,7 +16,7 @@ extern "C" __global__ void sgd_update(float* params, float* grads, float* bufs, 
 // (see optim.cuh for the update). One thread per parameter.
 //
 // params, grads, m, v (P)
-extern "C" __global__ void adam_update(float* params, float* grads, float* m, float* v, float beta1,
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) adam_update(float* params, float* grads, float* m, float* v, float beta1,
                                        float beta2, float one_minus_beta1, float one_minus_beta2, float eps,
                                        float step_size, float bias_correction2_sqrt, float wd, long long n) {
     GRID_STRIDE(i, n) {

@@ -4,7 +4,7 @@
 // out[b] = sigmoid(x[b]) * (hi - lo) + lo. One thread per row b.
 //
 // out (B), x (B)
-extern "C" __global__ void sigmoid_range_forward(float* out, const float* x, float lo, float hi, int batch) {
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) sigmoid_range_forward(float* out, const float* x, float lo, float hi, int batch) {
     GRID_STRIDE(row, batch) { out[row] = sigmoidf(x[row]) * (hi - lo) + lo; }
 }
 
@@ -12,7 +12,7 @@ extern "C" __global__ void sigmoid_range_forward(float* out, const float* x, flo
 // thread per row b.
 //
 // dx (B), dout (B), x (B)
-extern "C" __global__ void sigmoid_range_backward(float* dx, const float* dout, const float* x, float lo,
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) sigmoid_range_backward(float* dx, const float* dout, const float* x, float lo,
                                                   float hi, int batch) {
     GRID_STRIDE(row, batch) {
         float s = sigmoidf(x[row]);

@@ -6,8 +6,9 @@
 //
 //   mf_sgd_sparse_f32 / _bf16  ops::mf_sgd_sparse::<f32> / ::<bf16>, any F up to the limit;
 //     _narrow                  the same for F ≤ 32·V (F ≤ 128 in multiples of 4, else ≤ 32):
-//                              one chunk a lane, 38 registers instead of 64, so 50% more
-//                              warps fit on an SM to hide the latency of the row loads
+//                              one chunk a lane, 32 registers instead of 58-60 (ptxas -v,
+//                              sm_90, with __launch_bounds__), so more warps fit on an SM
+//                              to hide the latency of the row loads
 //   mf_predict_f32 / _bf16     ops::mf_predict::<f32> / ::<bf16>
 //   group_mean                 ops::group_mean
 //
@@ -173,7 +174,7 @@ __device__ void predict(float* pred, const S* u, const S* m, const float* ub, co
 // u (Nu,F), m (Ni,F) of S; ub (Nu), mb (Ni) of float; users, items,
 // ratings, sq_err, pred (n)
 #define SPARSE_KERNELS(S, SUFFIX)                                                                          \
-    extern "C" __global__ void mf_sgd_sparse_##SUFFIX(S* u, S* m, float* ub, float* mb, float mu,          \
+    extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) mf_sgd_sparse_##SUFFIX(S* u, S* m, float* ub, float* mb, float mu,          \
                                                       const unsigned int* users, const unsigned int* items, \
                                                       const float* ratings, float* sq_err, long long n,    \
                                                       int f, float lr, float reg) {                        \
@@ -182,7 +183,7 @@ __device__ void predict(float* pred, const S* u, const S* m, const float* ub, co
         else                                                                                               \
             sgd_sparse<S, 1, 4>(u, m, ub, mb, mu, users, items, ratings, sq_err, n, f, lr, reg);           \
     }                                                                                                      \
-    extern "C" __global__ void mf_sgd_sparse_##SUFFIX##_narrow(                                            \
+    extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) mf_sgd_sparse_##SUFFIX##_narrow(                                            \
         S* u, S* m, float* ub, float* mb, float mu, const unsigned int* users, const unsigned int* items,   \
         const float* ratings, float* sq_err, long long n, int f, float lr, float reg) {                    \
         if (f % 4 == 0)                                                                                    \
@@ -190,7 +191,7 @@ __device__ void predict(float* pred, const S* u, const S* m, const float* ub, co
         else                                                                                               \
             sgd_sparse<S, 1, 1>(u, m, ub, mb, mu, users, items, ratings, sq_err, n, f, lr, reg);           \
     }                                                                                                      \
-    extern "C" __global__ void mf_predict_##SUFFIX(float* pred, const S* u, const S* m, const float* ub,  \
+    extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) mf_predict_##SUFFIX(float* pred, const S* u, const S* m, const float* ub,  \
                                                    const float* mb, float mu, const unsigned int* users,   \
                                                    const unsigned int* items, long long n, int f) {        \
         if (f % 4 == 0)                                                                                    \
@@ -206,7 +207,7 @@ SPARSE_KERNELS(bf16, bf16)
 // order: the per-step losses of a sparse epoch. One thread per group.
 //
 // out (ceil(n / group)), x (n)
-extern "C" __global__ void group_mean(float* out, const float* x, long long n, int group) {
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) group_mean(float* out, const float* x, long long n, int group) {
     const long long groups = (n + group - 1) / group;
     GRID_STRIDE(g, groups) {
         const long long start = g * group, end = min(n, start + group);

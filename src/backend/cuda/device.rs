@@ -20,7 +20,8 @@ mod ptx {
 }
 pub use ptx::{BUILD_NOTE, PTX};
 
-/// Threads per block for every kernel.
+/// Threads per block for every kernel: `BLOCK_THREADS` in `kernels/common.cuh`,
+/// which every kernel declares with `__launch_bounds__`, must be the same.
 pub(super) const BLOCK: u32 = 256;
 /// Grid size cap; grid-stride loops cover the rest.
 pub(super) const MAX_BLOCKS: usize = 65_535;
@@ -267,5 +268,39 @@ impl Gpu {
     /// Copies a device buffer back; this waits for the stream.
     pub fn download<T: DeviceRepr>(&self, dev: &CudaView<'_, T>) -> Result<Vec<T>> {
         self.stream.clone_dtoh(dev).map_err(|e| cuda_err("download", e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BLOCK;
+
+    #[test]
+    fn every_kernel_declares_the_block_size_the_host_launches() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("kernels");
+        let common = std::fs::read_to_string(dir.join("common.cuh")).expect("kernels/common.cuh");
+        assert!(
+            common.contains(&format!("#define BLOCK_THREADS {BLOCK}\n")),
+            "BLOCK_THREADS in kernels/common.cuh must be BLOCK = {BLOCK}"
+        );
+        let mut kernels = 0;
+        for entry in std::fs::read_dir(&dir).expect("kernels/") {
+            let path = entry.expect("an entry").path();
+            if path.extension().is_some_and(|e| e == "cu") {
+                let text = std::fs::read_to_string(&path).expect("a kernel file");
+                let global = text.matches("__global__ void").count();
+                let bounded = text
+                    .matches("__global__ void __launch_bounds__(BLOCK_THREADS)")
+                    .count();
+                assert_eq!(
+                    global,
+                    bounded,
+                    "{}: a kernel without __launch_bounds__",
+                    path.display()
+                );
+                kernels += global;
+            }
+        }
+        assert!(kernels >= 30, "only {kernels} kernels found");
     }
 }
