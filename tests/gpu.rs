@@ -11,7 +11,7 @@ use common::{bits, bundled, notebook_config};
 use mfcuda::backend::cuda::Gpu;
 use mfcuda::backend::{Device, GpuOptions};
 use mfcuda::recipe::{self, Overrides};
-use mfcuda::tools::check::{kernel_checks, sparse_parity, step_parity, CheckRow};
+use mfcuda::tools::check::{kernel_checks, lazy_parity, sparse_parity, step_parity, CheckRow};
 use mfcuda::train::{train, Silent, TrainConfig, TrainReport};
 
 /// The GPU, or `None` after telling the terminal why the test skips. Writes
@@ -65,25 +65,18 @@ fn one_step_parity_sgd_adam_net_fused_and_sparse() {
     for name in ["dot", "dotbias", "learner", "net"] {
         let recipe = recipe::find(name).unwrap();
         rows.push(step_parity(&gpu, &data, &recipe, 7, GpuOptions::default()).unwrap());
-        let det = GpuOptions {
-            fused: false,
-            deterministic: true,
-        };
-        rows.push(step_parity(&gpu, &data, &recipe, 7, det).unwrap());
+        rows.push(step_parity(&gpu, &data, &recipe, 7, GpuOptions::new(false, true)).unwrap());
         if name != "net" {
-            rows.push(
-                step_parity(
-                    &gpu,
-                    &data,
-                    &recipe,
-                    7,
-                    GpuOptions {
-                        fused: true,
-                        deterministic: false,
-                    },
-                )
-                .unwrap(),
-            );
+            // The fused graph, and the default (lazy for the SGD recipes).
+            let graph = GpuOptions {
+                lazy: false,
+                ..GpuOptions::new(false, false)
+            };
+            rows.push(step_parity(&gpu, &data, &recipe, 7, graph).unwrap());
+            rows.push(step_parity(&gpu, &data, &recipe, 7, GpuOptions::new(false, false)).unwrap());
+        }
+        if name == "dot" || name == "dotbias" {
+            rows.push(lazy_parity(&gpu, &data, &recipe, 7).unwrap());
         }
     }
     rows.push(sparse_parity::<f32>(&gpu, &data, &recipe::find("sparse").unwrap(), 7).unwrap());
@@ -106,22 +99,20 @@ fn recipes_on_gpu_match_cpu_and_notebook() {
         ("dotbias", 0.002),
         ("net", 0.003),
     ] {
-        let run = |device, fused| {
+        let run = |device, gpu: GpuOptions| {
             let recipe = recipe::find(name)
                 .unwrap()
                 .with_overrides(&Overrides::default())
                 .unwrap();
             let cfg = TrainConfig {
                 device,
-                gpu: GpuOptions {
-                    fused,
-                    deterministic: false,
-                },
+                gpu,
                 ..notebook_config(recipe)
             };
             train(&data, &cfg, &mut Silent).unwrap()
         };
-        let (cpu, gpu) = (run(Device::Cpu, false), run(Device::Cuda(0), false));
+        let op_by_op = GpuOptions::new(true, false);
+        let (cpu, gpu) = (run(Device::Cpu, op_by_op), run(Device::Cuda(0), op_by_op));
         assert!(gpu.device.starts_with("cuda"), "{}", gpu.device);
         let _ = writeln!(
             std::io::stderr(),
@@ -144,20 +135,28 @@ fn recipes_on_gpu_match_cpu_and_notebook() {
             gpu.notebook_mse.unwrap()
         );
         if name != "net" {
-            let fused = run(Device::Cuda(0), true);
-            assert!(fused.device.contains("fused"), "{}", fused.device);
-            let _ = writeln!(
-                std::io::stderr(),
-                "{name}: fused val_mse {:.5} ({:.4} s/epoch)",
-                fused.val_mse,
-                secs_per_epoch(&fused),
-            );
-            assert!(
-                (fused.val_mse - gpu.val_mse).abs() <= 0.002,
-                "{name}: fused {} unfused {}",
-                fused.val_mse,
-                gpu.val_mse
-            );
+            // The fused graph, and the default (the lazy kernel for dot and dotbias).
+            let graph = GpuOptions {
+                lazy: false,
+                ..GpuOptions::new(false, false)
+            };
+            for (path, opts) in [("fused", graph), ("default", GpuOptions::new(false, false))] {
+                let fused = run(Device::Cuda(0), opts);
+                assert!(fused.device.contains("fused"), "{}", fused.device);
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "{name}: {path} val_mse {:.5} ({:.4} s/epoch; {})",
+                    fused.val_mse,
+                    secs_per_epoch(&fused),
+                    fused.device
+                );
+                assert!(
+                    (fused.val_mse - gpu.val_mse).abs() <= 0.002,
+                    "{name}: {path} {} op by op {}",
+                    fused.val_mse,
+                    gpu.val_mse
+                );
+            }
         }
     }
 }
@@ -180,10 +179,7 @@ fn deterministic_gpu_runs_repeat_to_the_bit() {
                 .unwrap();
             let cfg = TrainConfig {
                 device: Device::Cuda(0),
-                gpu: GpuOptions {
-                    fused: false,
-                    deterministic,
-                },
+                gpu: GpuOptions::new(true, deterministic),
                 ..notebook_config(recipe)
             };
             train(&data, &cfg, &mut Silent).unwrap()

@@ -22,7 +22,7 @@ use crate::data::Ratings;
 use crate::error::{Error, Result};
 use crate::model::ModelKind;
 use crate::ops;
-use crate::optim::{adam, Training};
+use crate::optim::{adam, Optimizer, Training};
 use crate::recipe;
 use crate::rng::Mt19937;
 use crate::tools::cases::{self, Sizes};
@@ -151,6 +151,16 @@ fn check_splits(data: &Ratings) -> Result<()> {
         })
 }
 
+/// How a dense epoch runs on the GPU: each kernel launched by the host,
+/// two fused kernels a step replayed as a CUDA graph, or (SGD) the whole
+/// epoch one kernel with lazy momentum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Path {
+    OpByOp,
+    Graph,
+    Lazy,
+}
+
 /// Where the epochs of the table run.
 enum Which<'g> {
     Cpu,
@@ -165,18 +175,18 @@ impl Which<'_> {
         }
     }
 
-    /// The backend that trains `init` by `training`, or `None` where the
-    /// variant does not exist (the CPU and sparse SGD have no fused path,
-    /// the net no fused kernels).
+    /// The backend that trains `init` by `training` on `path`, or `None`
+    /// where that path does not exist (the CPU and sparse SGD have one path,
+    /// the net no fused kernels, Adam no lazy epoch).
     fn backend<'a>(
         &self,
         init: BackendInit<'a>,
         training: Training,
-        fused: bool,
+        path: Path,
     ) -> Result<Option<(Box<dyn Backend + 'a>, &'static str)>> {
         let net = init.spec.kind == ModelKind::Net;
         Ok(match (self, training) {
-            (Which::Cpu, _) if fused => None,
+            (Which::Cpu, _) if path != Path::OpByOp => None,
             (Which::Cpu, Training::Dense { optimizer }) => {
                 Some((Box::new(CpuBackend::new(init, optimizer)), ""))
             }
@@ -184,16 +194,28 @@ impl Which<'_> {
                 let threads = cpu_sparse::cpu_threads();
                 Some((cpu_sparse::cpu_backend(init, storage, threads)?, ""))
             }
-            (Which::Cuda(_), Training::Sparse { .. }) if fused => None,
+            (Which::Cuda(_), Training::Sparse { .. }) if path != Path::OpByOp => None,
             (Which::Cuda(gpu), Training::Sparse { storage }) => {
                 Some((cuda::sparse::cuda_backend(Arc::clone(gpu), init, storage)?, ""))
             }
-            (Which::Cuda(_), Training::Dense { .. }) if fused && net => None,
+            (Which::Cuda(_), Training::Dense { .. }) if path != Path::OpByOp && net => None,
+            (
+                Which::Cuda(_),
+                Training::Dense {
+                    optimizer: Optimizer::Adam { .. },
+                },
+            ) if path == Path::Lazy => None,
             (Which::Cuda(gpu), Training::Dense { optimizer }) => {
-                let label = if fused { "fused, graph" } else { "op by op" };
-                let opts = GpuOptions {
-                    fused,
-                    deterministic: false,
+                let (label, opts) = match path {
+                    Path::OpByOp => ("op by op", GpuOptions::new(true, false)),
+                    Path::Graph => (
+                        "fused, graph",
+                        GpuOptions {
+                            lazy: false,
+                            ..GpuOptions::new(false, false)
+                        },
+                    ),
+                    Path::Lazy => ("lazy, one kernel", GpuOptions::new(false, false)),
                 };
                 Some((
                     Box::new(CudaBackend::new(Arc::clone(gpu), init, optimizer, opts)?),
@@ -250,14 +272,14 @@ pub(crate) fn time_gpu(
     Ok(start.elapsed_ms(&end).map_err(|e| cuda_err("event", e))? as f64 / reps as f64)
 }
 
-/// One epoch of every recipe (after a warm-up epoch), op by op and fused
-/// where that exists, and each recipe's validation pass.
+/// One epoch of every recipe (after a warm-up epoch) on every path it has
+/// (op by op, fused graph, lazy kernel), and each recipe's validation pass.
 fn epoch_rows(data: &Ratings, which: &Which<'_>, push: &mut dyn FnMut(BenchRow)) -> Result<()> {
     for r in recipe::all() {
-        for fused in [false, true] {
+        for path in [Path::OpByOp, Path::Graph, Path::Lazy] {
             let setup = TrainSetup::notebook(data, &r, 42)?;
             let mut rng = setup.rng.clone();
-            let Some((mut be, label)) = which.backend(setup.init(), setup.training, fused)? else {
+            let Some((mut be, label)) = which.backend(setup.init(), setup.training, path)? else {
                 continue;
             };
             let steps = setup.train.len().div_ceil(r.batch_size);
@@ -286,7 +308,7 @@ fn epoch_rows(data: &Ratings, which: &Which<'_>, push: &mut dyn FnMut(BenchRow))
                 pct_of_copy: None,
                 ratings_per_s: Some(setup.train.len() as f64 / (ms / 1e3)),
             });
-            if !fused {
+            if path == Path::OpByOp {
                 let mut validate = || be.validate().map(|_| ());
                 validate()?;
                 let ms = which.time_once(&mut validate)?;

@@ -23,6 +23,9 @@ pub use ptx::{BUILD_NOTE, PTX};
 /// Threads per block for every kernel: `BLOCK_THREADS` in `kernels/common.cuh`,
 /// which every kernel declares with `__launch_bounds__`, must be the same.
 pub(super) const BLOCK: u32 = 256;
+/// Threads of the one block that runs a lazy SGD epoch: `LAZY_THREADS` in
+/// `kernels/lazy.cu`, which that kernel declares with `__launch_bounds__`.
+pub(super) const LAZY_BLOCK: u32 = 1024;
 /// Grid size cap; grid-stride loops cover the rest.
 pub(super) const MAX_BLOCKS: usize = 65_535;
 
@@ -121,6 +124,8 @@ kernels! {
     mf_step_fused in "fused",
     sgd_update_sched in "fused",
     adam_update_sched in "fused",
+    mf_epoch_lazy_sgd in "lazy",
+    sgd_catch_up_all in "lazy",
     mf_sgd_sparse_f32 in "sparse",
     mf_sgd_sparse_bf16 in "sparse",
     mf_sgd_sparse_f32_narrow in "sparse",
@@ -283,15 +288,32 @@ mod tests {
             common.contains(&format!("#define BLOCK_THREADS {BLOCK}\n")),
             "BLOCK_THREADS in kernels/common.cuh must be BLOCK = {BLOCK}"
         );
+        let lazy = std::fs::read_to_string(dir.join("lazy.cu")).expect("kernels/lazy.cu");
+        assert!(
+            lazy.contains(&format!("#define LAZY_THREADS {}\n", super::LAZY_BLOCK)),
+            "LAZY_THREADS in kernels/lazy.cu must be LAZY_BLOCK = {}",
+            super::LAZY_BLOCK
+        );
+        assert!(
+            lazy.contains(&format!(
+                "#define LAZY_PER_THREAD {}\n",
+                crate::backend::cuda::lazy::LAZY_PER_THREAD
+            )),
+            "LAZY_PER_THREAD in kernels/lazy.cu must be the host's"
+        );
         let mut kernels = 0;
         for entry in std::fs::read_dir(&dir).expect("kernels/") {
             let path = entry.expect("an entry").path();
             if path.extension().is_some_and(|e| e == "cu") {
                 let text = std::fs::read_to_string(&path).expect("a kernel file");
                 let global = text.matches("__global__ void").count();
+                // Every kernel runs BLOCK threads, but the one-block lazy epoch.
                 let bounded = text
                     .matches("__global__ void __launch_bounds__(BLOCK_THREADS)")
-                    .count();
+                    .count()
+                    + text
+                        .matches("__global__ void __launch_bounds__(LAZY_THREADS)")
+                        .count();
                 assert_eq!(
                     global,
                     bounded,

@@ -29,6 +29,8 @@
 //!   forward and backward passes, the optimizer step, the `Backend` impl.
 //! - `fused.rs`: [`CudaBackend`]'s fused epoch for dot and dotbias, recorded
 //!   once as a CUDA graph and replayed.
+//! - [`lazy`]: the lazy epoch for dot and dotbias under SGD at a constant
+//!   rate: exact lazy momentum, the whole epoch one kernel of one block.
 //! - [`sparse`]: sparse SGD for the svd model.
 
 pub mod memory;
@@ -43,6 +45,7 @@ mod device;
 mod fused;
 mod kernels;
 mod kernels_sparse;
+pub mod lazy;
 pub mod optim;
 
 pub use dense::CudaBackend;

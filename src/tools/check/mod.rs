@@ -23,7 +23,7 @@ mod net;
 pub mod parity;
 mod sparse;
 
-pub use parity::{sparse_parity, step_parity, STEP_PARITY};
+pub use parity::{lazy_parity, sparse_parity, step_parity, STEP_PARITY};
 
 /// Embedding widths the sparse kernels are checked at: both load paths (four
 /// factors a load when F % 4 == 0, one otherwise), in the narrow kernel (1,
@@ -105,7 +105,8 @@ pub fn kernel_checks(gpu: &Gpu, mut on_row: impl FnMut(&CheckRow)) -> Result<Vec
 }
 
 /// The whole of `mfcuda check` on `gpu`: every kernel check, then
-/// [`step_parity`] for each of [`STEP_PARITY`] and [`sparse_parity`] for the
+/// [`step_parity`] for each of [`STEP_PARITY`], [`lazy_parity`] for dot and
+/// dotbias, and [`sparse_parity`] for the
 /// `sparse` (f32) and `sparse-bf16` recipes, all on `data` (the bundled
 /// ratings) with seed 42. Calls `on_row` as each row is measured, and returns
 /// how many rows failed.
@@ -120,6 +121,9 @@ pub fn run_all(gpu: &Arc<Gpu>, data: &Ratings, mut on_row: impl FnMut(&CheckRow)
     kernel_checks(gpu, &mut show)?;
     for (name, opts) in STEP_PARITY {
         show(&step_parity(gpu, data, &crate::recipe::find(name)?, 42, opts)?);
+    }
+    for name in ["dot", "dotbias"] {
+        show(&lazy_parity(gpu, data, &crate::recipe::find(name)?, 42)?);
     }
     show(&sparse_parity::<f32>(
         gpu,

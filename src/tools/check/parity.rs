@@ -63,7 +63,11 @@ pub fn step_parity(
         kernel: format!(
             "step parity {}{}{}",
             recipe.name,
-            if opts.fused { " fused" } else { "" },
+            match (opts.fused, opts.lazy) {
+                (true, true) => " lazy",
+                (true, false) => " fused",
+                (false, _) => "",
+            },
             if opts.deterministic { " det" } else { "" }
         ),
         shape: format!("B={bs}+29 P={}", setup.spec.n_params()),
@@ -214,8 +218,13 @@ pub fn parity_compare(
                 .iter()
                 .map(|g| format!("{:+.3e} (terms {:.1e})", g.grad[worst], g.abs_terms[worst]))
                 .collect();
+            let steps = if steps.is_empty() {
+                String::new()
+            } else {
+                format!("; cpu gradient by step {}", steps.join(", "))
+            };
             format!(
-                "{} of {} parameters outside tolerance; worst {}{at}: gpu {:+.6e} cpu {:+.6e}, |diff| {:.2e} of tol {:.2e}; cpu gradient by step {}",
+                "{} of {} parameters outside tolerance; worst {}{at}: gpu {:+.6e} cpu {:+.6e}, |diff| {:.2e} of tol {:.2e}{}",
                 (0..n).filter(|&i| (got[i] - want[i]).abs() > tol_at(i, want[i])).count(),
                 n,
                 t.name,
@@ -223,7 +232,7 @@ pub fn parity_compare(
                 want[worst],
                 (got[worst] - want[worst]).abs(),
                 tol_at(worst, want[worst]),
-                steps.join(", ")
+                steps
             )
         }
         _ => "no parameters".to_string(),
@@ -279,17 +288,20 @@ pub fn sparse_parity<S: DeviceFactor>(
 /// The dense recipes whose training step [`run_all`](super::run_all) compares, each with how
 /// the GPU runs it: op by op, fused, and deterministic (the net has no fused
 /// path).
-pub const STEP_PARITY: [(&str, GpuOptions); 7] = {
+pub const STEP_PARITY: [(&str, GpuOptions); 9] = {
     const PLAIN: GpuOptions = GpuOptions {
         fused: false,
+        lazy: false,
         deterministic: false,
     };
     const FUSED: GpuOptions = GpuOptions {
         fused: true,
+        lazy: false,
         deterministic: false,
     };
     const DET: GpuOptions = GpuOptions {
         fused: false,
+        lazy: false,
         deterministic: true,
     };
     [
@@ -298,10 +310,110 @@ pub const STEP_PARITY: [(&str, GpuOptions); 7] = {
         ("net", PLAIN),
         ("dotbias", FUSED),
         ("learner", FUSED),
+        ("dot", LAZY),
+        ("dotbias", LAZY),
         ("dotbias", DET),
         ("net", DET),
     ]
 };
+
+/// The GPU's default for SGD recipes: each epoch one kernel, lazy momentum.
+pub const LAZY: GpuOptions = GpuOptions {
+    fused: true,
+    lazy: true,
+    deterministic: false,
+};
+
+/// Steps of [`lazy_parity`]'s epoch: enough for long catch-ups (a movie
+/// rated once in 80,000 rows waits most of them).
+pub const LAZY_PARITY_STEPS: usize = 400;
+
+/// The lazy epoch over [`LAZY_PARITY_STEPS`] steps of `recipe` (an SGD one)
+/// on `data`: the GPU's one kernel against the CPU twin
+/// ([`CpuBackend::train_epoch_lazy`]), from the same start and order, then
+/// both catch every row up. Parameters, losses and validation MSE compared
+/// as in [`step_parity`], with the SGD slack of [`lazy_slack`].
+pub fn lazy_parity(gpu: &Arc<Gpu>, data: &Ratings, recipe: &Recipe, seed: u32) -> Result<CheckRow> {
+    let setup = Setup::notebook(data, recipe, seed)?;
+    let bs = recipe.batch_size;
+    let n = (LAZY_PARITY_STEPS * bs).min(setup.train.len());
+    let order: Vec<u32> = setup.rng.clone().permutation(setup.train.len())[..n].to_vec();
+    let lrs = vec![recipe.stages[0].lr(); n.div_ceil(bs)];
+    let Training::Dense { optimizer } = setup.training else {
+        return Err(Error::invalid(
+            "check",
+            format!("{} trains by sparse SGD", recipe.name),
+        ));
+    };
+    let (cpu, slack) = cpu_lazy(&setup, optimizer, &order, bs, &lrs)?;
+    let mut cuda = CudaBackend::new(gpu.clone(), setup.init(), optimizer, LAZY)?;
+    let gpu_loss = cuda.train_epoch(&order, bs, &lrs, 0, &mut |_, _| {})?;
+    let gpu_val = cuda.validate()?;
+    let gpu_params = cuda.params()?;
+    let (cmp, note) = parity_compare(&setup.spec, &slack, &cpu, (&gpu_params, &gpu_loss, gpu_val));
+    Ok(CheckRow {
+        kernel: format!("lazy parity {}", recipe.name),
+        shape: format!("{} steps P={}", lrs.len(), setup.spec.n_params()),
+        cmp,
+        note: Some(note),
+    })
+}
+
+/// The CPU twin's lazy epoch over `order` (its parameters, losses and
+/// validation MSE; no per-step gradients, which would take 400 copies of
+/// the model), and the slack [`lazy_slack`] allows each parameter.
+pub fn cpu_lazy(
+    setup: &Setup,
+    optimizer: Optimizer,
+    order: &[u32],
+    bs: usize,
+    lrs: &[f32],
+) -> Result<(CpuSteps, Vec<f64>)> {
+    let mut cpu = CpuBackend::new(setup.init(), optimizer);
+    let (losses, lazy) = cpu.train_epoch_lazy(order, bs, lrs, 0)?;
+    if !lazy {
+        return Err(Error::invalid(
+            "check",
+            "the lazy parity row needs SGD at a constant rate",
+        ));
+    }
+    let steps = CpuSteps {
+        params: cpu.params()?,
+        losses,
+        val: cpu.validate()?,
+        grads: Vec::new(),
+    };
+    Ok((steps, lazy_slack(setup, optimizer, order, bs, lrs)?))
+}
+
+/// [`param_tolerance`]'s SGD slack over many steps, without keeping every
+/// step's gradient: Σ_s lr_s·δ_s·(1 + μ + μ² + …), with the momentum's
+/// carry bounded by 1/(1 − μ). The term sizes come from the dense CPU
+/// epoch, step by step; the lazy one moves the same rows to within 1e-4 of
+/// themselves, which changes no term size that matters.
+pub fn lazy_slack(
+    setup: &Setup,
+    optimizer: Optimizer,
+    order: &[u32],
+    bs: usize,
+    lrs: &[f32],
+) -> Result<Vec<f64>> {
+    let Optimizer::Sgd { momentum } = optimizer else {
+        return Err(Error::invalid("check", "lazy momentum is SGD's"));
+    };
+    let carry = 1.0 / (1.0 - momentum as f64);
+    let kappa = (bs as f64 + 4.0) * (-24f64).exp2();
+    let mut dense = CpuBackend::new(setup.init(), optimizer);
+    let mut slack = vec![0.0f64; setup.spec.n_params()];
+    for (s, rows) in order.chunks(bs).enumerate() {
+        let g = dense.gradient(rows, s as u64);
+        for (x, &a) in slack.iter_mut().zip(&g.abs_terms) {
+            *x += lrs[s] as f64 * kappa * a * carry;
+        }
+        dense.train_epoch(rows, bs, &lrs[s..s + 1], s as u64, &mut |_, _| {})?;
+    }
+    Ok(slack)
+}
 
 #[cfg(test)]
 mod tests {
@@ -378,6 +490,45 @@ mod tests {
                 "{recipe}: median slack {median:.3e} against lr {lr}"
             );
         }
+    }
+
+    /// The lazy row's pieces on the CPU alone: 400 steps of dotbias, the
+    /// twin against itself with every batch's sums in reverse order (what a
+    /// warp's tree and another scatter order do), within the slack; and a
+    /// one-element perturbation of the size of a real gradient's step fails.
+    #[test]
+    fn the_lazy_rows_slack_covers_reordered_sums_and_catches_a_perturbation() {
+        let data = Ratings::load(&Source::Bundled, &Columns::default()).expect("bundled data");
+        let recipe = crate::recipe::find("dotbias").expect("a recipe");
+        let setup = Setup::notebook(&data, &recipe, 42).expect("a setup");
+        let Training::Dense { optimizer } = setup.training else {
+            panic!("a dense recipe")
+        };
+        let bs = recipe.batch_size;
+        let order = setup.rng.clone().permutation(setup.train.len())[..LAZY_PARITY_STEPS * bs].to_vec();
+        let lrs = vec![recipe.stages[0].lr(); LAZY_PARITY_STEPS];
+        let (cpu, slack) = cpu_lazy(&setup, optimizer, &order, bs, &lrs).expect("the CPU twin");
+        let mut reversed = order.clone();
+        reversed.chunks_mut(bs).for_each(|c| c.reverse());
+        let mut other = CpuBackend::new(setup.init(), optimizer);
+        let (losses, lazy) = other.train_epoch_lazy(&reversed, bs, &lrs, 0).expect("reversed");
+        assert!(lazy);
+        let params = other.params().unwrap();
+        let val = other.validate().unwrap();
+        let (cmp, note) = parity_compare(&setup.spec, &slack, &cpu, (&params, &losses, val));
+        assert!(cmp.ok(), "{}\n{note}", cmp.report("params, losses, val"));
+        // The reversed sums did move parameters: the comparison had something to tolerate.
+        assert!(params != cpu.params, "reversing the batches changed no bit");
+        let i = (0..params.len())
+            .max_by(|&a, &b| slack[a].total_cmp(&slack[b]))
+            .unwrap();
+        let tol = PARAM_ATOL + PARAM_RTOL * (cpu.params[i] as f64).abs() + slack[i];
+        let lr = lrs[0] as f64;
+        assert!(tol < 1e-3 * lr, "largest tolerance {tol:.3e} against lr {lr}");
+        let mut bad = cpu.params.clone();
+        bad[i] += (3.0 * tol) as f32;
+        let (cmp, note) = parity_compare(&setup.spec, &slack, &cpu, (&bad, &cpu.losses, cpu.val));
+        assert!(!cmp.ok() && cmp.mismatches == 1, "{note}");
     }
 
     #[test]

@@ -1,0 +1,247 @@
+//! [`CudaBackend`]'s lazy epoch for dot and dotbias under SGD at a constant
+//! rate: exact lazy momentum ([`crate::optim::lazy_sgd`]), the whole epoch
+//! in one launch of one block (`kernels/lazy.cu`), then one kernel that
+//! brings every row up to date. The CPU twin is
+//! [`crate::backend::cpu::CpuBackend::train_epoch_lazy`].
+
+use cudarc::driver::{CudaSlice, CudaView, CudaViewMut, LaunchConfig, PushKernelArg};
+
+use crate::backend::cuda::device::{grid, int, LAZY_BLOCK};
+use crate::backend::cuda::{cuda_err, CudaBackend, Gpu};
+use crate::error::{Error, Result};
+use crate::model::{ModelKind, ModelSpec};
+use crate::optim::lazy_sgd::{self, LazyMomentum};
+use crate::optim::Optimizer;
+
+/// Elements of a step's rows each thread of the lazy block keeps in
+/// registers: `LAZY_PER_THREAD` in `kernels/lazy.cu`.
+pub const LAZY_PER_THREAD: usize = 8;
+
+/// Shared memory a block of the lazy kernel may use without opting in.
+const SHARED_LIMIT: usize = 48 * 1024;
+
+/// The bytes of shared memory the lazy kernel needs at batch `bs` and row
+/// width `w` (F, plus one with the bias): the layout in `kernels/lazy.cu`,
+/// 2·bs·w + 4·bs floats and 10·bs ints.
+pub fn lazy_shared_bytes(bs: usize, w: usize) -> usize {
+    4 * (2 * bs * w + 4 * bs + 10 * bs)
+}
+
+/// Whether a model trains by the lazy kernel at batch size `bs`: dot or
+/// dotbias, and a batch whose rows fit the one block (its threads, their
+/// registers, and shared memory). Anything else takes the fused graph.
+pub fn lazy_fits(spec: &ModelSpec, bs: usize) -> bool {
+    let w = match spec.kind {
+        ModelKind::Dot => spec.factors,
+        ModelKind::DotBias => spec.factors + 1,
+        ModelKind::Net | ModelKind::Svd => return false,
+    };
+    bs >= 1
+        && 2 * bs <= LAZY_BLOCK as usize
+        && 2 * bs * w <= LAZY_BLOCK as usize * LAZY_PER_THREAD
+        && lazy_shared_bytes(bs, w) <= SHARED_LIMIT
+}
+
+impl Gpu {
+    /// A whole SGD epoch of dot or dotbias with exact lazy momentum (see
+    /// `kernels/lazy.cu`): the epoch's rows `rows` (in order) in batches of
+    /// `bs`; `last` (users, then items) zeroed; `powers` from
+    /// [`LazyMomentum`] at `lr` for the epoch's steps. Writes each step's
+    /// loss to `losses`. Rows the epoch did not touch last are left behind:
+    /// [`Gpu::sgd_catch_up_all`] brings them up to date.
+    #[allow(clippy::too_many_arguments)]
+    pub fn mf_epoch_lazy_sgd(
+        &self,
+        params: &mut CudaViewMut<'_, f32>,
+        bufs: &mut CudaViewMut<'_, f32>,
+        last: &mut CudaViewMut<'_, i32>,
+        losses: &mut CudaViewMut<'_, f32>,
+        powers: &CudaView<'_, f64>,
+        rows: (&CudaView<'_, u32>, &CudaView<'_, u32>, &CudaView<'_, f32>),
+        bs: usize,
+        spec: &ModelSpec,
+        sgd: (f32, f32, f32),
+    ) -> Result<()> {
+        let what = "mf_epoch_lazy_sgd";
+        let (users, items, ratings) = rows;
+        let n = users.len();
+        let steps = n.div_ceil(bs);
+        if !lazy_fits(spec, bs) {
+            return Err(Error::invalid(
+                what,
+                "this model and batch size do not fit the lazy kernel",
+            ));
+        }
+        assert!(items.len() == n && ratings.len() == n && losses.len() >= steps);
+        assert!(params.len() == spec.n_params() && bufs.len() == spec.n_params());
+        assert!(last.len() >= spec.n_users + spec.n_items && powers.len() >= 4 * (steps + 1));
+        let with_bias = i32::from(spec.kind == ModelKind::DotBias);
+        let w = spec.factors + with_bias as usize;
+        let dims = [
+            int(what, n)?,
+            int(what, bs)?,
+            int(what, spec.n_users)?,
+            int(what, spec.n_items)?,
+            int(what, spec.factors)?,
+            with_bias,
+        ];
+        let (lo, hi) = spec.y_range;
+        let (lr, momentum, wd) = sgd;
+        let mut l = self.stream.launch_builder(&self.k.mf_epoch_lazy_sgd);
+        l.arg(params).arg(bufs).arg(last).arg(losses).arg(powers);
+        l.arg(users).arg(items).arg(ratings);
+        for d in &dims {
+            l.arg(d);
+        }
+        l.arg(&lo).arg(&hi).arg(&lr).arg(&momentum).arg(&wd);
+        let cfg = LaunchConfig {
+            grid_dim: (1, 1, 1),
+            block_dim: (LAZY_BLOCK, 1, 1),
+            shared_mem_bytes: lazy_shared_bytes(bs, w) as u32,
+        };
+        // SAFETY: matches mf_epoch_lazy_sgd(float*, float*, int*, float*, const double*,
+        // const uint*, const uint*, const float*, int x6, float x5); params and bufs hold
+        // the model's tensors in ModelSpec::tensors order, last one entry per user and item,
+        // powers M^k for k = 0..=steps; lazy_fits bounds the block's registers and shared
+        // memory, sized here by the kernel's own formula.
+        unsafe { l.launch(cfg) }.map_err(|e| cuda_err(what, e))?;
+        Ok(())
+    }
+
+    /// Every row whose `last` is before `steps` brought up to date with
+    /// M^(steps − last): the end of a lazy epoch. The CPU twin is
+    /// [`crate::ops::sgd_catch_up`], row by row.
+    pub fn sgd_catch_up_all(
+        &self,
+        params: &mut CudaViewMut<'_, f32>,
+        bufs: &mut CudaViewMut<'_, f32>,
+        last: &CudaView<'_, i32>,
+        powers: &CudaView<'_, f64>,
+        steps: usize,
+        spec: &ModelSpec,
+    ) -> Result<()> {
+        let what = "sgd_catch_up_all";
+        let with_bias = match spec.kind {
+            ModelKind::Dot => 0i32,
+            ModelKind::DotBias => 1,
+            ModelKind::Net | ModelKind::Svd => {
+                return Err(Error::invalid(what, "only dot and dotbias train lazily"))
+            }
+        };
+        assert!(params.len() == spec.n_params() && bufs.len() == spec.n_params());
+        assert!(last.len() >= spec.n_users + spec.n_items && powers.len() >= 4 * (steps + 1));
+        let dims = [
+            int(what, steps)?,
+            int(what, spec.n_users)?,
+            int(what, spec.n_items)?,
+            int(what, spec.factors)?,
+            with_bias,
+        ];
+        let mut l = self.stream.launch_builder(&self.k.sgd_catch_up_all);
+        l.arg(params).arg(bufs).arg(last).arg(powers);
+        for d in &dims {
+            l.arg(d);
+        }
+        // SAFETY: matches sgd_catch_up_all(float*, float*, const int*, const double*, int x5);
+        // the same layout as mf_epoch_lazy_sgd; one thread per parameter, grid-stride.
+        unsafe { l.launch(grid(spec.n_params())) }.map_err(|e| cuda_err(what, e))?;
+        Ok(())
+    }
+}
+
+/// The powers of M uploaded for one (learning rate, steps), kept while
+/// epochs repeat them.
+pub(super) struct DevicePowers {
+    key: (u32, usize),
+    powers: CudaSlice<f64>,
+}
+
+impl CudaBackend {
+    /// Whether this epoch runs lazily: the lazy path is on, the optimizer is
+    /// SGD, the model and batch fit the kernel, and the rates are constant.
+    pub(super) fn lazy_epoch(&self, bs: usize, lrs: &[f32]) -> Option<(f32, f32)> {
+        let Optimizer::Sgd { momentum } = self.optimizer else {
+            return None;
+        };
+        let lr = lazy_sgd::constant_lr(lrs)?;
+        (self.lazy && lazy_fits(&self.spec, bs)).then_some((lr, momentum))
+    }
+
+    /// The lazy epoch: upload the order (and the powers of M when the rate
+    /// or the step count changed), zero `last`, run the epoch's kernel and
+    /// the catch-up, read the losses back.
+    pub(super) fn train_epoch_lazy(
+        &mut self,
+        order: &[u32],
+        bs: usize,
+        lr: f32,
+        momentum: f32,
+    ) -> Result<Vec<f32>> {
+        let n = order.len();
+        let steps = n.div_ceil(bs);
+        let gpu = self.gpu.clone();
+        let key = (lr.to_bits(), steps);
+        if !self.powers.as_ref().is_some_and(|p| p.key == key) {
+            let lazy = LazyMomentum::new(lr, momentum, self.wd, steps);
+            let flat: Vec<f64> = (0..=steps).flat_map(|k| lazy.power(k)).collect();
+            self.powers = Some(DevicePowers {
+                key,
+                powers: gpu.upload(&flat)?,
+            });
+        }
+        if self.losses.len() < steps {
+            self.losses = gpu.zeros(steps)?;
+        }
+        let last_len = self.spec.n_users + self.spec.n_items;
+        if self.last.len() < last_len {
+            self.last = gpu.zeros(last_len)?;
+        }
+        let stream = gpu.stream.clone();
+        stream
+            .memcpy_htod(order, &mut self.order)
+            .map_err(|e| cuda_err("upload order", e))?;
+        stream
+            .memset_zeros(&mut self.last)
+            .map_err(|e| cuda_err("zero last", e))?;
+        let (t, e) = (&self.train, &mut self.epoch);
+        gpu.gather_rows(
+            &mut e.users.slice_mut(..n),
+            &mut e.items.slice_mut(..n),
+            &mut e.ratings.slice_mut(..n),
+            &t.users.as_view(),
+            &t.items.as_view(),
+            &t.ratings.as_view(),
+            &self.order.slice(..n),
+        )?;
+        let Some(DevicePowers { powers, .. }) = &self.powers else {
+            return Err(Error::invalid("lazy epoch", "no powers of M on the device"));
+        };
+        let powers = powers.as_view();
+        let p = self.params.len();
+        gpu.mf_epoch_lazy_sgd(
+            &mut self.params.as_view_mut(),
+            &mut self.m.slice_mut(..p),
+            &mut self.last.as_view_mut(),
+            &mut self.losses.as_view_mut(),
+            &powers,
+            (
+                &self.epoch.users.slice(..n),
+                &self.epoch.items.slice(..n),
+                &self.epoch.ratings.slice(..n),
+            ),
+            bs,
+            &self.spec,
+            (lr, momentum, self.wd),
+        )?;
+        gpu.sgd_catch_up_all(
+            &mut self.params.as_view_mut(),
+            &mut self.m.slice_mut(..p),
+            &self.last.as_view(),
+            &powers,
+            steps,
+            &self.spec,
+        )?;
+        self.t += steps as u64;
+        gpu.download(&self.losses.slice(..steps))
+    }
+}
