@@ -57,13 +57,13 @@ fn main() -> mfcuda::Result<()> {
         ));
     };
     let graph = GpuOptions {
-        lazy: false,
+        one_kernel: false,
         ..GpuOptions::new(false, false)
     };
     let paths = [
         ("op by op", GpuOptions::new(true, false)),
         ("fused graph", graph),
-        ("lazy, one kernel", GpuOptions::new(false, false)),
+        ("one kernel (lazy momentum)", GpuOptions::new(false, false)),
     ];
     let mut results = Vec::new();
     for (path, opts) in paths {

@@ -21,16 +21,22 @@ torch = json.loads(open(sys.argv[2]).read().strip().splitlines()[-1])
 t = {r["what"]: r["ms"] for r in torch["rows"]}
 m = {r["what"]: r["ms"] for r in ours["rows"] if r["device"] == "cuda"}
 print(f"card: {ours['gpu']}; copy bandwidth {ours['copy_gb_per_s']:.0f} GB/s; torch {torch['torch']}")
-print(f"{'recipe':<9} {'torch eager':>12} {'torch graph':>12} {'mfcuda op':>11} {'mfcuda fused':>13} {'eager/op':>9} {'eager/fused':>12} {'graph/fused':>12}")
+print(f"{'recipe':<9} {'torch eager':>12} {'torch graph':>12} {'mfcuda op':>11} {'mfcuda graph':>13} {'one kernel':>11} {'eager/op':>9} {'graph/best':>11}")
+f = lambda v: "-" if v is None else f"{v:.2f} ms"
+r = lambda a, b: "-" if a is None or b is None else f"{a / b:.1f}x"
+best = {}
 for name in ["learner", "dot", "dotbias", "net"]:
     te, tg = t.get(f"epoch {name} (eager)"), t.get(f"epoch {name} (graph)")
-    mo, mf = m.get(f"epoch {name} (op by op)"), m.get(f"epoch {name} (fused, graph)")
-    f = lambda v: "-" if v is None else f"{v:.2f} ms"
-    r = lambda a, b: "-" if a is None or b is None else f"{a / b:.1f}x"
-    print(f"{name:<9} {f(te):>12} {f(tg):>12} {f(mo):>11} {f(mf):>13} {r(te, mo):>9} {r(te, mf):>12} {r(tg, mf):>12}")
+    mo, mg, mk = (m.get(f"epoch {name} ({p})") for p in ("op by op", "fused, graph", "one kernel"))
+    best[name] = min(x for x in (mo, mg, mk) if x is not None)
+    print(f"{name:<9} {f(te):>12} {f(tg):>12} {f(mo):>11} {f(mg):>13} {f(mk):>11} {r(te, mo):>9} {r(tg, best[name]):>11}")
     tv, mv = t.get(f"validation {name}"), m.get(f"validation {name}")
     if tv and mv:
         print(f"{'':<9} validation: torch {tv:.3f} ms, mfcuda {mv:.3f} ms, {tv / mv:.1f}x")
+print()
+print("targets of issue #14 (the fastest mfcuda path of each recipe):")
+for name, target in [("dot", 2.5), ("dotbias", 2.5), ("learner", 4.0), ("net", 10.0)]:
+    print(f"  {name:<9} {best[name]:8.2f} ms  target <= {target} ms  {'met' if best[name] <= target else 'MISSED'}")
 for name, mse in torch.get("final_val_mse", {}).items():
     print(f"torch {name}: final val_mse {mse:.4f}")
 PY

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine, from the repository root, after scripts/gpu-check.sh filled gpu-bin/.
 # Prints everything in one go. Sections, all by default, or name some:
-#   bash gpu-bin/run.sh [checks] [recipes] [faults] [bench] [sanitize]
+#   bash gpu-bin/run.sh [checks] [recipes] [faults] [bench] [latency] [sanitize]
 # Each step prints the seconds since the start, so the next run can size its loan by section.
 # checks: the card, mfcuda check, the GPU tests.
 # recipes: the notebook's four recipes on the GPU, fused (the default) and --op-by-op, and the two
@@ -9,6 +9,8 @@
 # faults: --deterministic twice, cuda:N, out of memory.
 # bench: mfcuda bench --quick (the kernel-case table, epochs) and bench --scale --quick, timed
 #   on the card (the full tables against PyTorch are scripts/gpu-bench.sh).
+# latency (issue #14): the one-kernel epochs: train's own per-epoch seconds against the bench
+#   epoch (target: within 1.3x), and an ncu profile of each one-kernel epoch (lazy SGD, Adam).
 # sanitize: compute-sanitizer memcheck over mfcuda check and one epoch (per stage) of every
 #   recipe; racecheck and initcheck over mfcuda check, which launches every kernel.
 # JSON results go to $OUT (or gpu-bin/out).
@@ -16,7 +18,7 @@ set -u
 out=${OUT:-gpu-bin/out}
 mkdir -p "$out"
 bin=gpu-bin
-sections=${*:-checks recipes faults bench sanitize}
+sections=${*:-checks recipes faults bench latency sanitize}
 failed=()
 step() { printf '\n=== %s  (at %d s)\n' "$*" "$SECONDS"; }
 run() { # name, command...: runs it, remembers a failure
@@ -94,6 +96,43 @@ if has bench; then
     run bench bash -c "set -o pipefail; '$bin/mfcuda' bench --device cuda --quick --json > '$out/bench-quick.jsonl'"
     step "mfcuda bench --scale --device cuda --quick --epochs 3"
     run "bench --scale" bash -c "set -o pipefail; '$bin/mfcuda' bench --scale --device cuda --quick --epochs 3 --json > '$out/scale-quick.jsonl'"
+fi
+
+if has latency; then
+    step "train's per-epoch seconds against the bench epoch (dot, dotbias, learner; default path)"
+    for r in dot dotbias learner; do
+        run "train $r (latency)" bash -c "set -o pipefail; '$bin/mfcuda' train --recipe $r --device cuda --json > '$out/latency-$r.jsonl'"
+    done
+    run "bench (latency)" bash -c "set -o pipefail; '$bin/mfcuda' bench --device cuda --quick --json > '$out/latency-bench.jsonl'"
+    run "train against bench" python3 - "$out" <<'PY'
+import json, sys
+out = sys.argv[1]
+last = lambda path: json.loads(open(path).read().strip().splitlines()[-1])
+bench = {r["what"]: r["ms"] for r in last(f"{out}/latency-bench.jsonl")["rows"] if r["device"] == "cuda"}
+bad = []
+for r in ["dot", "dotbias", "learner"]:
+    rep = last(f"{out}/latency-{r}.jsonl")
+    secs = [e["seconds"] * 1e3 for e in rep["history"]]
+    b = min(bench[k] for k in bench if k.startswith(f"epoch {r} (") and "op by op" not in k)
+    mean, later = sum(secs) / len(secs), sum(secs[1:]) / max(len(secs) - 1, 1)
+    print(f"{r:<8} {rep['device']}: val_mse {rep['val_mse']:.5f}; per epoch {', '.join(f'{x:.2f}' for x in secs)} ms; "
+          f"mean {mean:.2f} ms (after the first {later:.2f} ms) against the bench epoch {b:.2f} ms: {mean / b:.2f}x")
+    if mean > 1.3 * b:
+        bad.append(r)
+print("within 1.3x of the bench epoch" if not bad else f"MISSED 1.3x: {bad}")
+sys.exit(1 if bad else 0)
+PY
+    ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+    if [ -x "$ncu" ]; then
+        for r in dotbias learner; do
+            step "ncu: the one-kernel epoch of $r"
+            "$ncu" --kernel-name regex:'mf_epoch_(lazy_sgd|adam)' --launch-count 1 --section SpeedOfLight \
+                --section Occupancy --section LaunchStats --section WarpStateStats --section MemoryWorkloadAnalysis \
+                "$bin/mfcuda" train --recipe $r --epochs 1 --device cuda --quiet 2>&1 | grep -v '^==PROF==' | tail -n 90
+        done
+    else
+        echo "ncu not found: no profile"
+    fi
 fi
 
 if has sanitize; then

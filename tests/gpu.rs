@@ -69,7 +69,7 @@ fn one_step_parity_sgd_adam_net_fused_and_sparse() {
         if name != "net" {
             // The fused graph, and the default (lazy for the SGD recipes).
             let graph = GpuOptions {
-                lazy: false,
+                one_kernel: false,
                 ..GpuOptions::new(false, false)
             };
             rows.push(step_parity(&gpu, &data, &recipe, 7, graph).unwrap());
@@ -137,7 +137,7 @@ fn recipes_on_gpu_match_cpu_and_notebook() {
         if name != "net" {
             // The fused graph, and the default (the lazy kernel for dot and dotbias).
             let graph = GpuOptions {
-                lazy: false,
+                one_kernel: false,
                 ..GpuOptions::new(false, false)
             };
             for (path, opts) in [("fused", graph), ("default", GpuOptions::new(false, false))] {

@@ -78,25 +78,26 @@ pub trait Backend {
 pub struct GpuOptions {
     /// dot and dotbias: two fused kernels a step, each epoch one CUDA graph.
     pub fused: bool,
-    /// With `fused`: an SGD epoch of dot or dotbias at a constant rate runs
-    /// as one kernel with exact lazy momentum (`backend::cuda::lazy`).
-    pub lazy: bool,
+    /// With `fused`: an epoch of dot or dotbias is one kernel launch where
+    /// the batch fits one block: under SGD at a constant rate by exact lazy
+    /// momentum (`backend::cuda::lazy`), under Adam by a cooperative kernel
+    /// with a grid barrier a step (`backend::cuda::adam_epoch`).
+    pub one_kernel: bool,
     /// No atomics: scatter-adds in the CPU's order and one-block reductions,
     /// so that two runs give the same bits (and the fused path is off).
     pub deterministic: bool,
 }
 
 impl GpuOptions {
-    /// The default for a run: fused (dot, dotbias and learner train as two
-    /// kernels a step, replayed as one CUDA graph an epoch; it gives the
-    /// op-by-op path's val_mse) and lazy (an SGD epoch of dot or dotbias at
-    /// a constant rate is one kernel), unless the run asks for the op-by-op path,
-    /// the teaching one, or for `deterministic`, which has no fused path.
+    /// The default for a run: fused and one kernel an epoch (dot, dotbias and
+    /// learner; it gives the op-by-op path's val_mse), unless the run asks
+    /// for the op-by-op path, the teaching one, or for `deterministic`, which
+    /// has no fused path.
     pub fn new(op_by_op: bool, deterministic: bool) -> GpuOptions {
         let fused = !op_by_op && !deterministic;
         GpuOptions {
             fused,
-            lazy: fused,
+            one_kernel: fused,
             deterministic,
         }
     }

@@ -22,7 +22,7 @@ use crate::data::Ratings;
 use crate::error::{Error, Result};
 use crate::model::ModelKind;
 use crate::ops;
-use crate::optim::{adam, Optimizer, Training};
+use crate::optim::{adam, Training};
 use crate::recipe;
 use crate::rng::Mt19937;
 use crate::tools::cases::{self, Sizes};
@@ -152,13 +152,13 @@ fn check_splits(data: &Ratings) -> Result<()> {
 }
 
 /// How a dense epoch runs on the GPU: each kernel launched by the host,
-/// two fused kernels a step replayed as a CUDA graph, or (SGD) the whole
-/// epoch one kernel with lazy momentum.
+/// two fused kernels a step replayed as a CUDA graph, or the whole epoch one
+/// kernel (lazy momentum under SGD, the cooperative epoch under Adam).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Path {
     OpByOp,
     Graph,
-    Lazy,
+    OneKernel,
 }
 
 /// Where the epochs of the table run.
@@ -177,7 +177,7 @@ impl Which<'_> {
 
     /// The backend that trains `init` by `training` on `path`, or `None`
     /// where that path does not exist (the CPU and sparse SGD have one path,
-    /// the net no fused kernels, Adam no lazy epoch).
+    /// the net no fused kernels).
     fn backend<'a>(
         &self,
         init: BackendInit<'a>,
@@ -199,23 +199,17 @@ impl Which<'_> {
                 Some((cuda::sparse::cuda_backend(Arc::clone(gpu), init, storage)?, ""))
             }
             (Which::Cuda(_), Training::Dense { .. }) if path != Path::OpByOp && net => None,
-            (
-                Which::Cuda(_),
-                Training::Dense {
-                    optimizer: Optimizer::Adam { .. },
-                },
-            ) if path == Path::Lazy => None,
             (Which::Cuda(gpu), Training::Dense { optimizer }) => {
                 let (label, opts) = match path {
                     Path::OpByOp => ("op by op", GpuOptions::new(true, false)),
                     Path::Graph => (
                         "fused, graph",
                         GpuOptions {
-                            lazy: false,
+                            one_kernel: false,
                             ..GpuOptions::new(false, false)
                         },
                     ),
-                    Path::Lazy => ("lazy, one kernel", GpuOptions::new(false, false)),
+                    Path::OneKernel => ("one kernel", GpuOptions::new(false, false)),
                 };
                 Some((
                     Box::new(CudaBackend::new(Arc::clone(gpu), init, optimizer, opts)?),
@@ -273,10 +267,10 @@ pub(crate) fn time_gpu(
 }
 
 /// One epoch of every recipe (after a warm-up epoch) on every path it has
-/// (op by op, fused graph, lazy kernel), and each recipe's validation pass.
+/// (op by op, fused graph, one kernel), and each recipe's validation pass.
 fn epoch_rows(data: &Ratings, which: &Which<'_>, push: &mut dyn FnMut(BenchRow)) -> Result<()> {
     for r in recipe::all() {
-        for path in [Path::OpByOp, Path::Graph, Path::Lazy] {
+        for path in [Path::OpByOp, Path::Graph, Path::OneKernel] {
             let setup = TrainSetup::notebook(data, &r, 42)?;
             let mut rng = setup.rng.clone();
             let Some((mut be, label)) = which.backend(setup.init(), setup.training, path)? else {

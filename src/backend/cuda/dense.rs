@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use cudarc::driver::{CudaGraph, CudaSlice, CudaView, CudaViewMut};
 
+use crate::backend::cuda::adam_epoch::AdamEpochBuffers;
 use crate::backend::cuda::lazy::DevicePowers;
 use crate::backend::cuda::memory::{MemoryPlan, EVAL_CHUNK};
 use crate::backend::cuda::optim::{update, Step};
@@ -351,11 +352,13 @@ pub struct CudaBackend {
     /// Fused path: the captured epoch, with the (rows, batch size) it was captured for.
     pub(super) graph: Option<(CudaGraph, usize, usize)>,
     /// Lazy path (with `fused`): SGD epochs at a constant rate as one kernel.
-    pub(super) lazy: bool,
+    pub(super) one_kernel: bool,
     /// Lazy path: per user, then per item, the step after the row's last update.
     pub(super) last: CudaSlice<i32>,
     /// Lazy path: the powers of M for the epoch's rate and steps.
     pub(super) powers: Option<DevicePowers>,
+    /// The Adam epoch's buffers, made on its first use.
+    pub(super) adam_epoch: Option<AdamEpochBuffers>,
 }
 
 impl CudaBackend {
@@ -399,9 +402,10 @@ impl CudaBackend {
             deterministic: opts.deterministic,
             sched: gpu.zeros(1)?,
             graph: None,
-            lazy: opts.lazy,
+            one_kernel: opts.one_kernel,
             last: gpu.zeros(1)?,
             powers: None,
+            adam_epoch: None,
             gpu,
         })
     }
@@ -418,9 +422,7 @@ impl CudaBackend {
 impl Backend for CudaBackend {
     fn device(&self) -> String {
         let path = match (self.fused, self.deterministic) {
-            (true, _) if self.lazy && matches!(self.optimizer, Optimizer::Sgd { .. }) => {
-                "fused: an epoch at one rate is one kernel, lazy momentum"
-            }
+            (true, _) if self.one_kernel => "fused: one kernel an epoch where the batch fits one block",
             (true, _) => "fused, CUDA graph",
             (false, true) => "op by op, deterministic",
             (false, false) => "op by op",
@@ -445,9 +447,12 @@ impl Backend for CudaBackend {
         }
         let steps = crate::backend::epoch_steps(n, batch_size, lrs)?;
         if self.fused {
-            let losses = match self.lazy_epoch(batch_size, lrs) {
-                Some((lr, momentum)) => self.train_epoch_lazy(order, batch_size, lr, momentum)?,
-                None => self.train_epoch_fused(order, batch_size, lrs)?,
+            let losses = if let Some((lr, momentum)) = self.lazy_epoch(batch_size, lrs) {
+                self.train_epoch_lazy(order, batch_size, lr, momentum)?
+            } else if self.adam_epoch(batch_size) {
+                self.train_epoch_adam(order, batch_size, lrs)?
+            } else {
+                self.train_epoch_fused(order, batch_size, lrs)?
             };
             progress(losses.len(), losses.last().copied().unwrap_or(f32::NAN));
             return Ok(losses);

@@ -23,9 +23,36 @@ pub use ptx::{BUILD_NOTE, PTX};
 /// Threads per block for every kernel: `BLOCK_THREADS` in `kernels/common.cuh`,
 /// which every kernel declares with `__launch_bounds__`, must be the same.
 pub(super) const BLOCK: u32 = 256;
-/// Threads of the one block that runs a lazy SGD epoch: `LAZY_THREADS` in
-/// `kernels/lazy.cu`, which that kernel declares with `__launch_bounds__`.
-pub(super) const LAZY_BLOCK: u32 = 1024;
+/// Threads a block of the one-kernel epochs (`kernels/lazy.cu`,
+/// `kernels/adam_epoch.cu`): `EPOCH_THREADS` in `kernels/step_rows.cuh`,
+/// which those kernels declare with `__launch_bounds__`.
+pub(super) const EPOCH_BLOCK: u32 = 1024;
+/// Shared memory a block may use without opting in.
+const SHARED_LIMIT: usize = 48 * 1024;
+
+/// The columns of a row of dot or dotbias in the one-kernel epochs (its
+/// factors, and its bias), or `None` for the models they do not train.
+pub(super) fn epoch_row_width(spec: &crate::model::ModelSpec) -> Option<usize> {
+    use crate::model::ModelKind;
+    match spec.kind {
+        ModelKind::Dot => Some(spec.factors),
+        ModelKind::DotBias => Some(spec.factors + 1),
+        ModelKind::Net | ModelKind::Svd => None,
+    }
+}
+
+/// The bytes of shared memory a one-kernel epoch's block needs at batch
+/// `bs` and row width `w`: `kernels/step_rows.cuh`'s layout, 2·bs·w + 4·bs
+/// floats and 10·bs ints.
+pub(super) fn epoch_shared_bytes(bs: usize, w: usize) -> usize {
+    4 * (2 * bs * w + 4 * bs + 10 * bs)
+}
+
+/// Whether a step of batch `bs` and row width `w` fits one block of a
+/// one-kernel epoch: a thread per position of both sides, and shared memory.
+pub(super) fn epoch_fits(bs: usize, w: usize) -> bool {
+    bs >= 1 && 2 * bs <= EPOCH_BLOCK as usize && epoch_shared_bytes(bs, w) <= SHARED_LIMIT
+}
 /// Grid size cap; grid-stride loops cover the rest.
 pub(super) const MAX_BLOCKS: usize = 65_535;
 
@@ -126,6 +153,7 @@ kernels! {
     adam_update_sched in "fused",
     mf_epoch_lazy_sgd in "lazy",
     sgd_catch_up_all in "lazy",
+    mf_epoch_adam in "adam_epoch",
     mf_sgd_sparse_f32 in "sparse",
     mf_sgd_sparse_bf16 in "sparse",
     mf_sgd_sparse_f32_narrow in "sparse",
@@ -288,12 +316,13 @@ mod tests {
             common.contains(&format!("#define BLOCK_THREADS {BLOCK}\n")),
             "BLOCK_THREADS in kernels/common.cuh must be BLOCK = {BLOCK}"
         );
-        let lazy = std::fs::read_to_string(dir.join("lazy.cu")).expect("kernels/lazy.cu");
+        let rows = std::fs::read_to_string(dir.join("step_rows.cuh")).expect("kernels/step_rows.cuh");
         assert!(
-            lazy.contains(&format!("#define LAZY_THREADS {}\n", super::LAZY_BLOCK)),
-            "LAZY_THREADS in kernels/lazy.cu must be LAZY_BLOCK = {}",
-            super::LAZY_BLOCK
+            rows.contains(&format!("#define EPOCH_THREADS {}\n", super::EPOCH_BLOCK)),
+            "EPOCH_THREADS in kernels/step_rows.cuh must be EPOCH_BLOCK = {}",
+            super::EPOCH_BLOCK
         );
+        let lazy = std::fs::read_to_string(dir.join("lazy.cu")).expect("kernels/lazy.cu");
         assert!(
             lazy.contains(&format!(
                 "#define LAZY_PER_THREAD {}\n",
@@ -307,12 +336,12 @@ mod tests {
             if path.extension().is_some_and(|e| e == "cu") {
                 let text = std::fs::read_to_string(&path).expect("a kernel file");
                 let global = text.matches("__global__ void").count();
-                // Every kernel runs BLOCK threads, but the one-block lazy epoch.
+                // Every kernel runs BLOCK threads, but the one-kernel epochs.
                 let bounded = text
                     .matches("__global__ void __launch_bounds__(BLOCK_THREADS)")
                     .count()
                     + text
-                        .matches("__global__ void __launch_bounds__(LAZY_THREADS)")
+                        .matches("__global__ void __launch_bounds__(EPOCH_THREADS)")
                         .count();
                 assert_eq!(
                     global,

@@ -6,7 +6,7 @@
 
 use cudarc::driver::{CudaSlice, CudaView, CudaViewMut, LaunchConfig, PushKernelArg};
 
-use crate::backend::cuda::device::{grid, int, LAZY_BLOCK};
+use crate::backend::cuda::device::{epoch_fits, epoch_row_width, epoch_shared_bytes, grid, int, EPOCH_BLOCK};
 use crate::backend::cuda::{cuda_err, CudaBackend, Gpu};
 use crate::error::{Error, Result};
 use crate::model::{ModelKind, ModelSpec};
@@ -17,29 +17,12 @@ use crate::optim::Optimizer;
 /// registers: `LAZY_PER_THREAD` in `kernels/lazy.cu`.
 pub const LAZY_PER_THREAD: usize = 8;
 
-/// Shared memory a block of the lazy kernel may use without opting in.
-const SHARED_LIMIT: usize = 48 * 1024;
-
-/// The bytes of shared memory the lazy kernel needs at batch `bs` and row
-/// width `w` (F, plus one with the bias): the layout in `kernels/lazy.cu`,
-/// 2·bs·w + 4·bs floats and 10·bs ints.
-pub fn lazy_shared_bytes(bs: usize, w: usize) -> usize {
-    4 * (2 * bs * w + 4 * bs + 10 * bs)
-}
-
 /// Whether a model trains by the lazy kernel at batch size `bs`: dot or
-/// dotbias, and a batch whose rows fit the one block (its threads, their
-/// registers, and shared memory). Anything else takes the fused graph.
+/// dotbias, a batch that fits one block ([`epoch_fits`]), and a step's rows
+/// that fit the block's registers. Anything else takes the fused graph.
 pub fn lazy_fits(spec: &ModelSpec, bs: usize) -> bool {
-    let w = match spec.kind {
-        ModelKind::Dot => spec.factors,
-        ModelKind::DotBias => spec.factors + 1,
-        ModelKind::Net | ModelKind::Svd => return false,
-    };
-    bs >= 1
-        && 2 * bs <= LAZY_BLOCK as usize
-        && 2 * bs * w <= LAZY_BLOCK as usize * LAZY_PER_THREAD
-        && lazy_shared_bytes(bs, w) <= SHARED_LIMIT
+    epoch_row_width(spec)
+        .is_some_and(|w| epoch_fits(bs, w) && 2 * bs * w <= EPOCH_BLOCK as usize * LAZY_PER_THREAD)
 }
 
 impl Gpu {
@@ -96,8 +79,8 @@ impl Gpu {
         l.arg(&lo).arg(&hi).arg(&lr).arg(&momentum).arg(&wd);
         let cfg = LaunchConfig {
             grid_dim: (1, 1, 1),
-            block_dim: (LAZY_BLOCK, 1, 1),
-            shared_mem_bytes: lazy_shared_bytes(bs, w) as u32,
+            block_dim: (EPOCH_BLOCK, 1, 1),
+            shared_mem_bytes: epoch_shared_bytes(bs, w) as u32,
         };
         // SAFETY: matches mf_epoch_lazy_sgd(float*, float*, int*, float*, const double*,
         // const uint*, const uint*, const float*, int x6, float x5); params and bufs hold
@@ -130,6 +113,8 @@ impl Gpu {
         };
         assert!(params.len() == spec.n_params() && bufs.len() == spec.n_params());
         assert!(last.len() >= spec.n_users + spec.n_items && powers.len() >= 4 * (steps + 1));
+        // The kernel finds a parameter's row in 32-bit arithmetic.
+        int(what, spec.n_params())?;
         let dims = [
             int(what, steps)?,
             int(what, spec.n_users)?,
@@ -164,7 +149,7 @@ impl CudaBackend {
             return None;
         };
         let lr = lazy_sgd::constant_lr(lrs)?;
-        (self.lazy && lazy_fits(&self.spec, bs)).then_some((lr, momentum))
+        (self.one_kernel && lazy_fits(&self.spec, bs)).then_some((lr, momentum))
     }
 
     /// The lazy epoch: upload the order (and the powers of M when the rate

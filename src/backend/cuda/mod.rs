@@ -31,6 +31,9 @@
 //!   once as a CUDA graph and replayed.
 //! - [`lazy`]: the lazy epoch for dot and dotbias under SGD at a constant
 //!   rate: exact lazy momentum, the whole epoch one kernel of one block.
+//! - `adam_epoch.rs`: the Adam epoch for dot and dotbias: one cooperative
+//!   kernel, the batch on one block and the dense update on the others, a
+//!   grid barrier a step.
 //! - [`sparse`]: sparse SGD for the svd model.
 
 pub mod memory;
@@ -40,6 +43,7 @@ pub mod sparse;
 #[cfg(doc)]
 use crate::backend::Backend;
 
+mod adam_epoch;
 mod dense;
 mod device;
 mod fused;

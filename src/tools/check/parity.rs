@@ -63,8 +63,8 @@ pub fn step_parity(
         kernel: format!(
             "step parity {}{}{}",
             recipe.name,
-            match (opts.fused, opts.lazy) {
-                (true, true) => " lazy",
+            match (opts.fused, opts.one_kernel) {
+                (true, true) => " one kernel",
                 (true, false) => " fused",
                 (false, _) => "",
             },
@@ -286,22 +286,22 @@ pub fn sparse_parity<S: DeviceFactor>(
 }
 
 /// The dense recipes whose training step [`run_all`](super::run_all) compares, each with how
-/// the GPU runs it: op by op, fused, and deterministic (the net has no fused
-/// path).
-pub const STEP_PARITY: [(&str, GpuOptions); 9] = {
+/// the GPU runs it: op by op, fused graph, one kernel an epoch, and
+/// deterministic (the net has no fused path).
+pub const STEP_PARITY: [(&str, GpuOptions); 10] = {
     const PLAIN: GpuOptions = GpuOptions {
         fused: false,
-        lazy: false,
+        one_kernel: false,
         deterministic: false,
     };
     const FUSED: GpuOptions = GpuOptions {
         fused: true,
-        lazy: false,
+        one_kernel: false,
         deterministic: false,
     };
     const DET: GpuOptions = GpuOptions {
         fused: false,
-        lazy: false,
+        one_kernel: false,
         deterministic: true,
     };
     [
@@ -310,17 +310,19 @@ pub const STEP_PARITY: [(&str, GpuOptions); 9] = {
         ("net", PLAIN),
         ("dotbias", FUSED),
         ("learner", FUSED),
-        ("dot", LAZY),
-        ("dotbias", LAZY),
+        ("dot", ONE_KERNEL),
+        ("dotbias", ONE_KERNEL),
+        ("learner", ONE_KERNEL),
         ("dotbias", DET),
         ("net", DET),
     ]
 };
 
-/// The GPU's default for SGD recipes: each epoch one kernel, lazy momentum.
-pub const LAZY: GpuOptions = GpuOptions {
+/// The GPU's default: each epoch one kernel (lazy momentum under SGD, the
+/// cooperative epoch under Adam).
+pub const ONE_KERNEL: GpuOptions = GpuOptions {
     fused: true,
-    lazy: true,
+    one_kernel: true,
     deterministic: false,
 };
 
@@ -346,7 +348,7 @@ pub fn lazy_parity(gpu: &Arc<Gpu>, data: &Ratings, recipe: &Recipe, seed: u32) -
         ));
     };
     let (cpu, slack) = cpu_lazy(&setup, optimizer, &order, bs, &lrs)?;
-    let mut cuda = CudaBackend::new(gpu.clone(), setup.init(), optimizer, LAZY)?;
+    let mut cuda = CudaBackend::new(gpu.clone(), setup.init(), optimizer, ONE_KERNEL)?;
     let gpu_loss = cuda.train_epoch(&order, bs, &lrs, 0, &mut |_, _| {})?;
     let gpu_val = cuda.validate()?;
     let gpu_params = cuda.params()?;

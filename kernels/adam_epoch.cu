@@ -1,0 +1,176 @@
+// A whole Adam epoch of dot or dotbias in ONE cooperative kernel launch.
+//
+// Adam with L2 weight decay moves every parameter at every step (an untouched
+// row still has the gradient wd·p), and that has no closed form, so the dense
+// update stays. What goes is everything around it: the launches, and the wait
+// between a step's update and the next step's forward pass. One block, the
+// leader, runs the batch; every other block runs the dense update; and they
+// overlap by one step:
+//
+//   iteration s:  leader:  Adam step s-1 on batch s's rows (it owns them now),
+//                          then batch s's forward and backward: gradient g_s
+//                 others:  Adam step s-1 on every row batch s does not claim
+//                 grid barrier
+//   iteration steps: the others take the last step, on every row.
+//
+// Every parameter gets every Adam step in order, with the same arithmetic as
+// adam_update (optim.cuh's adam_value), so this is the dense epoch, rescheduled.
+// The CPU twin is the dense CPU epoch (CpuBackend::train_epoch under Adam);
+// the loss gradients match it to rounding (warp sums), as mf_step_fused's do.
+//
+// Per-row stamps (Nu + Ni, zeroed before each epoch), each "step + 1" so that
+// zero never matches:
+//   claim[2][rows]  claim[s & 1][r] == s + 1: row r is in batch s; the leader
+//                   writes it one iteration ahead, double-buffered so that
+//                   the next claims never race the reads of these
+//   touch[rows]     touch[r] == s + 1: row r is in batch s, and its loss
+//                   gradient for step s is in gbuf[s & 1]
+// gbuf (2·P) holds each step's loss gradient for the batch's rows only; the
+// stamps say which entries are current, so it is never cleared.
+// sched (2·steps): step_size and sqrt(1 - beta2^t) per step, as fused.cu's.
+// barrier (2 uints): the grid barrier's arrival count and generation.
+#include "optim.cuh"
+#include "step_rows.cuh"
+
+// Elements each thread of an updating block loads before it computes: four
+// independent loads of p, m and v in flight per thread.
+#define ADAM_UNROLL 4
+
+// Every block of the grid waits here until all have arrived; what each wrote
+// before is visible to all after. The grid must be co-resident (a
+// cooperative launch guarantees it).
+__device__ __forceinline__ void grid_barrier(unsigned int* count, unsigned int* generation) {
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        volatile unsigned int* gen = generation;
+        const unsigned int g = *gen;
+        __threadfence();
+        if (atomicAdd(count, 1u) == gridDim.x - 1) {
+            atomicExch(count, 0u);
+            __threadfence();
+            atomicAdd(generation, 1u);
+        } else {
+            while (*gen == g) {
+            }
+        }
+        __threadfence();
+    }
+    __syncthreads();
+}
+
+// losses (steps); users, items, ratings (n: the epoch's rows in order);
+// params, m, v (P); gbuf (2·P); claim (2·rows); touch (rows)
+extern "C" __global__ void __launch_bounds__(EPOCH_THREADS)
+    mf_epoch_adam(float* params, float* m, float* v, float* gbuf, int* claim, int* touch, unsigned int* barrier,
+                  float* losses, const float* __restrict__ sched, const unsigned int* __restrict__ users,
+                  const unsigned int* __restrict__ items, const float* __restrict__ ratings, int n, int bs,
+                  int n_users, int n_items, int f, int with_bias, float lo, float hi, float beta1, float beta2,
+                  float one_minus_beta1, float one_minus_beta2, float eps, float wd) {
+    extern __shared__ float smem[];
+    const int W = f + with_bias;
+    const int slots = 2 * bs * W;
+    const int tid = threadIdx.x;
+    const int rows = n_users + n_items;
+    const long long P = (long long)rows * W;
+    const int steps = (n + bs - 1) / bs;
+    StepRows sr = step_rows(smem, bs, W);
+    const bool leader = blockIdx.x == 0;
+
+    if (leader && tid < 2 * bs) store_step(sr, prefetch_step(users, items, ratings, n, bs, 0, tid), bs, 0, tid);
+    __syncthreads();
+
+    for (int s = 0; s <= steps; s++) {
+        // Adam's scalars for step s - 1.
+        const float step_size = s > 0 ? sched[2 * (s - 1)] : 0.0f;
+        const float bc2 = s > 0 ? sched[2 * (s - 1) + 1] : 1.0f;
+        const float* gprev = gbuf + ((s + 1) & 1) * P;  // step s - 1's gradients
+        if (leader && s < steps) {
+            const int batch = (int)min((long long)bs, n - (long long)s * bs);
+            const int* sid = sr.id + (s & 1) * 2 * bs;
+
+            // 1. Owner slots and duplicates; the next batch read ahead, and claimed.
+            Prefetch ahead = {0, 0.0f};
+            if (tid < 2 * bs) {
+                const int side = tid / bs, pos = tid % bs;
+                ahead = prefetch_step(users, items, ratings, n, bs, s + 1, tid);
+                if ((long long)(s + 1) * bs + pos < n)
+                    claim[((s + 1) & 1) * rows + (side ? n_users + ahead.id : ahead.id)] = s + 2;
+                if (pos < batch) find_duplicates(sr, sid, side, pos, bs, batch);
+            }
+            __syncthreads();
+
+            // 2. Adam step s - 1 on the batch's rows, which no other block touches now.
+            for (int e = tid; e < slots; e += blockDim.x) {
+                const int side = e / (bs * W), o = (e / W) % bs, c = e % W;
+                if (o < batch && sr.first[side * bs + o] == o) {
+                    const int r = sid[side * bs + o];
+                    const int ri = side ? n_users + r : r;
+                    const long long off = row_offset(side, r, c, n_users, n_items, f);
+                    float p = __ldcg(&params[off]);
+                    if (s > 0) {
+                        const float g = __ldcg(&touch[ri]) == s ? __ldcg(&gprev[off]) : 0.0f;
+                        float mi = __ldcg(&m[off]), vi = __ldcg(&v[off]);
+                        adam_value(p, g, mi, vi, beta1, beta2, one_minus_beta1, one_minus_beta2, eps, step_size,
+                                   bc2, wd);
+                        params[off] = p;
+                        m[off] = mi;
+                        v[off] = vi;
+                    }
+                    sr.rows[e] = p;
+                }
+            }
+            __syncthreads();
+
+            // 3. Forward and loss gradient.
+            forward_rows(sr, sr.rating + (s & 1) * bs, bs, batch, W, f, with_bias, lo, hi);
+            __syncthreads();
+
+            // 4. The batch's gradients, summed over duplicates in batch order, into gbuf[s & 1].
+            float* gnow = gbuf + (s & 1) * P;
+            for (int e = tid; e < slots; e += blockDim.x) {
+                const int side = e / (bs * W), o = (e / W) % bs, c = e % W;
+                if (o < batch && sr.first[side * bs + o] == o) {
+                    const int r = sid[side * bs + o];
+                    gnow[row_offset(side, r, c, n_users, n_items, f)] = grad_over_duplicates(sr, side, o, c, bs, W, f);
+                    if (c == 0) touch[side ? n_users + r : r] = s + 1;
+                }
+            }
+            batch_loss(sr, &losses[s], batch);
+            if (tid < 2 * bs) store_step(sr, ahead, bs, s + 1, tid);
+        } else if (!leader && s > 0) {
+            // Adam step s - 1 on every row batch s does not claim (all of them after the last batch).
+            const int* claimed = claim + (s & 1) * rows;
+            const long long stride = (long long)(gridDim.x - 1) * blockDim.x;
+            for (long long base = (long long)(blockIdx.x - 1) * blockDim.x + tid; base < P;
+                 base += ADAM_UNROLL * stride) {
+                float p[ADAM_UNROLL], mi[ADAM_UNROLL], vi[ADAM_UNROLL], g[ADAM_UNROLL];
+                bool mine[ADAM_UNROLL];
+#pragma unroll
+                for (int u = 0; u < ADAM_UNROLL; u++) {
+                    const long long i = base + u * stride;
+                    mine[u] = false;
+                    if (i < P) {
+                        const long long r = row_of(i, n_users, n_items, f);
+                        mine[u] = __ldcg(&claimed[r]) != s + 1;
+                        g[u] = __ldcg(&touch[r]) == s ? __ldcg(&gprev[i]) : 0.0f;
+                        p[u] = __ldcg(&params[i]);
+                        mi[u] = __ldcg(&m[i]);
+                        vi[u] = __ldcg(&v[i]);
+                    }
+                }
+#pragma unroll
+                for (int u = 0; u < ADAM_UNROLL; u++) {
+                    const long long i = base + u * stride;
+                    if (mine[u]) {
+                        adam_value(p[u], g[u], mi[u], vi[u], beta1, beta2, one_minus_beta1, one_minus_beta2, eps,
+                                   step_size, bc2, wd);
+                        params[i] = p[u];
+                        m[i] = mi[u];
+                        v[i] = vi[u];
+                    }
+                }
+            }
+        }
+        if (s < steps) grid_barrier(barrier, barrier + 1);
+    }
+}
