@@ -18,7 +18,7 @@ use crate::optim::Optimizer;
 pub const LAZY_PER_THREAD: usize = 8;
 
 /// Whether a model trains by the lazy kernel at batch size `bs`: dot or
-/// dotbias, a batch that fits one block ([`epoch_fits`]), and a step's rows
+/// dotbias, a batch that fits one block (threads and shared memory), and a step's rows
 /// that fit the block's registers. Anything else takes the fused graph.
 pub fn lazy_fits(spec: &ModelSpec, bs: usize) -> bool {
     epoch_row_width(spec)
