@@ -72,7 +72,7 @@ extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) mf_step_fused(float*
 //
 // params, grads, bufs (P), sched (2*steps)
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) sgd_update_sched(float* params, float* grads, float* bufs, const float* sched,
-                                            int step, float momentum, float wd, long long n) {
+                                            int step, float momentum, float wd, int n) {
     const float lr = sched[2 * step];
     GRID_STRIDE(i, n) { sgd_element(params, grads, bufs, i, lr, momentum, wd); }
 }
@@ -84,10 +84,64 @@ extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) sgd_update_sched(flo
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) adam_update_sched(float* params, float* grads, float* m, float* v,
                                              const float* sched, int step, float beta1, float beta2,
                                              float one_minus_beta1, float one_minus_beta2, float eps,
-                                             float wd, long long n) {
+                                             float wd, int n) {
     const float step_size = sched[2 * step], bias_correction2_sqrt = sched[2 * step + 1];
     GRID_STRIDE(i, n) {
         adam_element(params, grads, m, v, i, beta1, beta2, one_minus_beta1, one_minus_beta2, eps, step_size,
                      bias_correction2_sqrt, wd);
+    }
+}
+
+// Validation for dot and dotbias in one kernel: out[0] = Σ_r (pred[r] − ratings[r])²,
+// summed in double (CPU twin: ModelSpec::mse, which is the model's forward pass
+// then ops::mse_sum). One warp per row computes pred as mf_step_fused does; each
+// block reduces its rows and writes partial[blockIdx.x]; the last block to finish
+// adds the partials in block order, so the sum is the same on every run, and
+// resets *done for the next call.
+//
+// out (1), partial (gridDim.x), done (1, zero before the first call),
+// params (P, as mf_step_fused), users, items, ratings (n)
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS)
+    mf_validate(double* out, double* partial, unsigned int* done, const float* params, const unsigned int* users,
+                const unsigned int* items, const float* ratings, int n, int n_users, int n_items, int f,
+                int with_bias, float lo, float hi) {
+    __shared__ double shared[BLOCK_THREADS];
+    __shared__ bool last;
+    const int lane = threadIdx.x % 32;
+    const float* U = params;
+    const float* M = params + (long long)n_users * f;
+    const float* UB = M + (long long)n_items * f;
+    const float* MB = UB + n_users;
+    double sum = 0.0;  // lane 0's rows, in order
+    WARP_STRIDE(int, row, n) {
+        const long long u = users[row], i = items[row];
+        float acc = 0.0f;
+        for (int k = lane; k < f; k += 32) acc += U[u * f + k] * M[i * f + k];
+        acc = warp_sum(acc);
+        float pred = acc;
+        if (with_bias) {
+            float x = acc;
+            x += UB[u];
+            x += MB[i];
+            pred = sigmoidf(x) * (hi - lo) + lo;
+        }
+        const double d = (double)pred - (double)ratings[row];
+        if (lane == 0) sum += d * d;
+    }
+    sum = block_sum(sum, shared);
+    if (threadIdx.x == 0) {
+        partial[blockIdx.x] = sum;
+        __threadfence();
+        last = atomicAdd(done, 1u) == gridDim.x - 1;
+    }
+    __syncthreads();
+    if (last) {
+        double total = 0.0;
+        for (int b = threadIdx.x; b < gridDim.x; b += blockDim.x) total += __ldcg(&partial[b]);
+        total = block_sum(total, shared);
+        if (threadIdx.x == 0) {
+            out[0] = total;
+            *done = 0;
+        }
     }
 }

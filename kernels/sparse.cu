@@ -89,7 +89,7 @@ __device__ __forceinline__ void store(bf16* p, const float* v) {
 // u (Nu,F), m (Ni,F), ub (Nu), mb (Ni), users, items, ratings, sq_err (n)
 template <typename S, int V, int CHUNKS>
 __device__ void sgd_sparse(S* u, S* m, float* ub, float* mb, float mu, const unsigned int* users,
-                           const unsigned int* items, const float* ratings, float* sq_err, long long n, int f,
+                           const unsigned int* items, const float* ratings, float* sq_err, int n, int f,
                            float lr, float reg) {
     const int lane = threadIdx.x % 32;
     WARP_STRIDE(long long, r, n) {
@@ -142,7 +142,7 @@ __device__ void sgd_sparse(S* u, S* m, float* ub, float* mb, float mu, const uns
 // pred (n), u (Nu,F), m (Ni,F), ub (Nu), mb (Ni), users, items (n)
 template <typename S, int V, int CHUNKS>
 __device__ void predict(float* pred, const S* u, const S* m, const float* ub, const float* mb, float mu,
-                        const unsigned int* users, const unsigned int* items, long long n, int f) {
+                        const unsigned int* users, const unsigned int* items, int n, int f) {
     const int lane = threadIdx.x % 32;
     WARP_STRIDE(long long, r, n) {
         const long long uu = users[r], ii = items[r];
@@ -176,7 +176,7 @@ __device__ void predict(float* pred, const S* u, const S* m, const float* ub, co
 #define SPARSE_KERNELS(S, SUFFIX)                                                                          \
     extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) mf_sgd_sparse_##SUFFIX(S* u, S* m, float* ub, float* mb, float mu,          \
                                                       const unsigned int* users, const unsigned int* items, \
-                                                      const float* ratings, float* sq_err, long long n,    \
+                                                      const float* ratings, float* sq_err, int n,          \
                                                       int f, float lr, float reg) {                        \
         if (f % 4 == 0)                                                                                    \
             sgd_sparse<S, 4, 4>(u, m, ub, mb, mu, users, items, ratings, sq_err, n, f, lr, reg);           \
@@ -185,7 +185,7 @@ __device__ void predict(float* pred, const S* u, const S* m, const float* ub, co
     }                                                                                                      \
     extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) mf_sgd_sparse_##SUFFIX##_narrow(                                            \
         S* u, S* m, float* ub, float* mb, float mu, const unsigned int* users, const unsigned int* items,   \
-        const float* ratings, float* sq_err, long long n, int f, float lr, float reg) {                    \
+        const float* ratings, float* sq_err, int n, int f, float lr, float reg) {                    \
         if (f % 4 == 0)                                                                                    \
             sgd_sparse<S, 4, 1>(u, m, ub, mb, mu, users, items, ratings, sq_err, n, f, lr, reg);           \
         else                                                                                               \
@@ -193,7 +193,7 @@ __device__ void predict(float* pred, const S* u, const S* m, const float* ub, co
     }                                                                                                      \
     extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) mf_predict_##SUFFIX(float* pred, const S* u, const S* m, const float* ub,  \
                                                    const float* mb, float mu, const unsigned int* users,   \
-                                                   const unsigned int* items, long long n, int f) {        \
+                                                   const unsigned int* items, int n, int f) {        \
         if (f % 4 == 0)                                                                                    \
             predict<S, 4, 4>(pred, u, m, ub, mb, mu, users, items, n, f);                                  \
         else                                                                                               \
@@ -207,10 +207,10 @@ SPARSE_KERNELS(bf16, bf16)
 // order: the per-step losses of a sparse epoch. One thread per group.
 //
 // out (ceil(n / group)), x (n)
-extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) group_mean(float* out, const float* x, long long n, int group) {
-    const long long groups = (n + group - 1) / group;
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) group_mean(float* out, const float* x, int n, int group) {
+    const long long groups = ((long long)n + group - 1) / group;
     GRID_STRIDE(g, groups) {
-        const long long start = g * group, end = min(n, start + group);
+        const long long start = g * group, end = min((long long)n, start + group);
         double sum = 0.0;
         for (long long i = start; i < end; i++) sum += (double)x[i];
         out[g] = (float)(sum / (double)(end - start));

@@ -30,9 +30,10 @@ for name in ["learner", "dot", "dotbias", "net"]:
     mo, mg, mk = (m.get(f"epoch {name} ({p})") for p in ("op by op", "fused, graph", "one kernel"))
     best[name] = min(x for x in (mo, mg, mk) if x is not None)
     print(f"{name:<9} {f(te):>12} {f(tg):>12} {f(mo):>11} {f(mg):>13} {f(mk):>11} {r(te, mo):>9} {r(tg, best[name]):>11}")
-    tv, mv = t.get(f"validation {name}"), m.get(f"validation {name}")
+    tv, mv, mk = t.get(f"validation {name}"), m.get(f"validation {name}"), m.get(f"validation {name} (one kernel)")
     if tv and mv:
-        print(f"{'':<9} validation: torch {tv:.3f} ms, mfcuda {mv:.3f} ms, {tv / mv:.1f}x")
+        one = f", one kernel {mk * 1e3:.1f} µs ({tv / mk:.1f}x)" if mk else ""
+        print(f"{'':<9} validation: torch {tv:.3f} ms, mfcuda op by op {mv:.3f} ms ({tv / mv:.1f}x){one}")
 print()
 print("targets of issue #14 (the fastest mfcuda path of each recipe):")
 for name, target in [("dot", 2.5), ("dotbias", 2.5), ("learner", 4.0), ("net", 10.0)]:

@@ -302,13 +302,18 @@ fn epoch_rows(data: &Ratings, which: &Which<'_>, push: &mut dyn FnMut(BenchRow))
                 pct_of_copy: None,
                 ratings_per_s: Some(setup.train.len() as f64 / (ms / 1e3)),
             });
-            if path == Path::OpByOp {
+            // Validation op by op, and in one kernel where the fused path has it (dot, dotbias).
+            if path == Path::OpByOp || (path == Path::OneKernel && r.model.kind != ModelKind::Net) {
                 let mut validate = || be.validate().map(|_| ());
                 validate()?;
                 let ms = which.time_once(&mut validate)?;
                 push(BenchRow {
                     device: which.name().into(),
-                    what: format!("validation {}", r.name),
+                    what: if path == Path::OpByOp {
+                        format!("validation {}", r.name)
+                    } else {
+                        format!("validation {} (one kernel)", r.name)
+                    },
                     size: format!("{} rows", setup.valid.len()),
                     ms,
                     gb_per_s: None,

@@ -359,6 +359,9 @@ pub struct CudaBackend {
     pub(super) powers: Option<DevicePowers>,
     /// The Adam epoch's buffers, made on its first use.
     pub(super) adam_epoch: Option<AdamEpochBuffers>,
+    /// One-kernel validation: a partial sum per block, and the blocks-done counter.
+    val_partial: CudaSlice<f64>,
+    val_done: CudaSlice<u32>,
 }
 
 impl CudaBackend {
@@ -406,6 +409,8 @@ impl CudaBackend {
             last: gpu.zeros(1)?,
             powers: None,
             adam_epoch: None,
+            val_partial: gpu.zeros(1)?,
+            val_done: gpu.zeros(1)?,
             gpu,
         })
     }
@@ -531,24 +536,39 @@ impl Backend for CudaBackend {
             .memset_zeros(&mut self.mse)
             .map_err(|e| cuda_err("memset", e))?;
         let v = &self.valid;
-        for start in (0..v.len).step_by(self.ws.cap) {
-            let rows = start..(start + self.ws.cap).min(v.len);
-            let batch = rows.len();
-            forward(
-                &self.gpu,
+        if self.fused && matches!(self.spec.kind, ModelKind::Dot | ModelKind::DotBias) {
+            // One kernel and a device-side reduction (kernels/fused.cu).
+            if self.val_partial.len() < Gpu::VALIDATE_BLOCKS {
+                self.val_partial = self.gpu.zeros(Gpu::VALIDATE_BLOCKS)?;
+            }
+            self.gpu.mf_validate(
+                &mut self.mse.as_view_mut(),
+                &mut self.val_partial.as_view_mut(),
+                &mut self.val_done.as_view_mut(),
+                &self.params.as_view(),
+                (&v.users.as_view(), &v.items.as_view(), &v.ratings.as_view()),
                 &self.spec,
-                &self.params,
-                &mut self.ws,
-                &v.users.slice(rows.clone()),
-                &v.items.slice(rows.clone()),
-                None,
             )?;
-            self.gpu.mse_sum(
-                &mut self.mse.slice_mut(..),
-                &self.ws.pred.slice(..batch),
-                &v.ratings.slice(rows),
-                self.deterministic,
-            )?;
+        } else {
+            for start in (0..v.len).step_by(self.ws.cap) {
+                let rows = start..(start + self.ws.cap).min(v.len);
+                let batch = rows.len();
+                forward(
+                    &self.gpu,
+                    &self.spec,
+                    &self.params,
+                    &mut self.ws,
+                    &v.users.slice(rows.clone()),
+                    &v.items.slice(rows.clone()),
+                    None,
+                )?;
+                self.gpu.mse_sum(
+                    &mut self.mse.slice_mut(..),
+                    &self.ws.pred.slice(..batch),
+                    &v.ratings.slice(rows),
+                    self.deterministic,
+                )?;
+            }
         }
         let sum = self.gpu.download(&self.mse.slice(..1))?;
         Ok(sum[0] / v.len as f64)

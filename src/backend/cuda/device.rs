@@ -151,6 +151,7 @@ kernels! {
     mf_step_fused in "fused",
     sgd_update_sched in "fused",
     adam_update_sched in "fused",
+    mf_validate in "fused",
     mf_epoch_lazy_sgd in "lazy",
     sgd_catch_up_all in "lazy",
     mf_epoch_adam in "adam_epoch",
@@ -353,5 +354,37 @@ mod tests {
             }
         }
         assert!(kernels >= 30, "only {kernels} kernels found");
+    }
+
+    /// One integer type for sizes (kernels/common.cuh): no kernel takes a
+    /// 64-bit argument but the dropout's seed and step, which are values.
+    #[test]
+    fn every_kernel_takes_its_sizes_as_int() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("kernels");
+        let mut params = 0;
+        for entry in std::fs::read_dir(&dir).expect("kernels/") {
+            let path = entry.expect("an entry").path();
+            if !path.extension().is_some_and(|e| e == "cu") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("a kernel file");
+            for sig in text.split("__global__ void").skip(1) {
+                let args = sig.split(')').nth(1).expect("a parameter list");
+                let args = args.split('(').nth(1).expect("a parameter list");
+                for arg in args.split(',') {
+                    let arg = arg.trim().trim_end_matches('\\').trim();
+                    params += 1;
+                    if arg.contains("long long") || arg.contains("size_t") || arg.contains("int64") {
+                        let name = arg.rsplit(' ').next().unwrap_or("");
+                        assert!(
+                            matches!(name, "seed" | "step") && arg.starts_with("unsigned long long"),
+                            "{}: `{arg}` is a 64-bit argument; sizes are int",
+                            path.display()
+                        );
+                    }
+                }
+            }
+        }
+        assert!(params > 200, "only {params} kernel parameters found");
     }
 }

@@ -552,4 +552,62 @@ impl Gpu {
         unsafe { l.launch(grid(batch * 32)) }.map_err(|e| cuda_err(what, e))?;
         Ok(())
     }
+
+    /// Blocks of [`Gpu::mf_validate`]: about what an H100 or H200 holds at
+    /// once; a warp-stride loop covers any number of rows.
+    pub const VALIDATE_BLOCKS: usize = 1024;
+
+    /// Σ (pred − rating)² over the rows `rows` of dot or dotbias, in one
+    /// kernel (see `kernels/fused.cu`), into `out[0]`. `partial` holds
+    /// [`Gpu::VALIDATE_BLOCKS`] doubles; `done` is a zeroed counter that the
+    /// kernel leaves zeroed. Its CPU twin is [`ModelSpec::mse`] times the
+    /// rows.
+    pub fn mf_validate(
+        &self,
+        out: &mut CudaViewMut<'_, f64>,
+        partial: &mut CudaViewMut<'_, f64>,
+        done: &mut CudaViewMut<'_, u32>,
+        params: &CudaView<'_, f32>,
+        rows: (&CudaView<'_, u32>, &CudaView<'_, u32>, &CudaView<'_, f32>),
+        spec: &ModelSpec,
+    ) -> Result<()> {
+        let what = "mf_validate";
+        let (users, items, ratings) = rows;
+        let n = users.len();
+        let with_bias = match spec.kind {
+            ModelKind::Dot => 0i32,
+            ModelKind::DotBias => 1,
+            ModelKind::Net | ModelKind::Svd => {
+                return Err(Error::invalid(
+                    what,
+                    "only dot and dotbias validate in one kernel",
+                ))
+            }
+        };
+        assert!(items.len() == n && ratings.len() == n && !out.is_empty() && !done.is_empty());
+        assert!(params.len() == spec.n_params() && partial.len() >= Self::VALIDATE_BLOCKS);
+        let dims = [
+            int(what, n)?,
+            int(what, spec.n_users)?,
+            int(what, spec.n_items)?,
+            int(what, spec.factors)?,
+            with_bias,
+        ];
+        let (lo, hi) = spec.y_range;
+        let mut l = self.stream.launch_builder(&self.k.mf_validate);
+        l.arg(out).arg(partial).arg(done).arg(params);
+        l.arg(users).arg(items).arg(ratings);
+        for d in &dims {
+            l.arg(d);
+        }
+        l.arg(&lo).arg(&hi);
+        let mut cfg = grid(n * 32);
+        cfg.grid_dim.0 = cfg.grid_dim.0.min(Self::VALIDATE_BLOCKS as u32);
+        // SAFETY: matches mf_validate(double*, double*, uint*, const float*, const uint* x2,
+        // const float*, int x5, float, float); partial holds a double per block (at most
+        // VALIDATE_BLOCKS), params the model's tensors in ModelSpec::tensors order; one
+        // warp per row.
+        unsafe { l.launch(cfg) }.map_err(|e| cuda_err(what, e))?;
+        Ok(())
+    }
 }

@@ -93,7 +93,7 @@ impl Gpu {
             (Storage::F32, true) => &self.k.mf_sgd_sparse_f32_narrow,
             (Storage::Bf16, true) => &self.k.mf_sgd_sparse_bf16_narrow,
         };
-        let (n_arg, f_arg) = (n as i64, int(what, f)?);
+        let (n_arg, f_arg) = (int(what, n)?, int(what, f)?);
         let mut l = self.stream.launch_builder(func);
         l.arg(u).arg(m).arg(ub).arg(mb).arg(&mu);
         l.arg(users).arg(items).arg(ratings).arg(sq_err);
@@ -124,7 +124,7 @@ impl Gpu {
             }
         };
         // SAFETY: matches mf_sgd_sparse_{f32,bf16}[_narrow](S*, S*, float*, float*, float, const uint* x2,
-        // const float*, float*, long long, int, float, float) with S the device type of
+        // const float*, float*, int, int, float, float) with S the device type of
         // S::Dev (float, or the 2-byte struct bf16); u and m hold (rows × f) factors, the
         // indices are below their rows (Examples guarantee it), sq_err holds n floats, and
         // f is within the chosen kernel's limit (checked above).
@@ -160,12 +160,12 @@ impl Gpu {
             Storage::F32 => &self.k.mf_predict_f32,
             Storage::Bf16 => &self.k.mf_predict_bf16,
         };
-        let (n_arg, f_arg) = (n as i64, int(what, f)?);
+        let (n_arg, f_arg) = (int(what, n)?, int(what, f)?);
         let mut l = self.stream.launch_builder(func);
         l.arg(pred).arg(u).arg(m).arg(ub).arg(mb).arg(&mu);
         l.arg(users).arg(items).arg(&n_arg).arg(&f_arg);
         // SAFETY: matches mf_predict_{f32,bf16}(float*, const S* x2, const float* x2, float,
-        // const uint* x2, long long, int); pred holds n floats, the indices are in range.
+        // const uint* x2, int, int); pred holds n floats, the indices are in range.
         unsafe { l.launch(grid(n.saturating_mul(32))) }.map_err(|e| cuda_err(what, e))?;
         Ok(())
     }
@@ -180,10 +180,10 @@ impl Gpu {
         let n = x.len();
         let groups = n.div_ceil(group.max(1));
         assert!(group > 0 && out.len() >= groups);
-        let (n_arg, g_arg) = (n as i64, int("group_mean", group)?);
+        let (n_arg, g_arg) = (int("group_mean", n)?, int("group_mean", group)?);
         let mut l = self.stream.launch_builder(&self.k.group_mean);
         l.arg(out).arg(x).arg(&n_arg).arg(&g_arg);
-        // SAFETY: matches group_mean(float*, const float*, long long, int); out holds
+        // SAFETY: matches group_mean(float*, const float*, int, int); out holds
         // ceil(n / group) floats.
         unsafe { l.launch(grid(groups)) }.map_err(|e| cuda_err("group_mean", e))?;
         Ok(())

@@ -81,7 +81,7 @@ impl Gpu {
     ) -> Result<()> {
         let n = params.len();
         assert!(grads.len() >= n && bufs.len() >= n);
-        let n_arg = n as i64;
+        let n_arg = int("sgd_update", n)?;
         let mut l = self.stream.launch_builder(&self.k.sgd_update);
         l.arg(params)
             .arg(grads)
@@ -90,7 +90,7 @@ impl Gpu {
             .arg(&momentum)
             .arg(&wd)
             .arg(&n_arg);
-        // SAFETY: matches sgd_update(float*, float*, float*, float, float, float, long long);
+        // SAFETY: matches sgd_update(float*, float*, float*, float, float, float, int);
         // all three buffers hold n floats.
         unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("sgd_update", e))?;
         Ok(())
@@ -108,7 +108,7 @@ impl Gpu {
     ) -> Result<()> {
         let n = params.len();
         assert!(grads.len() >= n && m.len() >= n && v.len() >= n);
-        let n_arg = n as i64;
+        let n_arg = int("adam_update", n)?;
         let mut l = self.stream.launch_builder(&self.k.adam_update);
         l.arg(params).arg(grads).arg(m).arg(v);
         l.arg(&s.beta1)
@@ -120,7 +120,7 @@ impl Gpu {
             .arg(&s.bias_correction2_sqrt)
             .arg(&wd)
             .arg(&n_arg);
-        // SAFETY: matches adam_update(float*, float*, float*, float*, 8 floats, long long);
+        // SAFETY: matches adam_update(float*, float*, float*, float*, 8 floats, int);
         // all four buffers hold n floats.
         unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("adam_update", e))?;
         Ok(())
@@ -140,7 +140,7 @@ impl Gpu {
     ) -> Result<()> {
         let n = params.len();
         assert!(grads.len() >= n && bufs.len() >= n && sched.len() > 2 * step);
-        let (s, n_arg) = (int("sgd_update_sched", step)?, n as i64);
+        let (s, n_arg) = (int("sgd_update_sched", step)?, int("sgd_update_sched", n)?);
         let mut l = self.stream.launch_builder(&self.k.sgd_update_sched);
         l.arg(params)
             .arg(grads)
@@ -151,7 +151,7 @@ impl Gpu {
             .arg(&wd)
             .arg(&n_arg);
         // SAFETY: matches sgd_update_sched(float*, float*, float*, const float*, int, float,
-        // float, long long); buffers hold n floats, sched at least 2·step + 1.
+        // float, int); buffers hold n floats, sched at least 2·step + 1.
         unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("sgd_update_sched", e))?;
         Ok(())
     }
@@ -173,7 +173,7 @@ impl Gpu {
     ) -> Result<()> {
         let n = params.len();
         assert!(grads.len() >= n && m.len() >= n && v.len() >= n && sched.len() > 2 * step + 1);
-        let (st, n_arg) = (int("adam_update_sched", step)?, n as i64);
+        let (st, n_arg) = (int("adam_update_sched", step)?, int("adam_update_sched", n)?);
         let mut l = self.stream.launch_builder(&self.k.adam_update_sched);
         l.arg(params).arg(grads).arg(m).arg(v).arg(sched).arg(&st);
         l.arg(&s.beta1)
@@ -182,7 +182,7 @@ impl Gpu {
             .arg(&s.one_minus_beta2)
             .arg(&s.eps);
         l.arg(&wd).arg(&n_arg);
-        // SAFETY: matches adam_update_sched(float* x4, const float*, int, 6 floats, long long);
+        // SAFETY: matches adam_update_sched(float* x4, const float*, int, 6 floats, int);
         // buffers hold n floats, sched at least 2·step + 2.
         unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("adam_update_sched", e))?;
         Ok(())

@@ -85,6 +85,39 @@ pub(super) fn checks(
                     "mf_step_fused dotbias"
                 };
                 push(name, format!("B={} F={f} N={}", n - bs, spec.n_users), cmp);
+
+                // Validation in one kernel over all n rows, against the model's forward pass and mse_sum.
+                let rows = crate::data::Examples {
+                    users: users.clone(),
+                    items: items.clone(),
+                    ratings: ratings.clone(),
+                };
+                let want = spec.mse(&params, &rows, &mut ws) * n as f64;
+                let (mut out, mut partial, mut done) = (
+                    gpu.zeros::<f64>(1)?,
+                    gpu.zeros::<f64>(Gpu::VALIDATE_BLOCKS)?,
+                    gpu.zeros::<u32>(1)?,
+                );
+                let mut got = [0f64; 2];
+                // Twice: the kernel must leave its counter ready for the next call.
+                for g in &mut got {
+                    gpu.mf_validate(
+                        &mut out.as_view_mut(),
+                        &mut partial.as_view_mut(),
+                        &mut done.as_view_mut(),
+                        &dp.as_view(),
+                        (&du.as_view(), &di.as_view(), &dr.as_view()),
+                        &spec,
+                    )?;
+                    *g = gpu.download(&out.as_view())?[0];
+                }
+                let cmp = compare_all(&[(got.to_vec(), vec![want; 2])], 1e-9, 1e-5);
+                let name = if kind == ModelKind::Dot {
+                    "mf_validate dot"
+                } else {
+                    "mf_validate dotbias"
+                };
+                push(name, format!("n={n} F={f}"), cmp);
             }
         }
     }
