@@ -29,34 +29,7 @@
 // stamps say which entries are current, so it is never cleared.
 // sched (2·steps): step_size and sqrt(1 - beta2^t) per step, as fused.cu's.
 // barrier (2 uints): the grid barrier's arrival count and generation.
-#include "optim.cuh"
-#include "step_rows.cuh"
-
-// Elements each thread of an updating block loads before it computes: four
-// independent loads of p, m and v in flight per thread.
-#define ADAM_UNROLL 4
-
-// Every block of the grid waits here until all have arrived; what each wrote
-// before is visible to all after. The grid must be co-resident (a
-// cooperative launch guarantees it).
-__device__ __forceinline__ void grid_barrier(unsigned int* count, unsigned int* generation) {
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        volatile unsigned int* gen = generation;
-        const unsigned int g = *gen;
-        __threadfence();
-        if (atomicAdd(count, 1u) == gridDim.x - 1) {
-            atomicExch(count, 0u);
-            __threadfence();
-            atomicAdd(generation, 1u);
-        } else {
-            while (*gen == g) {
-            }
-        }
-        __threadfence();
-    }
-    __syncthreads();
-}
+#include "adam_epoch.cuh"
 
 // losses (steps); users, items, ratings (n: the epoch's rows in order);
 // params, m, v (P); gbuf (2·P); claim (2·rows); touch (rows)
@@ -81,8 +54,8 @@ extern "C" __global__ void __launch_bounds__(EPOCH_THREADS)
 
     for (int s = 0; s <= steps; s++) {
         // Adam's scalars for step s - 1.
-        const float step_size = s > 0 ? sched[2 * (s - 1)] : 0.0f;
-        const float bc2 = s > 0 ? sched[2 * (s - 1) + 1] : 1.0f;
+        const AdamScalars a = {beta1, beta2, one_minus_beta1, one_minus_beta2, eps, wd,
+                               s > 0 ? sched[2 * (s - 1)] : 0.0f, s > 0 ? sched[2 * (s - 1) + 1] : 1.0f};
         const float* gprev = gbuf + ((s + 1) & 1) * P;  // step s - 1's gradients
         if (leader && s < steps) {
             const int batch = (int)min((long long)bs, n - (long long)s * bs);
@@ -104,19 +77,8 @@ extern "C" __global__ void __launch_bounds__(EPOCH_THREADS)
                 const int side = e / (bs * W), o = (e / W) % bs, c = e % W;
                 if (o < batch && sr.first[side * bs + o] == o) {
                     const int r = sid[side * bs + o];
-                    const int ri = side ? n_users + r : r;
                     const long long off = row_offset(side, r, c, n_users, n_items, f);
-                    float p = __ldcg(&params[off]);
-                    if (s > 0) {
-                        const float g = __ldcg(&touch[ri]) == s ? __ldcg(&gprev[off]) : 0.0f;
-                        float mi = __ldcg(&m[off]), vi = __ldcg(&v[off]);
-                        adam_value(p, g, mi, vi, beta1, beta2, one_minus_beta1, one_minus_beta2, eps, step_size,
-                                   bc2, wd);
-                        params[off] = p;
-                        m[off] = mi;
-                        v[off] = vi;
-                    }
-                    sr.rows[e] = p;
+                    sr.rows[e] = adam_owned(params, m, v, gprev, touch, side ? n_users + r : r, off, s, a);
                 }
             }
             __syncthreads();
@@ -139,37 +101,7 @@ extern "C" __global__ void __launch_bounds__(EPOCH_THREADS)
             if (tid < 2 * bs) store_step(sr, ahead, bs, s + 1, tid);
         } else if (!leader && s > 0) {
             // Adam step s - 1 on every row batch s does not claim (all of them after the last batch).
-            const int* claimed = claim + (s & 1) * rows;
-            const long long stride = (long long)(gridDim.x - 1) * blockDim.x;
-            for (long long base = (long long)(blockIdx.x - 1) * blockDim.x + tid; base < P;
-                 base += ADAM_UNROLL * stride) {
-                float p[ADAM_UNROLL], mi[ADAM_UNROLL], vi[ADAM_UNROLL], g[ADAM_UNROLL];
-                bool mine[ADAM_UNROLL];
-#pragma unroll
-                for (int u = 0; u < ADAM_UNROLL; u++) {
-                    const long long i = base + u * stride;
-                    mine[u] = false;
-                    if (i < P) {
-                        const long long r = row_of(i, n_users, n_items, f);
-                        mine[u] = __ldcg(&claimed[r]) != s + 1;
-                        g[u] = __ldcg(&touch[r]) == s ? __ldcg(&gprev[i]) : 0.0f;
-                        p[u] = __ldcg(&params[i]);
-                        mi[u] = __ldcg(&m[i]);
-                        vi[u] = __ldcg(&v[i]);
-                    }
-                }
-#pragma unroll
-                for (int u = 0; u < ADAM_UNROLL; u++) {
-                    const long long i = base + u * stride;
-                    if (mine[u]) {
-                        adam_value(p[u], g[u], mi[u], vi[u], beta1, beta2, one_minus_beta1, one_minus_beta2, eps,
-                                   step_size, bc2, wd);
-                        params[i] = p[u];
-                        m[i] = mi[u];
-                        v[i] = vi[u];
-                    }
-                }
-            }
+            adam_unclaimed(params, m, v, gprev, claim + (s & 1) * rows, touch, s, P, n_users, n_items, f, a);
         }
         if (s < steps) grid_barrier(barrier, barrier + 1);
     }

@@ -12,7 +12,7 @@
 // int, and the host's wrappers pass i32s made by device::int, which refuses a
 // size past 2^31 - 1 with a message. Products that can pass 2^31 (a row times
 // a width, an offset into a table) are formed in long long inside the kernel.
-// The only 64-bit arguments are values, not sizes: the dropout seed and step.
+// The only 64-bit arguments are values, not sizes: dropout's seed and step.
 
 // for (i = this thread's first element; i < n; i += all threads in the grid)
 #define GRID_STRIDE(i, n)                                                        \

@@ -67,14 +67,15 @@ fn one_step_parity_sgd_adam_net_fused_and_sparse() {
         rows.push(step_parity(&gpu, &data, &recipe, 7, GpuOptions::default()).unwrap());
         rows.push(step_parity(&gpu, &data, &recipe, 7, GpuOptions::new(false, true)).unwrap());
         if name != "net" {
-            // The fused graph, and the default (lazy for the SGD recipes).
+            // The fused graph (the net has none).
             let graph = GpuOptions {
                 one_kernel: false,
                 ..GpuOptions::new(false, false)
             };
             rows.push(step_parity(&gpu, &data, &recipe, 7, graph).unwrap());
-            rows.push(step_parity(&gpu, &data, &recipe, 7, GpuOptions::new(false, false)).unwrap());
         }
+        // The default: one kernel an epoch.
+        rows.push(step_parity(&gpu, &data, &recipe, 7, GpuOptions::new(false, false)).unwrap());
         if name == "dot" || name == "dotbias" {
             rows.push(lazy_parity(&gpu, &data, &recipe, 7).unwrap());
         }
@@ -134,15 +135,20 @@ fn recipes_on_gpu_match_cpu_and_notebook() {
             gpu.val_mse,
             gpu.notebook_mse.unwrap()
         );
-        if name != "net" {
-            // The fused graph, and the default (the lazy kernel for dot and dotbias).
+        {
+            // The fused graph (not for the net), and the default: one kernel an epoch.
             let graph = GpuOptions {
                 one_kernel: false,
                 ..GpuOptions::new(false, false)
             };
-            for (path, opts) in [("fused", graph), ("default", GpuOptions::new(false, false))] {
+            let paths = [("fused", graph), ("default", GpuOptions::new(false, false))];
+            for (path, opts) in paths
+                .into_iter()
+                .filter(|(p, _)| name != "net" || *p == "default")
+            {
                 let fused = run(Device::Cuda(0), opts);
                 assert!(fused.device.contains("fused"), "{}", fused.device);
+                let tol = if name == "net" { 0.003 } else { 0.002 };
                 let _ = writeln!(
                     std::io::stderr(),
                     "{name}: {path} val_mse {:.5} ({:.4} s/epoch; {})",
@@ -151,7 +157,7 @@ fn recipes_on_gpu_match_cpu_and_notebook() {
                     fused.device
                 );
                 assert!(
-                    (fused.val_mse - gpu.val_mse).abs() <= 0.002,
+                    (fused.val_mse - gpu.val_mse).abs() <= tol,
                     "{name}: {path} {} op by op {}",
                     fused.val_mse,
                     gpu.val_mse

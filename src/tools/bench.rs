@@ -177,7 +177,7 @@ impl Which<'_> {
 
     /// The backend that trains `init` by `training` on `path`, or `None`
     /// where that path does not exist (the CPU and sparse SGD have one path,
-    /// the net no fused kernels).
+    /// the net no graph).
     fn backend<'a>(
         &self,
         init: BackendInit<'a>,
@@ -198,7 +198,7 @@ impl Which<'_> {
             (Which::Cuda(gpu), Training::Sparse { storage }) => {
                 Some((cuda::sparse::cuda_backend(Arc::clone(gpu), init, storage)?, ""))
             }
-            (Which::Cuda(_), Training::Dense { .. }) if path != Path::OpByOp && net => None,
+            (Which::Cuda(_), Training::Dense { .. }) if path == Path::Graph && net => None,
             (Which::Cuda(gpu), Training::Dense { optimizer }) => {
                 let (label, opts) = match path {
                     Path::OpByOp => ("op by op", GpuOptions::new(true, false)),

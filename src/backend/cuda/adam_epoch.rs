@@ -1,17 +1,59 @@
-//! [`CudaBackend`]'s Adam epoch for dot and dotbias: one cooperative launch
-//! an epoch (`kernels/adam_epoch.cu`). Block 0 runs each batch; the others
-//! run the dense Adam update one step behind it; a grid barrier ends each
-//! step. The arithmetic is the dense epoch's, rescheduled: its CPU twin is
+//! [`CudaBackend`]'s Adam epoch for dot, dotbias and the net: one
+//! cooperative launch an epoch (`kernels/adam_epoch.cu`,
+//! `kernels/net_epoch.cu`). Block 0 runs each batch; the others run the
+//! dense Adam update one step behind it; a grid barrier ends each step. The
+//! arithmetic is the dense epoch's, rescheduled: its CPU twin is
 //! [`crate::backend::cpu::CpuBackend`]'s dense epoch under Adam.
 
-use cudarc::driver::{CudaSlice, CudaView, CudaViewMut, LaunchConfig, PushKernelArg};
+use cudarc::driver::{CudaFunction, CudaSlice, CudaView, CudaViewMut, LaunchConfig, PushKernelArg};
 
-use crate::backend::cuda::device::{epoch_fits, epoch_row_width, epoch_shared_bytes, int, EPOCH_BLOCK};
+use crate::backend::cuda::device::{
+    epoch_fits, epoch_row_width, epoch_shared_bytes, int, EPOCH_BLOCK, SHARED_LIMIT,
+};
 use crate::backend::cuda::{cuda_err, CudaBackend, Gpu};
 use crate::error::{Error, Result};
-use crate::model::ModelSpec;
+use crate::model::{DropoutKey, ModelKind, ModelSpec};
 use crate::ops::AdamStep;
 use crate::optim::{adam, Optimizer};
+
+/// The shared memory of the net's block (`kernels/net_epoch.cu`): the
+/// batch's concatenated rows, three (batch × hidden) activations, the dense
+/// tensors, and the step's ids at row width 0.
+pub fn net_shared_bytes(bs: usize, f: usize, hidden: usize) -> usize {
+    4 * (bs * 2 * f + 3 * bs * hidden + hidden * 2 * f + 2 * hidden + 1) + epoch_shared_bytes(bs, 0)
+}
+
+/// The Adam epoch's kernel for `spec` at batch `bs`, and its block's shared
+/// memory, or `None` when the model or the batch does not fit one block.
+fn adam_kernel<'g>(gpu: &'g Gpu, spec: &ModelSpec, bs: usize) -> Option<(&'g CudaFunction, usize)> {
+    if !adam_epoch_fits(spec, bs) {
+        return None;
+    }
+    match spec.kind {
+        ModelKind::Net => Some((
+            &gpu.k.mf_epoch_adam_net,
+            net_shared_bytes(bs, spec.factors, spec.hidden),
+        )),
+        _ => Some((
+            &gpu.k.mf_epoch_adam,
+            epoch_shared_bytes(bs, epoch_row_width(spec)?),
+        )),
+    }
+}
+
+/// Whether `spec` at batch `bs` fits the Adam epoch's one block: a thread
+/// per position, shared memory, and (the net) a thread per hidden unit.
+pub fn adam_epoch_fits(spec: &ModelSpec, bs: usize) -> bool {
+    match spec.kind {
+        ModelKind::Dot | ModelKind::DotBias => epoch_row_width(spec).is_some_and(|w| epoch_fits(bs, w)),
+        ModelKind::Net => {
+            epoch_fits(bs, 0)
+                && spec.hidden < EPOCH_BLOCK as usize
+                && net_shared_bytes(bs, spec.factors, spec.hidden) <= SHARED_LIMIT
+        }
+        ModelKind::Svd => false,
+    }
+}
 
 /// What the Adam epoch keeps on the device besides the parameters and
 /// moments (see `kernels/adam_epoch.cu`).
@@ -26,6 +68,8 @@ pub struct AdamEpochBuffers {
     barrier: CudaSlice<u32>,
     /// Blocks of the cooperative grid: all resident at once.
     blocks: u32,
+    /// The batch size the grid was sized for (its shared memory).
+    bs: usize,
 }
 
 impl AdamEpochBuffers {
@@ -33,14 +77,12 @@ impl AdamEpochBuffers {
     /// once with the step's shared memory. `None` when that is fewer than
     /// two (one leads, the rest update).
     pub fn new(gpu: &Gpu, spec: &ModelSpec, bs: usize) -> Result<Option<AdamEpochBuffers>> {
-        let Some(w) = epoch_row_width(spec) else {
+        let Some((kernel, shared)) = adam_kernel(gpu, spec, bs) else {
             return Ok(None);
         };
-        let per_sm = gpu
-            .k
-            .mf_epoch_adam
-            .occupancy_max_active_blocks_per_multiprocessor(EPOCH_BLOCK, epoch_shared_bytes(bs, w), None)
-            .map_err(|e| cuda_err("occupancy of mf_epoch_adam", e))?;
+        let per_sm = kernel
+            .occupancy_max_active_blocks_per_multiprocessor(EPOCH_BLOCK, shared, None)
+            .map_err(|e| cuda_err("occupancy of the Adam epoch", e))?;
         let blocks = per_sm as usize * gpu.sm_count;
         if blocks < 2 {
             return Ok(None);
@@ -52,15 +94,18 @@ impl AdamEpochBuffers {
             touch: gpu.zeros(rows)?,
             barrier: gpu.zeros(2)?,
             blocks: blocks.min(u32::MAX as usize) as u32,
+            bs,
         }))
     }
 }
 
 impl Gpu {
-    /// A whole Adam epoch of dot or dotbias (see `kernels/adam_epoch.cu`):
-    /// the epoch's rows `rows` (in order) in batches of `bs`, step s at
-    /// `sched[2s]` (step size) and `sched[2s + 1]` (√(1 − β2ᵗ)). `bufs`'
-    /// stamps must be zero. Writes each step's loss to `losses`.
+    /// A whole Adam epoch of dot, dotbias or the net (see
+    /// `kernels/adam_epoch.cu`, `kernels/net_epoch.cu`): the epoch's rows
+    /// `rows` (in order) in batches of `bs`, step s at `sched[2s]` (step
+    /// size) and `sched[2s + 1]` (√(1 − β2ᵗ)); `dropout` keys the net's masks
+    /// (its step is the epoch's first). `bufs`' stamps must be zero. Writes
+    /// each step's loss to `losses`.
     #[allow(clippy::too_many_arguments)]
     pub fn mf_epoch_adam(
         &self,
@@ -74,6 +119,7 @@ impl Gpu {
         spec: &ModelSpec,
         adam: AdamStep,
         wd: f32,
+        dropout: DropoutKey,
     ) -> Result<()> {
         let what = "mf_epoch_adam";
         let (users, items, ratings) = rows;
@@ -81,7 +127,7 @@ impl Gpu {
         let n = users.len();
         let steps = n.div_ceil(bs);
         let p = spec.n_params();
-        let Some(w) = epoch_row_width(spec).filter(|&w| epoch_fits(bs, w)) else {
+        let Some((kernel, shared)) = adam_kernel(self, spec, bs) else {
             return Err(Error::invalid(
                 what,
                 "this model and batch size do not fit one block",
@@ -89,28 +135,38 @@ impl Gpu {
         };
         assert!(items.len() == n && ratings.len() == n && losses.len() >= steps && sched.len() >= 2 * steps);
         assert!(params.len() == p && m.len() == p && v.len() == p && bufs.gbuf.len() >= 2 * p);
-        let dims = [
-            int(what, n)?,
-            int(what, bs)?,
-            int(what, spec.n_users)?,
-            int(what, spec.n_items)?,
-            int(what, spec.factors)?,
-            int(what, w - spec.factors)?,
-        ];
-        // The kernel indexes 2·P gradients in 64 bits but rows in 32.
+        // The kernels index 2·P gradients in 64 bits but rows in 32.
         int(what, p)?;
         let (lo, hi) = spec.y_range;
-        let mut l = self.stream.launch_builder(&self.k.mf_epoch_adam);
+        let mut l = self.stream.launch_builder(kernel);
         l.arg(params).arg(m).arg(v);
         l.arg(&mut bufs.gbuf)
             .arg(&mut bufs.claim)
             .arg(&mut bufs.touch)
             .arg(&mut bufs.barrier);
         l.arg(losses).arg(sched).arg(users).arg(items).arg(ratings);
+        let dims = [
+            int(what, n)?,
+            int(what, bs)?,
+            int(what, spec.n_users)?,
+            int(what, spec.n_items)?,
+            int(what, spec.factors)?,
+        ];
         for d in &dims {
             l.arg(d);
         }
-        l.arg(&lo).arg(&hi);
+        // The net's extra arguments: its hidden width, its widened range, dropout.
+        let net = spec.kind == ModelKind::Net;
+        let hidden = int(what, spec.hidden)?;
+        let with_bias = i32::from(spec.kind == ModelKind::DotBias);
+        let (net_lo, net_hi) = (lo - 0.5, hi + 0.5);
+        let (p1, p2) = spec.dropout;
+        if net {
+            l.arg(&hidden).arg(&net_lo).arg(&net_hi).arg(&p1).arg(&p2);
+            l.arg(&dropout.seed).arg(&dropout.step);
+        } else {
+            l.arg(&with_bias).arg(&lo).arg(&hi);
+        }
         l.arg(&adam.beta1)
             .arg(&adam.beta2)
             .arg(&adam.one_minus_beta1)
@@ -120,15 +176,17 @@ impl Gpu {
         let cfg = LaunchConfig {
             grid_dim: (bufs.blocks, 1, 1),
             block_dim: (EPOCH_BLOCK, 1, 1),
-            shared_mem_bytes: epoch_shared_bytes(bs, w) as u32,
+            shared_mem_bytes: shared as u32,
         };
         // SAFETY: matches mf_epoch_adam(float* x4, int* x2, uint*, float*, const float*,
-        // const uint*, const uint*, const float*, int x6, float x8); params, m, v hold the
-        // model's tensors in ModelSpec::tensors order, gbuf 2·P floats, claim 2·rows and
-        // touch rows ints, barrier 2 uints; epoch_fits bounds the shared memory, sized by
-        // the kernel's own formula. The launch is cooperative, so the driver refuses a
-        // grid that cannot be resident at once, which the grid barrier needs; `blocks`
-        // comes from the occupancy calculator for this block and shared memory.
+        // const uint* x2, const float*, int x6, float x8) for dot and dotbias, and
+        // mf_epoch_adam_net(float* x4, int* x2, uint*, float*, const float*, const uint* x2,
+        // const float*, int x6, float x4, unsigned long long x2, float x6) for the net; params,
+        // m, v hold the model's tensors in ModelSpec::tensors order, gbuf 2·P floats, claim
+        // 2·rows and touch rows ints, barrier 2 uints; adam_kernel bounds the shared memory,
+        // sized by the kernel's own layout. The launch is cooperative, so the driver refuses
+        // a grid that cannot be resident at once, which the grid barrier needs; `blocks`
+        // comes from the occupancy calculator for this kernel, block and shared memory.
         unsafe { l.launch_cooperative(cfg) }.map_err(|e| cuda_err(what, e))?;
         Ok(())
     }
@@ -138,24 +196,29 @@ impl CudaBackend {
     /// Whether this epoch runs as the one-kernel Adam epoch: the path is on,
     /// the optimizer is Adam, and the model and batch fit one block.
     pub(super) fn adam_epoch(&self, bs: usize) -> bool {
-        self.one_kernel
-            && matches!(self.optimizer, Optimizer::Adam { .. })
-            && epoch_row_width(&self.spec).is_some_and(|w| epoch_fits(bs, w))
+        self.one_kernel && matches!(self.optimizer, Optimizer::Adam { .. }) && adam_epoch_fits(&self.spec, bs)
     }
 
     /// The Adam epoch: upload the order and the per-step scalars, zero the
-    /// stamps, one cooperative launch, read the losses back. Falls back to
-    /// the fused graph on a GPU too small for a grid of two blocks.
-    pub(super) fn train_epoch_adam(&mut self, order: &[u32], bs: usize, lrs: &[f32]) -> Result<Vec<f32>> {
+    /// stamps, one cooperative launch, read the losses back. `first_step`
+    /// keys the net's dropout. Returns `None`, and turns the path off, on a
+    /// GPU too small for a grid of two blocks.
+    pub(super) fn train_epoch_adam(
+        &mut self,
+        order: &[u32],
+        bs: usize,
+        lrs: &[f32],
+        first_step: u64,
+    ) -> Result<Option<Vec<f32>>> {
         let Optimizer::Adam { beta1, beta2, eps } = self.optimizer else {
             return Err(Error::invalid("adam epoch", "the optimizer is not Adam"));
         };
-        if self.adam_epoch.is_none() {
+        if !self.adam_epoch.as_ref().is_some_and(|b| b.bs == bs) {
             match AdamEpochBuffers::new(&self.gpu, &self.spec, bs)? {
                 Some(b) => self.adam_epoch = Some(b),
                 None => {
                     self.one_kernel = false;
-                    return self.train_epoch_fused(order, bs, lrs);
+                    return Ok(None);
                 }
             }
         }
@@ -216,7 +279,58 @@ impl CudaBackend {
             &self.spec,
             adam::constants(beta1, beta2, eps),
             self.wd,
+            DropoutKey {
+                seed: self.seed,
+                step: first_step,
+            },
         )?;
-        gpu.download(&self.losses.slice(..steps))
+        gpu.download(&self.losses.slice(..steps)).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::cuda::lazy::lazy_fits;
+    use crate::model::ModelConfig;
+
+    fn spec(kind: ModelKind, factors: usize, hidden: usize) -> ModelSpec {
+        ModelSpec {
+            config: ModelConfig {
+                kind,
+                factors,
+                hidden,
+                emb_init: (-0.01, 0.01),
+                dropout: (0.05, 0.5),
+            },
+            n_users: 610,
+            n_items: 9724,
+            y_range: (0.5, 5.0),
+        }
+    }
+
+    /// Every notebook recipe's model at batch 64 takes a one-kernel epoch,
+    /// and sizes past one block fall back instead of failing.
+    #[test]
+    fn the_notebooks_shapes_fit_one_block_and_bigger_ones_fall_back() {
+        for kind in [ModelKind::Dot, ModelKind::DotBias] {
+            assert!(lazy_fits(&spec(kind, 50, 10), 64), "{kind:?} lazy");
+            assert!(adam_epoch_fits(&spec(kind, 50, 10), 64), "{kind:?} Adam");
+            assert!(!lazy_fits(&spec(kind, 50, 10), 513), "{kind:?}: 1,026 positions");
+            assert!(
+                !adam_epoch_fits(&spec(kind, 400, 10), 64),
+                "{kind:?}: 205 KB of rows"
+            );
+        }
+        let net = spec(ModelKind::Net, 50, 10);
+        assert!(adam_epoch_fits(&net, 64));
+        assert!(!lazy_fits(&net, 64), "the net trains by Adam");
+        // 64 × 100 concatenated floats, three 64 × 10 activations, lin1 and lin2, the ids.
+        assert_eq!(
+            net_shared_bytes(64, 50, 10),
+            4 * (6400 + 1920 + 1021) + 4 * 14 * 64
+        );
+        assert!(!adam_epoch_fits(&spec(ModelKind::Net, 200, 10), 64));
+        assert!(!adam_epoch_fits(&spec(ModelKind::Svd, 50, 10), 64));
     }
 }

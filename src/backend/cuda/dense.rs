@@ -330,7 +330,7 @@ pub struct CudaBackend {
     /// Optimizer steps taken (Adam's t).
     pub(super) t: u64,
     /// Keys the dropout masks.
-    seed: u64,
+    pub(super) seed: u64,
     pub(super) train: DeviceExamples,
     /// The training rows in this epoch's order.
     pub(super) epoch: DeviceExamples,
@@ -367,7 +367,9 @@ pub struct CudaBackend {
 impl CudaBackend {
     /// Uploads everything `init` holds to `gpu`. With `opts.fused`, dot and
     /// dotbias train through the fused kernels replayed as one CUDA graph per
-    /// epoch; the net, and any run with `opts.deterministic`, go op by op.
+    /// epoch, and with `opts.one_kernel` (and the net too) one kernel an
+    /// epoch where the batch fits one block; any run with
+    /// `opts.deterministic` goes op by op.
     pub fn new(gpu: Arc<Gpu>, init: BackendInit<'_>, optimizer: Optimizer, opts: GpuOptions) -> Result<Self> {
         if init.spec.kind == ModelKind::Svd {
             return Err(no_svd());
@@ -378,6 +380,7 @@ impl CudaBackend {
             init.train.len(),
             init.valid.len(),
             EVAL_CHUNK,
+            opts.fused && opts.one_kernel && !opts.deterministic,
         );
         gpu.ensure_fits(&plan, "try a smaller --factors, or --device cpu")?;
         let n = init.params.len();
@@ -401,7 +404,7 @@ impl CudaBackend {
             ws: DeviceWorkspace::new(&gpu, cap, init.spec)?,
             losses: gpu.zeros(1)?,
             mse: gpu.zeros(1)?,
-            fused: opts.fused && !opts.deterministic && init.spec.kind != ModelKind::Net,
+            fused: opts.fused && !opts.deterministic,
             deterministic: opts.deterministic,
             sched: gpu.zeros(1)?,
             graph: None,
@@ -451,14 +454,20 @@ impl Backend for CudaBackend {
             ));
         }
         let steps = crate::backend::epoch_steps(n, batch_size, lrs)?;
+        // The fused paths, fastest first: one kernel an epoch (lazy SGD, the Adam
+        // epoch), then the graph of fused steps (dot and dotbias); else op by op.
+        let mut fused = None;
         if self.fused {
-            let losses = if let Some((lr, momentum)) = self.lazy_epoch(batch_size, lrs) {
-                self.train_epoch_lazy(order, batch_size, lr, momentum)?
+            if let Some((lr, momentum)) = self.lazy_epoch(batch_size, lrs) {
+                fused = Some(self.train_epoch_lazy(order, batch_size, lr, momentum)?);
             } else if self.adam_epoch(batch_size) {
-                self.train_epoch_adam(order, batch_size, lrs)?
-            } else {
-                self.train_epoch_fused(order, batch_size, lrs)?
-            };
+                fused = self.train_epoch_adam(order, batch_size, lrs, first_step)?;
+            }
+            if fused.is_none() && self.spec.kind != ModelKind::Net {
+                fused = Some(self.train_epoch_fused(order, batch_size, lrs)?);
+            }
+        }
+        if let Some(losses) = fused {
             progress(losses.len(), losses.last().copied().unwrap_or(f32::NAN));
             return Ok(losses);
         }

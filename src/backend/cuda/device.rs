@@ -28,7 +28,7 @@ pub(super) const BLOCK: u32 = 256;
 /// which those kernels declare with `__launch_bounds__`.
 pub(super) const EPOCH_BLOCK: u32 = 1024;
 /// Shared memory a block may use without opting in.
-const SHARED_LIMIT: usize = 48 * 1024;
+pub(super) const SHARED_LIMIT: usize = 48 * 1024;
 
 /// The columns of a row of dot or dotbias in the one-kernel epochs (its
 /// factors, and its bias), or `None` for the models they do not train.
@@ -155,6 +155,7 @@ kernels! {
     mf_epoch_lazy_sgd in "lazy",
     sgd_catch_up_all in "lazy",
     mf_epoch_adam in "adam_epoch",
+    mf_epoch_adam_net in "net_epoch",
     mf_sgd_sparse_f32 in "sparse",
     mf_sgd_sparse_bf16 in "sparse",
     mf_sgd_sparse_f32_narrow in "sparse",
@@ -357,7 +358,8 @@ mod tests {
     }
 
     /// One integer type for sizes (kernels/common.cuh): no kernel takes a
-    /// 64-bit argument but the dropout's seed and step, which are values.
+    /// 64-bit argument but dropout's seed and step (or first step), which
+    /// are values.
     #[test]
     fn every_kernel_takes_its_sizes_as_int() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("kernels");
@@ -377,7 +379,8 @@ mod tests {
                     if arg.contains("long long") || arg.contains("size_t") || arg.contains("int64") {
                         let name = arg.rsplit(' ').next().unwrap_or("");
                         assert!(
-                            matches!(name, "seed" | "step") && arg.starts_with("unsigned long long"),
+                            matches!(name, "seed" | "step" | "first_step")
+                                && arg.starts_with("unsigned long long"),
                             "{}: `{arg}` is a 64-bit argument; sizes are int",
                             path.display()
                         );

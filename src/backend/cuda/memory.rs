@@ -34,13 +34,17 @@ impl MemoryPlan {
     /// The dense CUDA backend (dot, dotbias, net): parameters, gradients and
     /// optimizer state; the training rows twice (as loaded and in the
     /// epoch's order) plus the order; the validation rows; the per-batch
-    /// workspace for `batch` rows (at least [`EVAL_CHUNK`]).
+    /// workspace for `batch` rows (at least [`EVAL_CHUNK`]); and, with
+    /// `one_kernel`, the one-kernel epochs' buffers (under Adam two steps'
+    /// gradients and three stamps a row; under SGD a stamp a row and a power
+    /// of M a step, at most one step a rating).
     pub fn dense(
         spec: &ModelSpec,
         optimizer: Optimizer,
         n_train: usize,
         n_valid: usize,
         batch: usize,
+        one_kernel: bool,
     ) -> Self {
         let p = spec.n_params() as u64;
         let (n, nv) = (n_train as u64, n_valid as u64);
@@ -53,6 +57,12 @@ impl MemoryPlan {
         };
         // u, m, du, dm (cap × f); x, pred, dpred, dx (cap); cat, dcat (cap × 2f); h, h_drop, dh, dh_pre (cap × h).
         let workspace = 4 * cap * (4 * f + 4 + 2 * cat + 4 * h);
+        let rows = (spec.n_users + spec.n_items) as u64;
+        let epoch = match optimizer {
+            _ if !one_kernel => 0,
+            Optimizer::Adam { .. } => 2 * 4 * p + 3 * 4 * rows,
+            Optimizer::Sgd { .. } => 4 * rows + 32 * (n + 1),
+        };
         MemoryPlan {
             parts: vec![
                 ("parameters and gradients", 2 * 4 * p),
@@ -60,6 +70,7 @@ impl MemoryPlan {
                 ("training ratings", 2 * 12 * n + 4 * n),
                 ("validation ratings", 12 * nv),
                 ("workspace", workspace),
+                ("one-kernel epoch", epoch),
             ],
         }
     }
@@ -171,12 +182,15 @@ pub(crate) mod tests {
         let mut spec = svd(610, 9724, 50);
         spec.config.kind = ModelKind::DotBias;
         let p = spec.n_params() as u64;
-        let sgd = MemoryPlan::dense(&spec, Optimizer::Sgd { momentum: 0.9 }, 80_669, 20_167, 64);
-        let adam = MemoryPlan::dense(&spec, Optimizer::ADAM, 80_669, 20_167, 64);
+        let sgd = MemoryPlan::dense(&spec, Optimizer::Sgd { momentum: 0.9 }, 80_669, 20_167, 64, false);
+        let adam = MemoryPlan::dense(&spec, Optimizer::ADAM, 80_669, 20_167, 64, false);
         assert_eq!(adam.total() - sgd.total(), 4 * p);
+        // The Adam epoch's own buffers: two steps' gradients and three stamps a row.
+        let one = MemoryPlan::dense(&spec, Optimizer::ADAM, 80_669, 20_167, 64, true);
+        assert_eq!(one.total() - adam.total(), 8 * p + 12 * (610 + 9724));
         spec.config.kind = ModelKind::Net;
         spec.config.hidden = 10;
-        let net = MemoryPlan::dense(&spec, Optimizer::ADAM, 80_669, 20_167, 64);
+        let net = MemoryPlan::dense(&spec, Optimizer::ADAM, 80_669, 20_167, 64, false);
         let ws = |p: &MemoryPlan| p.parts.iter().find(|x| x.0 == "workspace").unwrap().1;
         assert_eq!(ws(&net) - ws(&adam), 4 * 65_536 * (2 * 100 + 4 * 10));
         // The exact boundary: the plan plus the headroom fits, one byte less does not.

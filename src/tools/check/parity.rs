@@ -287,8 +287,8 @@ pub fn sparse_parity<S: DeviceFactor>(
 
 /// The dense recipes whose training step [`run_all`](super::run_all) compares, each with how
 /// the GPU runs it: op by op, fused graph, one kernel an epoch, and
-/// deterministic (the net has no fused path).
-pub const STEP_PARITY: [(&str, GpuOptions); 10] = {
+/// deterministic (the net has no graph).
+pub const STEP_PARITY: [(&str, GpuOptions); 11] = {
     const PLAIN: GpuOptions = GpuOptions {
         fused: false,
         one_kernel: false,
@@ -313,6 +313,7 @@ pub const STEP_PARITY: [(&str, GpuOptions); 10] = {
         ("dot", ONE_KERNEL),
         ("dotbias", ONE_KERNEL),
         ("learner", ONE_KERNEL),
+        ("net", ONE_KERNEL),
         ("dotbias", DET),
         ("net", DET),
     ]
