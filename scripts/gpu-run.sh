@@ -4,7 +4,7 @@
 #   bash gpu-bin/run.sh [checks] [recipes] [faults] [bench] [latency] [sanitize]
 # Each step prints the seconds since the start, so the next run can size its loan by section.
 # checks: the card, mfcuda check, the GPU tests.
-# recipes: the notebook's four recipes on the GPU, fused (the default) and --op-by-op, and the two
+# recipes: the notebook's four recipes on the GPU, by default (one kernel an epoch) and --op-by-op, and the two
 #   sparse recipes.
 # faults: --deterministic twice, cuda:N, out of memory.
 # bench: mfcuda bench --quick (the kernel-case table, epochs) and bench --scale --quick, timed
@@ -48,7 +48,7 @@ fi
 if has recipes; then
     for r in learner dot dotbias net sparse sparse-bf16; do
         for mode in "" --op-by-op; do
-            [[ "$r" = net || "$r" = sparse* ]] && [ -n "$mode" ] && continue
+            [[ "$r" = sparse* ]] && [ -n "$mode" ] && continue
             step "train --recipe $r --device cuda $mode"
             run "train $r $mode" bash -c "set -o pipefail; '$bin/mfcuda' train --recipe $r --device cuda $mode --json > '$out/$r$mode.jsonl'"
             summarize < "$out/$r$mode.jsonl"
