@@ -10,7 +10,7 @@
 # bench: mfcuda bench --quick (the kernel-case table, epochs) and bench --scale --quick, timed
 #   on the card (the full tables against PyTorch are scripts/gpu-bench.sh).
 # latency (issue #14): the one-kernel epochs: train's own per-epoch seconds against the bench
-#   epoch (target: within 1.3x), and an ncu profile of each one-kernel epoch (lazy SGD, Adam).
+#   epoch (target: within 1.3x), and an ncu profile of each one-kernel epoch (lazy SGD, Adam, net).
 # sanitize: compute-sanitizer memcheck over mfcuda check and one epoch (per stage) of every
 #   recipe; racecheck and initcheck over mfcuda check, which launches every kernel.
 # JSON results go to $OUT (or gpu-bin/out).
@@ -124,9 +124,9 @@ sys.exit(1 if bad else 0)
 PY
     ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
     if [ -x "$ncu" ]; then
-        for r in dotbias learner; do
+        for r in dotbias learner net; do
             step "ncu: the one-kernel epoch of $r"
-            "$ncu" --kernel-name regex:'mf_epoch_(lazy_sgd|adam)' --launch-count 1 --section SpeedOfLight \
+            "$ncu" --kernel-name regex:'mf_epoch_(lazy_sgd|adam|adam_net)$' --launch-count 1 --section SpeedOfLight \
                 --section Occupancy --section LaunchStats --section WarpStateStats --section MemoryWorkloadAnalysis \
                 "$bin/mfcuda" train --recipe $r --epochs 1 --device cuda --quiet 2>&1 | grep -v '^==PROF==' | tail -n 90
         done

@@ -148,7 +148,6 @@ fn recipes_on_gpu_match_cpu_and_notebook() {
             {
                 let fused = run(Device::Cuda(0), opts);
                 assert!(fused.device.contains("fused"), "{}", fused.device);
-                let tol = if name == "net" { 0.003 } else { 0.002 };
                 let _ = writeln!(
                     std::io::stderr(),
                     "{name}: {path} val_mse {:.5} ({:.4} s/epoch; {})",
@@ -157,7 +156,7 @@ fn recipes_on_gpu_match_cpu_and_notebook() {
                     fused.device
                 );
                 assert!(
-                    (fused.val_mse - gpu.val_mse).abs() <= tol,
+                    (fused.val_mse - gpu.val_mse).abs() <= 0.002,
                     "{name}: {path} {} op by op {}",
                     fused.val_mse,
                     gpu.val_mse
