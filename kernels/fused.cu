@@ -136,6 +136,7 @@ extern "C" __global__ void __launch_bounds__(BLOCK_THREADS)
     }
     __syncthreads();
     if (last) {
+        __threadfence();  // acquire: the other blocks' partials, which they fenced before counting
         double total = 0.0;
         for (int b = threadIdx.x; b < gridDim.x; b += blockDim.x) total += __ldcg(&partial[b]);
         total = block_sum(total, shared);

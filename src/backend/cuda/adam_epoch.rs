@@ -75,11 +75,20 @@ pub struct AdamEpochBuffers {
 impl AdamEpochBuffers {
     /// Buffers for `spec`, and the grid: as many blocks as the GPU holds at
     /// once with the step's shared memory. `None` when that is fewer than
-    /// two (one leads, the rest update).
+    /// two (one leads, the rest update), or when the GPU cannot launch a
+    /// cooperative grid.
     pub fn new(gpu: &Gpu, spec: &ModelSpec, bs: usize) -> Result<Option<AdamEpochBuffers>> {
         let Some((kernel, shared)) = adam_kernel(gpu, spec, bs) else {
             return Ok(None);
         };
+        // The grid barrier needs every block resident: a cooperative launch.
+        let cooperative = gpu
+            .ctx
+            .attribute(cudarc::driver::sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH)
+            .map_err(|e| cuda_err("cooperative launch attribute", e))?;
+        if cooperative == 0 {
+            return Ok(None);
+        }
         let per_sm = kernel
             .occupancy_max_active_blocks_per_multiprocessor(EPOCH_BLOCK, shared, None)
             .map_err(|e| cuda_err("occupancy of the Adam epoch", e))?;
@@ -135,8 +144,9 @@ impl Gpu {
         };
         assert!(items.len() == n && ratings.len() == n && losses.len() >= steps && sched.len() >= 2 * steps);
         assert!(params.len() == p && m.len() == p && v.len() == p && bufs.gbuf.len() >= 2 * p);
-        // The kernels index 2·P gradients in 64 bits but rows in 32.
+        // The kernels index 2·P gradients in 64 bits, but parameters and the two claim tables in 32.
         int(what, p)?;
+        int(what, 2 * (spec.n_users + spec.n_items))?;
         let (lo, hi) = spec.y_range;
         let mut l = self.stream.launch_builder(kernel);
         l.arg(params).arg(m).arg(v);
@@ -202,7 +212,7 @@ impl CudaBackend {
     /// The Adam epoch: upload the order and the per-step scalars, zero the
     /// stamps, one cooperative launch, read the losses back. `first_step`
     /// keys the net's dropout. Returns `None`, and turns the path off, on a
-    /// GPU too small for a grid of two blocks.
+    /// GPU too small for a grid of two blocks or without cooperative launch.
     pub(super) fn train_epoch_adam(
         &mut self,
         order: &[u32],
@@ -230,11 +240,7 @@ impl CudaBackend {
         }
         self.t += steps as u64;
         let gpu = self.gpu.clone();
-        if self.sched.len() < 2 * steps || self.losses.len() < steps {
-            self.graph = None;
-            self.sched = gpu.zeros(2 * steps)?;
-            self.losses = gpu.zeros(steps)?;
-        }
+        self.epoch_buffers(steps)?;
         let stream = gpu.stream.clone();
         stream
             .memcpy_htod(order, &mut self.order)

@@ -418,6 +418,19 @@ impl CudaBackend {
         })
     }
 
+    /// The per-step schedule and loss buffers sized for an epoch of `steps`
+    /// steps. Growing them moves them, so a captured epoch graph, which
+    /// holds their old addresses, is dropped: every path that resizes them
+    /// goes through here.
+    pub(super) fn epoch_buffers(&mut self, steps: usize) -> Result<()> {
+        if self.sched.len() < 2 * steps || self.losses.len() < steps {
+            self.graph = None;
+            self.sched = self.gpu.zeros(2 * steps)?;
+            self.losses = self.gpu.zeros(steps)?;
+        }
+        Ok(())
+    }
+
     /// One optimizer step over all parameters at learning rate `lr`.
     fn optimizer_step(&mut self, lr: f32) -> Result<()> {
         self.t += 1;
@@ -476,9 +489,7 @@ impl Backend for CudaBackend {
         if batch_size > self.ws.cap {
             self.ws = DeviceWorkspace::new(&self.gpu, batch_size, &self.spec)?;
         }
-        if self.losses.len() < steps {
-            self.losses = self.gpu.zeros(steps)?;
-        }
+        self.epoch_buffers(steps)?;
         // The epoch's order goes up once; the rows are permuted on the device.
         self.gpu
             .stream

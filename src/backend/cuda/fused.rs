@@ -22,12 +22,7 @@ impl CudaBackend {
             sched[2 * s..2 * s + 2].copy_from_slice(&self.optimizer.step_scalars(lr, t));
         }
         self.t += steps as u64;
-        if self.sched.len() < 2 * steps || self.losses.len() < steps {
-            // Buffers move, so a graph captured with the old ones is stale.
-            self.graph = None;
-            self.sched = self.gpu.zeros(2 * steps)?;
-            self.losses = self.gpu.zeros(steps)?;
-        }
+        self.epoch_buffers(steps)?;
         let stream = self.gpu.stream.clone();
         stream
             .memcpy_htod(order, &mut self.order)

@@ -174,9 +174,7 @@ impl CudaBackend {
                 powers: gpu.upload(&flat)?,
             });
         }
-        if self.losses.len() < steps {
-            self.losses = gpu.zeros(steps)?;
-        }
+        self.epoch_buffers(steps)?;
         let last_len = self.spec.n_users + self.spec.n_items;
         if self.last.len() < last_len {
             self.last = gpu.zeros(last_len)?;
