@@ -10,6 +10,19 @@ use crate::ops::Storage;
 use crate::optim::schedule::Schedule;
 use crate::optim::{Optimizer, Training};
 
+/// How an epoch orders the training rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EpochOrder {
+    /// numpy's permutation of the rows, drawn each epoch from the run's
+    /// generator: the notebook's order.
+    Shuffle,
+    /// Each user's ratings together, in runs of at most
+    /// [`crate::data::runs::RUN_CHUNK`], the runs in a fresh pseudo-random
+    /// order each epoch: sparse SGD's order, drawn without a shuffle.
+    UserRuns,
+}
+
 /// One notebook experiment.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Recipe {
@@ -27,6 +40,8 @@ pub struct Recipe {
     pub batch_size: usize,
     /// Successive `fit` calls; optimizer state carries over between them.
     pub stages: Vec<Schedule>,
+    /// The order of each epoch's rows.
+    pub order: EpochOrder,
     /// The notebook's final validation MSE, for the notebook's experiments.
     pub notebook_mse: Option<f64>,
 }
@@ -62,6 +77,7 @@ pub fn all() -> Vec<Recipe> {
         wd: 2e-4,
         batch_size: 64,
         stages: vec![Schedule::Sgdr { lr: 1e-2, cycles: 2, cycle_len: 1, cycle_mult: 2 }],
+        order: EpochOrder::Shuffle,
         notebook_mse: Some(0.7342),
     };
     let sparse = Recipe {
@@ -82,6 +98,7 @@ pub fn all() -> Vec<Recipe> {
             Schedule::Constant { lr: 0.02, epochs: 15 },
             Schedule::Constant { lr: 0.006, epochs: 5 },
         ],
+        order: EpochOrder::UserRuns,
         notebook_mse: None,
         ..base.clone()
     };

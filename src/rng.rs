@@ -10,6 +10,9 @@
 //!   "Parallel random numbers: as easy as 1, 2, 3"). Dropout keys it by
 //!   (seed, step, element), so any device can draw any element's mask with
 //!   no shared stream: a CUDA kernel draws the same bits as the CPU.
+//! * [`Feistel`] is a pseudo-random permutation of `0..n`, computed index by
+//!   index with no table: the order in which sparse SGD takes its user runs
+//!   each epoch, the same on the CPU and on the GPU (`kernels/permute.cuh`).
 
 /// Numpy's legacy Mersenne Twister (MT19937) state.
 #[derive(Clone)]
@@ -145,6 +148,80 @@ pub fn u32_to_unit_f32(x: u32) -> f32 {
     (x >> 8) as f32 * (1.0 / 16_777_216.0)
 }
 
+/// A pseudo-random permutation of `0..n`, keyed: a 4-round Feistel network
+/// on the smallest even number of bits that covers `n`, walking the cycle
+/// past `n` until it lands inside. Any index's image costs a few multiplies
+/// and no memory, so a GPU warp can find its own work (`kernels/permute.cuh`
+/// computes the same bits) and no order is drawn or uploaded per epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Feistel {
+    n: u32,
+    half_bits: u32,
+    /// The round keys.
+    pub keys: [u32; 4],
+}
+
+impl Feistel {
+    /// The permutation of `0..n` keyed by `seed`.
+    pub fn new(n: u32, seed: u64) -> Feistel {
+        let bits = 32 - n.saturating_sub(1).leading_zeros();
+        let mut state = seed;
+        let mut next = || {
+            // splitmix64
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            (z ^ (z >> 31)) as u32
+        };
+        Feistel {
+            n,
+            half_bits: bits.div_ceil(2).max(1),
+            keys: [next(), next(), next(), next()],
+        }
+    }
+
+    /// How many elements it permutes.
+    pub fn len(&self) -> u32 {
+        self.n
+    }
+
+    /// Whether it permutes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// The bits of each half of the network (`kernels/permute.cuh` takes it).
+    pub fn half_bits(&self) -> u32 {
+        self.half_bits
+    }
+
+    /// The image of `i` (< n).
+    pub fn get(&self, i: u32) -> u32 {
+        let mut x = i;
+        loop {
+            x = feistel_round4(x, self.half_bits, &self.keys);
+            if x < self.n {
+                return x;
+            }
+        }
+    }
+}
+
+/// One pass of the 4-round network over `2·half` bits: (L, R) → (R, L ^ F(R, k)).
+fn feistel_round4(x: u32, half: u32, keys: &[u32; 4]) -> u32 {
+    let mask = (1u32 << half) - 1;
+    let (mut l, mut r) = ((x >> half) & mask, x & mask);
+    for &k in keys {
+        let mut h = (r ^ k).wrapping_mul(0x9E37_79B1);
+        h ^= h >> 15;
+        h = h.wrapping_mul(0x85EB_CA6B);
+        h ^= h >> 13;
+        (l, r) = (r, l ^ (h & mask));
+    }
+    (l << half) | r
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,5 +298,27 @@ mod tests {
         assert_eq!(u32_to_unit_f32(0), 0.0);
         assert!(u32_to_unit_f32(u32::MAX) < 1.0);
         assert_eq!(u32_to_unit_f32(0x8000_0000), 0.5);
+    }
+
+    #[test]
+    fn feistel_is_a_permutation_that_depends_on_its_key() {
+        for n in [0u32, 1, 2, 3, 7, 64, 1000, 4097, 65_536] {
+            let p = Feistel::new(n, 42);
+            let mut seen = vec![false; n as usize];
+            for i in 0..n {
+                let j = p.get(i);
+                assert!(
+                    j < n && !seen[j as usize],
+                    "n={n}: {i} -> {j} twice or out of range"
+                );
+                seen[j as usize] = true;
+            }
+        }
+        let (a, b) = (Feistel::new(1000, 1), Feistel::new(1000, 2));
+        let moved = (0..1000).filter(|&i| a.get(i) != b.get(i)).count();
+        assert!(moved > 900, "two keys agree on {} of 1000", 1000 - moved);
+        // Not the identity, and not a rotation: neighbours land far apart.
+        let near = (0..999).filter(|&i| a.get(i).abs_diff(a.get(i + 1)) < 10).count();
+        assert!(near < 50, "{near} of 999 neighbours stay within 10");
     }
 }

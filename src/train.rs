@@ -17,7 +17,7 @@ use crate::data::Ratings;
 use crate::error::{Error, Result};
 use crate::model::ModelSpec;
 use crate::optim::Training;
-use crate::recipe::Recipe;
+use crate::recipe::{EpochOrder, Recipe};
 use crate::rng::Mt19937;
 
 /// fastai's smoothing factor for the reported training loss.
@@ -246,7 +246,6 @@ pub fn train(data: &Ratings, cfg: &TrainConfig, obs: &mut dyn Observer) -> Resul
                 .collect();
             let lrs = &lrs[..];
             let t0 = Instant::now();
-            let order = rng.permutation(train_set.len());
             let epoch = history.len();
             let epochs = recipe.epochs();
             // The bar's running loss: the same smoothing as the table's, continued per step.
@@ -263,7 +262,16 @@ pub fn train(data: &Ratings, cfg: &TrainConfig, obs: &mut dyn Observer) -> Resul
                     loss,
                 });
             };
-            let losses = be.train_epoch(&order, bs, lrs, global_step, &mut progress)?;
+            let losses = match recipe.order {
+                EpochOrder::Shuffle => {
+                    let order = rng.permutation(train_set.len());
+                    be.train_epoch(&order, bs, lrs, global_step, &mut progress)?
+                }
+                EpochOrder::UserRuns => {
+                    let key = (u64::from(rng.next_u32()) << 32) | u64::from(rng.next_u32());
+                    be.train_epoch_runs(key, bs, lrs, &mut progress)?
+                }
+            };
             // The divergence guard rides on the epoch's one read-back of losses.
             if let Some(s) = losses.iter().position(|l| !l.is_finite()) {
                 return Err(Error::Diverged {

@@ -14,11 +14,12 @@
 //! arithmetic in f32 either way, as on the GPU.
 
 use crate::backend::{Backend, BackendInit};
+use crate::data::runs::{Runs, RUN_CHUNK};
 use crate::data::Examples;
 use crate::error::{Error, Result};
 use crate::model::{split, ModelKind, ModelSpec};
 use crate::ops::Storage;
-use crate::ops::{group_mean, mf_predict, mf_sgd_sparse, mse_sum, Factor};
+use crate::ops::{group_mean, mf_predict, mf_sgd_sparse, mf_sgd_sparse_runs, mse_sum, Factor};
 
 /// The threads the CPU sparse backend runs on: the cores, at most 2 (its
 /// stratification cuts the data in two).
@@ -105,6 +106,16 @@ pub struct CpuSparseBackend<'a, S: Factor> {
     halves: (usize, usize),
     train: &'a Examples,
     valid: &'a Examples,
+    /// The four blocks' ratings as per-user runs, made on the first epoch in runs.
+    runs: Option<[RunBlock; 4]>,
+}
+
+/// One block's ratings as runs, rows renumbered from the start of their
+/// halves, and each rating's squared error.
+#[derive(Default)]
+struct RunBlock {
+    runs: Runs,
+    sq_err: Vec<f32>,
 }
 
 /// One block's ratings, with rows renumbered from the start of their halves.
@@ -132,6 +143,31 @@ impl<'a, S: Factor> CpuSparseBackend<'a, S> {
             threads: threads.clamp(1, 2),
             train: init.train,
             valid: init.valid,
+            runs: None,
+        })
+    }
+
+    /// The training ratings cut into the four blocks (user half × movie
+    /// half, rows renumbered inside their halves), each grouped into runs.
+    fn run_blocks(&self) -> [RunBlock; 4] {
+        let (hu, hi) = if self.threads > 1 { self.halves } else { (0, 0) };
+        let mut blocks: [Examples; 4] = Default::default();
+        let t = self.train;
+        for r in 0..t.len() {
+            let (uu, ii) = (t.users[r] as usize, t.items[r] as usize);
+            let (bu, bi) = ((uu >= hu) as usize, (ii >= hi) as usize);
+            let b = &mut blocks[2 * bu + bi];
+            b.users.push((uu - bu * hu) as u32);
+            b.items.push((ii - bi * hi) as u32);
+            b.ratings.push(t.ratings[r]);
+        }
+        let users = [hu, hu, self.spec.n_users - hu, self.spec.n_users - hu];
+        std::array::from_fn(|k| {
+            let runs = Runs::by_user(&blocks[k], users[k], RUN_CHUNK, k as u64 + 1);
+            RunBlock {
+                sq_err: vec![0.0; runs.rows.len()],
+                runs,
+            }
         })
     }
 }
@@ -236,6 +272,76 @@ impl<S: Factor> Backend for CpuSparseBackend<'_, S> {
         let errs: Vec<f32> = [0, 3, 1, 2]
             .iter()
             .flat_map(|&k| blocks[k].sq_err.iter().copied())
+            .collect();
+        let mut losses = vec![0f32; steps];
+        group_mean(&mut losses, &errs, batch_size);
+        progress(steps, losses.last().copied().unwrap_or(f32::NAN));
+        Ok(losses)
+    }
+
+    /// The four blocks' runs, two at a time as in [`Backend::train_epoch`]:
+    /// (0,0) beside (1,1), then (0,1) beside (1,0), each block's runs in the
+    /// order `key` draws for it. The losses group the ratings in the blocks'
+    /// order and, within a block, in the runs' storage order.
+    fn train_epoch_runs(
+        &mut self,
+        key: u64,
+        batch_size: usize,
+        lrs: &[f32],
+        progress: &mut dyn FnMut(usize, f32),
+    ) -> Result<Vec<f32>> {
+        let steps = crate::backend::epoch_steps(self.train.len(), batch_size, lrs)?;
+        if self.train.is_empty() {
+            return Ok(Vec::new());
+        }
+        if self.runs.is_none() {
+            self.runs = Some(self.run_blocks());
+        }
+        let (lr, reg, f) = (lrs[0], self.reg, self.spec.factors);
+        let (hu, hi) = if self.threads > 1 { self.halves } else { (0, 0) };
+        let SparseParams { u, m, ub, mb, mu } = &mut self.params;
+        let mu = *mu;
+        let Some(blocks) = self.runs.as_mut() else {
+            return Err(Error::invalid("runs", "the run blocks were not made"));
+        };
+        let (u0, u1) = u.split_at_mut(hu * f);
+        let (m0, m1) = m.split_at_mut(hi * f);
+        let (ub0, ub1) = ub.split_at_mut(hu);
+        let (mb0, mb1) = mb.split_at_mut(hi);
+        let [b00, b01, b10, b11] = blocks;
+        let run = |k: u64, b: &mut RunBlock, u: &mut [S], m: &mut [S], ub: &mut [f32], mb: &mut [f32]| {
+            let perm = b
+                .runs
+                .epoch_order(key.wrapping_add(k.wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+            let rows = &b.runs.rows;
+            let mut row = vec![0f32; f];
+            mf_sgd_sparse_runs(
+                u,
+                m,
+                ub,
+                mb,
+                mu,
+                (&rows.users, &rows.items, &rows.ratings),
+                &b.runs.starts,
+                &perm,
+                &mut b.sq_err,
+                f,
+                lr,
+                reg,
+                &mut row,
+            )
+        };
+        std::thread::scope(|s| {
+            s.spawn(|| run(3, b11, u1, m1, ub1, mb1));
+            run(0, b00, u0, m0, ub0, mb0);
+        });
+        std::thread::scope(|s| {
+            s.spawn(|| run(2, b10, u1, m0, ub1, mb0));
+            run(1, b01, u0, m1, ub0, mb1);
+        });
+        let errs: Vec<f32> = [&*b00, &*b11, &*b01, &*b10]
+            .iter()
+            .flat_map(|b| b.sq_err.iter().copied())
             .collect();
         let mut losses = vec![0f32; steps];
         group_mean(&mut losses, &errs, batch_size);

@@ -65,6 +65,25 @@ pub trait Backend {
         progress: &mut dyn FnMut(usize, f32),
     ) -> Result<Vec<f32>>;
 
+    /// One epoch in the backend's own order: the training rows grouped into
+    /// per-user runs ([`crate::data::runs`]), the runs in the order keyed by
+    /// `key`; otherwise as [`Backend::train_epoch`] (`lrs` one a step of
+    /// `batch_size` rows, which only group the reported losses). It is sparse
+    /// SGD's order; backends that train in a given row order refuse it.
+    fn train_epoch_runs(
+        &mut self,
+        key: u64,
+        batch_size: usize,
+        lrs: &[f32],
+        progress: &mut dyn FnMut(usize, f32),
+    ) -> Result<Vec<f32>> {
+        let _ = (key, batch_size, lrs, progress);
+        Err(Error::invalid(
+            "order",
+            format!("{} trains in a given row order, not in user runs", self.device()),
+        ))
+    }
+
     /// The exact mean squared error over all validation rows, in eval mode.
     fn validate(&mut self) -> Result<f64>;
 

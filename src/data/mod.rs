@@ -5,6 +5,7 @@
 //! - [`examples`] holds rows in the columnar form a backend trains on.
 //! - [`split`] picks the notebook's validation rows with numpy's legacy
 //!   Mersenne Twister.
+//! - [`runs`] groups ratings into per-user runs, sparse SGD's order of work.
 //! - [`synth`] draws ratings of any size from a planted low-rank model;
 //!   [`stats`] summarises a data set.
 //!
@@ -13,6 +14,7 @@
 pub mod cache;
 pub mod examples;
 pub mod ratings;
+pub mod runs;
 pub mod split;
 pub mod stats;
 pub mod synth;

@@ -20,6 +20,7 @@ use crate::backend::cuda::sparse::CudaSparseBackend;
 use crate::backend::cuda::{DeviceFactor, Gpu};
 use crate::backend::select::{choose, Needs};
 use crate::backend::{Backend, BackendInit, Device};
+use crate::data::runs::RUN_CHUNK;
 use crate::data::synth::{self, SynthSpec};
 use crate::data::Examples;
 use crate::error::{Error, Result};
@@ -166,6 +167,14 @@ pub fn bytes_per_update(factors: usize, storage: Storage) -> usize {
     4 * factors * storage.bytes() + 4 * 4 + 12 + 4
 }
 
+/// [`bytes_per_update`] when updates go in per-user runs of `avg_run`
+/// ratings on average: the user's row and bias move once a run, so each
+/// update carries 1/`avg_run` of them.
+pub fn bytes_per_update_in_runs(factors: usize, storage: Storage, avg_run: f64) -> f64 {
+    let row = (factors * storage.bytes() + 4) as f64;
+    2.0 * row + 12.0 + 4.0 + 2.0 * row / avg_run.max(1.0)
+}
+
 /// What the progress callback is told.
 #[derive(Debug, Clone)]
 pub enum Stage {
@@ -278,8 +287,11 @@ pub fn run(
                 rows.push(gpu_variant::<half::bf16>(gpu, &ctx, true, false, &mut progress)?);
             }
             None => {
-                rows.push(cpu_variant::<f32>(&ctx, &mut progress)?);
-                rows.push(cpu_variant::<half::bf16>(&ctx, &mut progress)?);
+                // The drawn order, then per-user runs (the sparse recipes' order).
+                for runs in [false, true] {
+                    rows.push(cpu_variant::<f32>(&ctx, runs, &mut progress)?);
+                    rows.push(cpu_variant::<half::bf16>(&ctx, runs, &mut progress)?);
+                }
             }
         }
         for row in rows {
@@ -314,14 +326,39 @@ impl Ctx<'_> {
         }
     }
 
-    fn row(&self, device: &str, variant: String, times: &mut [f64], storage: Storage, mse: f64) -> ScaleRow {
+    /// The average run of the training rows in per-user runs of at most
+    /// `RUN_CHUNK` (as the GPU cuts them; the CPU's four blocks cut a
+    /// little shorter).
+    fn avg_run(&self) -> f64 {
+        let mut counts = vec![0usize; self.model.n_users];
+        for &u in &self.train.users {
+            counts[u as usize] += 1;
+        }
+        let runs: usize = counts.iter().map(|c| c.div_ceil(RUN_CHUNK)).sum();
+        self.train.len() as f64 / runs.max(1) as f64
+    }
+
+    fn row(
+        &self,
+        device: &str,
+        variant: String,
+        times: &mut [f64],
+        storage: Storage,
+        runs: bool,
+        mse: f64,
+    ) -> ScaleRow {
         // The first epoch warms up: launch, caches, page faults.
         let times = if times.len() > 1 { &mut times[1..] } else { times };
         times.sort_by(|a, b| a.total_cmp(b));
         let ms = times[times.len() / 2];
         let n = self.train.len() as f64;
         let updates_per_s = n / (ms / 1e3);
-        let gb_per_s = updates_per_s * bytes_per_update(self.model.factors, storage) as f64 / 1e9;
+        let bytes = if runs {
+            bytes_per_update_in_runs(self.model.factors, storage, self.avg_run())
+        } else {
+            bytes_per_update(self.model.factors, storage) as f64
+        };
+        let gb_per_s = updates_per_s * bytes / 1e9;
         ScaleRow {
             device: device.into(),
             shape: self.name.into(),
@@ -377,21 +414,33 @@ fn gpu_variant<S: DeviceFactor>(
         });
     }
     let mse = be.validate()?;
-    Ok(ctx.row("cuda", variant, &mut times, S::STORAGE, mse))
+    Ok(ctx.row("cuda", variant, &mut times, S::STORAGE, false, mse))
 }
 
-fn cpu_variant<S: DeviceFactor>(ctx: &Ctx<'_>, progress: &mut impl FnMut(Stage)) -> Result<ScaleRow> {
+fn cpu_variant<S: DeviceFactor>(
+    ctx: &Ctx<'_>,
+    runs: bool,
+    progress: &mut impl FnMut(Stage),
+) -> Result<ScaleRow> {
     let threads = crate::backend::cpu_sparse::cpu_threads();
     let mut be = CpuSparseBackend::<S>::new(ctx.init(), threads)?;
     let order: Vec<u32> = (0..ctx.train.len() as u32).collect();
-    let variant = format!("{}, {threads} threads", S::STORAGE.name());
+    let variant = format!(
+        "{}, {}, {threads} threads",
+        S::STORAGE.name(),
+        if runs { "user runs" } else { "drawn order" }
+    );
     // Losses grouped by a million ratings: the backend reports them, the bench does not.
     let group = 1 << 20;
     let lrs = vec![LR_REG.0; order.len().div_ceil(group)];
     let mut times = Vec::new();
     for epoch in 0..ctx.epochs {
         let t0 = Instant::now();
-        be.train_epoch(&order, group, &lrs, 0, &mut |_, _| {})?;
+        if runs {
+            be.train_epoch_runs(epoch as u64, group, &lrs, &mut |_, _| {})?;
+        } else {
+            be.train_epoch(&order, group, &lrs, 0, &mut |_, _| {})?;
+        }
         times.push(t0.elapsed().as_secs_f64() * 1e3);
         progress(Stage::Training {
             variant: variant.clone(),
@@ -400,7 +449,7 @@ fn cpu_variant<S: DeviceFactor>(ctx: &Ctx<'_>, progress: &mut impl FnMut(Stage))
         });
     }
     let mse = be.validate()?;
-    Ok(ctx.row("cpu", variant, &mut times, S::STORAGE, mse))
+    Ok(ctx.row("cpu", variant, &mut times, S::STORAGE, runs, mse))
 }
 
 #[cfg(test)]
@@ -417,8 +466,12 @@ mod tests {
         };
         let (mut rows, mut stages) = (0, 0);
         let report = run(opts, |_| rows += 1, |_| stages += 1).unwrap();
-        assert_eq!((rows, report.rows.len()), (2, 2), "f32 and bf16");
-        assert!(stages >= 2 * 8, "{stages} progress calls");
+        assert_eq!(
+            (rows, report.rows.len()),
+            (4, 4),
+            "f32 and bf16, drawn order and user runs"
+        );
+        assert!(stages >= 4 * 8, "{stages} progress calls");
         for r in &report.rows {
             assert_eq!((r.device.as_str(), r.shape.as_str()), ("cpu", "tiny"));
             assert!(
@@ -426,8 +479,12 @@ mod tests {
                 "{r:?}"
             );
             let implied = r.updates_per_s * bytes_per_update(FACTORS, Storage::F32) as f64 / 1e9;
-            if r.variant.starts_with("f32") {
+            if r.variant.starts_with("f32, drawn") {
                 assert!((r.gb_per_s - implied).abs() < 1e-9 * implied.max(1.0), "{r:?}");
+            }
+            if r.variant.starts_with("f32, user runs") {
+                // The user row moves once a run, not once a rating.
+                assert!(r.gb_per_s < 0.8 * implied, "{r:?}");
             }
             // 150 ratings a user: enough to come within 10% of the noise.
             assert!(r.rmse < 1.10 * PLANTED.1, "{}: rmse {}", r.variant, r.rmse);
