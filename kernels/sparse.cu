@@ -26,6 +26,7 @@
 // Either way F ≤ 32·V·C for C chunks a lane: C = 4 (512 with V = 4, 128 with
 // V = 1), or C = 1 in the narrow kernels. The host checks and picks.
 #include "common.cuh"
+#include "permute.cuh"
 
 // A bfloat16: the high 16 bits of a float.
 struct bf16 {
@@ -163,6 +164,86 @@ __device__ void predict(float* pred, const S* u, const S* m, const float* ub, co
     }
 }
 
+// Sparse SGD over per-user runs (data::runs): warp w takes runs
+// perm(w), perm(w + warps), ... in the epoch's order (permute.cuh). A run's
+// user row and bias stay in registers, in float, across its ratings, and are
+// stored once at its end; each rating's item row is read, updated and
+// written as in sgd_sparse. No two warps share a run, so only item rows (and
+// a heavy user's rows, cut into several runs) meet, Hogwild-style.
+// CPU twin: ops::mf_sgd_sparse_runs.
+//
+// u (Nu,F), m (Ni,F), ub (Nu), mb (Ni), users, items, ratings, sq_err (n: the
+// ratings grouped into runs), starts (runs + 1)
+template <typename S, int V, int CHUNKS>
+__device__ void sgd_sparse_runs(S* u, S* m, float* ub, float* mb, float mu, const unsigned int* users,
+                                const unsigned int* items, const float* ratings, const unsigned int* starts,
+                                float* sq_err, int runs, int f, float lr, float reg, unsigned int half,
+                                unsigned int k0, unsigned int k1, unsigned int k2, unsigned int k3) {
+    const int lane = threadIdx.x % 32;
+    WARP_STRIDE(int, k, runs) {
+        const unsigned int c = feistel_get((unsigned int)k, (unsigned int)runs, half, k0, k1, k2, k3);
+        const int lo = (int)starts[c], hi = (int)starts[c + 1];
+        if (lo == hi) continue;
+        const long long uu = users[lo];
+        S* pu = u + uu * f;
+        float p[CHUNKS][V];
+#pragma unroll
+        for (int ch = 0; ch < CHUNKS; ch++) {
+            const int kk = (32 * ch + lane) * V;
+            if (kk < f) load<V>(pu + kk, p[ch]);
+        }
+        float bu = __ldcg(&ub[uu]);
+        for (int r = lo; r < hi; r++) {
+            const long long ii = items[r];
+            S* qi = m + ii * f;
+            float q[CHUNKS][V];
+            float acc = 0.0f;
+#pragma unroll
+            for (int ch = 0; ch < CHUNKS; ch++) {
+                const int kk = (32 * ch + lane) * V;
+                if (kk < f) {
+                    load<V>(qi + kk, q[ch]);
+#pragma unroll
+                    for (int j = 0; j < V; j++) acc += p[ch][j] * q[ch][j];
+                }
+            }
+            const float bi = __ldcg(&mb[ii]);
+            // Every lane has read the item row and bias before any lane writes them.
+            __syncwarp();
+            const float dot = warp_sum(acc);
+            const float e = ratings[r] - (mu + bu + bi + dot);
+            if (lane == 0) {
+                sq_err[r] = e * e;
+                mb[ii] = bi + lr * (e - reg * bi);
+            }
+            bu = bu + lr * (e - reg * bu);
+#pragma unroll
+            for (int ch = 0; ch < CHUNKS; ch++) {
+                const int kk = (32 * ch + lane) * V;
+                if (kk < f) {
+                    float nq[V];
+#pragma unroll
+                    for (int j = 0; j < V; j++) {
+                        const float pv = p[ch][j], qv = q[ch][j];
+                        p[ch][j] = pv + lr * (e * qv - reg * pv);
+                        nq[j] = qv + lr * (e * pv - reg * qv);
+                    }
+                    store<V>(qi + kk, nq);
+                }
+            }
+            // The next rating may name the same item: finish these writes first.
+            __syncwarp();
+        }
+#pragma unroll
+        for (int ch = 0; ch < CHUNKS; ch++) {
+            const int kk = (32 * ch + lane) * V;
+            if (kk < f) store<V>(pu + kk, p[ch]);
+        }
+        if (lane == 0) ub[uu] = bu;
+        __syncwarp();
+    }
+}
+
 // The kernels for one storage type S (float → _f32, bf16 → _bf16). Each
 // takes V = 4 when F % 4 == 0, else V = 1, and runs one warp per rating:
 //
@@ -198,6 +279,18 @@ __device__ void predict(float* pred, const S* u, const S* m, const float* ub, co
             predict<S, 4, 4>(pred, u, m, ub, mb, mu, users, items, n, f);                                  \
         else                                                                                               \
             predict<S, 1, 4>(pred, u, m, ub, mb, mu, users, items, n, f);                                  \
+    }                                                                                                      \
+    extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) mf_sgd_sparse_runs_##SUFFIX(                                              \
+        S* u, S* m, float* ub, float* mb, float mu, const unsigned int* users, const unsigned int* items,   \
+        const float* ratings, const unsigned int* starts, float* sq_err, int runs, int f, float lr,        \
+        float reg, unsigned int half, unsigned int k0, unsigned int k1, unsigned int k2,                   \
+        unsigned int k3) {                                                                                 \
+        if (f % 4 == 0)                                                                                    \
+            sgd_sparse_runs<S, 4, 1>(u, m, ub, mb, mu, users, items, ratings, starts, sq_err, runs, f, lr, \
+                                     reg, half, k0, k1, k2, k3);                                           \
+        else                                                                                               \
+            sgd_sparse_runs<S, 1, 1>(u, m, ub, mb, mu, users, items, ratings, starts, sq_err, runs, f, lr, \
+                                     reg, half, k0, k1, k2, k3);                                           \
     }
 
 SPARSE_KERNELS(float, f32)

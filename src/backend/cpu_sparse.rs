@@ -351,13 +351,17 @@ impl<S: Factor> Backend for CpuSparseBackend<'_, S> {
 
     /// `ops::mf_predict` then `ops::mse_sum`, in chunks of 4096 rows: the
     /// same sums as `ModelSpec::mse`, read straight from the stored factors.
+    /// The chunks' sums are computed on the backend's threads, each taking
+    /// every `threads`-th chunk, and added in chunk order, so the result does
+    /// not depend on the threads.
     fn validate(&mut self) -> Result<f64> {
+        const CHUNK: usize = 4096;
         let (v, p, f) = (self.valid, &self.params, self.spec.factors);
-        let mut pred = vec![0f32; 4096.min(v.len())];
-        let mut sum = 0.0;
-        for start in (0..v.len()).step_by(4096) {
-            let end = (start + 4096).min(v.len());
-            let pred = &mut pred[..end - start];
+        let chunks = v.len().div_ceil(CHUNK);
+        let threads = self.threads.clamp(1, chunks.max(1));
+        let chunk_sum = |c: usize, pred: &mut Vec<f32>| {
+            let (start, end) = (c * CHUNK, ((c + 1) * CHUNK).min(v.len()));
+            pred.resize(end - start, 0.0);
             mf_predict(
                 pred,
                 &p.u,
@@ -369,8 +373,24 @@ impl<S: Factor> Backend for CpuSparseBackend<'_, S> {
                 &v.items[start..end],
                 f,
             );
-            sum += mse_sum(pred, &v.ratings[start..end]);
-        }
+            mse_sum(pred, &v.ratings[start..end])
+        };
+        let mut sums = vec![0.0f64; chunks];
+        std::thread::scope(|s| {
+            let mut parts: Vec<Vec<(usize, &mut f64)>> = (0..threads).map(|_| Vec::new()).collect();
+            for (c, slot) in sums.iter_mut().enumerate() {
+                parts[c % threads].push((c, slot));
+            }
+            for part in parts {
+                s.spawn(move || {
+                    let mut pred = Vec::with_capacity(CHUNK);
+                    for (c, slot) in part {
+                        *slot = chunk_sum(c, &mut pred);
+                    }
+                });
+            }
+        });
+        let sum: f64 = sums.iter().fold(0.0, |acc, &x| acc + x);
         Ok(sum / v.len() as f64)
     }
 

@@ -119,6 +119,7 @@ fn run_scale(a: &BenchArgs) -> CliResult {
         }
     };
     let mut header_said = false;
+    let mut shape = String::new();
     let report = scale::run(
         opts,
         |row| {
@@ -126,6 +127,10 @@ fn run_scale(a: &BenchArgs) -> CliResult {
             if !header_said {
                 say(json, &ScaleRow::header());
                 header_said = true;
+            }
+            if row.shape != shape {
+                say(json, &row.size_line());
+                shape = row.shape.clone();
             }
             say(json, &row.line());
         },

@@ -112,15 +112,21 @@ pub struct ScaleRow {
 }
 
 impl ScaleRow {
+    /// The line that introduces a shape's rows: its name and size.
+    pub fn size_line(&self) -> String {
+        format!("{}: {}", self.shape, self.size)
+    }
+
     /// The table's header line.
     pub fn header() -> String {
         format!(
-            "{:<5} {:<8} {:<26} {:<30} {:>10} {:>10} {:>9} {:>7} {:>7} {:>6}",
-            "dev", "shape", "size", "variant", "epoch", "updates/s", "GB/s", "% copy", "rmse", "noise"
+            "{:<4} {:<7} {:<30} {:>9} {:>9} {:>7} {:>6} {:>7} {:>5}",
+            "dev", "shape", "variant", "epoch", "updates/s", "GB/s", "%copy", "rmse", "noise"
         )
     }
 
-    /// The row as a table line.
+    /// The row as a table line (at most 100 columns; the shape's size is
+    /// [`ScaleRow::size_line`], printed once above its rows).
     pub fn line(&self) -> String {
         let rate = if self.updates_per_s >= 1e9 {
             format!("{:.2}G", self.updates_per_s / 1e9)
@@ -128,10 +134,9 @@ impl ScaleRow {
             format!("{:.1}M", self.updates_per_s / 1e6)
         };
         format!(
-            "{:<5} {:<8} {:<26} {:<30} {:>10} {:>10} {:>9.1} {:>7} {:>7.4} {:>6.2}",
+            "{:<4} {:<7} {:<30} {:>9} {:>9} {:>7.1} {:>6} {:>7.4} {:>5.2}",
             self.device,
             self.shape,
-            self.size,
             self.variant,
             if self.ms >= 1000.0 {
                 format!("{:.2} s", self.ms / 1e3)
@@ -264,7 +269,7 @@ pub fn run(
             y_range: (0.5, 5.0),
         };
         let (params, _) = crate::train::initial_params(&model, &mut Mt19937::new(7), &train);
-        let size = format!("{users}×{items}, {ratings}");
+        let size = format!("{users} users × {items} items, {ratings} ratings (k = {FACTORS})");
         let ctx = Ctx {
             name,
             size: &size,
@@ -285,6 +290,10 @@ pub fn run(
                 rows.push(gpu_variant::<f32>(gpu, &ctx, true, true, &mut progress)?);
                 rows.push(gpu_variant::<f32>(gpu, &ctx, false, false, &mut progress)?);
                 rows.push(gpu_variant::<half::bf16>(gpu, &ctx, true, false, &mut progress)?);
+                // Per-user runs (the sparse recipes' order since #15): capped, every warp, bf16.
+                rows.push(gpu_runs_variant::<f32>(gpu, &ctx, false, &mut progress)?);
+                rows.push(gpu_runs_variant::<f32>(gpu, &ctx, true, &mut progress)?);
+                rows.push(gpu_runs_variant::<half::bf16>(gpu, &ctx, false, &mut progress)?);
             }
             None => {
                 // The drawn order, then per-user runs (the sparse recipes' order).
@@ -415,6 +424,42 @@ fn gpu_variant<S: DeviceFactor>(
     }
     let mse = be.validate()?;
     Ok(ctx.row("cuda", variant, &mut times, S::STORAGE, false, mse))
+}
+
+/// One GPU variant in per-user runs: one warp a run, the run's user row in
+/// registers; the runs staged once, each epoch a fresh order (no upload).
+fn gpu_runs_variant<S: DeviceFactor>(
+    gpu: &Arc<Gpu>,
+    ctx: &Ctx<'_>,
+    all_warps: bool,
+    progress: &mut impl FnMut(Stage),
+) -> Result<ScaleRow> {
+    let mut be = CudaSparseBackend::<S>::new(Arc::clone(gpu), ctx.init(), false)?;
+    if all_warps {
+        be.set_max_warps(usize::MAX);
+    }
+    be.stage_runs()?;
+    let runs = be.runs_shape().map_or(0, |r| r.0);
+    let variant = format!(
+        "{}, {runs} runs, {}",
+        S::STORAGE.name(),
+        if all_warps {
+            "all warps".to_string()
+        } else {
+            format!("≤{} warps", be.max_warps())
+        }
+    );
+    let mut times = Vec::new();
+    for epoch in 0..ctx.epochs {
+        times.push(time_gpu(gpu, 0, 1, &mut || be.runs_pass(epoch as u64, LR_REG.0))?);
+        progress(Stage::Training {
+            variant: variant.clone(),
+            epoch: epoch + 1,
+            epochs: ctx.epochs,
+        });
+    }
+    let mse = be.validate()?;
+    Ok(ctx.row("cuda", variant, &mut times, S::STORAGE, true, mse))
 }
 
 fn cpu_variant<S: DeviceFactor>(

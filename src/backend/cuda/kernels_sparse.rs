@@ -132,6 +132,91 @@ impl Gpu {
         Ok(())
     }
 
+    /// The widest embedding [`Gpu::mf_sgd_sparse_runs`] takes: one chunk a
+    /// lane, F ≤ 128 in multiples of 4, or F ≤ 32.
+    pub fn sparse_runs_fit(f: usize) -> bool {
+        f >= 1 && f <= if f % 4 == 0 { 128 } else { 32 }
+    }
+
+    /// See [`crate::ops::mf_sgd_sparse_runs`]: one warp per run, warp w
+    /// taking runs `perm.get(w)`, `perm.get(w + warps)`, …, at most
+    /// `max_warps` at once (with 1, the CPU's order). `rows` are the ratings
+    /// grouped into runs, `starts` the runs' bounds; `sq_err` gets each
+    /// rating's squared error, by its place in `rows`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn mf_sgd_sparse_runs<S: DeviceFactor>(
+        &self,
+        u: &mut CudaViewMut<'_, S::Dev>,
+        m: &mut CudaViewMut<'_, S::Dev>,
+        ub: &mut CudaViewMut<'_, f32>,
+        mb: &mut CudaViewMut<'_, f32>,
+        mu: f32,
+        rows: (&CudaView<'_, u32>, &CudaView<'_, u32>, &CudaView<'_, f32>),
+        starts: &CudaView<'_, u32>,
+        perm: &crate::rng::Feistel,
+        sq_err: &mut CudaViewMut<'_, f32>,
+        f: usize,
+        lr: f32,
+        reg: f32,
+        max_warps: usize,
+    ) -> Result<()> {
+        let what = "mf_sgd_sparse_runs";
+        let (users, items, ratings) = rows;
+        let n = users.len();
+        let runs = perm.len() as usize;
+        assert!(items.len() == n && ratings.len() == n && sq_err.len() >= n && starts.len() == runs + 1);
+        assert!(u.len() == ub.len() * f && m.len() == mb.len() * f);
+        if !Self::sparse_runs_fit(f) {
+            return Err(Error::invalid(
+                what,
+                format!("{f} factors; the run kernel takes up to 128 in multiples of 4, or up to 32"),
+            ));
+        }
+        let func = match S::STORAGE {
+            Storage::F32 => &self.k.mf_sgd_sparse_runs_f32,
+            Storage::Bf16 => &self.k.mf_sgd_sparse_runs_bf16,
+        };
+        let dims = [int(what, runs)?, int(what, f)?];
+        let (half, keys) = (perm.half_bits(), perm.keys);
+        let mut l = self.stream.launch_builder(func);
+        l.arg(u).arg(m).arg(ub).arg(mb).arg(&mu);
+        l.arg(users).arg(items).arg(ratings).arg(starts).arg(sq_err);
+        l.arg(&dims[0]).arg(&dims[1]).arg(&lr).arg(&reg);
+        l.arg(&half)
+            .arg(&keys[0])
+            .arg(&keys[1])
+            .arg(&keys[2])
+            .arg(&keys[3]);
+        let cfg = if max_warps <= 1 {
+            LaunchConfig {
+                grid_dim: (1, 1, 1),
+                block_dim: (32, 1, 1),
+                shared_mem_bytes: 0,
+            }
+        } else {
+            let per_sm = func
+                .occupancy_max_active_blocks_per_multiprocessor(BLOCK, 0, None)
+                .map_err(|e| cuda_err(what, e))?;
+            let resident = (per_sm.max(1) as usize * self.sm_count).max(1);
+            let wanted = max_warps
+                .min(runs.max(1))
+                .saturating_mul(32)
+                .div_ceil(BLOCK as usize);
+            LaunchConfig {
+                grid_dim: (wanted.clamp(1, resident).min(MAX_BLOCKS) as u32, 1, 1),
+                block_dim: (BLOCK, 1, 1),
+                shared_mem_bytes: 0,
+            }
+        };
+        // SAFETY: matches mf_sgd_sparse_runs_{f32,bf16}(S*, S*, float*, float*, float, const uint* x2,
+        // const float*, const uint*, float*, int, int, float, float, uint x5) with S the device
+        // type of S::Dev; u and m hold (rows × f) factors, the indices are below their rows,
+        // starts holds runs + 1 bounds within the n ratings, sq_err n floats; f fits one chunk a
+        // lane (checked above).
+        unsafe { l.launch(cfg) }.map_err(|e| cuda_err(what, e))?;
+        Ok(())
+    }
+
     /// See [`crate::ops::mf_predict`]: one warp per row.
     #[allow(clippy::too_many_arguments)]
     pub fn mf_predict<S: DeviceFactor>(

@@ -17,11 +17,13 @@ use crate::backend::cpu_sparse::SparseParams;
 use crate::backend::cuda::memory::{MemoryPlan, EVAL_CHUNK};
 use crate::backend::cuda::{cuda_err, sparse_max_factors, DeviceExamples, DeviceFactor, Gpu};
 use crate::backend::{Backend, BackendInit};
+use crate::data::runs::{Runs, RUN_CHUNK};
 use crate::data::Examples;
 use crate::error::{Error, Result};
 use crate::model::ModelSpec;
 use crate::ops;
 use crate::ops::Storage;
+use crate::rng::Feistel;
 
 /// How an epoch's ratings are regrouped so that each group's rows stay in
 /// L2: users in ranges of `tile_users` rows, items in ranges of
@@ -99,6 +101,18 @@ pub struct CudaSparseBackend<'a, S: DeviceFactor> {
     valid: DeviceExamples,
     pred: CudaSlice<f32>,
     mse: CudaSlice<f64>,
+    /// The training rows as per-user runs, made on the first epoch in runs.
+    runs: Option<StagedRuns>,
+}
+
+/// The training rows as per-user runs: on the host (to stage them again
+/// after a per-rating epoch used the staging buffer), and their bounds on
+/// the device.
+struct StagedRuns {
+    host: Runs,
+    starts: CudaSlice<u32>,
+    /// Whether the staging buffer (`epoch`) holds these runs' rows now.
+    staged: bool,
 }
 
 impl<'a, S: DeviceFactor> CudaSparseBackend<'a, S> {
@@ -165,6 +179,7 @@ impl<'a, S: DeviceFactor> CudaSparseBackend<'a, S> {
             valid: DeviceExamples::upload(&gpu, init.valid)?,
             pred: gpu.zeros(init.valid.len().min(EVAL_CHUNK))?,
             mse: gpu.zeros(1)?,
+            runs: None,
             spec,
             gpu,
         })
@@ -214,6 +229,9 @@ impl<'a, S: DeviceFactor> CudaSparseBackend<'a, S> {
         } else {
             order
         };
+        if let Some(r) = self.runs.as_mut() {
+            r.staged = false;
+        }
         let stream = &self.gpu.stream;
         stream
             .memcpy_htod(order, &mut self.order.slice_mut(..n))
@@ -242,6 +260,78 @@ impl<'a, S: DeviceFactor> CudaSparseBackend<'a, S> {
             &mut self.mb.as_view_mut(),
             self.mu,
             (&e.users.slice(..n), &e.items.slice(..n), &e.ratings.slice(..n)),
+            &mut self.sq_err.slice_mut(..n),
+            self.spec.factors,
+            lr,
+            self.reg,
+            self.max_warps,
+        )
+    }
+}
+
+impl<S: DeviceFactor> CudaSparseBackend<'_, S> {
+    /// Groups the training rows into per-user runs (on the first call) and
+    /// puts them in the staging buffer, unless they are there already: what
+    /// [`CudaSparseBackend::runs_pass`] walks.
+    pub fn stage_runs(&mut self) -> Result<()> {
+        let n = self.train.len;
+        if self.runs.is_none() {
+            let host = Runs::by_user(self.host, self.spec.n_users, RUN_CHUNK, 1);
+            let starts = self.gpu.upload(&host.starts)?;
+            self.runs = Some(StagedRuns {
+                host,
+                starts,
+                staged: false,
+            });
+        }
+        let Some(runs) = self.runs.as_mut() else {
+            return Err(Error::invalid("runs", "the runs were not made"));
+        };
+        if !runs.staged {
+            let (h, e, stream) = (&runs.host.rows, &mut self.epoch, &self.gpu.stream);
+            stream
+                .memcpy_htod(&h.users, &mut e.users.slice_mut(..n))
+                .map_err(|e| cuda_err("upload runs", e))?;
+            stream
+                .memcpy_htod(&h.items, &mut e.items.slice_mut(..n))
+                .map_err(|e| cuda_err("upload runs", e))?;
+            stream
+                .memcpy_htod(&h.ratings, &mut e.ratings.slice_mut(..n))
+                .map_err(|e| cuda_err("upload runs", e))?;
+            runs.staged = true;
+        }
+        Ok(())
+    }
+
+    /// The staged runs: how many, and their average length.
+    pub fn runs_shape(&self) -> Option<(usize, f64)> {
+        self.runs.as_ref().map(|r| {
+            (
+                r.host.len(),
+                r.host.rows.len() as f64 / r.host.len().max(1) as f64,
+            )
+        })
+    }
+
+    /// One sparse SGD pass over the staged runs ([`CudaSparseBackend::stage_runs`])
+    /// in the order `key` draws, at rate `lr`, up to
+    /// [`CudaSparseBackend::max_warps`] at once. Only enqueues work.
+    pub fn runs_pass(&mut self, key: u64, lr: f32) -> Result<()> {
+        let n = self.train.len;
+        let Some(runs) = self.runs.as_ref().filter(|r| r.staged) else {
+            return Err(Error::invalid("runs", "stage the runs first"));
+        };
+        let perm = runs.host.epoch_order(key);
+        let e = &self.epoch;
+        self.gpu.mf_sgd_sparse_runs::<S>(
+            &mut self.u.as_view_mut(),
+            &mut self.m.as_view_mut(),
+            &mut self.ub.as_view_mut(),
+            &mut self.mb.as_view_mut(),
+            self.mu,
+            (&e.users.slice(..n), &e.items.slice(..n), &e.ratings.slice(..n)),
+            &runs.starts.as_view(),
+            &perm,
             &mut self.sq_err.slice_mut(..n),
             self.spec.factors,
             lr,
@@ -280,6 +370,45 @@ impl<S: DeviceFactor> Backend for CudaSparseBackend<'_, S> {
         }
         self.stage_epoch(order)?;
         self.sgd_pass(n, lrs[0])?;
+        if self.losses.len() < steps {
+            self.losses = self.gpu.zeros(steps)?;
+        }
+        self.gpu.group_mean(
+            &mut self.losses.slice_mut(..steps),
+            &self.sq_err.slice(..n),
+            batch_size,
+        )?;
+        let losses = self.gpu.download(&self.losses.slice(..steps))?;
+        progress(steps, losses.last().copied().unwrap_or(f32::NAN));
+        Ok(losses)
+    }
+
+    /// One pass over the per-user runs (one warp a run, the run's user row
+    /// in registers; see `kernels/sparse.cu`), in the order `key` draws, at
+    /// the epoch's rate `lrs[0]`. The runs are grouped and uploaded on the
+    /// first such epoch; later epochs send nothing but the key. Embeddings
+    /// wider than the run kernel takes fall back to the per-rating kernel in
+    /// a [`Feistel`] order of the rows.
+    fn train_epoch_runs(
+        &mut self,
+        key: u64,
+        batch_size: usize,
+        lrs: &[f32],
+        progress: &mut dyn FnMut(usize, f32),
+    ) -> Result<Vec<f32>> {
+        let n = self.train.len;
+        let steps = crate::backend::epoch_steps(n, batch_size, lrs)?;
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let f = self.spec.factors;
+        if !Gpu::sparse_runs_fit(f) {
+            let perm = Feistel::new(n as u32, key);
+            let order: Vec<u32> = (0..n as u32).map(|i| perm.get(i)).collect();
+            return self.train_epoch(&order, batch_size, lrs, 0, progress);
+        }
+        self.stage_runs()?;
+        self.runs_pass(key, lrs[0])?;
         if self.losses.len() < steps {
             self.losses = self.gpu.zeros(steps)?;
         }

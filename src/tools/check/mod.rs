@@ -23,7 +23,7 @@ mod net;
 pub mod parity;
 mod sparse;
 
-pub use parity::{lazy_parity, sparse_parity, step_parity, STEP_PARITY};
+pub use parity::{lazy_parity, sparse_parity, sparse_runs_parity, step_parity, STEP_PARITY};
 
 /// Embedding widths the sparse kernels are checked at: both load paths (four
 /// factors a load when F % 4 == 0, one otherwise), in the narrow kernel (1,
@@ -132,6 +132,18 @@ pub fn run_all(gpu: &Arc<Gpu>, data: &Ratings, mut on_row: impl FnMut(&CheckRow)
         42,
     )?);
     show(&sparse_parity::<half::bf16>(
+        gpu,
+        data,
+        &crate::recipe::find("sparse-bf16")?,
+        42,
+    )?);
+    show(&sparse_runs_parity::<f32>(
+        gpu,
+        data,
+        &crate::recipe::find("sparse")?,
+        42,
+    )?);
+    show(&sparse_runs_parity::<half::bf16>(
         gpu,
         data,
         &crate::recipe::find("sparse-bf16")?,

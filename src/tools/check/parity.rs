@@ -8,9 +8,10 @@ use std::sync::Arc;
 use super::CheckRow;
 use crate::backend::cpu::{CpuBackend, StepGradient};
 use crate::backend::cuda::{CudaBackend, DeviceFactor, Gpu};
+use crate::backend::BackendInit;
 use crate::backend::{Backend, GpuOptions};
 use crate::compare::{compare_tol, Comparison};
-use crate::data::Ratings;
+use crate::data::{Examples, Ratings};
 use crate::error::{Error, Result};
 use crate::model::ModelSpec;
 use crate::ops::Storage;
@@ -280,6 +281,57 @@ pub fn sparse_parity<S: DeviceFactor>(
     Ok(CheckRow {
         kernel: format!("sparse parity {}", recipe.name),
         shape: format!("R={} F={}", order.len(), setup.spec.factors),
+        cmp,
+        note: None,
+    })
+}
+
+/// The sparse backend's per-user runs, end to end, against the CPU's: an
+/// epoch in runs over 2,000 training ratings of `recipe` (a sparse one), with
+/// the same run order on both (the same [`crate::rng::Feistel`] key). The GPU
+/// runs one warp, so every rating meets the rows the CPU's one thread left;
+/// parameters, losses and the validation MSE must agree within the kernel
+/// check's tolerances.
+pub fn sparse_runs_parity<S: DeviceFactor>(
+    gpu: &Arc<Gpu>,
+    data: &Ratings,
+    recipe: &Recipe,
+    seed: u32,
+) -> Result<CheckRow> {
+    let setup = Setup::notebook(data, recipe, seed)?;
+    let mut rng = setup.rng.clone();
+    let bs = recipe.batch_size;
+    let rows: Vec<u32> = rng.permutation(setup.train.len())[..2000.min(setup.train.len())].to_vec();
+    let mut subset = Examples::default();
+    setup.train.gather_into(&rows, &mut subset);
+    let lrs = vec![recipe.stages[0].lr(); subset.len().div_ceil(bs)];
+    let init = BackendInit {
+        train: &subset,
+        ..setup.init()
+    };
+    let mut cpu = crate::backend::cpu_sparse::CpuSparseBackend::<S>::new(init.clone(), 1)?;
+    let mut cuda = crate::backend::cuda::sparse::CudaSparseBackend::<S>::new(gpu.clone(), init, false)?;
+    cuda.set_max_warps(1);
+    let key = 42;
+    let cpu_loss = cpu.train_epoch_runs(key, bs, &lrs, &mut |_, _| {})?;
+    let gpu_loss = cuda.train_epoch_runs(key, bs, &lrs, &mut |_, _| {})?;
+    let (cpu_val, gpu_val) = (cpu.validate()?, cuda.validate()?);
+    let rtol = match S::STORAGE {
+        Storage::F32 => 1e-5,
+        Storage::Bf16 => 1.0 / 128.0,
+    };
+    let cmp = compare_all(
+        &[
+            (widen(&cuda.params()?), widen(&cpu.params()?)),
+            (widen(&gpu_loss), widen(&cpu_loss)),
+            (vec![gpu_val], vec![cpu_val]),
+        ],
+        1e-5,
+        rtol,
+    );
+    Ok(CheckRow {
+        kernel: format!("runs parity {}", recipe.name),
+        shape: format!("R={} F={}", subset.len(), setup.spec.factors),
         cmp,
         note: None,
     })
