@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine, from the repository root, after scripts/gpu-check.sh filled gpu-bin/.
 # Prints everything in one go. Sections, all by default, or name some:
-#   bash gpu-bin/run.sh [checks] [recipes] [faults] [bench] [latency] [sanitize]
+#   bash gpu-bin/run.sh [checks] [recipes] [faults] [bench] [latency] [scale] [sparse] [sanitize]
 # Each step prints the seconds since the start, so the next run can size its loan by section.
 # checks: the card, mfcuda check, the GPU tests.
 # recipes: the notebook's four recipes on the GPU, by default (one kernel an epoch) and --op-by-op, and the two
@@ -11,6 +11,10 @@
 #   on the card (the full tables against PyTorch are scripts/gpu-bench.sh).
 # latency (issue #14): the one-kernel epochs: train's own per-epoch seconds against the bench
 #   epoch (target: within 1.3x), and an ncu profile of each one-kernel epoch (lazy SGD, Adam, net).
+# scale (issue #15): bench --scale at the full ml-25m and Netflix shapes (per-rating and per-user-run
+#   variants side by side).
+# sparse (issue #15): train --recipe sparse end to end on a 25M-rating file, against the run kernel's
+#   time from the scale section (target: within 2x), and ncu of the run kernel at that full shape.
 # sanitize: compute-sanitizer memcheck over mfcuda check and one epoch (per stage) of every
 #   recipe; racecheck and initcheck over mfcuda check, which launches every kernel.
 # JSON results go to $OUT (or gpu-bin/out).
@@ -18,7 +22,7 @@ set -u
 out=${OUT:-gpu-bin/out}
 mkdir -p "$out"
 bin=gpu-bin
-sections=${*:-checks recipes faults bench latency sanitize}
+sections=${*:-checks recipes faults bench latency scale sparse sanitize}
 failed=()
 step() { printf '\n=== %s  (at %d s)\n' "$*" "$SECONDS"; }
 run() { # name, command...: runs it, remembers a failure
@@ -133,6 +137,47 @@ PY
     else
         echo "ncu not found: no profile"
     fi
+fi
+
+if has scale; then
+    step "mfcuda bench --scale --device cuda --epochs 3 (full shapes)"
+    run "bench --scale (full)" bash -c "set -o pipefail; '$bin/mfcuda' bench --scale --device cuda --epochs 3 --json > '$out/scale-full.jsonl'"
+fi
+
+if has sparse; then
+    step "train --recipe sparse end to end on a 25M-rating file (ml-25m's shape, k = 128)"
+    "$bin/mfcuda" synth --users 162541 --items 59047 --ratings 25000095 --rank 32 --noise 0.5 --out "$out/ml25m.csv" 2>&1 | tail -n 1
+    run "train sparse 25M" bash -c "set -o pipefail; '$bin/mfcuda' train --recipe sparse --data '$out/ml25m.csv' --factors 128 --epochs 2 --device cuda --cache --json > '$out/sparse-25m.jsonl'"
+    run "train sparse 25M, cached" bash -c "set -o pipefail; '$bin/mfcuda' train --recipe sparse --data '$out/ml25m.csv' --factors 128 --epochs 2 --device cuda --cache --json > '$out/sparse-25m-cached.jsonl'"
+    run "train against the kernel" python3 - "$out" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+last = lambda p: json.loads(open(p).read().strip().splitlines()[-1])
+rep = last(f"{out}/sparse-25m-cached.jsonl")
+secs = [e["seconds"] * 1e3 for e in rep["history"]]
+later = sorted(secs[1:])[len(secs[1:]) // 2] if len(secs) > 1 else secs[0]
+print(f"train --recipe sparse, 25M ratings: per epoch {', '.join(f'{x:.1f}' for x in secs)} ms "
+      f"(median after the first {later:.1f} ms); val RMSE {rep['val_rmse']:.4f}")
+if not os.path.exists(f"{out}/scale-full.jsonl"):
+    print("no scale-full.jsonl (run the scale section first): no kernel time to compare with")
+    sys.exit(0)
+scale = last(f"{out}/scale-full.jsonl")
+kernel = min(r["ms"] for r in scale["rows"] if r["shape"] == "ml-25m" and "runs" in r["variant"] and r["variant"].startswith("f32"))
+print(f"the run kernel alone (bench --scale, ml-25m, f32): {kernel:.2f} ms; train's epoch is {later / kernel:.2f}x that")
+print("within 2x of the kernel" if later <= 2 * kernel else "MISSED 2x")
+sys.exit(0 if later <= 2 * kernel else 1)
+PY
+    ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+    if [ -x "$ncu" ]; then
+        step "ncu: mf_sgd_sparse_runs_f32 on the 25M file (full shape: the user table is past L2)"
+        "$ncu" --kernel-name mf_sgd_sparse_runs_f32 --launch-count 1 --section SpeedOfLight \
+            --section Occupancy --section MemoryWorkloadAnalysis --section WarpStateStats \
+            "$bin/mfcuda" train --recipe sparse --data "$out/ml25m.csv" --factors 128 --epochs 1 --device cuda --cache --quiet \
+            2>&1 | grep -v '^==PROF==' | tail -n 90
+    else
+        echo "ncu not found: no profile"
+    fi
+    rm -f "$out/ml25m.csv" "$out/ml25m.csv.mfcache"
 fi
 
 if has sanitize; then

@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::model::ModelKind;
 use crate::ops;
 use crate::optim::{adam, Training};
-use crate::recipe;
+use crate::recipe::{self, EpochOrder};
 use crate::rng::Mt19937;
 use crate::tools::cases::{self, Sizes};
 use crate::train::Setup as TrainSetup;
@@ -280,9 +280,17 @@ fn epoch_rows(data: &Ratings, which: &Which<'_>, push: &mut dyn FnMut(BenchRow))
             let lrs = r.stages[0].lrs(steps);
             let lrs = &lrs[..steps];
             let mut first_step = 0u64;
+            // Each recipe in its own order, as `train` runs it.
             let mut epoch = || -> Result<()> {
-                let order = rng.permutation(setup.train.len());
-                be.train_epoch(&order, r.batch_size, lrs, first_step, &mut |_, _| {})?;
+                match r.order {
+                    EpochOrder::Shuffle => {
+                        let order = rng.permutation(setup.train.len());
+                        be.train_epoch(&order, r.batch_size, lrs, first_step, &mut |_, _| {})?;
+                    }
+                    EpochOrder::UserRuns => {
+                        be.train_epoch_runs(first_step, r.batch_size, lrs, &mut |_, _| {})?;
+                    }
+                }
                 first_step += steps as u64;
                 Ok(())
             };
