@@ -446,7 +446,7 @@ fn gpu_runs_variant<S: DeviceFactor>(
         if all_warps {
             "all warps".to_string()
         } else {
-            format!("≤{} warps", be.max_warps())
+            format!("≤{} warps", be.run_warps())
         }
     );
     let mut times = Vec::new();
