@@ -170,7 +170,10 @@ __device__ void predict(float* pred, const S* u, const S* m, const float* ub, co
 // stored once at its end; each rating's item row is read, updated and
 // written as in sgd_sparse. No two warps share a run, so only item rows (and
 // a heavy user's rows, cut into several runs) meet, Hogwild-style.
-// CPU twin: ops::mf_sgd_sparse_runs.
+// CPU twin: ops::mf_sgd_sparse_runs. Its kernels ask for 8 blocks an SM
+// (__launch_bounds__(BLOCK_THREADS, 8)): 32 registers a thread with no spill
+// (ptxas, sm_90), so every warp slot of the SM can hold a run; at 40 the
+// registers allowed three quarters of them.
 //
 // u (Nu,F), m (Ni,F), ub (Nu), mb (Ni), users, items, ratings, sq_err (n: the
 // ratings grouped into runs), starts (runs + 1)
@@ -280,7 +283,7 @@ __device__ void sgd_sparse_runs(S* u, S* m, float* ub, float* mb, float mu, cons
         else                                                                                               \
             predict<S, 1, 4>(pred, u, m, ub, mb, mu, users, items, n, f);                                  \
     }                                                                                                      \
-    extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) mf_sgd_sparse_runs_##SUFFIX(                                              \
+    extern "C" __global__ void __launch_bounds__(BLOCK_THREADS, 8) mf_sgd_sparse_runs_##SUFFIX(                                            \
         S* u, S* m, float* ub, float* mb, float mu, const unsigned int* users, const unsigned int* items,   \
         const float* ratings, const unsigned int* starts, float* sq_err, int runs, int f, float lr,        \
         float reg, unsigned int half, unsigned int k0, unsigned int k1, unsigned int k2,                   \
