@@ -86,7 +86,7 @@ fn bad_input_gets_one_clear_line_and_exit_code_1() {
         (
             write("col.csv", "user,movieId,rating\n1,2,3\n"),
             vec![],
-            "line 1: column 'userId' not found in header (columns are: user, movieId, rating)".into(),
+            "line 1: column 'userId' not found in the header (columns are: user, movieId, rating); name the columns with --user-col".into(),
         ),
         (
             write("renamed.csv", "userId,movieId,rating\n1,2,3\n"),

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use mfcuda::data::cache::{self, LoadReport};
+use mfcuda::data::format::Separator;
 use mfcuda::data::{Columns, Ratings, Source};
 use mfcuda::trained::explore::{self, Movies};
 use mfcuda::trained::saved::SavedModel;
@@ -88,15 +89,21 @@ pub struct DataArgs {
     /// Ratings CSV [default: the bundled ml-latest-small ratings.csv]
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
-    /// Header name of the user id column.
+    /// The user id column: its header name, or in a file without a header its position from 1
     #[arg(long, default_value = "userId")]
     pub user_col: String,
-    /// Header name of the item id column.
+    /// The item id column: its header name, or its position from 1
     #[arg(long, default_value = "movieId")]
     pub item_col: String,
-    /// Header name of the rating column.
+    /// The rating column: its header name, or its position from 1
     #[arg(long, default_value = "rating")]
     pub rating_col: String,
+    /// Field separator: ',', ';', '|', 'tab' or '::' [default: detected from the first line]
+    #[arg(long, value_name = "SEP")]
+    pub sep: Option<Separator>,
+    /// The first line is data, not a header [default: detected: a first line of numbers is data]
+    #[arg(long)]
+    pub no_header: bool,
     /// Keep a binary copy of the parsed --data file beside it (FILE.mfcache) and reuse it while the file is unchanged.
     #[arg(long)]
     pub cache: bool,
@@ -109,6 +116,8 @@ impl DataArgs {
             user: self.user_col.clone(),
             item: self.item_col.clone(),
             rating: self.rating_col.clone(),
+            sep: self.sep,
+            header: self.no_header.then_some(false),
         }
     }
 

@@ -20,7 +20,7 @@ use crate::files::write_atomic;
 compile_error!("the ratings cache is written in the machine's byte order, assumed little-endian");
 
 const MAGIC: &[u8] = b"MFCUDA-RATINGS\n";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 /// How a load went, for the user.
 #[derive(Debug, Clone, PartialEq)]
@@ -171,12 +171,18 @@ pub fn load(source: &Source, cols: &Columns, use_cache: bool) -> Result<(Ratings
     Ok((r, report))
 }
 
+/// The layout flags a cache was parsed with (separator and header, given
+/// or detected), as part of its key.
+fn layout(cols: &Columns) -> String {
+    format!("sep={:?};header={:?}", cols.sep, cols.header)
+}
+
 fn encode(r: &Ratings, stamp: (u64, u64), cols: &Columns, w: &mut dyn Write) -> std::io::Result<()> {
     w.write_all(MAGIC)?;
     w.write_all(&VERSION.to_le_bytes())?;
     w.write_all(&stamp.0.to_le_bytes())?;
     w.write_all(&stamp.1.to_le_bytes())?;
-    for name in [&cols.user, &cols.item, &cols.rating] {
+    for name in [&cols.user, &cols.item, &cols.rating, &layout(cols)] {
         w.write_all(&(name.len() as u32).to_le_bytes())?;
         w.write_all(name.as_bytes())?;
     }
@@ -219,7 +225,7 @@ fn decode(
     if &head[..MAGIC.len()] != MAGIC || version != VERSION || got != stamp {
         return None;
     }
-    for want in [&cols.user, &cols.item, &cols.rating] {
+    for want in [&cols.user, &cols.item, &cols.rating, &layout(cols)] {
         let n = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
         if n > 4096 || take(n)? != want.as_bytes() {
             return None;

@@ -1,7 +1,8 @@
 //! The data layer: ratings in, the notebook's split, and data made to order.
 //!
 //! - [`ratings`] streams a MovieLens-style CSV into [`Ratings`], mapping raw
-//!   ids to contiguous indices; [`cache`] keeps a binary copy beside it.
+//!   ids to contiguous indices; [`mod@format`] finds the file's compression,
+//!   separator and header; [`cache`] keeps a binary copy beside it.
 //! - [`examples`] holds rows in the columnar form a backend trains on.
 //! - [`split`] picks the notebook's validation rows with numpy's legacy
 //!   Mersenne Twister.
@@ -13,6 +14,7 @@
 
 pub mod cache;
 pub mod examples;
+pub mod format;
 pub mod ratings;
 pub mod runs;
 pub mod split;

@@ -12,6 +12,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use crate::data::format::{open_text, sniff, DoubleColonReader, Format, Separator};
 use crate::error::{Error, Result};
 
 /// ml-latest-small's `ratings.csv`, compiled into the binary so that the
@@ -51,15 +52,21 @@ impl Source {
     }
 }
 
-/// Which header names hold the user, the item and the rating.
+/// Which columns hold the user, the item and the rating, and how the file
+/// is laid out when it should not be detected ([`crate::data::format`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Columns {
-    /// User id column, default `userId`.
+    /// User id column, default `userId`: a header name, or in a file without
+    /// a header a position from 1.
     pub user: String,
     /// Item (movie) id column, default `movieId`.
     pub item: String,
     /// Rating column, default `rating`.
     pub rating: String,
+    /// The field separator; `None` detects it.
+    pub sep: Option<Separator>,
+    /// Whether the first line is a header; `None` detects it.
+    pub header: Option<bool>,
 }
 
 impl Default for Columns {
@@ -68,7 +75,23 @@ impl Default for Columns {
             user: "userId".into(),
             item: "movieId".into(),
             rating: "rating".into(),
+            sep: None,
+            header: None,
         }
+    }
+}
+
+impl Columns {
+    /// The columns to look up in a file laid out as `format`: the names as
+    /// given, except that a file without a header names its columns by
+    /// position ("1", "2", ...), and the default names then mean
+    /// MovieLens's order, user, item, rating.
+    fn resolve(&self, format: Format) -> (String, String, String) {
+        let d = Columns::default();
+        if !format.header && self.user == d.user && self.item == d.item && self.rating == d.rating {
+            return ("1".into(), "2".into(), "3".into());
+        }
+        (self.user.clone(), self.item.clone(), self.rating.clone())
     }
 }
 
@@ -207,9 +230,29 @@ impl Ratings {
     pub fn from_reader<R: Read + Send>(reader: R, name: &str, columns: &Columns) -> Result<Ratings> {
         type Chunk = (Vec<i64>, Vec<i64>, Vec<f32>);
         const CHUNK: usize = 1 << 15;
-        let mut rows = CsvRows::new(reader, name, "rating rows")?;
-        let (ucol, icol) = (rows.column(&columns.user)?, rows.column(&columns.item)?);
-        let rcol = rows.column(&columns.rating)?;
+        let mut text = open_text(Box::new(reader), name)?;
+        let format = sniff(
+            std::io::BufRead::fill_buf(&mut text).map_err(|e| Error::Io {
+                file: name.to_string(),
+                source: e,
+            })?,
+            columns.sep,
+            columns.header,
+        );
+        let text: Box<dyn Read + Send + '_> = match format.sep {
+            Separator::DoubleColon => Box::new(DoubleColonReader::new(text)),
+            Separator::Byte(_) => Box::new(text),
+        };
+        let mut rows = CsvRows::with_format(text, name, "rating rows", format)?;
+        let (user, item, rating) = columns.resolve(format);
+        let (ucol, icol) = (rows.column(&user)?, rows.column(&item)?);
+        let rcol = rows.column(&rating)?;
+        let columns = &Columns {
+            user,
+            item,
+            rating,
+            ..columns.clone()
+        };
         let mut out = Ratings {
             source: name.to_string(),
             users: Vec::new(),
@@ -314,44 +357,102 @@ pub struct CsvRows<R: Read> {
     header: Vec<String>,
     record: csv::ByteRecord,
     line: u64,
+    /// The file's layout (for messages).
+    format: Format,
+    /// A file without a header: its first row, read to count the columns,
+    /// not yet handed out.
+    pending: bool,
 }
 
 impl<R: Read> CsvRows<R> {
-    /// Reads the header; `what` names the rows expected, for the empty-file message.
+    /// Reads the header of a comma-separated file with one; `what` names
+    /// the rows expected, for the empty-file message.
     pub fn new(reader: R, name: &str, what: &str) -> Result<Self> {
+        let format = Format {
+            sep: Separator::Byte(b','),
+            header: true,
+        };
+        Self::with_format(reader, name, what, format)
+    }
+
+    /// Reads a file laid out as `format` (`::` already turned into its
+    /// byte by [`DoubleColonReader`]). Without a header its columns are
+    /// named by position from 1.
+    pub fn with_format(reader: R, name: &str, what: &str, format: Format) -> Result<Self> {
         let mut csv = csv::ReaderBuilder::new()
-            .has_headers(true)
+            .has_headers(format.header)
+            .delimiter(format.sep.byte())
             .flexible(true)
             .from_reader(reader);
-        let header = csv.byte_headers().map_err(|e| csv_error(e, name))?.clone();
-        if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
-            return Err(Error::File {
-                file: name.to_string(),
-                msg: format!("file is empty: expected a header line and {what}"),
-            });
-        }
-        let header = header
-            .iter()
-            .map(|f| String::from_utf8_lossy(f).trim().to_string())
-            .collect();
+        let empty = || Error::File {
+            file: name.to_string(),
+            msg: format!(
+                "file is empty: expected {}{what}",
+                if format.header { "a header line and " } else { "" }
+            ),
+        };
+        let mut record = csv::ByteRecord::new();
+        let header: Vec<String> = if format.header {
+            let header = csv.byte_headers().map_err(|e| csv_error(e, name))?.clone();
+            if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+                return Err(empty());
+            }
+            header
+                .iter()
+                .map(|f| String::from_utf8_lossy(f).trim().to_string())
+                .collect()
+        } else {
+            if !csv
+                .read_byte_record(&mut record)
+                .map_err(|e| csv_error(e, name))?
+            {
+                return Err(empty());
+            }
+            (1..=record.len()).map(|k| k.to_string()).collect()
+        };
         Ok(CsvRows {
             csv,
             name: name.to_string(),
             header,
-            record: csv::ByteRecord::new(),
-            line: 1,
+            record,
+            line: if format.header { 1 } else { 0 },
+            format,
+            pending: !format.header,
         })
     }
 
-    /// The index of column `col`, or an error listing the header.
+    /// The index of column `col`, or an error listing the header and
+    /// saying how to name the columns (and, where the header line holds
+    /// another separator, which one to try).
     pub fn column(&self, col: &str) -> Result<usize> {
-        self.optional_column(col).ok_or_else(|| Error::Line {
-            file: self.name.clone(),
-            line: 1,
-            msg: format!(
-                "column '{col}' not found in header (columns are: {})",
-                self.header.join(", ")
-            ),
+        self.optional_column(col).ok_or_else(|| {
+            let mut msg = if self.format.header {
+                format!(
+                    "column '{col}' not found in the header (columns are: {}); name the columns with --user-col, --item-col and --rating-col",
+                    self.header.join(", ")
+                )
+            } else {
+                format!(
+                    "this file has no header and {} columns, so there is no column '{col}'; give positions from 1 with --user-col, --item-col and --rating-col",
+                    self.header.len()
+                )
+            };
+            if self.header.len() == 1 {
+                let line = self.header[0].as_bytes();
+                let other = sniff(line, None, Some(true)).sep;
+                if other != self.format.sep {
+                    msg.push_str(&format!(
+                        "; this file looks {}-separated: try {}",
+                        other.describe(),
+                        other.flag()
+                    ));
+                }
+            }
+            Error::Line {
+                file: self.name.clone(),
+                line: 1,
+                msg,
+            }
         })
     }
 
@@ -362,6 +463,11 @@ impl<R: Read> CsvRows<R> {
 
     /// Advances to the next row; false at the end of the file.
     pub fn advance(&mut self) -> Result<bool> {
+        if self.pending {
+            self.pending = false;
+            self.line = self.record.position().map(|p| p.line()).unwrap_or(1);
+            return Ok(true);
+        }
         match self.csv.read_byte_record(&mut self.record) {
             Ok(false) => return Ok(false),
             Ok(true) => {}
@@ -409,12 +515,17 @@ impl<R: Read> CsvRows<R> {
 
     /// Field `i` as an integer id. Parsed straight from the bytes: this runs
     /// twice per row, and going through `str` cost a third of the load time.
+    /// An integer written as a float (`1.0`, as pandas exports ids) is the
+    /// integer.
     pub fn id(&self, i: usize, col: &str) -> Result<i64> {
         match parse_i64(self.record[i].trim_ascii()) {
             Some(v) => Ok(v),
             None => {
                 let s = self.text(i, col)?;
-                Err(self.error(format!("{col} '{s}' is not an integer id")))
+                match s.parse::<f64>() {
+                    Ok(v) if v.fract() == 0.0 && v.abs() < 9.0e15 => Ok(v as i64),
+                    _ => Err(self.error(format!("{col} '{s}' is not an integer id"))),
+                }
             }
         }
     }
@@ -507,6 +618,7 @@ mod tests {
             user: "who".into(),
             item: "what".into(),
             rating: "stars".into(),
+            ..Columns::default()
         };
         let r = Ratings::from_reader(text.as_bytes(), "t.csv", &cols).unwrap();
         assert_eq!(r.len(), 2);
