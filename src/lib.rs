@@ -47,6 +47,7 @@ pub mod ops;
 pub mod optim;
 pub mod recipe;
 pub mod rng;
+pub mod text;
 pub mod tools;
 pub mod train;
 pub mod trained;

@@ -138,6 +138,7 @@ impl Setup {
         let train = Examples::select(data, &split.train);
         let valid = Examples::select(data, &split.valid);
         let spec = model_spec(recipe, data);
+        ensure_host_memory(&spec, available_memory())?;
         let mut rng = Mt19937::new(seed);
         let (params, global_mean) = initial_params(&spec, &mut rng, &train);
         Ok(Setup {
@@ -185,6 +186,43 @@ pub fn initial_params(spec: &ModelSpec, rng: &mut Mt19937, train: &Examples) -> 
 }
 
 /// The model spec a recipe gives on `data`.
+/// Copies of the parameters a run may hold in host memory at once: the
+/// setup's, the backend's, its gradients and two optimizer buffers (Adam),
+/// and the report's.
+pub const HOST_COPIES: u64 = 6;
+
+/// Refuses, before anything is allocated, a model whose parameters cannot
+/// fit in `available` bytes of host memory (`None`: not known, no check):
+/// what the model needs, what the machine has, and what to try.
+pub fn ensure_host_memory(spec: &ModelSpec, available: Option<u64>) -> Result<()> {
+    let params = spec.n_params() as u64;
+    let need = params.saturating_mul(4 * HOST_COPIES);
+    match available {
+        Some(avail) if need > avail => {
+            let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+            Err(Error::invalid(
+                "--factors",
+                format!(
+                    "{}: the model has {params} parameters, and training holds up to {HOST_COPIES} copies of them ({:.1} GiB); this machine has {:.1} GiB of memory available. Try a smaller --factors",
+                    spec.factors,
+                    gib(need),
+                    gib(avail)
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The memory the system says is available to a new allocation (Linux's
+/// `MemAvailable`), or `None` where it does not say.
+pub fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
 fn model_spec(recipe: &Recipe, data: &Ratings) -> ModelSpec {
     ModelSpec {
         config: recipe.model,
@@ -335,4 +373,45 @@ pub fn train(data: &Ratings, cfg: &TrainConfig, obs: &mut dyn Observer) -> Resul
         spec: spec.clone(),
         history,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ModelConfig, ModelKind};
+
+    fn spec(factors: usize) -> ModelSpec {
+        ModelSpec {
+            config: ModelConfig {
+                kind: ModelKind::DotBias,
+                factors,
+                hidden: 10,
+                emb_init: (-0.01, 0.01),
+                dropout: (0.0, 0.0),
+            },
+            n_users: 610,
+            n_items: 9724,
+            y_range: (0.5, 5.0),
+        }
+    }
+
+    #[test]
+    fn a_model_past_the_machines_memory_is_refused_before_allocating() {
+        // --factors 100000000 on ml-latest-small: 1.03e12 parameters, 24 TiB of copies.
+        let e = ensure_host_memory(&spec(100_000_000), Some(24 << 30))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--factors") && e.contains("GiB") && e.contains("24.0 GiB"),
+            "{e}"
+        );
+        // The notebook's model fits easily; unknown memory is not a reason to refuse.
+        assert!(ensure_host_memory(&spec(50), Some(24 << 30)).is_ok());
+        assert!(ensure_host_memory(&spec(100_000_000), None).is_ok());
+        // The boundary: six copies of the parameters, to the byte.
+        let s = spec(50);
+        let need = s.n_params() as u64 * 4 * HOST_COPIES;
+        assert!(ensure_host_memory(&s, Some(need)).is_ok());
+        assert!(ensure_host_memory(&s, Some(need - 1)).is_err());
+    }
 }

@@ -196,10 +196,20 @@ fn check_without_a_gpu_fails_clearly() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
-        err.starts_with("error: device auto: mfcuda check compares the CUDA kernels with their CPU twins, and no GPU can be used: "),
+        err.starts_with("error: device auto: mfcuda check compares the CUDA kernels with their CPU twins, so it needs a GPU")
+            && err.contains("`cargo test` exercises the CPU reference")
+            && err.contains("no GPU can be used: "),
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");
+    // --device cpu is not a way to check anything, and says so.
+    let o = mfcuda(&["check", "--device", "cpu"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("--device cpu has nothing to check") && err.contains("cargo test"),
+        "{err}"
+    );
 }
 
 #[test]

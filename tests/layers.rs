@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 /// `error` sits below everything.
 const LAYERS: &[&[&str]] = &[
     &["error"],
-    &["rng", "compare", "files"],
+    &["rng", "compare", "files", "text"],
     &["ops"],
     &["data"],
     &["model"],

@@ -13,16 +13,28 @@ use super::{emit, CliResult};
 /// The arguments of `mfcuda check`.
 #[derive(Args)]
 pub struct CheckArgs {
-    /// The GPU to check: `auto` or `cuda` (GPU 0), or `cuda:N`; `cpu` has nothing to compare.
-    #[arg(long, default_value = "auto", value_name = "auto|cpu|cuda|cuda:N")]
+    /// The GPU to check: `auto` or `cuda` (GPU 0), or `cuda:N`
+    #[arg(long, default_value = "auto", value_name = "auto|cuda|cuda:N")]
     device: Device,
 }
 
 /// Opens the GPU, prints the header and every row as it is measured; fails
 /// when a row does.
 pub fn run(a: &CheckArgs) -> CliResult {
+    if a.device == Device::Cpu {
+        return Err(
+            "mfcuda check compares the CUDA kernels with their CPU twins, so --device cpu has nothing \
+                    to check; `cargo test` exercises the CPU reference"
+                .to_string()
+                .into(),
+        );
+    }
     let needs = Needs {
-        gpu_only: Some("mfcuda check compares the CUDA kernels with their CPU twins".into()),
+        gpu_only: Some(
+            "mfcuda check compares the CUDA kernels with their CPU twins, so it needs a GPU \
+             (`cargo test` exercises the CPU reference without one)"
+                .into(),
+        ),
         gpu_refused: None,
     };
     let Some(gpu) = choose(a.device, &needs)?.into_gpu() else {

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use mfcuda::data::Ratings;
+use mfcuda::text::count;
 use mfcuda::trained::explore::{self, Prediction};
 use mfcuda::trained::plot;
 use mfcuda::trained::saved::SavedModel;
@@ -59,7 +60,12 @@ pub fn write_joint_plot(model: &SavedModel, preds: &[Prediction], path: &Path) -
         .filter_map(|p| p.rating.map(|r| (r, p.predicted)))
         .unzip();
     let rmse = explore::rmse(preds).unwrap_or(f64::NAN);
-    let title = format!("{}: {} ratings, RMSE {:.3}", model.recipe, actual.len(), rmse);
+    let title = format!(
+        "{}: {}, RMSE {:.3}",
+        model.recipe,
+        count(actual.len() as u64, "rating"),
+        rmse
+    );
     let (lo, hi) = model.spec.y_range;
     plot::joint_plot(path, &actual, &predicted, lo, hi, &title)
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use indicatif::ProgressBar;
 use mfcuda::data::synth::{self, SynthSpec};
+use mfcuda::text::count;
 
 use super::CliResult;
 
@@ -71,7 +72,11 @@ pub fn run(a: &SynthArgs) -> CliResult {
             if let Some(b) = bar {
                 b.finish_and_clear();
             }
-            eprintln!("wrote {} ratings to {}", a.ratings, path.display());
+            eprintln!(
+                "wrote {} to {}",
+                count(a.ratings as u64, "rating"),
+                path.display()
+            );
             Ok(())
         }
     }

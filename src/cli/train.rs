@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use mfcuda::backend::{Device, GpuOptions};
 use mfcuda::data::split::{NOTEBOOK_SPLIT_SEED, NOTEBOOK_VAL_PCT};
 use mfcuda::recipe::{self, Overrides, Recipe};
+use mfcuda::text::count;
 use mfcuda::tools::trace;
 use mfcuda::train::{train, EpochRecord, Observer, Progress, TrainConfig};
 use mfcuda::trained::saved::{self, SavedModel};
@@ -183,11 +184,14 @@ pub fn run(a: &TrainArgs) -> CliResult {
     let mut console = Console::new(a.json, a.quiet);
     say_setup(&console, &recipe, &overrides);
     console.say(&format!(
-        "data     {} ({} ratings; {})",
+        "data     {} ({}; {})",
         data.source,
-        data.len(),
+        count(data.len() as u64, "rating"),
         loaded.line()
     ));
+    if let Some(w) = mfcuda::data::split::thin_training_warning(data.len(), a.val_pct) {
+        console.say(&format!("warning  {w}"));
+    }
     let dups = data.duplicate_pairs();
     if dups > 0 {
         console.say(&format!(

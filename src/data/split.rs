@@ -62,9 +62,44 @@ impl Split {
     }
 }
 
+/// Fewer training rows than this, or than this share of the data, make a
+/// split too thin to learn from: [`thin_training_warning`] says so.
+pub const MIN_TRAIN_ROWS: usize = 1000;
+/// See [`MIN_TRAIN_ROWS`].
+pub const MIN_TRAIN_SHARE: f64 = 0.10;
+
+/// A warning when holding out `val_pct` of `n` rows leaves too few to train
+/// on (less than [`MIN_TRAIN_SHARE`] of the data, or fewer than
+/// [`MIN_TRAIN_ROWS`] when that is also under half); `None` when the split
+/// is fine.
+pub fn thin_training_warning(n: usize, val_pct: f64) -> Option<String> {
+    let n_valid = ((val_pct * n as f64) as usize).min(n);
+    let n_train = n - n_valid;
+    let few = n_train < MIN_TRAIN_ROWS && 2 * n_train < n;
+    let thin = few || (n_train as f64) < MIN_TRAIN_SHARE * n as f64;
+    thin.then(|| {
+        format!(
+            "--val-pct {val_pct} leaves {} of {n} to train on: the model will learn little from so few",
+            crate::text::count(n_train as u64, "row")
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_thin_training_set_is_warned_about() {
+        let w = thin_training_warning(100_836, 0.99999).unwrap();
+        assert!(w.contains("leaves 2 rows of 100836"), "{w}");
+        assert!(thin_training_warning(100_836, 0.2).is_none());
+        assert!(thin_training_warning(100_836, 0.95).is_some(), "5% is below 10%");
+        assert!(
+            thin_training_warning(500, 0.2).is_none(),
+            "small data, sensible split"
+        );
+    }
 
     #[test]
     fn split_partitions_rows() {

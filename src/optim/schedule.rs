@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use crate::text::count;
+
 /// One stage of training: a call of fastai's `fit`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -114,11 +116,18 @@ impl Schedule {
 impl std::fmt::Display for Schedule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match *self {
-            Schedule::Constant { lr, epochs } => write!(f, "lr {lr} for {epochs} epochs"),
-            Schedule::Sgdr { lr, cycles, cycle_len, cycle_mult } => write!(
+            Schedule::Constant { lr, epochs } => write!(f, "lr {lr} for {}", count(epochs as u64, "epoch")),
+            Schedule::Sgdr {
+                lr,
+                cycles,
+                cycle_len,
+                cycle_mult,
+            } => write!(
                 f,
-                "SGDR from lr {lr}, {cycles} cycles (first {cycle_len} epochs, each x{cycle_mult}): {} epochs",
-                self.epochs()
+                "SGDR from lr {lr}, {} (first {}, each x{cycle_mult}): {}",
+                count(cycles as u64, "cycle"),
+                count(cycle_len as u64, "epoch"),
+                count(self.epochs() as u64, "epoch")
             ),
         }
     }
