@@ -78,6 +78,45 @@ fn predict_writes_the_validation_split_and_its_rmse() {
     );
 }
 
+/// The predictions in `predict`'s CSV output.
+fn predictions(out: &str) -> Vec<f32> {
+    out.lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn predictions_are_clipped_to_the_rating_range_unless_asked_for_raw_scores() {
+    // A dot model, whose raw scores leave 0.5–5 (the issue saw 5.78).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dot.safetensors");
+    let p = path.to_str().unwrap();
+    ok(&[
+        "train", "--recipe", "dot", "--epochs", "1", "--device", "cpu", "--save", p, "--quiet",
+    ]);
+    let raw = predictions(&ok(&["predict", "--model", p, "--no-clip"]));
+    let clipped = predictions(&ok(&["predict", "--model", p]));
+    assert!(
+        raw.iter().any(|&x| !(0.5..=5.0).contains(&x)),
+        "no raw score left the range"
+    );
+    assert!(clipped.iter().all(|&x| (0.5..=5.0).contains(&x)));
+    for (r, c) in raw.iter().zip(&clipped) {
+        assert_eq!(*c, r.clamp(0.5, 5.0));
+    }
+    let top = ok(&["recommend", "--model", p, "--user", "1", "-n", "3"]);
+    let raw_top = ok(&["recommend", "--model", p, "--user", "1", "-n", "3", "--no-clip"]);
+    let score = |out: &str| -> Vec<f32> {
+        out.lines()
+            .skip(2)
+            .map(|l| l.split_whitespace().nth(2).unwrap().parse().unwrap())
+            .collect()
+    };
+    assert!(score(&top).iter().all(|&x| x <= 5.0), "{top}");
+    assert!(score(&raw_top).iter().any(|&x| x > 5.0), "{raw_top}");
+}
+
 #[test]
 fn predict_pairs_handles_unknown_ids_as_asked() {
     let dir = tempfile::tempdir().unwrap();

@@ -45,12 +45,16 @@ pub struct PredictArgs {
     /// Also write pred_vs_actual.png into this folder.
     #[arg(long, value_name = "DIR")]
     plot: Option<PathBuf>,
+    /// Print raw scores instead of predictions clipped to the rating range.
+    #[arg(long)]
+    no_clip: bool,
 }
 
-/// Prints the predictions as CSV, then the RMSE (and any unknown ids) on stderr.
+/// Prints the predictions as CSV (clipped to the rating range unless
+/// `--no-clip`), then their RMSE (and any unknown ids) on stderr.
 pub fn run(a: &PredictArgs) -> CliResult {
     let model = a.model.load()?;
-    let preds = match &a.pairs {
+    let mut preds = match &a.pairs {
         Some(path) => {
             let reader = data::open(&Source::File(path.clone()), b"")?;
             let cols = a.data.columns();
@@ -59,6 +63,9 @@ pub fn run(a: &PredictArgs) -> CliResult {
         }
         None => explore::predict_validation(&model, &a.data.load()?)?,
     };
+    if !a.no_clip {
+        explore::clip_predictions(&model, &mut preds);
+    }
     let mut out = String::from("userId,movieId,rating,prediction\n");
     for p in &preds {
         let rating = p.rating.map(|r| r.to_string()).unwrap_or_default();

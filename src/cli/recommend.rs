@@ -24,12 +24,15 @@ pub struct RecommendArgs {
     /// movies.csv for titles [default: the bundled one]
     #[arg(long, value_name = "FILE")]
     movies: Option<PathBuf>,
+    /// Print raw scores instead of predictions clipped to the rating range.
+    #[arg(long)]
+    no_clip: bool,
 }
 
 /// Prints the user's recommendations as a table.
 pub fn run(a: &RecommendArgs) -> CliResult {
     let (model, data, movies) = model_data_movies(&a.model, &a.data, a.movies.as_deref())?;
-    let recs = explore::recommend(&model, &data, &movies, a.user, a.n)?;
+    let recs = explore::recommend(&model, &data, &movies, a.user, a.n, !a.no_clip)?;
     let mut out = format!(
         "top {} unseen movies for user {} ({} model)\n",
         recs.len(),

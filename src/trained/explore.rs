@@ -84,6 +84,13 @@ fn index(ids: &[i64]) -> HashMap<i64, u32> {
     ids.iter().enumerate().map(|(i, &id)| (id, i as u32)).collect()
 }
 
+/// Clips every prediction to the model's rating range ([`SavedModel::clip`]).
+pub fn clip_predictions(model: &SavedModel, preds: &mut [Prediction]) {
+    for p in preds {
+        p.predicted = model.clip(p.predicted);
+    }
+}
+
 /// Predicts a CSV of (user, movie) pairs, with an optional rating column.
 pub fn predict_pairs<R: Read>(
     model: &SavedModel,
@@ -224,13 +231,15 @@ pub struct Recommendation {
 }
 
 /// The `n` movies with the highest predicted rating among those `user` has
-/// not rated in `data`.
+/// not rated in `data`, ranked by the raw score; with `clip`, the printed
+/// prediction is clipped to the rating range ([`SavedModel::clip`]).
 pub fn recommend(
     model: &SavedModel,
     data: &Ratings,
     movies: &Movies,
     user: i64,
     n: usize,
+    clip: bool,
 ) -> Result<Vec<Recommendation>> {
     let u = *index(&model.user_ids).get(&user).ok_or_else(|| {
         Error::invalid(
@@ -257,7 +266,7 @@ pub fn recommend(
             Recommendation {
                 movie,
                 title: movies.title(movie).to_string(),
-                predicted: p,
+                predicted: if clip { model.clip(p) } else { p },
                 bias: bias.map(|b| b[i as usize]),
             }
         })

@@ -301,6 +301,14 @@ impl SavedModel {
         })
     }
 
+    /// A prediction clipped to the training data's rating range: what
+    /// `predict` and `recommend` print unless asked for raw scores (the
+    /// losses in training stay unclipped, as the notebook's are).
+    pub fn clip(&self, p: f32) -> f32 {
+        let (lo, hi) = self.spec.y_range;
+        p.clamp(lo, hi)
+    }
+
     /// Predictions for (user row, item row) pairs, in eval mode on the CPU.
     pub fn predict(&self, users: &[u32], items: &[u32]) -> Vec<f32> {
         let mut out = Vec::with_capacity(users.len());
