@@ -220,13 +220,56 @@ fn similar_and_biases_rank_movies() {
     let m = model().to_str().unwrap();
     let out = ok(&["similar", "--model", m, "--movie", "1", "-n", "5"]);
     assert!(out.starts_with("movies nearest to 1 Toy Story (1995)"), "{out}");
-    let scores: Vec<f32> = out
+    assert_eq!(
+        out.lines()
+            .nth(1)
+            .map(str::split_whitespace)
+            .map(|w| w.collect::<Vec<_>>()),
+        Some(vec!["movieId", "cosine", "ratings", "title"])
+    );
+    let rows: Vec<(f32, usize)> = out
         .lines()
-        .skip(1)
-        .map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap())
+        .skip(2)
+        .map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (w[1].parse().unwrap(), w[2].parse().unwrap())
+        })
         .collect();
-    assert_eq!(scores.len(), 5);
-    assert!(scores.windows(2).all(|w| w[0] >= w[1]) && scores[0] <= 1.0);
+    assert_eq!(rows.len(), 5);
+    assert!(rows.windows(2).all(|w| w[0].0 >= w[1].0) && rows[0].0 <= 1.0);
+    assert!(rows.iter().all(|&(_, n)| n >= 20), "{out}");
+    // A movie rated once is refused, and says how to see its neighbours anyway.
+    let data = bundled();
+    let mut counts = std::collections::HashMap::new();
+    for &i in &data.items {
+        *counts.entry(data.item_ids.raw[i as usize]).or_insert(0) += 1;
+    }
+    let once = data
+        .item_ids
+        .raw
+        .iter()
+        .find(|id| counts[*id] == 1)
+        .unwrap()
+        .to_string();
+    let o = mfcuda(&["similar", "--model", m, "--movie", &once]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("has 1 rating in the data, fewer than 20"),
+        "{}",
+        stderr(&o)
+    );
+    let out = ok(&[
+        "similar",
+        "--model",
+        m,
+        "--movie",
+        &once,
+        "--min-ratings",
+        "1",
+        "-n",
+        "2",
+    ]);
+    assert_eq!(out.lines().count(), 4, "{out}");
 
     let out = ok(&["biases", "--model", m, "-n", "3"]);
     assert!(
@@ -387,7 +430,7 @@ fn a_diverged_run_keeps_the_last_good_model() {
 }
 
 #[test]
-fn other_data_gets_a_warning() {
+fn other_data_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("other.csv");
     std::fs::write(&csv, "userId,movieId,rating\n414,1,4\n414,2,3\n").unwrap();
@@ -401,17 +444,28 @@ fn other_data_gets_a_warning() {
         csv.to_str().unwrap(),
     ]);
     let err = stderr(&o);
-    assert!(o.status.success(), "{err}");
+    assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("(2 rows) is not the data this model was trained on (100836 rows)"),
+        err.contains("2 rows, 1 users and 2 movies, but the model was trained on 100836 rows")
+            && err.contains("pass the data it was trained on with --data"),
         "{err}"
     );
-    // Only movies 1 and 2 count as seen in that data.
-    let out = stdout(&o);
-    assert!(
-        !out.lines()
-            .skip(2)
-            .any(|l| l.split_whitespace().nth(1) == Some("1")),
-        "{out}"
-    );
+    // biases and similar refuse it too, and plot's message names only flags plot has.
+    let csv = csv.to_str().unwrap();
+    for cmd in ["biases", "similar", "plot"] {
+        let mut args = vec![cmd, "--model", model().to_str().unwrap(), "--data", csv];
+        if cmd == "similar" {
+            args.extend(["--movie", "1"]);
+        }
+        if cmd == "plot" {
+            args.extend(["--out", "/tmp/mfcuda-plot-refused"]);
+        }
+        let o = mfcuda(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{cmd}: {err}");
+        assert!(
+            err.contains("but the model was trained on") && !err.contains("--pairs"),
+            "{cmd}: {err}"
+        );
+    }
 }

@@ -159,8 +159,6 @@ pub fn model_data_movies(
     movies: Option<&Path>,
 ) -> mfcuda::Result<(SavedModel, Ratings, Movies)> {
     let (model, data, movies) = (model.load()?, data.load()?, Movies::load(movies)?);
-    if let Some(w) = explore::data_mismatch(&model, &data) {
-        eprintln!("{w}");
-    }
+    explore::ensure_model_data(&model, &data)?;
     Ok((model, data, movies))
 }

@@ -157,22 +157,7 @@ pub fn predict_pairs<R: Read>(
 /// Predicts the model's own validation split of `data`, which must be the
 /// data it was trained on.
 pub fn predict_validation(model: &SavedModel, data: &Ratings) -> Result<Vec<Prediction>> {
-    if data.len() != model.rows || data.user_ids.raw != model.user_ids || data.item_ids.raw != model.item_ids
-    {
-        return Err(Error::File {
-            file: data.source.clone(),
-            msg: format!(
-                "{} rows, {} users and {} movies, but the model was trained on {} rows, {} users and {} movies; \
-                 pass the training data with --data, or predict other rows with --pairs",
-                data.len(),
-                data.n_users(),
-                data.n_items(),
-                model.rows,
-                model.user_ids.len(),
-                model.item_ids.len()
-            ),
-        });
-    }
+    ensure_model_data(model, data)?;
     let split = Split::new(data.len(), model.val_pct, model.split_seed)?;
     let rows: Vec<usize> = split.valid.iter().map(|&r| r as usize).collect();
     let users: Vec<u32> = rows.iter().map(|&r| data.users[r]).collect();
@@ -191,20 +176,27 @@ pub fn predict_validation(model: &SavedModel, data: &Ratings) -> Result<Vec<Pred
         .collect())
 }
 
-/// A warning when `data` is not the data `model` was trained on: the
-/// ratings it holds then say little about what the model has seen.
-pub fn data_mismatch(model: &SavedModel, data: &Ratings) -> Option<String> {
-    let same = data.len() == model.rows
-        && data.user_ids.raw == model.user_ids
-        && data.item_ids.raw == model.item_ids;
-    (!same).then(|| {
-        format!(
-            "warning: {} ({} rows) is not the data this model was trained on ({} rows); \
-             seen movies and rating counts come from it all the same",
-            data.source,
+/// Ok when `data` is the data `model` was trained on (the same rows and
+/// the same ids in the same order); otherwise an error saying what differs.
+/// The validation split, the movies a user has seen and the rating counts
+/// all come from the data, so on other data they would be wrong.
+pub fn ensure_model_data(model: &SavedModel, data: &Ratings) -> Result<()> {
+    if data.len() == model.rows && data.user_ids.raw == model.user_ids && data.item_ids.raw == model.item_ids
+    {
+        return Ok(());
+    }
+    Err(Error::File {
+        file: data.source.clone(),
+        msg: format!(
+            "{} rows, {} users and {} movies, but the model was trained on {} rows, {} users and {} movies; \
+             pass the data it was trained on with --data",
             data.len(),
-            model.rows
-        )
+            data.n_users(),
+            data.n_items(),
+            model.rows,
+            model.user_ids.len(),
+            model.item_ids.len()
+        ),
     })
 }
 
@@ -286,8 +278,18 @@ pub struct Scored {
     pub count: Option<usize>,
 }
 
-/// The `n` movies whose embeddings are closest to `movie`'s by cosine similarity.
-pub fn similar(model: &SavedModel, movies: &Movies, movie: i64, n: usize) -> Result<Vec<Scored>> {
+/// The `n` movies whose embeddings are closest to `movie`'s by cosine
+/// similarity, among those with at least `min_ratings` ratings in `data`
+/// (which must be the model's); `movie` itself must have that many.
+pub fn similar(
+    model: &SavedModel,
+    data: &Ratings,
+    movies: &Movies,
+    movie: i64,
+    n: usize,
+    min_ratings: usize,
+) -> Result<Vec<Scored>> {
+    ensure_model_data(model, data)?;
     let i = *index(&model.item_ids).get(&movie).ok_or_else(|| {
         Error::invalid(
             "--movie",
@@ -297,6 +299,20 @@ pub fn similar(model: &SavedModel, movies: &Movies, movie: i64, n: usize) -> Res
             ),
         )
     })? as usize;
+    let mut counts = vec![0usize; model.item_ids.len()];
+    for &it in &data.items {
+        counts[it as usize] += 1;
+    }
+    if counts[i] < min_ratings {
+        return Err(Error::invalid(
+            "--min-ratings",
+            format!(
+                "movie {movie} has {} in the data, fewer than {min_ratings}: its embedding is mostly its \
+                 initial noise, so its neighbours would mean little (lower --min-ratings to see them anyway)",
+                crate::text::count(counts[i] as u64, "rating")
+            ),
+        ));
+    }
     let f = model.spec.factors;
     let m = model.tensor("m").expect("every model has movie embeddings");
     let norm = |r: &[f32]| r.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt();
@@ -305,7 +321,7 @@ pub fn similar(model: &SavedModel, movies: &Movies, movie: i64, n: usize) -> Res
     let mut scored: Vec<(usize, f32)> = m
         .chunks_exact(f)
         .enumerate()
-        .filter(|&(j, _)| j != i)
+        .filter(|&(j, _)| j != i && counts[j] >= min_ratings)
         .map(|(j, row)| {
             let dot: f64 = row.iter().zip(target).map(|(&a, &b)| a as f64 * b as f64).sum();
             let denom = norm(row) * tn;
@@ -322,7 +338,7 @@ pub fn similar(model: &SavedModel, movies: &Movies, movie: i64, n: usize) -> Res
                 movie: id,
                 title: movies.title(id).to_string(),
                 score: s,
-                count: None,
+                count: Some(counts[j]),
             }
         })
         .collect())
