@@ -167,3 +167,51 @@ fn bad_files_get_messages_that_point_at_the_fix() {
     let e = run("two.txt", b"1\t2\n3\t4\n", &[]);
     assert!(e.contains("no header") && e.contains("positions"), "{e}");
 }
+
+/// Detection and parsing never panic, whatever the bytes: random bytes,
+/// random separators and line shapes, truncated gzip, mixed fields. Each
+/// input either loads or gets an error naming the file.
+#[test]
+fn detection_and_parsing_survive_random_input() {
+    let mut rng = mfcuda::rng::Mt19937::new(5);
+    let mut pick = |n: u32| rng.next_u32() % n;
+    let pieces: [&[u8]; 16] = [
+        b",", b"\t", b"::", b";", b"|", b"\n", b"\r\n", b"1", b"42", b"3.5", b"-7", b"userId", b"\"", b" ",
+        b"\xff", b"\0",
+    ];
+    for case in 0..3000 {
+        let mut bytes: Vec<u8> = Vec::new();
+        let len = pick(60);
+        for _ in 0..len {
+            if pick(10) == 0 {
+                bytes.push(pick(256) as u8);
+            } else {
+                bytes.extend_from_slice(pieces[pick(pieces.len() as u32) as usize]);
+            }
+        }
+        if case % 7 == 0 {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(&bytes).unwrap();
+            bytes = gz.finish().unwrap();
+            let keep = pick(bytes.len() as u32 + 1) as usize;
+            bytes.truncate(keep.max(bytes.len() / 2));
+        }
+        let sep = match pick(4) {
+            0 => None,
+            1 => Some(mfcuda::data::format::Separator::Byte(b',')),
+            2 => Some(mfcuda::data::format::Separator::DoubleColon),
+            _ => Some(mfcuda::data::format::Separator::Byte(b'\t')),
+        };
+        let cols = Columns {
+            sep,
+            header: [None, Some(true), Some(false)][pick(3) as usize],
+            ..Columns::default()
+        };
+        let got = std::panic::catch_unwind(|| Ratings::from_reader(&bytes[..], "fuzz.csv", &cols));
+        match got {
+            Err(_) => panic!("case {case} panicked on {bytes:?}"),
+            Ok(Err(e)) => assert!(e.to_string().contains("fuzz.csv"), "case {case}: {e}"),
+            Ok(Ok(r)) => assert!(!r.is_empty()),
+        }
+    }
+}
