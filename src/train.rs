@@ -88,6 +88,9 @@ pub struct TrainReport {
     pub notebook_mse: Option<f64>,
     /// Total wall time of training and validation.
     pub seconds: f64,
+    /// True when the run was stopped early ([`Observer::stop_requested`]):
+    /// `history` holds the epochs that finished, the parameters the last one's.
+    pub interrupted: bool,
     /// The split's seed.
     pub split_seed: u32,
     /// The fraction held out.
@@ -255,6 +258,11 @@ pub trait Observer {
     fn step(&mut self, _p: &Progress) {}
     /// After each epoch, with its measured figures.
     fn epoch(&mut self, _record: &EpochRecord) {}
+    /// Asked after each epoch: true stops the run there, cleanly (Ctrl-C in
+    /// the CLI). The report then says it was interrupted.
+    fn stop_requested(&mut self) -> bool {
+        false
+    }
 }
 
 /// An observer that hears nothing.
@@ -276,9 +284,14 @@ pub fn train(data: &Ratings, cfg: &TrainConfig, obs: &mut dyn Observer) -> Resul
     let start = Instant::now();
     let mut history = Vec::new();
     let mut global_step = 0u64;
-    for (stage_no, stage) in recipe.stages.iter().enumerate() {
+    let mut interrupted = false;
+    'stages: for (stage_no, stage) in recipe.stages.iter().enumerate() {
         let (mut avg_loss, mut batch_num) = (0.0f64, 0i32);
         for e in 0..stage.epochs() {
+            if obs.stop_requested() {
+                interrupted = true;
+                break 'stages;
+            }
             let lrs: Vec<f32> = (e * steps_per_epoch..(e + 1) * steps_per_epoch)
                 .map(|it| stage.lr_at(it, steps_per_epoch))
                 .collect();
@@ -366,6 +379,7 @@ pub fn train(data: &Ratings, cfg: &TrainConfig, obs: &mut dyn Observer) -> Resul
         val_rmse: val_mse.sqrt(),
         notebook_mse: recipe.notebook_mse,
         seconds: start.elapsed().as_secs_f64(),
+        interrupted,
         split_seed: cfg.split_seed,
         val_pct: cfg.val_pct,
         global_mean: setup.global_mean,

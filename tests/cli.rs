@@ -408,3 +408,50 @@ fn the_gpu_runs_fused_unless_asked_for_op_by_op() {
     );
     assert!(stderr(&o).contains("cannot be used with"), "{}", stderr(&o));
 }
+
+#[test]
+fn ctrl_c_stops_at_the_epoch_and_saves_the_last_finished_one() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("net.safetensors");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mfcuda"))
+        .args(["train", "--recipe", "net", "--device", "cpu", "--save"])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the first epoch's line, then send SIGINT, as Ctrl-C does.
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().trim_start().starts_with("0     1") {
+            break;
+        }
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("stopping at the end of this epoch"), "{err}");
+    assert!(
+        err.contains("interrupted after") && err.contains("of 6; the model of the last one was saved"),
+        "{err}"
+    );
+    assert!(
+        rest.iter()
+            .any(|l| l.contains("(interrupted: the model of epoch")),
+        "{rest:?}"
+    );
+    let m = mfcuda::trained::saved::SavedModel::load(&path).unwrap();
+    assert!(
+        m.interrupted && !m.history.is_empty() && m.history.len() < 6,
+        "{:?}",
+        m.history.len()
+    );
+}

@@ -3,6 +3,8 @@
 
 use std::io::{self, IsTerminal};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
@@ -87,16 +89,29 @@ struct Console {
     quiet: bool,
     bars: bool,
     bar: Option<ProgressBar>,
+    /// Set by the first Ctrl-C (or SIGTERM): stop at the next epoch.
+    stop: Arc<AtomicBool>,
 }
 
 impl Console {
     fn new(json: bool, quiet: bool) -> Console {
         let bars = !json && !quiet && io::stdout().is_terminal() && io::stderr().is_terminal();
+        let stop = Arc::new(AtomicBool::new(false));
+        // The first Ctrl-C or SIGTERM stops at the end of the epoch (and the
+        // model of the last finished epoch is saved); a second exits at once.
+        let flag = Arc::clone(&stop);
+        let _ = ctrlc::set_handler(move || {
+            if flag.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!("\nstopping at the end of this epoch (Ctrl-C again to quit now)");
+        });
         Console {
             json,
             quiet,
             bars,
             bar: None,
+            stop,
         }
     }
 
@@ -108,6 +123,10 @@ impl Console {
 }
 
 impl Observer for Console {
+    fn stop_requested(&mut self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
     fn start(&mut self, device_line: &str) {
         self.say(device_line);
         self.say(&format!(
@@ -199,11 +218,37 @@ pub fn run(a: &TrainArgs) -> CliResult {
         ));
     }
     let mut report = train(&data, &cfg, &mut console)?;
+    if report.interrupted && report.history.is_empty() {
+        return Err("interrupted before the first epoch finished: nothing to save"
+            .to_string()
+            .into());
+    }
     console.say(&format!("model    {}", saved::model_summary(&report.spec)));
     let model = SavedModel::from_report(&report, &data);
     if let Some(path) = &a.save {
         model.save(path)?;
-        console.say(&format!("saved    {}", path.display()));
+        console.say(&format!(
+            "saved    {}{}",
+            path.display(),
+            if report.interrupted {
+                format!(" (interrupted: the model of epoch {})", report.history.len())
+            } else {
+                String::new()
+            }
+        ));
+    }
+    if report.interrupted {
+        return Err(format!(
+            "interrupted after {} of {}{}",
+            mfcuda::text::count(report.history.len() as u64, "epoch"),
+            report.epochs.max(recipe.epochs()),
+            if a.save.is_some() {
+                "; the model of the last one was saved"
+            } else {
+                ""
+            }
+        )
+        .into());
     }
     if let Some(dir) = &a.plot {
         for path in write_plots(&model, &data, dir)? {

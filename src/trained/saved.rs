@@ -59,6 +59,9 @@ pub struct SavedModel {
     pub val_mse: f64,
     /// Per-epoch losses.
     pub history: Vec<EpochRecord>,
+    /// True when training was stopped early (Ctrl-C): the model is that of
+    /// the last epoch that finished.
+    pub interrupted: bool,
 }
 
 fn kind_name(kind: ModelKind) -> &'static str {
@@ -94,6 +97,7 @@ impl SavedModel {
             rows: data.len(),
             val_mse: report.val_mse,
             history: report.history.clone(),
+            interrupted: report.interrupted,
         }
     }
 
@@ -156,6 +160,7 @@ impl SavedModel {
             ("rows", self.rows.to_string()),
             ("val_mse", self.val_mse.to_string()),
             ("history", history),
+            ("interrupted", self.interrupted.to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -298,6 +303,8 @@ impl SavedModel {
             rows: num(get("rows")?, "rows", &bad)?,
             val_mse: n("val_mse")?,
             history,
+            // Files from before the key was written were never interrupted.
+            interrupted: meta.get("interrupted").is_some_and(|v| v == "true"),
         })
     }
 
@@ -324,12 +331,13 @@ impl SavedModel {
     pub fn summary(&self) -> String {
         let mut s = model_summary(&self.spec);
         s.push_str(&format!(
-            "\ntrained  recipe {}, seed {}, {} epochs, validation MSE {:.4} (RMSE {:.4})",
+            "\ntrained  recipe {}, seed {}, {}, validation MSE {:.4} (RMSE {:.4}){}",
             self.recipe,
             self.seed,
-            self.history.len(),
+            crate::text::count(self.history.len() as u64, "epoch"),
             self.val_mse,
-            self.val_mse.sqrt()
+            self.val_mse.sqrt(),
+            if self.interrupted { ", interrupted" } else { "" }
         ));
         s
     }
