@@ -45,6 +45,8 @@ fn val_mse(data: &Ratings) -> f64 {
 fn every_format_loads_as_the_csv_and_trains_to_its_val_mse() {
     let dir = tempfile::tempdir().unwrap();
     let want = bundled();
+    assert_eq!(want.timestamps.len(), want.len());
+    assert_eq!(want.timestamps[0], 964_982_703, "the bundled file's first row");
     let want_mse = val_mse(&want);
     let rows = rows();
     let join = |sep: &str, header: Option<&str>, id: &dyn Fn(&str) -> String| {
@@ -96,6 +98,10 @@ fn every_format_loads_as_the_csv_and_trains_to_its_val_mse() {
         assert_eq!(got.ratings, want.ratings, "{name}");
         assert_eq!(got.user_ids.raw, want.user_ids.raw, "{name}");
         assert_eq!(got.item_ids.raw, want.item_ids.raw, "{name}");
+        assert_eq!(
+            got.timestamps, want.timestamps,
+            "{name}: the timestamps come along"
+        );
         assert_eq!(val_mse(&got).to_bits(), want_mse.to_bits(), "{name}");
     }
 }
@@ -113,6 +119,7 @@ fn flags_override_detection_and_name_columns_by_position() {
         ..Columns::default()
     };
     let r = Ratings::load(&Source::File(path.clone()), &cols).unwrap();
+    assert!(r.timestamps.is_empty(), "three columns: no timestamps");
     assert_eq!(r.user_ids.raw, vec![10, 11]);
     assert_eq!(r.item_ids.raw, vec![20, 21]);
     assert_eq!(r.ratings, vec![4.5, 3.0, 5.0]);
@@ -214,4 +221,31 @@ fn detection_and_parsing_survive_random_input() {
             Ok(Ok(r)) => assert!(!r.is_empty()),
         }
     }
+}
+
+#[test]
+fn the_cache_keeps_timestamps_and_the_layout_it_was_parsed_with() {
+    use mfcuda::data::cache;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("u.data");
+    let text: String = rows()
+        .iter()
+        .map(|(u, m, r, t)| format!("{u}\t{m}\t{r}\t{t}\n"))
+        .collect();
+    write(&path, &text, false);
+    let src = Source::File(path);
+    let (parsed, first) = cache::load(&src, &Columns::default(), true).unwrap();
+    let (cached, second) = cache::load(&src, &Columns::default(), true).unwrap();
+    assert!(!first.from_cache && second.from_cache, "{first:?} {second:?}");
+    assert_eq!(cached.timestamps, parsed.timestamps);
+    assert_eq!(cached.timestamps, bundled().timestamps);
+    // Another layout asked for: the cache does not apply, and the file is read as asked.
+    let cols = Columns {
+        header: Some(true),
+        ..Columns::default()
+    };
+    assert!(
+        cache::load(&src, &cols, true).is_err(),
+        "a header of numbers has no column 'userId'"
+    );
 }

@@ -51,6 +51,10 @@ fn generated_data_round_trips_and_caches() {
     assert_eq!(cached.items, parsed.items);
     assert_eq!(cached.ratings, parsed.ratings);
     assert_eq!(cached.user_ids.raw, parsed.user_ids.raw);
+    assert_eq!(
+        cached.timestamps, parsed.timestamps,
+        "the cache keeps the timestamps"
+    );
     assert_eq!(cached.item_ids.index[&parsed.item_ids.raw[17]], 17);
 
     // Other columns asked for: the cache does not apply.

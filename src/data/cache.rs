@@ -20,7 +20,7 @@ use crate::files::write_atomic;
 compile_error!("the ratings cache is written in the machine's byte order, assumed little-endian");
 
 const MAGIC: &[u8] = b"MFCUDA-RATINGS\n";
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 
 /// How a load went, for the user.
 #[derive(Debug, Clone, PartialEq)]
@@ -186,7 +186,7 @@ fn encode(r: &Ratings, stamp: (u64, u64), cols: &Columns, w: &mut dyn Write) -> 
         w.write_all(&(name.len() as u32).to_le_bytes())?;
         w.write_all(name.as_bytes())?;
     }
-    for n in [r.len(), r.n_users(), r.n_items()] {
+    for n in [r.len(), r.n_users(), r.n_items(), r.timestamps.len()] {
         w.write_all(&(n as u64).to_le_bytes())?;
     }
     w.write_all(bytemuck::cast_slice(&r.users))?;
@@ -194,6 +194,7 @@ fn encode(r: &Ratings, stamp: (u64, u64), cols: &Columns, w: &mut dyn Write) -> 
     w.write_all(bytemuck::cast_slice(&r.ratings))?;
     w.write_all(bytemuck::cast_slice(&r.user_ids.raw))?;
     w.write_all(bytemuck::cast_slice(&r.item_ids.raw))?;
+    w.write_all(bytemuck::cast_slice(&r.timestamps))?;
     Ok(())
 }
 
@@ -231,16 +232,24 @@ fn decode(
             return None;
         }
     }
-    let counts = take(24)?;
-    let (rows, nu, ni) = (
+    let counts = take(32)?;
+    let (rows, nu, ni, nt) = (
         u64_at(&counts[..8]) as usize,
         u64_at(&counts[8..16]) as usize,
-        u64_at(&counts[16..]) as usize,
+        u64_at(&counts[16..24]) as usize,
+        u64_at(&counts[24..]) as usize,
     );
+    // Timestamps: one a row, or none.
+    if nt != 0 && nt != rows {
+        return None;
+    }
     // Nothing is allocated from the counts until they agree with the file's size.
-    let body = (rows as u64)
-        .checked_mul(12)?
-        .checked_add((nu as u64).checked_add(ni as u64)?.checked_mul(8)?)?;
+    let body = (rows as u64).checked_mul(12)?.checked_add(
+        (nu as u64)
+            .checked_add(ni as u64)?
+            .checked_add(nt as u64)?
+            .checked_mul(8)?,
+    )?;
     if consumed.checked_add(body)? != size {
         return None;
     }
@@ -253,6 +262,7 @@ fn decode(
     let items: Vec<u32> = column(r, rows)?;
     let ratings: Vec<f32> = column(r, rows)?;
     let (uraw, iraw): (Vec<i64>, Vec<i64>) = (column(r, nu)?, column(r, ni)?);
+    let timestamps: Vec<i64> = column(r, nt)?;
     let mut rest = [0u8; 1];
     if r.read(&mut rest).ok()? != 0
         || users.iter().any(|&u| u as usize >= nu)
@@ -273,5 +283,6 @@ fn decode(
         ratings,
         user_ids,
         item_ids,
+        timestamps,
     })
 }

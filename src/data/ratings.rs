@@ -167,6 +167,10 @@ pub struct Ratings {
     pub user_ids: IdMap,
     /// Item ids, both ways.
     pub item_ids: IdMap,
+    /// Each row's timestamp (integer seconds, as MovieLens writes them),
+    /// where the file has a `timestamp` column (or, without a header, a
+    /// fourth one); empty otherwise. Evaluation by time needs it.
+    pub timestamps: Vec<i64>,
 }
 
 impl Ratings {
@@ -228,7 +232,7 @@ impl Ratings {
     /// between them through a channel of bounded depth, so memory stays
     /// bounded, and the first bad row ends the load at once.
     pub fn from_reader<R: Read + Send>(reader: R, name: &str, columns: &Columns) -> Result<Ratings> {
-        type Chunk = (Vec<i64>, Vec<i64>, Vec<f32>);
+        type Chunk = (Vec<i64>, Vec<i64>, Vec<f32>, Vec<i64>);
         const CHUNK: usize = 1 << 15;
         let mut text = open_text(Box::new(reader), name)?;
         let format = sniff(
@@ -247,6 +251,9 @@ impl Ratings {
         let (user, item, rating) = columns.resolve(format);
         let (ucol, icol) = (rows.column(&user)?, rows.column(&item)?);
         let rcol = rows.column(&rating)?;
+        // The timestamp, by name, or as the fourth column of a file without a header.
+        let tname = if format.header { "timestamp" } else { "4" };
+        let tcol = rows.optional_column(tname);
         let columns = &Columns {
             user,
             item,
@@ -260,6 +267,7 @@ impl Ratings {
             ratings: Vec::new(),
             user_ids: IdMap::default(),
             item_ids: IdMap::default(),
+            timestamps: Vec::new(),
         };
         std::thread::scope(|s| -> Result<()> {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk>>(4);
@@ -268,6 +276,7 @@ impl Ratings {
                     Vec::with_capacity(CHUNK),
                     Vec::with_capacity(CHUNK),
                     Vec::with_capacity(CHUNK),
+                    Vec::with_capacity(if tcol.is_some() { CHUNK } else { 0 }),
                 );
                 let mut next = |chunk: &mut Chunk| -> Result<bool> {
                     if !rows.advance()? {
@@ -275,6 +284,9 @@ impl Ratings {
                     }
                     let (u, i) = (rows.id(ucol, &columns.user)?, rows.id(icol, &columns.item)?);
                     let r = rows.number(rcol, &columns.rating)?;
+                    if let Some(t) = tcol {
+                        chunk.3.push(rows.timestamp(t)?);
+                    }
                     chunk.0.push(u);
                     chunk.1.push(i);
                     chunk.2.push(r);
@@ -309,10 +321,11 @@ impl Ratings {
                 }
             });
             for msg in rx {
-                let (users, items, ratings) = msg?;
+                let (users, items, ratings, times) = msg?;
                 out.users.extend(users.iter().map(|&u| out.user_ids.intern(u)));
                 out.items.extend(items.iter().map(|&i| out.item_ids.intern(i)));
                 out.ratings.extend_from_slice(&ratings);
+                out.timestamps.extend_from_slice(&times);
             }
             Ok(())
         })?;
@@ -526,6 +539,17 @@ impl<R: Read> CsvRows<R> {
                     Ok(v) if v.fract() == 0.0 && v.abs() < 9.0e15 => Ok(v as i64),
                     _ => Err(self.error(format!("{col} '{s}' is not an integer id"))),
                 }
+            }
+        }
+    }
+
+    /// Field `i` as a timestamp: an integer number of seconds.
+    pub fn timestamp(&self, i: usize) -> Result<i64> {
+        match parse_i64(self.record[i].trim_ascii()) {
+            Some(v) => Ok(v),
+            None => {
+                let s = self.text(i, "timestamp")?;
+                Err(self.error(format!("timestamp '{s}' is not an integer number of seconds")))
             }
         }
     }
