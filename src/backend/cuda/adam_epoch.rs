@@ -233,21 +233,10 @@ impl CudaBackend {
             }
         }
         let (n, steps) = (order.len(), lrs.len());
-        let mut sched = vec![0f32; 2 * steps];
-        for (s, &lr) in lrs.iter().enumerate() {
-            let t = self.t + s as u64 + 1;
-            sched[2 * s..2 * s + 2].copy_from_slice(&self.optimizer.step_scalars(lr, t));
-        }
-        self.t += steps as u64;
+        self.upload_schedule(lrs)?;
+        self.stage_rows(order)?;
         let gpu = self.gpu.clone();
-        self.epoch_buffers(steps)?;
         let stream = gpu.stream.clone();
-        stream
-            .memcpy_htod(order, &mut self.order)
-            .map_err(|e| cuda_err("upload order", e))?;
-        stream
-            .memcpy_htod(&sched[..], &mut self.sched)
-            .map_err(|e| cuda_err("upload schedule", e))?;
         let Some(bufs) = self.adam_epoch.as_mut() else {
             return Err(Error::invalid("adam epoch", "no buffers on the device"));
         };
@@ -259,16 +248,6 @@ impl CudaBackend {
         stream
             .memset_zeros(&mut bufs.barrier)
             .map_err(|e| cuda_err("zero barrier", e))?;
-        let (t, e) = (&self.train, &mut self.epoch);
-        gpu.gather_rows(
-            &mut e.users.slice_mut(..n),
-            &mut e.items.slice_mut(..n),
-            &mut e.ratings.slice_mut(..n),
-            &t.users.as_view(),
-            &t.items.as_view(),
-            &t.ratings.as_view(),
-            &self.order.slice(..n),
-        )?;
         let p = self.params.len();
         gpu.mf_epoch_adam(
             &mut self.params.as_view_mut(),

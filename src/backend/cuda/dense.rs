@@ -431,6 +431,45 @@ impl CudaBackend {
         Ok(())
     }
 
+    /// The per-step optimizer scalars of an epoch at rates `lrs` (two a
+    /// step, see `kernels/fused.cu`), uploaded to `sched` (sized by
+    /// [`CudaBackend::epoch_buffers`] first); advances Adam's `t` by the
+    /// epoch's steps.
+    pub(super) fn upload_schedule(&mut self, lrs: &[f32]) -> Result<()> {
+        let steps = lrs.len();
+        let mut sched = vec![0f32; 2 * steps];
+        for (s, &lr) in lrs.iter().enumerate() {
+            let t = self.t + s as u64 + 1;
+            sched[2 * s..2 * s + 2].copy_from_slice(&self.optimizer.step_scalars(lr, t));
+        }
+        self.t += steps as u64;
+        self.epoch_buffers(steps)?;
+        self.gpu
+            .stream
+            .memcpy_htod(&sched[..], &mut self.sched)
+            .map_err(|e| cuda_err("upload schedule", e))
+    }
+
+    /// Uploads the epoch's order (once) and permutes the training rows into
+    /// `epoch` on the device.
+    pub(super) fn stage_rows(&mut self, order: &[u32]) -> Result<()> {
+        let n = order.len();
+        self.gpu
+            .stream
+            .memcpy_htod(order, &mut self.order)
+            .map_err(|e| cuda_err("upload order", e))?;
+        let (t, e) = (&self.train, &mut self.epoch);
+        self.gpu.gather_rows(
+            &mut e.users.slice_mut(..n),
+            &mut e.items.slice_mut(..n),
+            &mut e.ratings.slice_mut(..n),
+            &t.users.as_view(),
+            &t.items.as_view(),
+            &t.ratings.as_view(),
+            &self.order.slice(..n),
+        )
+    }
+
     /// One optimizer step over all parameters at learning rate `lr`.
     fn optimizer_step(&mut self, lr: f32) -> Result<()> {
         self.t += 1;
@@ -491,20 +530,7 @@ impl Backend for CudaBackend {
         }
         self.epoch_buffers(steps)?;
         // The epoch's order goes up once; the rows are permuted on the device.
-        self.gpu
-            .stream
-            .memcpy_htod(order, &mut self.order)
-            .map_err(|e| cuda_err("upload order", e))?;
-        let (t, e) = (&self.train, &mut self.epoch);
-        self.gpu.gather_rows(
-            &mut e.users.slice_mut(..n),
-            &mut e.items.slice_mut(..n),
-            &mut e.ratings.slice_mut(..n),
-            &t.users.as_view(),
-            &t.items.as_view(),
-            &t.ratings.as_view(),
-            &self.order.slice(..n),
-        )?;
+        self.stage_rows(order)?;
         for (s, &lr) in lrs.iter().enumerate() {
             let rows = s * batch_size..((s + 1) * batch_size).min(n);
             let batch = rows.len();

@@ -16,20 +16,12 @@ impl CudaBackend {
     /// of sums.
     pub(super) fn train_epoch_fused(&mut self, order: &[u32], bs: usize, lrs: &[f32]) -> Result<Vec<f32>> {
         let (n, steps) = (order.len(), lrs.len());
-        let mut sched = vec![0f32; 2 * steps];
-        for (s, &lr) in lrs.iter().enumerate() {
-            let t = self.t + s as u64 + 1;
-            sched[2 * s..2 * s + 2].copy_from_slice(&self.optimizer.step_scalars(lr, t));
-        }
-        self.t += steps as u64;
-        self.epoch_buffers(steps)?;
+        self.upload_schedule(lrs)?;
+        // The order goes up here; the graph permutes the rows itself.
         let stream = self.gpu.stream.clone();
         stream
             .memcpy_htod(order, &mut self.order)
             .map_err(|e| cuda_err("upload order", e))?;
-        stream
-            .memcpy_htod(&sched[..], &mut self.sched)
-            .map_err(|e| cuda_err("upload schedule", e))?;
         if !matches!(self.graph, Some((_, gn, gbs)) if gn == n && gbs == bs) {
             self.graph = None;
             stream

@@ -179,23 +179,10 @@ impl CudaBackend {
         if self.last.len() < last_len {
             self.last = gpu.zeros(last_len)?;
         }
-        let stream = gpu.stream.clone();
-        stream
-            .memcpy_htod(order, &mut self.order)
-            .map_err(|e| cuda_err("upload order", e))?;
-        stream
+        gpu.stream
             .memset_zeros(&mut self.last)
             .map_err(|e| cuda_err("zero last", e))?;
-        let (t, e) = (&self.train, &mut self.epoch);
-        gpu.gather_rows(
-            &mut e.users.slice_mut(..n),
-            &mut e.items.slice_mut(..n),
-            &mut e.ratings.slice_mut(..n),
-            &t.users.as_view(),
-            &t.items.as_view(),
-            &t.ratings.as_view(),
-            &self.order.slice(..n),
-        )?;
+        self.stage_rows(order)?;
         let Some(DevicePowers { powers, .. }) = &self.powers else {
             return Err(Error::invalid("lazy epoch", "no powers of M on the device"));
         };

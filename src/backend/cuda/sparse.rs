@@ -321,6 +321,29 @@ impl<S: DeviceFactor> CudaSparseBackend<'_, S> {
         Ok(())
     }
 
+    /// The epoch's reported losses: the mean squared error of each
+    /// `batch_size` ratings of the `n` the pass wrote, averaged on the
+    /// device and read back once.
+    fn step_losses(
+        &mut self,
+        n: usize,
+        steps: usize,
+        batch_size: usize,
+        progress: &mut dyn FnMut(usize, f32),
+    ) -> Result<Vec<f32>> {
+        if self.losses.len() < steps {
+            self.losses = self.gpu.zeros(steps)?;
+        }
+        self.gpu.group_mean(
+            &mut self.losses.slice_mut(..steps),
+            &self.sq_err.slice(..n),
+            batch_size,
+        )?;
+        let losses = self.gpu.download(&self.losses.slice(..steps))?;
+        progress(steps, losses.last().copied().unwrap_or(f32::NAN));
+        Ok(losses)
+    }
+
     /// The most warps that update at once in runs: [`hogwild_run_warps`] of
     /// the staged runs, unless set.
     pub fn run_warps(&self) -> usize {
@@ -406,17 +429,7 @@ impl<S: DeviceFactor> Backend for CudaSparseBackend<'_, S> {
         }
         self.stage_epoch(order)?;
         self.sgd_pass(n, lrs[0])?;
-        if self.losses.len() < steps {
-            self.losses = self.gpu.zeros(steps)?;
-        }
-        self.gpu.group_mean(
-            &mut self.losses.slice_mut(..steps),
-            &self.sq_err.slice(..n),
-            batch_size,
-        )?;
-        let losses = self.gpu.download(&self.losses.slice(..steps))?;
-        progress(steps, losses.last().copied().unwrap_or(f32::NAN));
-        Ok(losses)
+        self.step_losses(n, steps, batch_size, progress)
     }
 
     /// One pass over the per-user runs (one warp a run, the run's user row
@@ -445,17 +458,7 @@ impl<S: DeviceFactor> Backend for CudaSparseBackend<'_, S> {
         }
         self.stage_runs()?;
         self.runs_pass(key, lrs[0])?;
-        if self.losses.len() < steps {
-            self.losses = self.gpu.zeros(steps)?;
-        }
-        self.gpu.group_mean(
-            &mut self.losses.slice_mut(..steps),
-            &self.sq_err.slice(..n),
-            batch_size,
-        )?;
-        let losses = self.gpu.download(&self.losses.slice(..steps))?;
-        progress(steps, losses.last().copied().unwrap_or(f32::NAN));
-        Ok(losses)
+        self.step_losses(n, steps, batch_size, progress)
     }
 
     fn validate(&mut self) -> Result<f64> {

@@ -264,26 +264,38 @@ pub fn sparse_parity<S: DeviceFactor>(
     cuda.set_max_warps(1);
     let cpu_loss = cpu.train_epoch(&order, bs, &lrs, 0, &mut |_, _| {})?;
     let gpu_loss = cuda.train_epoch(&order, bs, &lrs, 0, &mut |_, _| {})?;
-    let (cpu_val, gpu_val) = (cpu.validate()?, cuda.validate()?);
-    let rtol = match S::STORAGE {
-        Storage::F32 => 1e-5,
-        Storage::Bf16 => 1.0 / 128.0,
-    };
-    let cmp = compare_all(
-        &[
-            (widen(&cuda.params()?), widen(&cpu.params()?)),
-            (widen(&gpu_loss), widen(&cpu_loss)),
-            (vec![gpu_val], vec![cpu_val]),
-        ],
-        1e-5,
-        rtol,
-    );
+    let cmp = sparse_compare::<S>(&mut cpu, &mut cuda, (&cpu_loss, &gpu_loss))?;
     Ok(CheckRow {
         kernel: format!("sparse parity {}", recipe.name),
         shape: format!("R={} F={}", order.len(), setup.spec.factors),
         cmp,
         note: None,
     })
+}
+
+/// The sparse backends after the same pass: parameters, losses and
+/// validation MSE within the kernel check's tolerances (1e-5 + 1e-5·|x| in
+/// f32; one bf16 step in bf16).
+fn sparse_compare<S: DeviceFactor>(
+    cpu: &mut dyn Backend,
+    cuda: &mut dyn Backend,
+    losses: (&[f32], &[f32]),
+) -> Result<Comparison> {
+    let (cpu_loss, gpu_loss) = losses;
+    let (cpu_val, gpu_val) = (cpu.validate()?, cuda.validate()?);
+    let rtol = match S::STORAGE {
+        Storage::F32 => 1e-5,
+        Storage::Bf16 => 1.0 / 128.0,
+    };
+    Ok(compare_all(
+        &[
+            (widen(&cuda.params()?), widen(&cpu.params()?)),
+            (widen(gpu_loss), widen(cpu_loss)),
+            (vec![gpu_val], vec![cpu_val]),
+        ],
+        1e-5,
+        rtol,
+    ))
 }
 
 /// The sparse backend's per-user runs, end to end, against the CPU's: an
@@ -315,20 +327,7 @@ pub fn sparse_runs_parity<S: DeviceFactor>(
     let key = 42;
     let cpu_loss = cpu.train_epoch_runs(key, bs, &lrs, &mut |_, _| {})?;
     let gpu_loss = cuda.train_epoch_runs(key, bs, &lrs, &mut |_, _| {})?;
-    let (cpu_val, gpu_val) = (cpu.validate()?, cuda.validate()?);
-    let rtol = match S::STORAGE {
-        Storage::F32 => 1e-5,
-        Storage::Bf16 => 1.0 / 128.0,
-    };
-    let cmp = compare_all(
-        &[
-            (widen(&cuda.params()?), widen(&cpu.params()?)),
-            (widen(&gpu_loss), widen(&cpu_loss)),
-            (vec![gpu_val], vec![cpu_val]),
-        ],
-        1e-5,
-        rtol,
-    );
+    let cmp = sparse_compare::<S>(&mut cpu, &mut cuda, (&cpu_loss, &gpu_loss))?;
     Ok(CheckRow {
         kernel: format!("runs parity {}", recipe.name),
         shape: format!("R={} F={}", subset.len(), setup.spec.factors),
