@@ -15,6 +15,16 @@ struct AdamScalars {
     float beta1, beta2, one_minus_beta1, one_minus_beta2, eps, wd, step_size, bc2;
 };
 
+// The scalars of Adam step s - 1 (step_size and sqrt(1 - beta2^t) from the
+// epoch's schedule; at s = 0 there is no step, and placeholders).
+__device__ __forceinline__ AdamScalars adam_scalars_at(const float* sched, int s, float beta1, float beta2,
+                                                       float one_minus_beta1, float one_minus_beta2, float eps,
+                                                       float wd) {
+    const AdamScalars a = {beta1, beta2, one_minus_beta1, one_minus_beta2, eps, wd,
+                           s > 0 ? sched[2 * (s - 1)] : 0.0f, s > 0 ? sched[2 * (s - 1) + 1] : 1.0f};
+    return a;
+}
+
 // adam_value with these scalars.
 __device__ __forceinline__ void adam_scalars_step(float& p, float g, float& m, float& v, const AdamScalars& a) {
     adam_value(p, g, m, v, a.beta1, a.beta2, a.one_minus_beta1, a.one_minus_beta2, a.eps, a.step_size, a.bc2, a.wd);
@@ -95,4 +105,26 @@ __device__ __forceinline__ void adam_unclaimed(float* params, float* m, float* v
             }
         }
     }
+}
+
+// The leader's first phase of step s (threads 0..2*bs; the caller syncs
+// after): each position's owner slot and next duplicate in the step's ids
+// `sid` (batch of `batch`), and the next step's position read ahead and its
+// row claimed for step s + 1 (claim[(s + 1) & 1][row] = s + 2, where rows
+// are users, then items, `rows` in all). Returns the position read ahead,
+// for store_step.
+__device__ __forceinline__ Prefetch leader_plan(StepRows& sr, const int* sid, int* claim,
+                                                const unsigned int* users, const unsigned int* items,
+                                                const float* ratings, int n, int bs, int batch, int s,
+                                                int n_users, int rows) {
+    Prefetch ahead = {0, 0.0f};
+    const int tid = threadIdx.x;
+    if (tid < 2 * bs) {
+        const int side = tid / bs, pos = tid % bs;
+        ahead = prefetch_step(users, items, ratings, n, bs, s + 1, tid);
+        if ((long long)(s + 1) * bs + pos < n)
+            claim[((s + 1) & 1) * rows + (side ? n_users + ahead.id : ahead.id)] = s + 2;
+        if (pos < batch) find_duplicates(sr, sid, side, pos, bs, batch);
+    }
+    return ahead;
 }

@@ -59,8 +59,7 @@ extern "C" __global__ void __launch_bounds__(EPOCH_THREADS)
     __syncthreads();
 
     for (int s = 0; s <= steps; s++) {
-        const AdamScalars a = {beta1, beta2, one_minus_beta1, one_minus_beta2, eps, wd,
-                               s > 0 ? sched[2 * (s - 1)] : 0.0f, s > 0 ? sched[2 * (s - 1) + 1] : 1.0f};
+        const AdamScalars a = adam_scalars_at(sched, s, beta1, beta2, one_minus_beta1, one_minus_beta2, eps, wd);
         const float* gprev = gbuf + ((s + 1) & 1) * P;  // step s - 1's gradients
         if (leader && s < steps) {
             const int batch = (int)min((long long)bs, n - (long long)s * bs);
@@ -68,14 +67,7 @@ extern "C" __global__ void __launch_bounds__(EPOCH_THREADS)
             const unsigned long long step = first_step + (unsigned long long)s;
 
             // 1. Owner slots and duplicates; the next batch read ahead, and claimed.
-            Prefetch ahead = {0, 0.0f};
-            if (tid < 2 * bs) {
-                const int side = tid / bs, pos = tid % bs;
-                ahead = prefetch_step(users, items, ratings, n, bs, s + 1, tid);
-                if ((long long)(s + 1) * bs + pos < n)
-                    claim[((s + 1) & 1) * rows + (side ? n_users + ahead.id : ahead.id)] = s + 2;
-                if (pos < batch) find_duplicates(sr, sid, side, pos, bs, batch);
-            }
+            const Prefetch ahead = leader_plan(sr, sid, claim, users, items, ratings, n, bs, batch, s, n_users, rows);
             __syncthreads();
 
             // 2. Adam step s - 1 on the batch's rows, each into cat (after dropout1) at every

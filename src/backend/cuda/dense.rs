@@ -310,6 +310,31 @@ impl DeviceExamples {
         })
     }
 
+    /// Rows `order` of `from`, in that order, into the first `order.len()`
+    /// rows of `self`: the order uploaded into `order_buf`, the rows gathered
+    /// on the device.
+    pub(crate) fn stage(
+        &mut self,
+        gpu: &Gpu,
+        from: &DeviceExamples,
+        order: &[u32],
+        order_buf: &mut CudaSlice<u32>,
+    ) -> Result<()> {
+        let n = order.len();
+        gpu.stream
+            .memcpy_htod(order, &mut order_buf.slice_mut(..n))
+            .map_err(|e| cuda_err("upload order", e))?;
+        gpu.gather_rows(
+            &mut self.users.slice_mut(..n),
+            &mut self.items.slice_mut(..n),
+            &mut self.ratings.slice_mut(..n),
+            &from.users.as_view(),
+            &from.items.as_view(),
+            &from.ratings.as_view(),
+            &order_buf.slice(..n),
+        )
+    }
+
     pub(crate) fn zeros(gpu: &Gpu, len: usize) -> Result<Self> {
         Ok(DeviceExamples {
             users: gpu.zeros(len)?,
@@ -453,21 +478,7 @@ impl CudaBackend {
     /// Uploads the epoch's order (once) and permutes the training rows into
     /// `epoch` on the device.
     pub(super) fn stage_rows(&mut self, order: &[u32]) -> Result<()> {
-        let n = order.len();
-        self.gpu
-            .stream
-            .memcpy_htod(order, &mut self.order)
-            .map_err(|e| cuda_err("upload order", e))?;
-        let (t, e) = (&self.train, &mut self.epoch);
-        self.gpu.gather_rows(
-            &mut e.users.slice_mut(..n),
-            &mut e.items.slice_mut(..n),
-            &mut e.ratings.slice_mut(..n),
-            &t.users.as_view(),
-            &t.items.as_view(),
-            &t.ratings.as_view(),
-            &self.order.slice(..n),
-        )
+        self.epoch.stage(&self.gpu, &self.train, order, &mut self.order)
     }
 
     /// One optimizer step over all parameters at learning rate `lr`.

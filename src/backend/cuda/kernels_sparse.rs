@@ -2,7 +2,9 @@
 //! means), generic over how the factors are stored on the device:
 //! [`DeviceFactor`], f32 or bf16.
 
-use cudarc::driver::{CudaView, CudaViewMut, DeviceRepr, LaunchConfig, PushKernelArg, ValidAsZeroBits};
+use cudarc::driver::{
+    CudaFunction, CudaView, CudaViewMut, DeviceRepr, LaunchConfig, PushKernelArg, ValidAsZeroBits,
+};
 
 use crate::backend::cuda::device::{grid, int, BLOCK, MAX_BLOCKS};
 use crate::backend::cuda::{cuda_err, Gpu};
@@ -54,6 +56,42 @@ pub fn sparse_max_factors(f: usize) -> usize {
 impl Gpu {
     // ------------------------------------------------------------ sparse SGD
 
+    /// The launch of a sparse SGD kernel that runs one warp per unit of
+    /// `work` (a rating, or a run): with `max_warps` 1, a single warp, which
+    /// takes the work in the CPU's order; otherwise at most `max_warps` warps
+    /// and at most as many blocks as the GPU holds at once. The resident warps
+    /// then sweep the work once, side by side, so that a tile's rows meet in
+    /// L2; a larger grid would start later waves at the far end of the order,
+    /// and every wave would reload every tile.
+    fn hogwild_grid(
+        &self,
+        func: &CudaFunction,
+        what: &str,
+        max_warps: usize,
+        work: usize,
+    ) -> Result<LaunchConfig> {
+        if max_warps <= 1 {
+            return Ok(LaunchConfig {
+                grid_dim: (1, 1, 1),
+                block_dim: (32, 1, 1),
+                shared_mem_bytes: 0,
+            });
+        }
+        let per_sm = func
+            .occupancy_max_active_blocks_per_multiprocessor(BLOCK, 0, None)
+            .map_err(|e| cuda_err(what, e))?;
+        let resident = (per_sm.max(1) as usize * self.sm_count).max(1);
+        let wanted = max_warps
+            .min(work.max(1))
+            .saturating_mul(32)
+            .div_ceil(BLOCK as usize);
+        Ok(LaunchConfig {
+            grid_dim: (wanted.clamp(1, resident).min(MAX_BLOCKS) as u32, 1, 1),
+            block_dim: (BLOCK, 1, 1),
+            shared_mem_bytes: 0,
+        })
+    }
+
     /// See [`crate::ops::mf_sgd_sparse`]: one warp per rating (Hogwild), at
     /// most `max_warps` at once and never more than the GPU holds; with
     /// `max_warps` 1, a single warp that takes the ratings in order, as the
@@ -98,31 +136,7 @@ impl Gpu {
         l.arg(u).arg(m).arg(ub).arg(mb).arg(&mu);
         l.arg(users).arg(items).arg(ratings).arg(sq_err);
         l.arg(&n_arg).arg(&f_arg).arg(&lr).arg(&reg);
-        let cfg = if max_warps <= 1 {
-            LaunchConfig {
-                grid_dim: (1, 1, 1),
-                block_dim: (32, 1, 1),
-                shared_mem_bytes: 0,
-            }
-        } else {
-            // At most as many blocks as the GPU holds at once: the resident
-            // warps then sweep the (tiled) ratings once, side by side, so that
-            // a tile's rows meet in L2. A larger grid would start later waves
-            // at the far end of the order, and every wave would reload every tile.
-            let per_sm = func
-                .occupancy_max_active_blocks_per_multiprocessor(BLOCK, 0, None)
-                .map_err(|e| cuda_err(what, e))?;
-            let resident = (per_sm.max(1) as usize * self.sm_count).max(1);
-            let wanted = max_warps
-                .min(n.max(1))
-                .saturating_mul(32)
-                .div_ceil(BLOCK as usize);
-            LaunchConfig {
-                grid_dim: (wanted.clamp(1, resident).min(MAX_BLOCKS) as u32, 1, 1),
-                block_dim: (BLOCK, 1, 1),
-                shared_mem_bytes: 0,
-            }
-        };
+        let cfg = self.hogwild_grid(func, what, max_warps, n)?;
         // SAFETY: matches mf_sgd_sparse_{f32,bf16}[_narrow](S*, S*, float*, float*, float, const uint* x2,
         // const float*, float*, int, int, float, float) with S the device type of
         // S::Dev (float, or the 2-byte struct bf16); u and m hold (rows × f) factors, the
@@ -187,27 +201,7 @@ impl Gpu {
             .arg(&keys[1])
             .arg(&keys[2])
             .arg(&keys[3]);
-        let cfg = if max_warps <= 1 {
-            LaunchConfig {
-                grid_dim: (1, 1, 1),
-                block_dim: (32, 1, 1),
-                shared_mem_bytes: 0,
-            }
-        } else {
-            let per_sm = func
-                .occupancy_max_active_blocks_per_multiprocessor(BLOCK, 0, None)
-                .map_err(|e| cuda_err(what, e))?;
-            let resident = (per_sm.max(1) as usize * self.sm_count).max(1);
-            let wanted = max_warps
-                .min(runs.max(1))
-                .saturating_mul(32)
-                .div_ceil(BLOCK as usize);
-            LaunchConfig {
-                grid_dim: (wanted.clamp(1, resident).min(MAX_BLOCKS) as u32, 1, 1),
-                block_dim: (BLOCK, 1, 1),
-                shared_mem_bytes: 0,
-            }
-        };
+        let cfg = self.hogwild_grid(func, what, max_warps, runs)?;
         // SAFETY: matches mf_sgd_sparse_runs_{f32,bf16}(S*, S*, float*, float*, float, const uint* x2,
         // const float*, const uint*, float*, int, int, float, float, uint x5) with S the device
         // type of S::Dev; u and m hold (rows × f) factors, the indices are below their rows,

@@ -250,20 +250,7 @@ impl<'a, S: DeviceFactor> CudaSparseBackend<'a, S> {
         if let Some(r) = self.runs.as_mut() {
             r.staged = false;
         }
-        let stream = &self.gpu.stream;
-        stream
-            .memcpy_htod(order, &mut self.order.slice_mut(..n))
-            .map_err(|e| cuda_err("upload order", e))?;
-        let (t, e) = (&self.train, &mut self.epoch);
-        self.gpu.gather_rows(
-            &mut e.users.slice_mut(..n),
-            &mut e.items.slice_mut(..n),
-            &mut e.ratings.slice_mut(..n),
-            &t.users.as_view(),
-            &t.items.as_view(),
-            &t.ratings.as_view(),
-            &self.order.slice(..n),
-        )
+        self.epoch.stage(&self.gpu, &self.train, order, &mut self.order)
     }
 
     /// One sparse SGD pass over the first `n` staged rows at rate `lr`, up
