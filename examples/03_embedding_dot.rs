@@ -37,7 +37,10 @@ fn main() -> mfcuda::Result<()> {
     let by_hand: f32 = urow.iter().zip(mrow).fold(0.0, |acc, (a, b)| acc + a * b);
     println!(
         "user {} x movie {}: predicted {:.5}, rated {}",
-        data.user_ids.raw[u as usize], data.item_ids.raw[m as usize], ws.pred[0], data.ratings[0]
+        data.user_ids.get(u as usize),
+        data.item_ids.get(m as usize),
+        ws.pred[0],
+        data.ratings[0]
     );
     assert_eq!(ws.pred[0], by_hand);
     // Untrained, with factors in [0, 0.05): 50 products of at most 0.0025.

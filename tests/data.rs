@@ -6,7 +6,7 @@ use std::io::Read;
 
 use common::bundled;
 use mfcuda::data::stats::Stats;
-use mfcuda::data::{Columns, Ratings};
+use mfcuda::data::{Columns, Id, Ratings};
 
 /// The notebook's crosstab of the top 15 users by the top movies, as printed
 /// (pandas, ascending ids). The capture lost the column of movie 2959 and
@@ -67,8 +67,9 @@ fn top_lists_match_the_notebook() {
         (50, 204),
         (2858, 204),
     ];
-    assert_eq!(s.top_users, users);
-    assert_eq!(s.top_items, movies);
+    let ids = |v: &[(i64, usize)]| v.iter().map(|&(id, n)| (Id::Int(id), n)).collect::<Vec<_>>();
+    assert_eq!(s.top_users, ids(&users));
+    assert_eq!(s.top_items, ids(&movies));
     assert_eq!(
         (s.n_ratings, s.n_users, s.n_items, s.range),
         (100_836, 610, 9_724, (0.5, 5.0))
@@ -96,17 +97,21 @@ fn crosstab_matches_the_notebook_cell_for_cell() {
             } else {
                 Some(cell.parse::<f32>().unwrap())
             };
-            assert_eq!(ct.get(user, movie), Some(want), "user {user} × movie {movie}");
+            assert_eq!(
+                ct.get(&Id::Int(user), &Id::Int(movie)),
+                Some(want),
+                "user {user} × movie {movie}"
+            );
         }
         rows += 1;
     }
     assert_eq!(rows, 15);
-    assert_eq!(ct.get(68, 1), Some(Some(2.5)));
-    assert_eq!(ct.get(288, 50), Some(None));
+    assert_eq!(ct.get(&Id::Int(68), &Id::Int(1)), Some(Some(2.5)));
+    assert_eq!(ct.get(&Id::Int(288), &Id::Int(50)), Some(None));
     // Movie 2959 is in the top 15 and was rated by all top users; the
     // notebook's capture dropped that column, pandas would show it.
     assert_eq!(ct.items.len(), 15);
-    assert_eq!(ct.get(68, 2959), Some(Some(2.5)));
+    assert_eq!(ct.get(&Id::Int(68), &Id::Int(2959)), Some(Some(2.5)));
 }
 
 /// A header, one good row, a bad row on line 3, then good rows forever.

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::Path;
 
 use common::{bundled, mfcuda, stderr, stdout};
-use mfcuda::data::{Columns, Ratings, Source};
+use mfcuda::data::{Columns, IdList, Ratings, Source};
 use mfcuda::recipe;
 
 /// The bundled CSV's rows as (user id, movie id, rating text, timestamp).
@@ -96,8 +96,8 @@ fn every_format_loads_as_the_csv_and_trains_to_its_val_mse() {
         assert_eq!(got.users, want.users, "{name}");
         assert_eq!(got.items, want.items, "{name}");
         assert_eq!(got.ratings, want.ratings, "{name}");
-        assert_eq!(got.user_ids.raw, want.user_ids.raw, "{name}");
-        assert_eq!(got.item_ids.raw, want.item_ids.raw, "{name}");
+        assert_eq!(got.user_ids, want.user_ids, "{name}");
+        assert_eq!(got.item_ids, want.item_ids, "{name}");
         assert_eq!(
             got.timestamps, want.timestamps,
             "{name}: the timestamps come along"
@@ -120,10 +120,10 @@ fn flags_override_detection_and_name_columns_by_position() {
     };
     let r = Ratings::load(&Source::File(path.clone()), &cols).unwrap();
     assert!(r.timestamps.is_empty(), "three columns: no timestamps");
-    assert_eq!(r.user_ids.raw, vec![10, 11]);
-    assert_eq!(r.item_ids.raw, vec![20, 21]);
+    assert_eq!(r.user_ids.list(), &IdList::Int(vec![10, 11]));
+    assert_eq!(r.item_ids.list(), &IdList::Int(vec![20, 21]));
     assert_eq!(r.ratings, vec![4.5, 3.0, 5.0]);
-    // --no-header on a file whose first line is not numbers: it is data, and its bad id is named.
+    // --no-header on a file whose first line is not numbers: it is data, and its bad rating is named.
     let path = dir.path().join("h.csv");
     write(&path, "u,m,r\n1,2,3\n", false);
     let cols = Columns {
@@ -131,10 +131,7 @@ fn flags_override_detection_and_name_columns_by_position() {
         ..Columns::default()
     };
     let e = Ratings::load(&Source::File(path), &cols).unwrap_err().to_string();
-    assert!(
-        e.contains("line 1") && e.contains("'u' is not an integer id"),
-        "{e}"
-    );
+    assert!(e.contains("line 1: rating (column 3) 'r' is not a number"), "{e}");
 }
 
 #[test]

@@ -50,12 +50,13 @@ fn generated_data_round_trips_and_caches() {
     assert_eq!(cached.users, parsed.users);
     assert_eq!(cached.items, parsed.items);
     assert_eq!(cached.ratings, parsed.ratings);
-    assert_eq!(cached.user_ids.raw, parsed.user_ids.raw);
+    assert_eq!(cached.user_ids, parsed.user_ids);
+    assert_eq!(cached.item_ids, parsed.item_ids);
     assert_eq!(
         cached.timestamps, parsed.timestamps,
         "the cache keeps the timestamps"
     );
-    assert_eq!(cached.item_ids.index[&parsed.item_ids.raw[17]], 17);
+    assert_eq!(cached.item_ids.find(&parsed.item_ids.get(17)), Some(17));
 
     // Other columns asked for: the cache does not apply.
     let renamed = Columns {

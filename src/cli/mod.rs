@@ -10,7 +10,7 @@ use clap::Args;
 use mfcuda::data::cache::{self, LoadReport};
 use mfcuda::data::format::Separator;
 use mfcuda::data::{Columns, Ratings, Source};
-use mfcuda::trained::explore::{self, Movies};
+use mfcuda::trained::explore::Movies;
 use mfcuda::trained::saved::SavedModel;
 
 pub mod bench;
@@ -151,14 +151,12 @@ impl ModelArgs {
     }
 }
 
-/// The model, the ratings and the titles that `recommend` and `biases`
-/// read, with a warning when the ratings are not the model's own.
+/// The model, the ratings and the titles that `recommend`, `similar` and
+/// `biases` read (each refuses ratings that are not the model's own).
 pub fn model_data_movies(
     model: &ModelArgs,
     data: &DataArgs,
     movies: Option<&Path>,
 ) -> mfcuda::Result<(SavedModel, Ratings, Movies)> {
-    let (model, data, movies) = (model.load()?, data.load()?, Movies::load(movies)?);
-    explore::ensure_model_data(&model, &data)?;
-    Ok((model, data, movies))
+    Ok((model.load()?, data.load()?, Movies::load(movies)?))
 }

@@ -66,12 +66,23 @@ pub fn run(a: &PredictArgs) -> CliResult {
     if !a.no_clip {
         explore::clip_predictions(&model, &mut preds);
     }
-    let mut out = String::from("userId,movieId,rating,prediction\n");
+    // Through the csv writer, which quotes a text id holding a comma or a quote.
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    let mut row = |fields: [String; 4]| csv.write_record(&fields).map_err(std::io::Error::other);
+    row(["userId", "movieId", "rating", "prediction"].map(String::from))?;
     for p in &preds {
         let rating = p.rating.map(|r| r.to_string()).unwrap_or_default();
-        out.push_str(&format!("{},{},{},{:.4}\n", p.user, p.movie, rating, p.predicted));
+        row([
+            p.user.to_string(),
+            p.movie.to_string(),
+            rating,
+            format!("{:.4}", p.predicted),
+        ])?;
     }
-    emit(&out)?;
+    let out = csv
+        .into_inner()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    emit(&String::from_utf8_lossy(&out))?;
     let unknown = preds.iter().filter(|p| !p.known).count();
     match explore::rmse(&preds) {
         Some(r) => eprintln!(

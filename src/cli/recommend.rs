@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use mfcuda::data::Id;
 use mfcuda::trained::explore;
 
 use super::{emit, model_data_movies, CliResult, DataArgs, ModelArgs};
@@ -17,7 +18,7 @@ pub struct RecommendArgs {
     data: DataArgs,
     /// Raw user id (as in the ratings file).
     #[arg(long)]
-    user: i64,
+    user: Id,
     /// How many movies.
     #[arg(short = 'n', long = "top", default_value_t = 10)]
     n: usize,
@@ -32,7 +33,7 @@ pub struct RecommendArgs {
 /// Prints the user's recommendations as a table.
 pub fn run(a: &RecommendArgs) -> CliResult {
     let (model, data, movies) = model_data_movies(&a.model, &a.data, a.movies.as_deref())?;
-    let recs = explore::recommend(&model, &data, &movies, a.user, a.n, !a.no_clip)?;
+    let recs = explore::recommend(&model, &data, &movies, &a.user, a.n, !a.no_clip)?;
     let mut out = format!(
         "top {} unseen movies for user {} ({} model)\n",
         recs.len(),

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use mfcuda::data::Id;
 use mfcuda::trained::explore;
 
 use super::{emit, model_data_movies, CliResult, DataArgs, ModelArgs};
@@ -17,7 +18,7 @@ pub struct SimilarArgs {
     data: DataArgs,
     /// Raw movie id.
     #[arg(long)]
-    movie: i64,
+    movie: Id,
     /// How many movies.
     #[arg(short = 'n', long = "top", default_value_t = 10)]
     n: usize,
@@ -33,11 +34,11 @@ pub struct SimilarArgs {
 /// Prints the nearest movies with their scores.
 pub fn run(a: &SimilarArgs) -> CliResult {
     let (model, data, movies) = model_data_movies(&a.model, &a.data, a.movies.as_deref())?;
-    let rows = explore::similar(&model, &data, &movies, a.movie, a.n, a.min_ratings)?;
+    let rows = explore::similar(&model, &data, &movies, &a.movie, a.n, a.min_ratings)?;
     let mut out = format!(
         "movies nearest to {} {} (cosine of embeddings; movies with at least {} ratings)\n",
         a.movie,
-        movies.title(a.movie),
+        movies.title(&a.movie),
         a.min_ratings
     );
     out.push_str(&format!(

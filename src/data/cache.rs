@@ -4,15 +4,19 @@
 //!
 //! Layout, little-endian: the magic `MFCUDA-RATINGS\n`, a u32 version, the
 //! CSV's size and mtime (u64, u64), the three column names (u32 length and
-//! UTF-8 bytes each), the row, user and item counts (u64 each), then the
-//! users (u32 per row), items (u32 per row), ratings (f32 per row), raw user
-//! ids and raw item ids (i64 each).
+//! UTF-8 bytes each), the row, user, item and timestamp counts and the
+//! byte lengths of the user and item text ids (u64 each; `u64::MAX` for a
+//! column of integer ids), then the users (u32 per row), items (u32 per
+//! row), ratings (f32 per row), the raw user ids and raw item ids (i64 each,
+//! or for text ids `n + 1` u64 offsets and the UTF-8 bytes), and the
+//! timestamps (i64 each).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, UNIX_EPOCH};
 
-use crate::data::{Columns, IdMap, Ratings, Source};
+use crate::data::ids::{pack_text, unpack_text};
+use crate::data::{Columns, IdList, IdMap, Ratings, Source};
 use crate::error::{Error, Result};
 use crate::files::write_atomic;
 
@@ -20,7 +24,7 @@ use crate::files::write_atomic;
 compile_error!("the ratings cache is written in the machine's byte order, assumed little-endian");
 
 const MAGIC: &[u8] = b"MFCUDA-RATINGS\n";
-const VERSION: u32 = 3;
+const VERSION: u32 = 4;
 
 /// How a load went, for the user.
 #[derive(Debug, Clone, PartialEq)]
@@ -186,14 +190,30 @@ fn encode(r: &Ratings, stamp: (u64, u64), cols: &Columns, w: &mut dyn Write) -> 
         w.write_all(&(name.len() as u32).to_le_bytes())?;
         w.write_all(name.as_bytes())?;
     }
+    let packed = |ids: &IdList| match ids {
+        IdList::Int(_) => None,
+        IdList::Text(v) => Some(pack_text(v)),
+    };
+    let (utext, itext) = (packed(r.user_ids.list()), packed(r.item_ids.list()));
+    let text_len = |t: &Option<(Vec<u64>, Vec<u8>)>| t.as_ref().map_or(u64::MAX, |t| t.1.len() as u64);
     for n in [r.len(), r.n_users(), r.n_items(), r.timestamps.len()] {
         w.write_all(&(n as u64).to_le_bytes())?;
     }
+    w.write_all(&text_len(&utext).to_le_bytes())?;
+    w.write_all(&text_len(&itext).to_le_bytes())?;
     w.write_all(bytemuck::cast_slice(&r.users))?;
     w.write_all(bytemuck::cast_slice(&r.items))?;
     w.write_all(bytemuck::cast_slice(&r.ratings))?;
-    w.write_all(bytemuck::cast_slice(&r.user_ids.raw))?;
-    w.write_all(bytemuck::cast_slice(&r.item_ids.raw))?;
+    for (ids, text) in [(r.user_ids.list(), utext), (r.item_ids.list(), itext)] {
+        match (ids, text) {
+            (IdList::Int(v), _) => w.write_all(bytemuck::cast_slice(v))?,
+            (IdList::Text(_), Some((offsets, bytes))) => {
+                w.write_all(bytemuck::cast_slice(&offsets))?;
+                w.write_all(&bytes)?;
+            }
+            (IdList::Text(_), None) => unreachable!("text ids are packed above"),
+        }
+    }
     w.write_all(bytemuck::cast_slice(&r.timestamps))?;
     Ok(())
 }
@@ -232,24 +252,31 @@ fn decode(
             return None;
         }
     }
-    let counts = take(32)?;
+    let counts = take(48)?;
     let (rows, nu, ni, nt) = (
         u64_at(&counts[..8]) as usize,
         u64_at(&counts[8..16]) as usize,
         u64_at(&counts[16..24]) as usize,
-        u64_at(&counts[24..]) as usize,
+        u64_at(&counts[24..32]) as usize,
     );
+    let (utext, itext) = (u64_at(&counts[32..40]), u64_at(&counts[40..]));
     // Timestamps: one a row, or none.
     if nt != 0 && nt != rows {
         return None;
     }
     // Nothing is allocated from the counts until they agree with the file's size.
-    let body = (rows as u64).checked_mul(12)?.checked_add(
-        (nu as u64)
-            .checked_add(ni as u64)?
-            .checked_add(nt as u64)?
-            .checked_mul(8)?,
-    )?;
+    // A column's ids: 8 bytes each, or n + 1 offsets and the text.
+    let ids_bytes = |n: usize, text: u64| -> Option<u64> {
+        match text {
+            u64::MAX => (n as u64).checked_mul(8),
+            t => (n as u64).checked_add(1)?.checked_mul(8)?.checked_add(t),
+        }
+    };
+    let body = (rows as u64)
+        .checked_mul(12)?
+        .checked_add((nt as u64).checked_mul(8)?)?
+        .checked_add(ids_bytes(nu, utext)?)?
+        .checked_add(ids_bytes(ni, itext)?)?;
     if consumed.checked_add(body)? != size {
         return None;
     }
@@ -261,7 +288,18 @@ fn decode(
     let users: Vec<u32> = column(r, rows)?;
     let items: Vec<u32> = column(r, rows)?;
     let ratings: Vec<f32> = column(r, rows)?;
-    let (uraw, iraw): (Vec<i64>, Vec<i64>) = (column(r, nu)?, column(r, ni)?);
+    let mut ids = |n: usize, text: u64| -> Option<IdMap> {
+        let list = match text {
+            u64::MAX => IdList::Int(column(r, n)?),
+            t => {
+                let offsets: Vec<u64> = column(r, n + 1)?;
+                let bytes: Vec<u8> = column(r, t as usize)?;
+                IdList::Text(unpack_text(&offsets, &bytes)?)
+            }
+        };
+        IdMap::from_list(list)
+    };
+    let (user_ids, item_ids) = (ids(nu, utext)?, ids(ni, itext)?);
     let timestamps: Vec<i64> = column(r, nt)?;
     let mut rest = [0u8; 1];
     if r.read(&mut rest).ok()? != 0
@@ -271,11 +309,6 @@ fn decode(
     {
         return None;
     }
-    let map = |raw: Vec<i64>| {
-        let index: crate::data::IdIndex = raw.iter().enumerate().map(|(k, &id)| (id, k as u32)).collect();
-        (index.len() == raw.len()).then_some(IdMap { raw, index })
-    };
-    let (user_ids, item_ids) = (map(uraw)?, map(iraw)?);
     Some(Ratings {
         source: name.to_string(),
         users,

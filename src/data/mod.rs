@@ -1,7 +1,7 @@
 //! The data layer: ratings in, the notebook's split, and data made to order.
 //!
 //! - [`ratings`] streams a MovieLens-style CSV into [`Ratings`], mapping raw
-//!   ids to contiguous indices; [`mod@format`] finds the file's compression,
+//!   ids to contiguous indices ([`ids`]: integers, or any text); [`mod@format`] finds the file's compression,
 //!   separator and header; [`cache`] keeps a binary copy beside it.
 //! - [`examples`] holds rows in the columnar form a backend trains on.
 //! - [`split`] picks the notebook's validation rows with numpy's legacy
@@ -15,6 +15,7 @@
 pub mod cache;
 pub mod examples;
 pub mod format;
+pub mod ids;
 pub mod ratings;
 pub mod runs;
 pub mod split;
@@ -22,7 +23,5 @@ pub mod stats;
 pub mod synth;
 
 pub use examples::Examples;
-pub use ratings::{
-    open, parse_i64, Columns, CsvRows, IdHasher, IdIndex, IdMap, Ratings, Source, BUNDLED_NAME,
-    BUNDLED_RATINGS,
-};
+pub use ids::{Id, IdList, IdMap};
+pub use ratings::{open, parse_i64, Columns, CsvRows, Ratings, Source, BUNDLED_NAME, BUNDLED_RATINGS};

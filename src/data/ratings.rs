@@ -7,12 +7,13 @@
 //!
 //! The file is streamed: a bad row is reported as soon as it is read.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use crate::data::format::{open_text, sniff, DoubleColonReader, Format, Separator};
+use crate::data::ids::{int_id, Id, IdMap};
 use crate::error::{Error, Result};
 
 /// ml-latest-small's `ratings.csv`, compiled into the binary so that the
@@ -92,62 +93,6 @@ impl Columns {
             return ("1".into(), "2".into(), "3".into());
         }
         (self.user.clone(), self.item.clone(), self.rating.clone())
-    }
-}
-
-/// A fast hash for integer ids (Fibonacci hashing). Ids come from the
-/// user's file, not from an adversary, and the default SipHash spent about
-/// a quarter of the load time of a 25M-row file.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct IdHasher(u64);
-
-impl std::hash::Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(5) ^ b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_i64(&mut self, x: i64) {
-        let h = (x as u64 ^ self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        self.0 = h ^ (h >> 29);
-    }
-}
-
-/// A map keyed by raw ids.
-pub type IdIndex = HashMap<i64, u32, std::hash::BuildHasherDefault<IdHasher>>;
-
-/// A contiguous index for each distinct raw id, in order of first appearance.
-#[derive(Debug, Clone, Default)]
-pub struct IdMap {
-    /// index → raw id.
-    pub raw: Vec<i64>,
-    /// raw id → index.
-    pub index: IdIndex,
-}
-
-impl IdMap {
-    /// The index of `raw`, adding it if it is new.
-    pub fn intern(&mut self, raw: i64) -> u32 {
-        let next = self.raw.len() as u32;
-        *self.index.entry(raw).or_insert_with(|| {
-            self.raw.push(raw);
-            next
-        })
-    }
-
-    /// Number of distinct ids.
-    pub fn len(&self) -> usize {
-        self.raw.len()
-    }
-
-    /// True when no id has been seen.
-    pub fn is_empty(&self) -> bool {
-        self.raw.is_empty()
     }
 }
 
@@ -232,7 +177,6 @@ impl Ratings {
     /// between them through a channel of bounded depth, so memory stays
     /// bounded, and the first bad row ends the load at once.
     pub fn from_reader<R: Read + Send>(reader: R, name: &str, columns: &Columns) -> Result<Ratings> {
-        type Chunk = (Vec<i64>, Vec<i64>, Vec<f32>, Vec<i64>);
         const CHUNK: usize = 1 << 15;
         let mut text = open_text(Box::new(reader), name)?;
         let format = sniff(
@@ -254,10 +198,19 @@ impl Ratings {
         // The timestamp, by name, or as the fourth column of a file without a header.
         let tname = if format.header { "timestamp" } else { "4" };
         let tcol = rows.optional_column(tname);
+        // What messages call each column: its header name, or in a file
+        // without a header its role and position ("rating (column 3)").
+        let label = |role: &str, name: String| {
+            if format.header {
+                name
+            } else {
+                format!("{role} (column {name})")
+            }
+        };
         let columns = &Columns {
-            user,
-            item,
-            rating,
+            user: label("user", user),
+            item: label("item", item),
+            rating: label("rating", rating),
             ..columns.clone()
         };
         let mut out = Ratings {
@@ -272,29 +225,30 @@ impl Ratings {
         std::thread::scope(|s| -> Result<()> {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk>>(4);
             s.spawn(move || loop {
-                let mut chunk: Chunk = (
-                    Vec::with_capacity(CHUNK),
-                    Vec::with_capacity(CHUNK),
-                    Vec::with_capacity(CHUNK),
-                    Vec::with_capacity(if tcol.is_some() { CHUNK } else { 0 }),
-                );
+                let mut chunk = Chunk::with_capacity(CHUNK, tcol.is_some());
                 let mut next = |chunk: &mut Chunk| -> Result<bool> {
                     if !rows.advance()? {
                         return Ok(false);
                     }
-                    let (u, i) = (rows.id(ucol, &columns.user)?, rows.id(icol, &columns.item)?);
                     let r = rows.number(rcol, &columns.rating)?;
                     if let Some(t) = tcol {
-                        chunk.3.push(rows.timestamp(t)?);
+                        chunk.timestamps.push(rows.timestamp(t)?);
                     }
-                    chunk.0.push(u);
-                    chunk.1.push(i);
-                    chunk.2.push(r);
+                    match (rows.int_id(ucol), rows.int_id(icol)) {
+                        (Some(u), Some(i)) => chunk.push_ints(u, i, r),
+                        (u, i) => {
+                            let field = |v: Option<i64>, col: usize, name: &str| match v {
+                                Some(v) => Ok(RawId::Int(v)),
+                                None => rows.text_id(col, name).map(RawId::Text),
+                            };
+                            chunk.push(field(u, ucol, &columns.user)?, field(i, icol, &columns.item)?, r)
+                        }
+                    }
                     Ok(true)
                 };
                 let mut more = true;
                 let mut failed = None;
-                while chunk.2.len() < CHUNK {
+                while chunk.ratings.len() < CHUNK {
                     match next(&mut chunk) {
                         Ok(true) => {}
                         Ok(false) => {
@@ -309,7 +263,7 @@ impl Ratings {
                 }
                 // The rows before a bad one are sent first; a closed channel
                 // means the other side has stopped and wants nothing more.
-                if !chunk.2.is_empty() && tx.send(Ok(chunk)).is_err() {
+                if !chunk.ratings.is_empty() && tx.send(Ok(chunk)).is_err() {
                     return;
                 }
                 if let Some(e) = failed {
@@ -321,11 +275,7 @@ impl Ratings {
                 }
             });
             for msg in rx {
-                let (users, items, ratings, times) = msg?;
-                out.users.extend(users.iter().map(|&u| out.user_ids.intern(u)));
-                out.items.extend(items.iter().map(|&i| out.item_ids.intern(i)));
-                out.ratings.extend_from_slice(&ratings);
-                out.timestamps.extend_from_slice(&times);
+                msg?.append_to(&mut out);
             }
             Ok(())
         })?;
@@ -337,6 +287,90 @@ impl Ratings {
             });
         }
         Ok(out)
+    }
+}
+
+/// An id field as the reading thread finds it, borrowed from the row.
+enum RawId<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+/// Rows parsed by the reading thread, on their way to [`Ratings`]. Integer
+/// ids travel as `i64`. A text id leaves a placeholder there and travels as
+/// (row in the chunk, where its bytes lie in `text`): no allocation a row,
+/// and none at all on the integer path.
+struct Chunk {
+    users: Vec<i64>,
+    items: Vec<i64>,
+    ratings: Vec<f32>,
+    timestamps: Vec<i64>,
+    text: String,
+    user_text: Vec<(usize, Range<usize>)>,
+    item_text: Vec<(usize, Range<usize>)>,
+}
+
+impl Chunk {
+    fn with_capacity(n: usize, timestamps: bool) -> Chunk {
+        Chunk {
+            users: Vec::with_capacity(n),
+            items: Vec::with_capacity(n),
+            ratings: Vec::with_capacity(n),
+            timestamps: Vec::with_capacity(if timestamps { n } else { 0 }),
+            text: String::new(),
+            user_text: Vec::new(),
+            item_text: Vec::new(),
+        }
+    }
+
+    /// A row whose ids are both integers: the MovieLens path.
+    fn push_ints(&mut self, user: i64, item: i64, rating: f32) {
+        self.users.push(user);
+        self.items.push(item);
+        self.ratings.push(rating);
+    }
+
+    /// A row with at least one text id.
+    fn push(&mut self, user: RawId, item: RawId, rating: f32) {
+        let row = self.ratings.len();
+        for (id, ints, texts) in [
+            (user, &mut self.users, &mut self.user_text),
+            (item, &mut self.items, &mut self.item_text),
+        ] {
+            match id {
+                RawId::Int(v) => ints.push(v),
+                RawId::Text(s) => {
+                    ints.push(0);
+                    let start = self.text.len();
+                    self.text.push_str(s);
+                    texts.push((row, start..self.text.len()));
+                }
+            }
+        }
+        self.ratings.push(rating);
+    }
+
+    /// Maps the chunk's ids to indices, in row order, and stores its rows.
+    fn append_to(self, out: &mut Ratings) {
+        let map = |ints: &[i64], texts: &[(usize, Range<usize>)], ids: &mut IdMap, into: &mut Vec<u32>| {
+            if texts.is_empty() {
+                // Every id an integer: the MovieLens path, kept tight.
+                into.extend(ints.iter().map(|&v| ids.intern(v)));
+                return;
+            }
+            into.reserve(ints.len());
+            let mut texts = texts.iter().peekable();
+            for (row, &v) in ints.iter().enumerate() {
+                into.push(match texts.next_if(|t| t.0 == row) {
+                    Some((_, at)) => ids.intern_text(&self.text[at.clone()]),
+                    None => ids.intern(v),
+                });
+            }
+        };
+        map(&self.users, &self.user_text, &mut out.user_ids, &mut out.users);
+        map(&self.items, &self.item_text, &mut out.item_ids, &mut out.items);
+        out.ratings.extend_from_slice(&self.ratings);
+        out.timestamps.extend_from_slice(&self.timestamps);
     }
 }
 
@@ -526,21 +560,40 @@ impl<R: Read> CsvRows<R> {
             .map_err(|_| self.error(format!("{col} field is not valid UTF-8")))
     }
 
-    /// Field `i` as an integer id. Parsed straight from the bytes: this runs
-    /// twice per row, and going through `str` cost a third of the load time.
-    /// An integer written as a float (`1.0`, as pandas exports ids) is the
-    /// integer.
-    pub fn id(&self, i: usize, col: &str) -> Result<i64> {
-        match parse_i64(self.record[i].trim_ascii()) {
-            Some(v) => Ok(v),
-            None => {
-                let s = self.text(i, col)?;
-                match s.parse::<f64>() {
-                    Ok(v) if v.fract() == 0.0 && v.abs() < 9.0e15 => Ok(v as i64),
-                    _ => Err(self.error(format!("{col} '{s}' is not an integer id"))),
-                }
-            }
+    /// Field `i` as a raw id: an integer when it is written as one (`1.0`,
+    /// as pandas exports ids, is the integer 1), otherwise its text
+    /// ([`crate::data::ids`] gives the rule). The integer is parsed straight
+    /// from the bytes: this runs twice a row.
+    pub fn id(&self, i: usize, col: &str) -> Result<Id> {
+        match self.int_id(i) {
+            Some(v) => Ok(Id::Int(v)),
+            None => Ok(Id::Text(self.text_id(i, col)?.to_string())),
         }
+    }
+
+    /// Field `i` as a text id: not empty, and free of control characters
+    /// and of byte-order marks (a sign of files joined end to end).
+    pub fn text_id(&self, i: usize, col: &str) -> Result<&str> {
+        let s = self.text(i, col)?;
+        if s.is_empty() {
+            return Err(self.error(format!("{col} is empty")));
+        }
+        if s.contains('\u{feff}') {
+            return Err(self.error(format!(
+                "{col} '{s}' holds a byte-order mark (U+FEFF), which belongs only at the start of a file; \
+                 was it made by joining files?"
+            )));
+        }
+        if s.chars().any(char::is_control) {
+            return Err(self.error(format!("{col} {s:?} holds a control character")));
+        }
+        Ok(s)
+    }
+
+    /// Field `i` as an integer id, when it is written as one.
+    #[inline]
+    pub fn int_id(&self, i: usize) -> Option<i64> {
+        int_id(self.record[i].trim_ascii())
     }
 
     /// Field `i` as a timestamp: an integer number of seconds.
@@ -620,6 +673,7 @@ fn csv_error(e: csv::Error, name: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::ids::IdList;
 
     fn parse(text: &str) -> Result<Ratings> {
         Ratings::from_reader(text.as_bytes(), "t.csv", &Columns::default())
@@ -630,8 +684,8 @@ mod tests {
         let r = parse("userId,movieId,rating\n7,30,4\n5,10,3.5\n7,10,1\n").unwrap();
         assert_eq!(r.users, vec![0, 1, 0]);
         assert_eq!(r.items, vec![0, 1, 1]);
-        assert_eq!(r.user_ids.raw, vec![7, 5]);
-        assert_eq!(r.item_ids.index[&10], 1);
+        assert_eq!(r.user_ids.list(), &IdList::Int(vec![7, 5]));
+        assert_eq!(r.item_ids.find(&Id::Int(10)), Some(1));
         assert_eq!(r.ratings, vec![4.0, 3.5, 1.0]);
     }
 
@@ -646,7 +700,7 @@ mod tests {
         };
         let r = Ratings::from_reader(text.as_bytes(), "t.csv", &cols).unwrap();
         assert_eq!(r.len(), 2);
-        assert_eq!(r.user_ids.raw, vec![3, 4]);
+        assert_eq!(r.user_ids.list(), &IdList::Int(vec![3, 4]));
         assert_eq!(r.ratings, vec![2.5, 5.0]);
     }
 

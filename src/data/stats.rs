@@ -1,20 +1,24 @@
 //! Dataset statistics, as the notebook explores them with pandas.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use crate::data::Ratings;
+use crate::data::{Id, IdMap, Ratings};
 
 /// Rating counts per raw id, most-rated first; ties go to the smaller id.
 /// This is `ratings.groupby(col)['rating'].count().sort_values(ascending=False)`.
-pub fn top_by_count(idx: &[u32], raw_ids: &[i64], top: usize) -> Vec<(i64, usize)> {
-    let mut counts = vec![0usize; raw_ids.len()];
+pub fn top_by_count(idx: &[u32], ids: &IdMap, top: usize) -> Vec<(Id, usize)> {
+    let mut counts = vec![0usize; ids.len()];
     for &i in idx {
         counts[i as usize] += 1;
     }
-    let mut order: Vec<(i64, usize)> = raw_ids.iter().copied().zip(counts).collect();
-    order.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut order: Vec<(std::cmp::Reverse<usize>, Id)> = counts
+        .into_iter()
+        .enumerate()
+        .map(|(k, n)| (std::cmp::Reverse(n), ids.get(k)))
+        .collect();
+    order.sort_unstable();
     order.truncate(top);
-    order
+    order.into_iter().map(|(n, id)| (id, n.0)).collect()
 }
 
 /// `pd.crosstab(userId, movieId, rating, aggfunc=np.sum)` restricted to the
@@ -22,54 +26,55 @@ pub fn top_by_count(idx: &[u32], raw_ids: &[i64], top: usize) -> Vec<(i64, usize
 #[derive(Debug, Clone, PartialEq)]
 pub struct Crosstab {
     /// Row labels (raw user ids), ascending.
-    pub users: Vec<i64>,
+    pub users: Vec<Id>,
     /// Column labels (raw item ids), ascending; only items rated by one of
     /// the users appear, as pandas drops all-NaN columns.
-    pub items: Vec<i64>,
+    pub items: Vec<Id>,
     /// `cells[r][c]`: the summed rating, or `None` (NaN in pandas).
     pub cells: Vec<Vec<Option<f32>>>,
 }
 
 impl Crosstab {
-    /// Builds the table of `users` × `items` from `data`.
-    pub fn new(data: &Ratings, users: &[i64], items: &[i64]) -> Crosstab {
-        let mut sums: HashMap<(i64, i64), f32> = HashMap::new();
-        let (uset, iset): (std::collections::HashSet<i64>, std::collections::HashSet<i64>) =
-            (users.iter().copied().collect(), items.iter().copied().collect());
+    /// Builds the table of `users` × `items` (raw ids) from `data`.
+    pub fn new(data: &Ratings, users: &[Id], items: &[Id]) -> Crosstab {
+        let find = |ids: &IdMap, want: &[Id]| -> HashSet<u32> {
+            want.iter().filter_map(|id| ids.find(id)).collect()
+        };
+        let (uset, iset) = (find(&data.user_ids, users), find(&data.item_ids, items));
+        let mut sums: HashMap<(u32, u32), f32> = HashMap::new();
         for r in 0..data.len() {
-            let u = data.user_ids.raw[data.users[r] as usize];
-            let i = data.item_ids.raw[data.items[r] as usize];
+            let (u, i) = (data.users[r], data.items[r]);
             if uset.contains(&u) && iset.contains(&i) {
                 *sums.entry((u, i)).or_insert(0.0) += data.ratings[r];
             }
         }
-        let mut rows: Vec<i64> = users
-            .iter()
-            .copied()
-            .filter(|u| sums.keys().any(|k| k.0 == *u))
-            .collect();
-        let mut cols: Vec<i64> = items
-            .iter()
-            .copied()
-            .filter(|i| sums.keys().any(|k| k.1 == *i))
-            .collect();
-        rows.sort_unstable();
-        cols.sort_unstable();
+        // Labels with at least one cell, ascending by raw id.
+        let labels = |set: &HashSet<u32>, side: fn(&(u32, u32)) -> u32, ids: &IdMap| -> Vec<(Id, u32)> {
+            let mut v: Vec<(Id, u32)> = set
+                .iter()
+                .filter(|&&k| sums.keys().any(|key| side(key) == k))
+                .map(|&k| (ids.get(k as usize), k))
+                .collect();
+            v.sort();
+            v
+        };
+        let rows = labels(&uset, |k| k.0, &data.user_ids);
+        let cols = labels(&iset, |k| k.1, &data.item_ids);
         let cells = rows
             .iter()
-            .map(|u| cols.iter().map(|i| sums.get(&(*u, *i)).copied()).collect())
+            .map(|u| cols.iter().map(|i| sums.get(&(u.1, i.1)).copied()).collect())
             .collect();
         Crosstab {
-            users: rows,
-            items: cols,
+            users: rows.into_iter().map(|x| x.0).collect(),
+            items: cols.into_iter().map(|x| x.0).collect(),
             cells,
         }
     }
 
     /// The cell for raw ids `user` × `item`, if both are labels.
-    pub fn get(&self, user: i64, item: i64) -> Option<Option<f32>> {
-        let r = self.users.iter().position(|&u| u == user)?;
-        let c = self.items.iter().position(|&i| i == item)?;
+    pub fn get(&self, user: &Id, item: &Id) -> Option<Option<f32>> {
+        let r = self.users.iter().position(|u| u == user)?;
+        let c = self.items.iter().position(|i| i == item)?;
         Some(self.cells[r][c])
     }
 }
@@ -89,10 +94,12 @@ pub struct Stats {
     pub mean: f64,
     /// Rows repeating an earlier (user, movie) pair.
     pub duplicates: usize,
+    /// The earliest and the latest timestamp, where the data has them.
+    pub time_range: Option<(i64, i64)>,
     /// Most active users: (raw id, count).
-    pub top_users: Vec<(i64, usize)>,
+    pub top_users: Vec<(Id, usize)>,
     /// Most rated items: (raw id, count).
-    pub top_items: Vec<(i64, usize)>,
+    pub top_items: Vec<(Id, usize)>,
     /// Ratings of the top users for the top items.
     pub crosstab: Crosstab,
 }
@@ -100,10 +107,10 @@ pub struct Stats {
 impl Stats {
     /// Computes the statistics with `top` users and items.
     pub fn new(data: &Ratings, top: usize) -> Stats {
-        let top_users = top_by_count(&data.users, &data.user_ids.raw, top);
-        let top_items = top_by_count(&data.items, &data.item_ids.raw, top);
-        let u: Vec<i64> = top_users.iter().map(|x| x.0).collect();
-        let i: Vec<i64> = top_items.iter().map(|x| x.0).collect();
+        let top_users = top_by_count(&data.users, &data.user_ids, top);
+        let top_items = top_by_count(&data.items, &data.item_ids, top);
+        let u: Vec<Id> = top_users.iter().map(|x| x.0.clone()).collect();
+        let i: Vec<Id> = top_items.iter().map(|x| x.0.clone()).collect();
         Stats {
             n_ratings: data.len(),
             n_users: data.n_users(),
@@ -111,6 +118,12 @@ impl Stats {
             range: data.rating_range(),
             mean: data.mean(),
             duplicates: data.duplicate_pairs(),
+            time_range: data
+                .timestamps
+                .iter()
+                .min()
+                .zip(data.timestamps.iter().max())
+                .map(|(&a, &b)| (a, b)),
             crosstab: Crosstab::new(data, &u, &i),
             top_users,
             top_items,
@@ -127,6 +140,9 @@ impl Stats {
         let _ = writeln!(s, "movies    {}", self.n_items);
         let _ = writeln!(s, "range     {} .. {}", self.range.0, self.range.1);
         let _ = writeln!(s, "mean      {:.4}", self.mean);
+        if let Some((first, last)) = self.time_range {
+            let _ = writeln!(s, "time      {} .. {} (UTC)", date(first), date(last));
+        }
         let _ = writeln!(
             s,
             "repeated  {} rows repeat an earlier (user, movie) pair; kept as separate ratings",
@@ -165,5 +181,14 @@ impl Stats {
         }
         s.push('\n');
         s
+    }
+}
+
+/// The UTC date of a timestamp in seconds, or the raw number when it is
+/// outside the calendar's range.
+pub fn date(seconds: i64) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(seconds) {
+        Ok(t) => t.date().to_string(),
+        Err(_) => format!("{seconds} s"),
     }
 }

@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::Path;
 
 use crate::data::split::Split;
-use crate::data::{open, Columns, CsvRows, Ratings, Source};
+use crate::data::{open, Columns, CsvRows, Id, Ratings, Source};
 use crate::error::{Error, Result};
 use crate::trained::saved::SavedModel;
 
@@ -20,7 +20,7 @@ pub const BUNDLED_MOVIES: &[u8] = include_bytes!(concat!(
 /// Movie titles by raw movie id.
 #[derive(Debug, Clone, Default)]
 pub struct Movies {
-    titles: HashMap<i64, String>,
+    titles: HashMap<Id, String>,
 }
 
 impl Movies {
@@ -47,11 +47,8 @@ impl Movies {
     }
 
     /// The title of `movie`, or a placeholder.
-    pub fn title(&self, movie: i64) -> &str {
-        self.titles
-            .get(&movie)
-            .map(String::as_str)
-            .unwrap_or("(no title)")
+    pub fn title(&self, movie: &Id) -> &str {
+        self.titles.get(movie).map(String::as_str).unwrap_or("(no title)")
     }
 }
 
@@ -68,20 +65,15 @@ pub enum Unknown {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prediction {
     /// Raw user id.
-    pub user: i64,
+    pub user: Id,
     /// Raw movie id.
-    pub movie: i64,
+    pub movie: Id,
     /// The actual rating, where the input had one.
     pub rating: Option<f32>,
     /// The model's prediction.
     pub predicted: f32,
     /// False where an unknown id got the global mean.
     pub known: bool,
-}
-
-/// The model's row for each raw id.
-fn index(ids: &[i64]) -> HashMap<i64, u32> {
-    ids.iter().enumerate().map(|(i, &id)| (id, i as u32)).collect()
 }
 
 /// Clips every prediction to the model's rating range ([`SavedModel::clip`]).
@@ -99,7 +91,6 @@ pub fn predict_pairs<R: Read>(
     cols: &Columns,
     unknown: Unknown,
 ) -> Result<Vec<Prediction>> {
-    let (uidx, iidx) = (index(&model.user_ids), index(&model.item_ids));
     let mut rows = CsvRows::new(reader, name, "user,movie rows")?;
     let (ucol, icol) = (rows.column(&cols.user)?, rows.column(&cols.item)?);
     let rcol = rows.optional_column(&cols.rating);
@@ -112,8 +103,8 @@ pub fn predict_pairs<R: Read>(
             Some(c) if !rows.text(c, &cols.rating)?.is_empty() => Some(rows.number(c, &cols.rating)?),
             _ => None,
         };
-        match (uidx.get(&user), iidx.get(&movie)) {
-            (Some(&u), Some(&i)) => {
+        match (model.user_ids.find(&user), model.item_ids.find(&movie)) {
+            (Some(u), Some(i)) => {
                 users.push(u);
                 items.push(i);
                 at.push(out.len());
@@ -167,8 +158,8 @@ pub fn predict_validation(model: &SavedModel, data: &Ratings) -> Result<Vec<Pred
         .iter()
         .zip(preds)
         .map(|(&r, p)| Prediction {
-            user: data.user_ids.raw[data.users[r] as usize],
-            movie: data.item_ids.raw[data.items[r] as usize],
+            user: data.user_ids.get(data.users[r] as usize),
+            movie: data.item_ids.get(data.items[r] as usize),
             rating: Some(data.ratings[r]),
             predicted: p,
             known: true,
@@ -181,8 +172,7 @@ pub fn predict_validation(model: &SavedModel, data: &Ratings) -> Result<Vec<Pred
 /// The validation split, the movies a user has seen and the rating counts
 /// all come from the data, so on other data they would be wrong.
 pub fn ensure_model_data(model: &SavedModel, data: &Ratings) -> Result<()> {
-    if data.len() == model.rows && data.user_ids.raw == model.user_ids && data.item_ids.raw == model.item_ids
-    {
+    if data.len() == model.rows && data.user_ids == model.user_ids && data.item_ids == model.item_ids {
         return Ok(());
     }
     Err(Error::File {
@@ -213,7 +203,7 @@ pub fn rmse(preds: &[Prediction]) -> Option<f64> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recommendation {
     /// Raw movie id.
-    pub movie: i64,
+    pub movie: Id,
     /// Its title.
     pub title: String,
     /// The predicted rating.
@@ -229,22 +219,24 @@ pub fn recommend(
     model: &SavedModel,
     data: &Ratings,
     movies: &Movies,
-    user: i64,
+    user: &Id,
     n: usize,
     clip: bool,
 ) -> Result<Vec<Recommendation>> {
-    let u = *index(&model.user_ids).get(&user).ok_or_else(|| {
+    ensure_model_data(model, data)?;
+    let u = model.user_ids.find(user).ok_or_else(|| {
         Error::invalid(
             "--user",
             format!("user {user} is not in the model ({} users)", model.user_ids.len()),
         )
     })?;
-    let seen: HashSet<i64> = (0..data.len())
-        .filter(|&r| data.user_ids.raw[data.users[r] as usize] == user)
-        .map(|r| data.item_ids.raw[data.items[r] as usize])
+    // The data is the model's, so its indices are the model's rows.
+    let seen: HashSet<u32> = (0..data.len())
+        .filter(|&r| data.users[r] == u)
+        .map(|r| data.items[r])
         .collect();
     let candidates: Vec<u32> = (0..model.item_ids.len() as u32)
-        .filter(|&i| !seen.contains(&model.item_ids[i as usize]))
+        .filter(|i| !seen.contains(i))
         .collect();
     let preds = model.predict(&vec![u; candidates.len()], &candidates);
     let bias = model.tensor("mb");
@@ -254,10 +246,10 @@ pub fn recommend(
         .into_iter()
         .take(n)
         .map(|(i, p)| {
-            let movie = model.item_ids[i as usize];
+            let movie = model.item_ids.get(i as usize);
             Recommendation {
+                title: movies.title(&movie).to_string(),
                 movie,
-                title: movies.title(movie).to_string(),
                 predicted: if clip { model.clip(p) } else { p },
                 bias: bias.map(|b| b[i as usize]),
             }
@@ -269,7 +261,7 @@ pub fn recommend(
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scored {
     /// Raw movie id.
-    pub movie: i64,
+    pub movie: Id,
     /// Its title.
     pub title: String,
     /// Cosine similarity, or bias.
@@ -285,12 +277,12 @@ pub fn similar(
     model: &SavedModel,
     data: &Ratings,
     movies: &Movies,
-    movie: i64,
+    movie: &Id,
     n: usize,
     min_ratings: usize,
 ) -> Result<Vec<Scored>> {
     ensure_model_data(model, data)?;
-    let i = *index(&model.item_ids).get(&movie).ok_or_else(|| {
+    let i = model.item_ids.find(movie).ok_or_else(|| {
         Error::invalid(
             "--movie",
             format!(
@@ -333,10 +325,10 @@ pub fn similar(
         .into_iter()
         .take(n)
         .map(|(j, s)| {
-            let id = model.item_ids[j];
+            let id = model.item_ids.get(j);
             Scored {
+                title: movies.title(&id).to_string(),
                 movie: id,
-                title: movies.title(id).to_string(),
                 score: s,
                 count: Some(counts[j]),
             }
@@ -362,28 +354,25 @@ pub fn biases(
             ),
         )
     })?;
-    let mut counts: HashMap<i64, usize> = HashMap::new();
+    ensure_model_data(model, data)?;
+    // The data is the model's, so its item indices are the model's rows.
+    let mut counts = vec![0usize; model.item_ids.len()];
     for &i in &data.items {
-        *counts.entry(data.item_ids.raw[i as usize]).or_default() += 1;
+        counts[i as usize] += 1;
     }
     let mut pool: Vec<usize> = (0..model.item_ids.len()).collect();
     if popular > 0 {
-        pool.sort_by_key(|&j| {
-            (
-                std::cmp::Reverse(counts.get(&model.item_ids[j]).copied().unwrap_or(0)),
-                j,
-            )
-        });
+        pool.sort_by_key(|&j| (std::cmp::Reverse(counts[j]), j));
         pool.truncate(popular);
     }
     pool.sort_by(|&a, &b| mb[b].total_cmp(&mb[a]).then(a.cmp(&b)));
     let row = |j: usize| {
-        let id = model.item_ids[j];
+        let id = model.item_ids.get(j);
         Scored {
+            title: movies.title(&id).to_string(),
             movie: id,
-            title: movies.title(id).to_string(),
             score: mb[j],
-            count: counts.get(&id).copied(),
+            count: Some(counts[j]),
         }
     };
     let top = pool.iter().take(n).map(|&j| row(j)).collect();

@@ -3,6 +3,10 @@
 //! A file holds every parameter tensor under its PyTorch-style name (`u`,
 //! `m`, `ub`, `mb`, `lin1.weight`, ...; all `F32`) and the raw-id maps as
 //! `user_ids` and `movie_ids` (`I64`; row `r` of `u` is user `user_ids[r]`).
+//! A column of text ids (version 2) is stored instead as `user_ids.text`
+//! (`U8`, the ids' UTF-8 bytes end to end) and `user_ids.offsets` (`I64`,
+//! `n + 1` of them: id `r` is `text[offsets[r]..offsets[r + 1]]`); a model
+//! with integer ids is written as version 1, which earlier builds read.
 //! The header's metadata says what is needed to use it again: the model
 //! kind, factors, hidden width, rating range, dropout, the recipe, the
 //! split, the global mean rating and the training history. In Python:
@@ -22,6 +26,8 @@ use std::path::Path;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
+use crate::data::ids::{pack_text, unpack_text};
+use crate::data::{IdList, IdMap};
 use crate::error::{Error, Result};
 use crate::files::write_atomic;
 use crate::model::{ModelConfig, ModelKind, ModelSpec, Workspace};
@@ -29,8 +35,10 @@ use crate::train::EpochRecord;
 
 /// The `format` metadata value of every mfcuda model file.
 pub const FORMAT: &str = "mfcuda-model";
-/// The layout version this build writes and reads.
+/// The layout version of a model with integer ids.
 pub const VERSION: &str = "1";
+/// The layout version of a model with text ids; this build reads both.
+pub const VERSION_TEXT_IDS: &str = "2";
 
 /// A trained model with everything needed to use it.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,10 +47,10 @@ pub struct SavedModel {
     pub spec: ModelSpec,
     /// All parameters, laid out as `spec.tensors()` says.
     pub params: Vec<f32>,
-    /// Raw user id of each user row.
-    pub user_ids: Vec<i64>,
-    /// Raw movie id of each item row.
-    pub item_ids: Vec<i64>,
+    /// Raw user id of each user row, and the row of each id.
+    pub user_ids: IdMap,
+    /// Raw movie id of each item row, and the row of each id.
+    pub item_ids: IdMap,
     /// The recipe it was trained with.
     pub recipe: String,
     /// Training seed.
@@ -81,14 +89,35 @@ fn bytes_i64(v: &[i64]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
+/// The tensors holding one column's ids: `key` (`I64`), or `key.text` and
+/// `key.offsets` for text ids.
+fn id_tensors(key: &str, ids: &IdList) -> Vec<(String, Dtype, Vec<usize>, Vec<u8>)> {
+    match ids {
+        IdList::Int(v) => vec![(key.into(), Dtype::I64, vec![v.len()], bytes_i64(v))],
+        IdList::Text(v) => {
+            let (offsets, text) = pack_text(v);
+            let offsets: Vec<i64> = offsets.into_iter().map(|o| o as i64).collect();
+            vec![
+                (format!("{key}.text"), Dtype::U8, vec![text.len()], text),
+                (
+                    format!("{key}.offsets"),
+                    Dtype::I64,
+                    vec![offsets.len()],
+                    bytes_i64(&offsets),
+                ),
+            ]
+        }
+    }
+}
+
 impl SavedModel {
     /// The model a training run produced on `data`.
     pub fn from_report(report: &crate::train::TrainReport, data: &crate::data::Ratings) -> SavedModel {
         SavedModel {
             spec: report.spec.clone(),
             params: report.params.clone(),
-            user_ids: data.user_ids.raw.clone(),
-            item_ids: data.item_ids.raw.clone(),
+            user_ids: data.user_ids.clone(),
+            item_ids: data.item_ids.clone(),
             recipe: report.recipe.clone(),
             seed: report.seed,
             split_seed: report.split_seed,
@@ -116,18 +145,11 @@ impl SavedModel {
                 )
             })
             .collect();
-        buffers.push((
-            "user_ids".into(),
-            Dtype::I64,
-            vec![self.user_ids.len()],
-            bytes_i64(&self.user_ids),
-        ));
-        buffers.push((
-            "movie_ids".into(),
-            Dtype::I64,
-            vec![self.item_ids.len()],
-            bytes_i64(&self.item_ids),
-        ));
+        buffers.extend(id_tensors("user_ids", self.user_ids.list()));
+        buffers.extend(id_tensors("movie_ids", self.item_ids.list()));
+        let text_ids = [&self.user_ids, &self.item_ids]
+            .iter()
+            .any(|m| matches!(m.list(), IdList::Text(_)));
         let views = buffers
             .iter()
             .map(|(name, dtype, shape, data)| {
@@ -142,7 +164,10 @@ impl SavedModel {
             serde_json::to_string(&self.history).map_err(|e| Error::invalid("model", e.to_string()))?;
         let meta: HashMap<String, String> = [
             ("format", FORMAT.to_string()),
-            ("version", VERSION.to_string()),
+            (
+                "version",
+                if text_ids { VERSION_TEXT_IDS } else { VERSION }.to_string(),
+            ),
             ("kind", kind_name(s.kind).to_string()),
             ("factors", s.factors.to_string()),
             ("hidden", s.hidden.to_string()),
@@ -202,9 +227,10 @@ impl SavedModel {
         if get("format")? != FORMAT {
             return Err(bad(format!("format is '{}', not '{FORMAT}'", get("format")?)));
         }
-        if get("version")? != VERSION {
+        if get("version")? != VERSION && get("version")? != VERSION_TEXT_IDS {
             return Err(bad(format!(
-                "model file version {} cannot be read by this mfcuda, which reads version {VERSION}",
+                "model file version {} cannot be read by this mfcuda, which reads versions {VERSION} and \
+                 {VERSION_TEXT_IDS}",
                 get("version")?
             )));
         }
@@ -220,15 +246,34 @@ impl SavedModel {
             "svd" => ModelKind::Svd,
             other => return Err(bad(format!("unknown model kind '{other}'"))),
         };
-        let ids = |key: &str| -> Result<Vec<i64>> {
+        let tensor = |key: &str, dtype: Dtype| -> Result<&[u8]> {
             let t = st.tensor(key).map_err(|_| bad(format!("no '{key}' tensor")))?;
-            if t.dtype() != Dtype::I64 || t.shape().len() != 1 {
-                return Err(bad(format!("'{key}' must be a 1-D I64 tensor")));
+            if t.dtype() != dtype || t.shape().len() != 1 {
+                return Err(bad(format!("'{key}' must be a 1-D {dtype:?} tensor")));
             }
-            Ok(t.data()
-                .chunks_exact(8)
+            Ok(t.data())
+        };
+        let i64s = |b: &[u8]| -> Vec<i64> {
+            b.chunks_exact(8)
                 .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
-                .collect())
+                .collect()
+        };
+        let names: Vec<String> = st.names().into_iter().cloned().collect();
+        let ids = |key: &str| -> Result<IdMap> {
+            let list = if names.iter().any(|n| *n == format!("{key}.text")) {
+                let offsets: Vec<u64> = i64s(tensor(&format!("{key}.offsets"), Dtype::I64)?)
+                    .into_iter()
+                    .map(|o| o as u64)
+                    .collect();
+                let text = tensor(&format!("{key}.text"), Dtype::U8)?;
+                IdList::Text(
+                    unpack_text(&offsets, text)
+                        .ok_or_else(|| bad(format!("'{key}.offsets' does not fit '{key}.text'")))?,
+                )
+            } else {
+                IdList::Int(i64s(tensor(key, Dtype::I64)?))
+            };
+            IdMap::from_list(list).ok_or_else(|| bad(format!("'{key}' holds an id twice")))
         };
         let (user_ids, item_ids) = (ids("user_ids")?, ids("movie_ids")?);
         let spec = ModelSpec {
