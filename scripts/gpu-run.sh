@@ -147,8 +147,8 @@ fi
 if has sparse; then
     step "train --recipe sparse end to end on a 25M-rating file (ml-25m's shape, k = 128)"
     "$bin/mfcuda" synth --users 162541 --items 59047 --ratings 25000095 --rank 32 --noise 0.5 --out "$out/ml25m.csv" 2>&1 | tail -n 1
-    run "train sparse 25M" bash -c "set -o pipefail; '$bin/mfcuda' train --recipe sparse --data '$out/ml25m.csv' --factors 128 --epochs 2 --device cuda --cache --json > '$out/sparse-25m.jsonl'"
-    run "train sparse 25M, cached" bash -c "set -o pipefail; '$bin/mfcuda' train --recipe sparse --data '$out/ml25m.csv' --factors 128 --epochs 2 --device cuda --cache --json > '$out/sparse-25m-cached.jsonl'"
+    run "train sparse 25M" bash -c "set -o pipefail; '$bin/mfcuda' train --recipe sparse --data '$out/ml25m.csv' --factors 128 --epochs 4 --device cuda --cache --json > '$out/sparse-25m.jsonl'"
+    run "train sparse 25M, cached" bash -c "set -o pipefail; '$bin/mfcuda' train --recipe sparse --data '$out/ml25m.csv' --factors 128 --epochs 4 --device cuda --cache --json > '$out/sparse-25m-cached.jsonl'"
     run "train against the kernel" python3 - "$out" <<'PY'
 import json, os, sys
 out = sys.argv[1]

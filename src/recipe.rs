@@ -76,7 +76,7 @@ pub fn all() -> Vec<Recipe> {
         training: adam,
         wd: 2e-4,
         batch_size: 64,
-        stages: vec![Schedule::Sgdr { lr: 1e-2, cycles: 2, cycle_len: 1, cycle_mult: 2 }],
+        stages: vec![Schedule::sgdr_cycles(1e-2, 2, 1, 2)],
         order: EpochOrder::Shuffle,
         notebook_mse: Some(0.7342),
     };
@@ -176,8 +176,11 @@ pub const MAX_EPOCHS: usize = 10_000;
 /// Command-line changes to a recipe. `None` keeps the recipe's value.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Overrides {
-    /// Epochs of every constant stage; cycles of an SGDR stage.
+    /// Epochs in all, split across the stages in the recipe's proportions.
     pub epochs: Option<usize>,
+    /// Whole SGDR cycles, for a recipe with an SGDR stage (each cycle
+    /// `cycle_mult` times longer than the last).
+    pub cycles: Option<usize>,
     /// The first stage's learning rate; later stages keep their ratio to it.
     pub lr: Option<f32>,
     /// Weight decay.
@@ -191,31 +194,61 @@ pub struct Overrides {
 impl Recipe {
     /// Applies `o` and checks every value.
     pub fn with_overrides(mut self, o: &Overrides) -> Result<Recipe> {
-        if let Some(e) = o.epochs {
-            if e == 0 {
-                return Err(Error::invalid("--epochs", "must be at least 1"));
-            }
-            for s in &mut self.stages {
-                match s {
-                    Schedule::Constant { epochs, .. } => *epochs = e,
-                    Schedule::Sgdr { cycles, .. } => *cycles = e,
-                }
-            }
-        }
-        if self.epochs() > MAX_EPOCHS {
+        if o.epochs.is_some() && o.cycles.is_some() {
             return Err(Error::invalid(
-                "--epochs",
-                format!(
-                    "{} makes {} epochs in all{}; at most {MAX_EPOCHS}",
-                    o.epochs.unwrap_or(0),
-                    self.epochs(),
-                    if self.stages.iter().any(|s| matches!(s, Schedule::Sgdr { .. })) {
-                        " (it counts SGDR cycles, and each cycle is longer than the last)"
-                    } else {
-                        ""
-                    }
-                ),
+                "--cycles",
+                "give --epochs (epochs in all) or --cycles (whole SGDR cycles), not both",
             ));
+        }
+        if let Some(n) = o.epochs {
+            if n == 0 || n > MAX_EPOCHS {
+                return Err(Error::invalid(
+                    "--epochs",
+                    format!("{n}: must be from 1 to {MAX_EPOCHS}"),
+                ));
+            }
+            let split = split_epochs(&self.stages.iter().map(Schedule::epochs).collect::<Vec<_>>(), n);
+            self.stages = self
+                .stages
+                .iter()
+                .zip(split)
+                .filter(|&(_, e)| e > 0)
+                .map(|(s, e)| s.with_epochs(e))
+                .collect();
+        }
+        if let Some(c) = o.cycles {
+            if c == 0 {
+                return Err(Error::invalid("--cycles", "must be at least 1"));
+            }
+            let name = self.name;
+            let stage = self
+                .stages
+                .iter_mut()
+                .find(|s| matches!(s, Schedule::Sgdr { .. }))
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "--cycles",
+                        format!("the {name} recipe has no SGDR stage; --epochs sets its length"),
+                    )
+                })?;
+            if let Schedule::Sgdr {
+                lr,
+                cycle_len,
+                cycle_mult,
+                ..
+            } = *stage
+            {
+                *stage = Schedule::sgdr_cycles(lr, c, cycle_len, cycle_mult);
+            }
+            if self.epochs() > MAX_EPOCHS {
+                return Err(Error::invalid(
+                    "--cycles",
+                    format!(
+                        "{c} cycles make {} epochs in all, each cycle longer than the last; at most {MAX_EPOCHS}",
+                        self.epochs()
+                    ),
+                ));
+            }
         }
         if let Some(lr) = o.lr {
             if !(lr.is_finite() && lr > 0.0) {
@@ -253,6 +286,22 @@ impl Recipe {
     }
 }
 
+/// `total` epochs split across stages of `stages` epochs each, in their
+/// proportions: each stage gets its share rounded down, and what is left
+/// goes one epoch each to the largest remainders, earlier stages first.
+/// A stage may get none.
+pub fn split_epochs(stages: &[usize], total: usize) -> Vec<usize> {
+    let sum: usize = stages.iter().sum::<usize>().max(1);
+    let mut out: Vec<usize> = stages.iter().map(|&e| total * e / sum).collect();
+    let left = total - out.iter().sum::<usize>();
+    let mut order: Vec<usize> = (0..stages.len()).collect();
+    order.sort_by_key(|&k| (std::cmp::Reverse(total * stages[k] % sum), k));
+    for k in order.into_iter().take(left) {
+        out[k] += 1;
+    }
+    out
+}
+
 /// Whether a run is the notebook's own setup, so that a recipe's
 /// [`Recipe::notebook_mse`] is a fair yardstick for it: the bundled ratings
 /// (`bundled_data`), the recipe unchanged (no `overrides`), and the
@@ -277,12 +326,37 @@ mod tests {
             ..Default::default()
         };
         let r = r.with_overrides(&o).unwrap();
-        assert_eq!(r.epochs(), 2);
-        assert_eq!(r.stages[0].lr(), 0.05);
+        assert_eq!(r.epochs(), 1, "--epochs counts epochs in all");
+        assert_eq!(r.stages, vec![Schedule::Constant { lr: 0.05, epochs: 1 }]);
+        let r = find("dot").unwrap().with_overrides(&Overrides {
+            epochs: Some(4),
+            lr: Some(0.05),
+            ..Default::default()
+        });
+        let r = r.unwrap();
+        assert_eq!(r.epochs(), 4);
+        assert_eq!(r.stages.len(), 2);
         assert!((r.stages[1].lr() - 0.005).abs() < 1e-9);
         for bad in [
             Overrides {
                 epochs: Some(0),
+                ..Default::default()
+            },
+            Overrides {
+                epochs: Some(MAX_EPOCHS + 1),
+                ..Default::default()
+            },
+            Overrides {
+                epochs: Some(3),
+                cycles: Some(2),
+                ..Default::default()
+            },
+            Overrides {
+                cycles: Some(0),
+                ..Default::default()
+            },
+            Overrides {
+                cycles: Some(14),
                 ..Default::default()
             },
             Overrides {
@@ -305,6 +379,40 @@ mod tests {
             assert!(find("learner").unwrap().with_overrides(&bad).is_err(), "{bad:?}");
         }
         assert!(find("nope").is_err());
+    }
+
+    #[test]
+    fn epochs_split_in_the_recipes_proportions_and_cycles_stay_whole() {
+        assert_eq!(split_epochs(&[3, 3], 1), vec![1, 0]);
+        assert_eq!(split_epochs(&[3, 3], 5), vec![3, 2]);
+        assert_eq!(split_epochs(&[15, 5], 10), vec![8, 2]);
+        assert_eq!(split_epochs(&[15, 5], 20), vec![15, 5]);
+        assert_eq!(split_epochs(&[15, 5], 3), vec![2, 1]);
+        for total in 1..50 {
+            assert_eq!(split_epochs(&[15, 5], total).iter().sum::<usize>(), total);
+        }
+        let epochs = |name: &str, o: Overrides| find(name).unwrap().with_overrides(&o).unwrap().epochs();
+        for name in ["learner", "dot", "dotbias", "sparse", "net"] {
+            for n in [1, 2, 7, 30] {
+                let o = Overrides {
+                    epochs: Some(n),
+                    ..Default::default()
+                };
+                assert_eq!(epochs(name, o), n, "{name} --epochs {n}");
+            }
+        }
+        let cycles = |c| Overrides {
+            cycles: Some(c),
+            ..Default::default()
+        };
+        assert_eq!(epochs("learner", cycles(1)), 1);
+        assert_eq!(epochs("learner", cycles(3)), 1 + 2 + 4);
+        let e = find("dot")
+            .unwrap()
+            .with_overrides(&cycles(2))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no SGDR stage"), "{e}");
     }
 
     #[test]

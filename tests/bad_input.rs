@@ -34,11 +34,11 @@ fn bad_input_matrix() {
             stdout: "5000000000      2",
         },
         Case {
-            name: "ids past 64 bits are refused",
+            name: "ids past 64 bits are kept as text",
             csv: b"userId,movieId,rating\n1,1,4\n99999999999999999999,1,2\n",
             args: &["stats"],
-            error: Some(": line 3: userId '99999999999999999999' is not an integer id"),
-            stdout: "",
+            error: None,
+            stdout: "99999999999999999999      1",
         },
         Case {
             name: "a negative id is still an integer id",
@@ -58,7 +58,14 @@ fn bad_input_matrix() {
             name: "a BOM in the middle is not a header",
             csv: b"userId,movieId,rating\n\xef\xbb\xbf1,1,4\n",
             args: &["stats"],
-            error: Some(": line 2: userId '\u{feff}1' is not an integer id"),
+            error: Some(": line 2: userId '\u{feff}1' holds a byte-order mark (U+FEFF)"),
+            stdout: "",
+        },
+        Case {
+            name: "a control character in a text id",
+            csv: b"userId,movieId,rating\nab\x07c,1,4\n",
+            args: &["stats"],
+            error: Some(": line 2: userId \"ab\\u{7}c\" holds a control character"),
             stdout: "",
         },
         Case {
@@ -176,11 +183,13 @@ fn refused(args: &[&str]) -> String {
 
 #[test]
 fn huge_sizes_are_refused_not_allocated() {
-    let err = refused(&["train", "--device", "cpu", "--epochs", "64"]);
+    let err = refused(&["train", "--device", "cpu", "--cycles", "64"]);
     assert!(
-        err.contains("invalid --epochs: 64 makes") && err.contains("at most 10000"),
+        err.contains("invalid --cycles: 64 cycles make") && err.contains("at most 10000"),
         "{err}"
     );
+    let err = refused(&["train", "--device", "cpu", "--epochs", "10001"]);
+    assert!(err.contains("invalid --epochs: 10001: must be from 1 to 10000"), "{err}");
     let err = refused(&[
         "train",
         "--device",

@@ -39,9 +39,14 @@ pub struct TrainArgs {
     /// Fraction of rows held out for validation.
     #[arg(long, default_value_t = NOTEBOOK_VAL_PCT, allow_negative_numbers = true)]
     val_pct: f64,
-    /// Epochs of each constant-lr stage, or cycles of an SGDR stage.
+    /// Epochs in all, split across the recipe's stages in its proportions
+    /// (an SGDR stage keeps its cycle lengths; a last cycle that does not fit
+    /// is cut short).
     #[arg(long)]
     epochs: Option<usize>,
+    /// Whole SGDR cycles, for the learner recipe (1 + 2 + 4 ... epochs).
+    #[arg(long, conflicts_with = "epochs")]
+    cycles: Option<usize>,
     /// Learning rate of the first stage; later stages keep their ratio to it.
     #[arg(long, allow_negative_numbers = true)]
     lr: Option<f32>,
@@ -175,6 +180,7 @@ impl Observer for Console {
 pub fn run(a: &TrainArgs) -> CliResult {
     let overrides = Overrides {
         epochs: a.epochs,
+        cycles: a.cycles,
         lr: a.lr,
         wd: a.wd,
         factors: a.factors,
@@ -293,8 +299,16 @@ fn say_setup(console: &Console, recipe: &Recipe, overrides: &Overrides) {
         ));
     }
     let stages: Vec<String> = recipe.stages.iter().map(|s| s.to_string()).collect();
+    let total = if recipe.stages.len() > 1 {
+        format!(
+            "; {} in all",
+            mfcuda::text::count(recipe.epochs() as u64, "epoch")
+        )
+    } else {
+        String::new()
+    };
     console.say(&format!(
-        "schedule {} (batch {}, wd {})",
+        "schedule {}{total} (batch {}, wd {})",
         stages.join(", then "),
         recipe.batch_size,
         recipe.wd

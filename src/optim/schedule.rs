@@ -16,13 +16,17 @@ pub enum Schedule {
         /// Number of epochs.
         epochs: usize,
     },
-    /// `learn.fit(lr, cycles, cycle_len=.., cycle_mult=..)`: cosine
-    /// annealing with restarts, after an lr/100 warm-up.
+    /// `learn.fit(lr, n_cycle, cycle_len=.., cycle_mult=..)`: cosine
+    /// annealing with restarts, after an lr/100 warm-up. Cycles of
+    /// `cycle_len`, `cycle_len·cycle_mult`, ... epochs run back to back
+    /// until `epochs`; a last cycle that does not fit is cut to what
+    /// remains and anneals over that. fastai's `n_cycle` cycles are
+    /// [`Schedule::sgdr_cycles`].
     Sgdr {
         /// Peak learning rate.
         lr: f32,
-        /// Number of cycles (fastai's `n_cycle`).
-        cycles: usize,
+        /// Epochs of the whole stage.
+        epochs: usize,
         /// Epochs in the first cycle.
         cycle_len: usize,
         /// Each cycle is this many times longer than the one before.
@@ -31,18 +35,65 @@ pub enum Schedule {
 }
 
 impl Schedule {
+    /// fastai's `fit(lr, n_cycle, cycle_len, cycle_mult)`: `n_cycle` whole
+    /// cycles (saturating, for absurd counts; the caller bounds the epochs).
+    pub fn sgdr_cycles(lr: f32, n_cycle: usize, cycle_len: usize, cycle_mult: usize) -> Schedule {
+        let epochs = (0..n_cycle)
+            .map(|c| cycle_len.saturating_mul(cycle_mult.saturating_pow(c.min(64) as u32)))
+            .fold(0usize, usize::saturating_add);
+        Schedule::Sgdr {
+            lr,
+            epochs,
+            cycle_len,
+            cycle_mult,
+        }
+    }
+
     /// Total epochs of the stage.
     pub fn epochs(&self) -> usize {
         match *self {
-            Schedule::Constant { epochs, .. } => epochs,
+            Schedule::Constant { epochs, .. } | Schedule::Sgdr { epochs, .. } => epochs,
+        }
+    }
+
+    /// The same stage over `epochs` epochs; for SGDR, the cycles that fit
+    /// and a last one cut to what remains.
+    pub fn with_epochs(self, epochs: usize) -> Schedule {
+        match self {
+            Schedule::Constant { lr, .. } => Schedule::Constant { lr, epochs },
             Schedule::Sgdr {
-                cycles,
+                lr,
                 cycle_len,
                 cycle_mult,
                 ..
-            } => (0..cycles)
-                .map(|c| cycle_len.saturating_mul(cycle_mult.saturating_pow(c.min(64) as u32)))
-                .fold(0usize, usize::saturating_add),
+            } => Schedule::Sgdr {
+                lr,
+                epochs,
+                cycle_len,
+                cycle_mult,
+            },
+        }
+    }
+
+    /// The length in epochs of each cycle of an SGDR stage (the last one
+    /// possibly cut short); one entry, the stage, for a constant stage.
+    pub fn cycle_lengths(&self) -> Vec<usize> {
+        match *self {
+            Schedule::Constant { epochs, .. } => vec![epochs],
+            Schedule::Sgdr {
+                epochs,
+                cycle_len,
+                cycle_mult,
+                ..
+            } => {
+                let (mut out, mut start, mut len) = (Vec::new(), 0usize, cycle_len.max(1));
+                while start < epochs {
+                    out.push(len.min(epochs - start));
+                    start += len;
+                    len = len.saturating_mul(cycle_mult.max(1));
+                }
+                out
+            }
         }
     }
 
@@ -58,13 +109,13 @@ impl Schedule {
         match self {
             Schedule::Constant { epochs, .. } => Schedule::Constant { lr: new, epochs },
             Schedule::Sgdr {
-                cycles,
+                epochs,
                 cycle_len,
                 cycle_mult,
                 ..
             } => Schedule::Sgdr {
                 lr: new,
-                cycles,
+                epochs,
                 cycle_len,
                 cycle_mult,
             },
@@ -79,7 +130,8 @@ impl Schedule {
     /// lr/100 (and the cycle counter still advances); otherwise
     /// lr/2·(cos(π·cycle_iter/nb) + 1). When cycle_iter reaches nb it
     /// restarts at 0 and nb grows by `cycle_mult`. nb starts as
-    /// steps_per_epoch·cycle_len.
+    /// steps_per_epoch·cycle_len. A last cycle cut short by the stage's
+    /// end anneals over the steps that remain.
     pub fn lrs(&self, steps_per_epoch: usize) -> Vec<f32> {
         let total = self.epochs().saturating_mul(steps_per_epoch);
         (0..total).map(|it| self.lr_at(it, steps_per_epoch)).collect()
@@ -93,9 +145,9 @@ impl Schedule {
             Schedule::Constant { lr, .. } => lr,
             Schedule::Sgdr {
                 lr,
+                epochs,
                 cycle_len,
                 cycle_mult,
-                ..
             } => {
                 let (lr, it) = (lr as f64, it as f64);
                 // Find the cycle holding `it`: its start and its length nb.
@@ -104,6 +156,8 @@ impl Schedule {
                     start += nb;
                     nb *= cycle_mult.max(1) as f64;
                 }
+                // The stage's last cycle ends with the stage.
+                let nb = nb.min((epochs * steps_per_epoch) as f64 - start);
                 if it < nb / 20.0 {
                     return (lr / 100.0) as f32;
                 }
@@ -117,18 +171,17 @@ impl std::fmt::Display for Schedule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match *self {
             Schedule::Constant { lr, epochs } => write!(f, "lr {lr} for {}", count(epochs as u64, "epoch")),
-            Schedule::Sgdr {
-                lr,
-                cycles,
-                cycle_len,
-                cycle_mult,
-            } => write!(
-                f,
-                "SGDR from lr {lr}, {} (first {}, each x{cycle_mult}): {}",
-                count(cycles as u64, "cycle"),
-                count(cycle_len as u64, "epoch"),
-                count(self.epochs() as u64, "epoch")
-            ),
+            Schedule::Sgdr { lr, epochs, .. } => {
+                let lengths: Vec<String> = self.cycle_lengths().iter().map(usize::to_string).collect();
+                write!(
+                    f,
+                    "SGDR from lr {lr}, {} of {} {}: {}",
+                    count(lengths.len() as u64, "cycle"),
+                    lengths.join(" + "),
+                    if lengths == ["1"] { "epoch" } else { "epochs" },
+                    count(epochs as u64, "epoch")
+                )
+            }
         }
     }
 }
@@ -140,13 +193,12 @@ mod tests {
     #[test]
     fn sgdr_matches_fastai_cos_anneal() {
         // learn.fit(1e-2, 2, cycle_len=1, cycle_mult=2) with 1261 batches per epoch.
-        let s = Schedule::Sgdr {
-            lr: 1e-2,
-            cycles: 2,
-            cycle_len: 1,
-            cycle_mult: 2,
-        };
+        let s = Schedule::sgdr_cycles(1e-2, 2, 1, 2);
         assert_eq!(s.epochs(), 3);
+        assert_eq!(
+            s.to_string(),
+            "SGDR from lr 0.01, 2 cycles of 1 + 2 epochs: 3 epochs"
+        );
         let lrs = s.lrs(1261);
         assert_eq!(lrs.len(), 3 * 1261);
         // Values from fastai's formula lr/2·(cos(π·cycle_iter/nb) + 1), evaluated in numpy.
@@ -168,12 +220,30 @@ mod tests {
     fn constant_and_epoch_counts() {
         let s = Schedule::Constant { lr: 0.1, epochs: 3 };
         assert_eq!(s.lrs(5), vec![0.1; 15]);
-        let s = Schedule::Sgdr {
-            lr: 1.0,
-            cycles: 3,
-            cycle_len: 2,
-            cycle_mult: 2,
-        };
+        let s = Schedule::sgdr_cycles(1.0, 3, 2, 2);
         assert_eq!(s.epochs(), 2 + 4 + 8);
+        assert_eq!(s.cycle_lengths(), vec![2, 4, 8]);
+    }
+
+    #[test]
+    fn a_cut_last_cycle_anneals_over_what_remains() {
+        // 1 + 2 + 4 epochs would be 7; 5 epochs cut the third cycle to 2.
+        let full = Schedule::sgdr_cycles(1e-2, 3, 1, 2);
+        let cut = full.with_epochs(5);
+        assert_eq!(cut.cycle_lengths(), vec![1, 2, 2]);
+        let (a, b) = (full.lrs(100), cut.lrs(100));
+        assert_eq!(b.len(), 500);
+        assert_eq!(a[..300], b[..300], "the whole cycles are the same");
+        // The third cycle restarts at the top and anneals over 200 steps, not 400.
+        assert_eq!(b[300], 1e-2);
+        let want = 1e-2 / 2.0 * ((std::f64::consts::PI * 100.0 / 200.0).cos() + 1.0);
+        assert!((b[400] as f64 - want).abs() < 1e-9, "{} vs {want}", b[400]);
+        assert!(b[499] < 1e-5, "it ends annealed: {}", b[499]);
+        assert_eq!(
+            Schedule::sgdr_cycles(1e-2, 2, 1, 2)
+                .with_epochs(1)
+                .cycle_lengths(),
+            vec![1]
+        );
     }
 }
