@@ -109,7 +109,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     eprintln!("mfcuda: {EPOCHS} epochs...");
     for epoch in 0..EPOCHS {
         let t0 = Instant::now();
-        be.train_epoch_runs(epoch as u64, group, &lrs, &mut |_, _| {})?;
+        be.train_epoch_runs(epoch as u64, group, &lrs, &mut mfcuda::backend::no_progress)?;
         mse = be.validate()?;
         times.push(t0.elapsed().as_secs_f64() * 1e3);
     }

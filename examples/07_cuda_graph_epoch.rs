@@ -71,7 +71,13 @@ fn main() -> mfcuda::Result<()> {
         let mut be = CudaBackend::new(gpu.clone(), setup.init(), optimizer, opts)?;
         let order = rng.permutation(setup.train.len());
         let t0 = std::time::Instant::now();
-        be.train_epoch(&order, 64, &vec![0.1; steps], 0, &mut |_, _| {})?;
+        be.train_epoch(
+            &order,
+            64,
+            &vec![0.1; steps],
+            0,
+            &mut mfcuda::backend::no_progress,
+        )?;
         let secs = t0.elapsed().as_secs_f64();
         let mse = be.validate()?;
         println!(

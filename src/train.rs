@@ -5,6 +5,7 @@
 //! average of the batch loss (β = 0.98, reset at each `fit` call), and
 //! compute the exact validation MSE.
 
+use std::ops::ControlFlow;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -89,8 +90,12 @@ pub struct TrainReport {
     /// Total wall time of training and validation.
     pub seconds: f64,
     /// True when the run was stopped early ([`Observer::stop_requested`]):
-    /// `history` holds the epochs that finished, the parameters the last one's.
+    /// `history` holds the epochs that finished. The parameters are the last
+    /// finished epoch's, or, when a CPU epoch was stopped between two steps
+    /// (`stopped_mid_epoch`), the model as it stood; `val_mse` is theirs.
     pub interrupted: bool,
+    /// Steps done and steps in the epoch that was stopped part way.
+    pub stopped_mid_epoch: Option<(usize, usize)>,
     /// The split's seed.
     pub split_seed: u32,
     /// The fraction held out.
@@ -258,8 +263,10 @@ pub trait Observer {
     fn step(&mut self, _p: &Progress) {}
     /// After each epoch, with its measured figures.
     fn epoch(&mut self, _record: &EpochRecord) {}
-    /// Asked after each epoch: true stops the run there, cleanly (Ctrl-C in
-    /// the CLI). The report then says it was interrupted.
+    /// Asked before each epoch and after each reported step: true stops the
+    /// run there, cleanly (Ctrl-C in the CLI). The CPU's dense epochs stop
+    /// at the next step; the others at the end of the epoch. The report then
+    /// says it was interrupted.
     fn stop_requested(&mut self) -> bool {
         false
     }
@@ -285,6 +292,8 @@ pub fn train(data: &Ratings, cfg: &TrainConfig, obs: &mut dyn Observer) -> Resul
     let mut history = Vec::new();
     let mut global_step = 0u64;
     let mut interrupted = false;
+    let mut stopped_mid_epoch = None;
+    let mut val_mse = f64::NAN;
     'stages: for (stage_no, stage) in recipe.stages.iter().enumerate() {
         let (mut avg_loss, mut batch_num) = (0.0f64, 0i32);
         for e in 0..stage.epochs() {
@@ -312,6 +321,11 @@ pub fn train(data: &Ratings, cfg: &TrainConfig, obs: &mut dyn Observer) -> Resul
                     steps: lrs.len(),
                     loss,
                 });
+                if obs.stop_requested() {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
             };
             let losses = match recipe.order {
                 EpochOrder::Shuffle => {
@@ -335,6 +349,13 @@ pub fn train(data: &Ratings, cfg: &TrainConfig, obs: &mut dyn Observer) -> Resul
             }
             let train_seconds = t0.elapsed().as_secs_f64();
             global_step += losses.len() as u64;
+            if losses.len() < lrs.len() {
+                // Stopped between two steps: the model as it stands, validated.
+                interrupted = true;
+                stopped_mid_epoch = Some((losses.len(), lrs.len()));
+                val_mse = be.validate()?;
+                break 'stages;
+            }
             for &loss in &losses {
                 batch_num += 1;
                 avg_loss = avg_loss * AVG_MOM + loss as f64 * (1.0 - AVG_MOM);
@@ -361,10 +382,10 @@ pub fn train(data: &Ratings, cfg: &TrainConfig, obs: &mut dyn Observer) -> Resul
                 seconds: t0.elapsed().as_secs_f64(),
             };
             obs.epoch(&rec);
+            val_mse = rec.val_loss;
             history.push(rec);
         }
     }
-    let val_mse = history.last().map(|r| r.val_loss).unwrap_or(f64::NAN);
     Ok(TrainReport {
         recipe: recipe.name.to_string(),
         device: be.device(),
@@ -380,6 +401,7 @@ pub fn train(data: &Ratings, cfg: &TrainConfig, obs: &mut dyn Observer) -> Resul
         notebook_mse: recipe.notebook_mse,
         seconds: start.elapsed().as_secs_f64(),
         interrupted,
+        stopped_mid_epoch,
         split_seed: cfg.split_seed,
         val_pct: cfg.val_pct,
         global_mean: setup.global_mean,

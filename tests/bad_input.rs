@@ -189,7 +189,10 @@ fn huge_sizes_are_refused_not_allocated() {
         "{err}"
     );
     let err = refused(&["train", "--device", "cpu", "--epochs", "10001"]);
-    assert!(err.contains("invalid --epochs: 10001: must be from 1 to 10000"), "{err}");
+    assert!(
+        err.contains("invalid --epochs: 10001: must be from 1 to 10000"),
+        "{err}"
+    );
     let err = refused(&[
         "train",
         "--device",

@@ -33,7 +33,7 @@ fn run(recipe: &str, epochs: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>,
         let lrs = vec![lr; steps];
         dense_losses.extend(
             dense
-                .train_epoch(&order, bs, &lrs, first, &mut |_, _| {})
+                .train_epoch(&order, bs, &lrs, first, &mut mfcuda::backend::no_progress)
                 .unwrap(),
         );
         let (losses, was_lazy) = lazy.train_epoch_lazy(&order, bs, &lrs, first).unwrap();
@@ -102,7 +102,9 @@ fn varying_rates_and_adam_fall_back_to_the_dense_epoch_bit_for_bit() {
         let lrs: Vec<f32> = (0..steps).map(|s| 0.1 / (1.0 + s as f32)).collect();
         let mut dense = CpuBackend::new(setup.init(), optimizer);
         let mut lazy = CpuBackend::new(setup.init(), optimizer);
-        let a = dense.train_epoch(&order, 64, &lrs, 0, &mut |_, _| {}).unwrap();
+        let a = dense
+            .train_epoch(&order, 64, &lrs, 0, &mut mfcuda::backend::no_progress)
+            .unwrap();
         let (b, was_lazy) = lazy.train_epoch_lazy(&order, 64, &lrs, 0).unwrap();
         assert!(!was_lazy, "{name}");
         assert_eq!(common::bits(&a), common::bits(&b), "{name}");

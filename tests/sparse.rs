@@ -113,7 +113,13 @@ fn epoch(threads: usize, train: &Examples, valid: &Examples, spec: &ModelSpec) -
     let order = rng.permutation(train.len());
     let steps = train.len().div_ceil(64);
     let losses = be
-        .train_epoch(&order, 64, &vec![0.02; steps], 0, &mut |_, _| {})
+        .train_epoch(
+            &order,
+            64,
+            &vec![0.02; steps],
+            0,
+            &mut mfcuda::backend::no_progress,
+        )
         .unwrap();
     (losses, be.params().unwrap())
 }
@@ -271,8 +277,14 @@ fn sparse_validation_is_the_models_mse_to_the_bit() {
     let mut be = CpuSparseBackend::<f32>::new(setup.init(), 2).unwrap();
     let order = setup.rng.clone().permutation(train.len());
     let steps = train.len().div_ceil(64);
-    be.train_epoch(&order, 64, &vec![0.02; steps], 0, &mut |_, _| {})
-        .unwrap();
+    be.train_epoch(
+        &order,
+        64,
+        &vec![0.02; steps],
+        0,
+        &mut mfcuda::backend::no_progress,
+    )
+    .unwrap();
     let want = spec.mse(&be.params().unwrap(), valid, &mut Default::default());
     assert_eq!(be.validate().unwrap().to_bits(), want.to_bits());
 }

@@ -13,6 +13,8 @@
 //! The factor tables are stored as f32 or as bf16 ([`Storage`]), with the
 //! arithmetic in f32 either way, as on the GPU.
 
+use std::ops::ControlFlow;
+
 use crate::backend::{Backend, BackendInit};
 use crate::data::runs::{Runs, RUN_CHUNK};
 use crate::data::Examples;
@@ -209,7 +211,7 @@ impl<S: Factor> Backend for CpuSparseBackend<'_, S> {
         batch_size: usize,
         lrs: &[f32],
         _first_step: u64,
-        progress: &mut dyn FnMut(usize, f32),
+        progress: &mut dyn FnMut(usize, f32) -> ControlFlow<()>,
     ) -> Result<Vec<f32>> {
         let steps = crate::backend::epoch_steps(order.len(), batch_size, lrs)?;
         if order.is_empty() {
@@ -259,7 +261,8 @@ impl<S: Factor> Backend for CpuSparseBackend<'_, S> {
             s.spawn(|| run(b11, u1, m1, ub1, mb1));
             run(b00, u0, m0, ub0, mb0);
         });
-        progress(
+        // The epoch's two parallel phases run whole: a stop waits for its end.
+        let _ = progress(
             b00.ratings.len().max(1).div_ceil(batch_size).min(steps),
             b00.sq_err.last().copied().unwrap_or(0.0),
         );
@@ -275,7 +278,7 @@ impl<S: Factor> Backend for CpuSparseBackend<'_, S> {
             .collect();
         let mut losses = vec![0f32; steps];
         group_mean(&mut losses, &errs, batch_size);
-        progress(steps, losses.last().copied().unwrap_or(f32::NAN));
+        let _ = progress(steps, losses.last().copied().unwrap_or(f32::NAN));
         Ok(losses)
     }
 
@@ -288,7 +291,7 @@ impl<S: Factor> Backend for CpuSparseBackend<'_, S> {
         key: u64,
         batch_size: usize,
         lrs: &[f32],
-        progress: &mut dyn FnMut(usize, f32),
+        progress: &mut dyn FnMut(usize, f32) -> ControlFlow<()>,
     ) -> Result<Vec<f32>> {
         let steps = crate::backend::epoch_steps(self.train.len(), batch_size, lrs)?;
         if self.train.is_empty() {
@@ -345,7 +348,7 @@ impl<S: Factor> Backend for CpuSparseBackend<'_, S> {
             .collect();
         let mut losses = vec![0f32; steps];
         group_mean(&mut losses, &errs, batch_size);
-        progress(steps, losses.last().copied().unwrap_or(f32::NAN));
+        let _ = progress(steps, losses.last().copied().unwrap_or(f32::NAN));
         Ok(losses)
     }
 

@@ -10,6 +10,8 @@ pub mod cpu_sparse;
 pub mod cuda;
 pub mod select;
 
+use std::ops::ControlFlow;
+
 use crate::data::Examples;
 use crate::error::{Error, Result};
 use crate::model::ModelSpec;
@@ -45,6 +47,11 @@ pub fn epoch_steps(rows: usize, batch_size: usize, lrs: &[f32]) -> Result<usize>
     Ok(steps)
 }
 
+/// A `progress` callback that hears nothing and never stops the epoch.
+pub fn no_progress(_steps: usize, _loss: f32) -> ControlFlow<()> {
+    ControlFlow::Continue(())
+}
+
 /// A place where training runs.
 pub trait Backend {
     /// A short description of the device, for the report.
@@ -56,13 +63,15 @@ pub trait Backend {
     /// global index of the epoch's first step (it keys dropout). Returns
     /// each step's mean batch loss. `progress(steps_done, loss)` is called as
     /// steps finish, as often as the backend knows (the GPU: at the end).
+    /// When it answers `Break`, a backend that reports every step stops
+    /// after that step and returns the losses so far, fewer than `lrs`.
     fn train_epoch(
         &mut self,
         order: &[u32],
         batch_size: usize,
         lrs: &[f32],
         first_step: u64,
-        progress: &mut dyn FnMut(usize, f32),
+        progress: &mut dyn FnMut(usize, f32) -> ControlFlow<()>,
     ) -> Result<Vec<f32>>;
 
     /// One epoch in the backend's own order: the training rows grouped into
@@ -75,7 +84,7 @@ pub trait Backend {
         key: u64,
         batch_size: usize,
         lrs: &[f32],
-        progress: &mut dyn FnMut(usize, f32),
+        progress: &mut dyn FnMut(usize, f32) -> ControlFlow<()>,
     ) -> Result<Vec<f32>> {
         let _ = (key, batch_size, lrs, progress);
         Err(Error::invalid(

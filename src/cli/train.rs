@@ -94,7 +94,8 @@ struct Console {
     quiet: bool,
     bars: bool,
     bar: Option<ProgressBar>,
-    /// Set by the first Ctrl-C (or SIGTERM): stop at the next epoch.
+    /// Set by the first Ctrl-C (or SIGTERM): stop after the running step on
+    /// the CPU's dense epochs, else at the end of the epoch.
     stop: Arc<AtomicBool>,
 }
 
@@ -102,14 +103,15 @@ impl Console {
     fn new(json: bool, quiet: bool) -> Console {
         let bars = !json && !quiet && io::stdout().is_terminal() && io::stderr().is_terminal();
         let stop = Arc::new(AtomicBool::new(false));
-        // The first Ctrl-C or SIGTERM stops at the end of the epoch (and the
-        // model of the last finished epoch is saved); a second exits at once.
+        // The first Ctrl-C or SIGTERM stops training (after the running step
+        // of a CPU dense epoch, else at the end of the epoch) and keeps the
+        // model as it stands; a second exits at once.
         let flag = Arc::clone(&stop);
         let _ = ctrlc::set_handler(move || {
             if flag.swap(true, Ordering::SeqCst) {
                 std::process::exit(130);
             }
-            eprintln!("\nstopping at the end of this epoch (Ctrl-C again to quit now)");
+            eprintln!("\nstopping; the model as it stands is kept (Ctrl-C again to quit now)");
         });
         Console {
             json,
@@ -224,8 +226,24 @@ pub fn run(a: &TrainArgs) -> CliResult {
         ));
     }
     let mut report = train(&data, &cfg, &mut console)?;
-    if report.interrupted && report.history.is_empty() {
-        return Err("interrupted before the first epoch finished: nothing to save"
+    // Where an interrupted run stopped, in words.
+    let stopped = match report.stopped_mid_epoch {
+        Some((done, steps)) => format!(
+            "in epoch {} of {}, after {done} of {steps} steps",
+            report.history.len() + 1,
+            recipe.epochs()
+        ),
+        None => format!(
+            "after {} of {}",
+            mfcuda::text::count(report.history.len() as u64, "epoch"),
+            recipe.epochs()
+        ),
+    };
+    if report.interrupted
+        && report.history.is_empty()
+        && !matches!(report.stopped_mid_epoch, Some((done, _)) if done > 0)
+    {
+        return Err("interrupted before the first step finished: nothing to save"
             .to_string()
             .into());
     }
@@ -236,20 +254,21 @@ pub fn run(a: &TrainArgs) -> CliResult {
         console.say(&format!(
             "saved    {}{}",
             path.display(),
-            if report.interrupted {
-                format!(" (interrupted: the model of epoch {})", report.history.len())
-            } else {
-                String::new()
+            match (report.interrupted, report.stopped_mid_epoch) {
+                (false, _) => String::new(),
+                (true, None) => format!(" (interrupted: the model of epoch {})", report.history.len()),
+                (true, Some(_)) => format!(
+                    " (interrupted: the model as it stood {stopped}, validation MSE {:.4})",
+                    report.val_mse
+                ),
             }
         ));
     }
     if report.interrupted {
         return Err(format!(
-            "interrupted after {} of {}{}",
-            mfcuda::text::count(report.history.len() as u64, "epoch"),
-            report.epochs.max(recipe.epochs()),
+            "interrupted {stopped}{}",
             if a.save.is_some() {
-                "; the model of the last one was saved"
+                "; the model as it stood was saved"
             } else {
                 ""
             }

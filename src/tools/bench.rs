@@ -285,10 +285,16 @@ fn epoch_rows(data: &Ratings, which: &Which<'_>, push: &mut dyn FnMut(BenchRow))
                 match r.order {
                     EpochOrder::Shuffle => {
                         let order = rng.permutation(setup.train.len());
-                        be.train_epoch(&order, r.batch_size, lrs, first_step, &mut |_, _| {})?;
+                        be.train_epoch(
+                            &order,
+                            r.batch_size,
+                            lrs,
+                            first_step,
+                            &mut crate::backend::no_progress,
+                        )?;
                     }
                     EpochOrder::UserRuns => {
-                        be.train_epoch_runs(first_step, r.batch_size, lrs, &mut |_, _| {})?;
+                        be.train_epoch_runs(first_step, r.batch_size, lrs, &mut crate::backend::no_progress)?;
                     }
                 }
                 first_step += steps as u64;

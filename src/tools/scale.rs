@@ -482,9 +482,9 @@ fn cpu_variant<S: DeviceFactor>(
     for epoch in 0..ctx.epochs {
         let t0 = Instant::now();
         if runs {
-            be.train_epoch_runs(epoch as u64, group, &lrs, &mut |_, _| {})?;
+            be.train_epoch_runs(epoch as u64, group, &lrs, &mut crate::backend::no_progress)?;
         } else {
-            be.train_epoch(&order, group, &lrs, 0, &mut |_, _| {})?;
+            be.train_epoch(&order, group, &lrs, 0, &mut crate::backend::no_progress)?;
         }
         times.push(t0.elapsed().as_secs_f64() * 1e3);
         progress(Stage::Training {

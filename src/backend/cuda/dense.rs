@@ -3,6 +3,8 @@
 //! step, and the [`Backend`] impl, which hands dot and dotbias to the fused
 //! epoch (`fused.rs`) when that is on.
 
+use std::ops::ControlFlow;
+
 use std::sync::Arc;
 
 use cudarc::driver::{CudaGraph, CudaSlice, CudaView, CudaViewMut};
@@ -507,7 +509,7 @@ impl Backend for CudaBackend {
         batch_size: usize,
         lrs: &[f32],
         first_step: u64,
-        progress: &mut dyn FnMut(usize, f32),
+        progress: &mut dyn FnMut(usize, f32) -> ControlFlow<()>,
     ) -> Result<Vec<f32>> {
         let n = order.len();
         if n > self.train.len {
@@ -531,7 +533,7 @@ impl Backend for CudaBackend {
             }
         }
         if let Some(losses) = fused {
-            progress(losses.len(), losses.last().copied().unwrap_or(f32::NAN));
+            let _ = progress(losses.len(), losses.last().copied().unwrap_or(f32::NAN));
             return Ok(losses);
         }
         // A batch larger than the data is the data: size the workspace for that.
@@ -583,7 +585,7 @@ impl Backend for CudaBackend {
         }
         // The one read-back of the epoch.
         let losses = self.gpu.download(&self.losses.slice(..steps))?;
-        progress(steps, losses.last().copied().unwrap_or(f32::NAN));
+        let _ = progress(steps, losses.last().copied().unwrap_or(f32::NAN));
         Ok(losses)
     }
 

@@ -9,6 +9,8 @@
 //! kernel's arithmetic is checked against the CPU's with one warp, where the
 //! order is the CPU's (`mfcuda check`).
 
+use std::ops::ControlFlow;
+
 use std::sync::Arc;
 
 use cudarc::driver::CudaSlice;
@@ -316,7 +318,7 @@ impl<S: DeviceFactor> CudaSparseBackend<'_, S> {
         n: usize,
         steps: usize,
         batch_size: usize,
-        progress: &mut dyn FnMut(usize, f32),
+        progress: &mut dyn FnMut(usize, f32) -> ControlFlow<()>,
     ) -> Result<Vec<f32>> {
         if self.losses.len() < steps {
             self.losses = self.gpu.zeros(steps)?;
@@ -327,7 +329,7 @@ impl<S: DeviceFactor> CudaSparseBackend<'_, S> {
             batch_size,
         )?;
         let losses = self.gpu.download(&self.losses.slice(..steps))?;
-        progress(steps, losses.last().copied().unwrap_or(f32::NAN));
+        let _ = progress(steps, losses.last().copied().unwrap_or(f32::NAN));
         Ok(losses)
     }
 
@@ -407,7 +409,7 @@ impl<S: DeviceFactor> Backend for CudaSparseBackend<'_, S> {
         batch_size: usize,
         lrs: &[f32],
         _first_step: u64,
-        progress: &mut dyn FnMut(usize, f32),
+        progress: &mut dyn FnMut(usize, f32) -> ControlFlow<()>,
     ) -> Result<Vec<f32>> {
         let n = order.len();
         let steps = crate::backend::epoch_steps(n, batch_size, lrs)?;
@@ -430,7 +432,7 @@ impl<S: DeviceFactor> Backend for CudaSparseBackend<'_, S> {
         key: u64,
         batch_size: usize,
         lrs: &[f32],
-        progress: &mut dyn FnMut(usize, f32),
+        progress: &mut dyn FnMut(usize, f32) -> ControlFlow<()>,
     ) -> Result<Vec<f32>> {
         let n = self.train.len;
         let steps = crate::backend::epoch_steps(n, batch_size, lrs)?;

@@ -54,7 +54,7 @@ pub fn step_parity(
     let init = setup.init();
     let cpu = cpu_steps(&setup, optimizer, &order, bs, &lrs, first_step)?;
     let mut cuda = CudaBackend::new(gpu.clone(), init, optimizer, opts)?;
-    let gpu_loss = cuda.train_epoch(&order, bs, &lrs, first_step, &mut |_, _| {})?;
+    let gpu_loss = cuda.train_epoch(&order, bs, &lrs, first_step, &mut crate::backend::no_progress)?;
     // Validation runs in eval mode (no dropout) over all 20,167 rows.
     let gpu_val = cuda.validate()?;
     let gpu_params = cuda.params()?;
@@ -105,7 +105,7 @@ pub fn cpu_steps(
     for (s, rows) in order.chunks(bs).enumerate() {
         let step = first_step + s as u64;
         grads.push(cpu.gradient(rows, step));
-        losses.extend(cpu.train_epoch(rows, bs, &lrs[s..s + 1], step, &mut |_, _| {})?);
+        losses.extend(cpu.train_epoch(rows, bs, &lrs[s..s + 1], step, &mut crate::backend::no_progress)?);
     }
     Ok(CpuSteps {
         params: cpu.params()?,
@@ -262,8 +262,8 @@ pub fn sparse_parity<S: DeviceFactor>(
     let mut cpu = crate::backend::cpu_sparse::CpuSparseBackend::<S>::new(init.clone(), 1)?;
     let mut cuda = crate::backend::cuda::sparse::CudaSparseBackend::<S>::new(gpu.clone(), init, false)?;
     cuda.set_max_warps(1);
-    let cpu_loss = cpu.train_epoch(&order, bs, &lrs, 0, &mut |_, _| {})?;
-    let gpu_loss = cuda.train_epoch(&order, bs, &lrs, 0, &mut |_, _| {})?;
+    let cpu_loss = cpu.train_epoch(&order, bs, &lrs, 0, &mut crate::backend::no_progress)?;
+    let gpu_loss = cuda.train_epoch(&order, bs, &lrs, 0, &mut crate::backend::no_progress)?;
     let cmp = sparse_compare::<S>(&mut cpu, &mut cuda, (&cpu_loss, &gpu_loss))?;
     Ok(CheckRow {
         kernel: format!("sparse parity {}", recipe.name),
@@ -325,8 +325,8 @@ pub fn sparse_runs_parity<S: DeviceFactor>(
     let mut cuda = crate::backend::cuda::sparse::CudaSparseBackend::<S>::new(gpu.clone(), init, false)?;
     cuda.set_max_warps(1);
     let key = 42;
-    let cpu_loss = cpu.train_epoch_runs(key, bs, &lrs, &mut |_, _| {})?;
-    let gpu_loss = cuda.train_epoch_runs(key, bs, &lrs, &mut |_, _| {})?;
+    let cpu_loss = cpu.train_epoch_runs(key, bs, &lrs, &mut crate::backend::no_progress)?;
+    let gpu_loss = cuda.train_epoch_runs(key, bs, &lrs, &mut crate::backend::no_progress)?;
     let cmp = sparse_compare::<S>(&mut cpu, &mut cuda, (&cpu_loss, &gpu_loss))?;
     Ok(CheckRow {
         kernel: format!("runs parity {}", recipe.name),
@@ -401,7 +401,7 @@ pub fn lazy_parity(gpu: &Arc<Gpu>, data: &Ratings, recipe: &Recipe, seed: u32) -
     };
     let (cpu, slack) = cpu_lazy(&setup, optimizer, &order, bs, &lrs)?;
     let mut cuda = CudaBackend::new(gpu.clone(), setup.init(), optimizer, ONE_KERNEL)?;
-    let gpu_loss = cuda.train_epoch(&order, bs, &lrs, 0, &mut |_, _| {})?;
+    let gpu_loss = cuda.train_epoch(&order, bs, &lrs, 0, &mut crate::backend::no_progress)?;
     let gpu_val = cuda.validate()?;
     let gpu_params = cuda.params()?;
     let (cmp, note) = parity_compare(&setup.spec, &slack, &cpu, (&gpu_params, &gpu_loss, gpu_val));
@@ -464,7 +464,13 @@ pub fn lazy_slack(
         for (x, &a) in slack.iter_mut().zip(&g.abs_terms) {
             *x += lrs[s] as f64 * kappa * a * carry;
         }
-        dense.train_epoch(rows, bs, &lrs[s..s + 1], s as u64, &mut |_, _| {})?;
+        dense.train_epoch(
+            rows,
+            bs,
+            &lrs[s..s + 1],
+            s as u64,
+            &mut crate::backend::no_progress,
+        )?;
     }
     Ok(slack)
 }
