@@ -71,18 +71,19 @@ fn run_scale(a: &BenchArgs) -> CliResult {
     let json = a.json;
     let opts = ScaleOptions::new(a.device, a.quick, a.epochs);
     // One bar at a time on stderr: drawing a shape's ratings, then each
-    // variant's epochs. Rows clear it before they print.
+    // variant's epochs. Rows clear it before they print. When stderr is not
+    // a terminal (a log file, CI), plain lines instead: one as each stage
+    // starts, and one every 10 seconds while it lasts.
     let show = io::stderr().is_terminal();
     let bar: RefCell<Option<(String, ProgressBar)>> = Default::default();
+    let plain: RefCell<(String, std::time::Instant)> =
+        RefCell::new((String::new(), std::time::Instant::now()));
     let clear = || {
         if let Some((_, b)) = bar.borrow_mut().take() {
             b.finish_and_clear();
         }
     };
     let on_stage = |stage: Stage| {
-        if !show {
-            return;
-        }
         let (key, msg, done, total) = match stage {
             Stage::Generating { shape, done, total } => (
                 format!("gen {shape}"),
@@ -101,6 +102,14 @@ fn run_scale(a: &BenchArgs) -> CliResult {
                 epochs,
             ),
         };
+        if !show {
+            let mut last = plain.borrow_mut();
+            if last.0 != key || last.1.elapsed().as_secs() >= 10 {
+                eprintln!("progress  {msg} {done}/{total}");
+                *last = (key, std::time::Instant::now());
+            }
+            return;
+        }
         let mut bar = bar.borrow_mut();
         if bar.as_ref().map(|b| &b.0) != Some(&key) {
             if let Some((_, old)) = bar.take() {
