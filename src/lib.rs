@@ -41,6 +41,7 @@ pub mod backend;
 pub mod compare;
 pub mod data;
 pub mod error;
+pub mod eval;
 pub mod files;
 pub mod model;
 pub mod ops;

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 mod cli;
 
 use cli::{
-    bench, biases, check, plot, predict, recipes, recommend, similar, split, stats, summary, synth, train,
+    bench, biases, check, cv, plot, predict, recipes, recommend, similar, split, stats, summary, synth, train,
 };
 
 /// Matrix factorization on MovieLens: the fastai notebook, reproduced from first principles.
@@ -24,6 +24,8 @@ struct Cli {
 enum Command {
     /// Train one of the notebook's experiments and report validation MSE.
     Train(train::TrainArgs),
+    /// k-fold cross-validation (Surprise's protocol): RMSE and MAE per fold, mean and spread.
+    Cv(cv::CvArgs),
     /// Print the validation row indices, as fastai's get_cv_idxs gives them.
     Split(split::SplitArgs),
     /// Print dataset statistics, top users and movies, and their crosstab.
@@ -53,6 +55,7 @@ enum Command {
 fn run(cli: Cli) -> cli::CliResult {
     match cli.command {
         Command::Train(a) => train::run(&a),
+        Command::Cv(a) => cv::run(&a),
         Command::Split(a) => split::run(&a),
         Command::Stats(a) => stats::run(&a),
         Command::Check(a) => check::run(&a),

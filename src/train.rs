@@ -35,6 +35,9 @@ pub struct TrainConfig {
     pub split_seed: u32,
     /// Fraction of rows held out for validation.
     pub val_pct: f64,
+    /// Other rows to train and validate on (a cross-validation fold, a
+    /// temporal split); `None` is the random split `val_pct`, `split_seed`.
+    pub rows: Option<Split>,
     /// Where to run.
     pub device: Device,
     /// How the GPU runs (ignored on the CPU).
@@ -142,7 +145,12 @@ impl Setup {
     /// `recipe` on `data`, holding out `val_pct` of the rows (numpy's
     /// permutation under `split_seed`), with parameters drawn from `seed`.
     pub fn new(data: &Ratings, recipe: &Recipe, seed: u32, val_pct: f64, split_seed: u32) -> Result<Setup> {
-        let split = Split::new(data.len(), val_pct, split_seed)?;
+        Setup::with_split(data, recipe, seed, &Split::new(data.len(), val_pct, split_seed)?)
+    }
+
+    /// `recipe` on `data`, trained on `split.train` and validated on
+    /// `split.valid`, with parameters drawn from `seed`.
+    pub fn with_split(data: &Ratings, recipe: &Recipe, seed: u32, split: &Split) -> Result<Setup> {
         let train = Examples::select(data, &split.train);
         let valid = Examples::select(data, &split.valid);
         let spec = model_spec(recipe, data);
@@ -279,7 +287,10 @@ impl Observer for Silent {}
 /// Runs `cfg` on `data`, telling `obs` what happens as it happens.
 pub fn train(data: &Ratings, cfg: &TrainConfig, obs: &mut dyn Observer) -> Result<TrainReport> {
     let recipe = &cfg.recipe;
-    let setup = Setup::new(data, recipe, cfg.seed, cfg.val_pct, cfg.split_seed)?;
+    let setup = match &cfg.rows {
+        Some(split) => Setup::with_split(data, recipe, cfg.seed, split)?,
+        None => Setup::new(data, recipe, cfg.seed, cfg.val_pct, cfg.split_seed)?,
+    };
     let init = setup.init();
     let (mut be, why) = create(cfg.device, init, setup.training, cfg.gpu)?;
     obs.start(&why);

@@ -19,7 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["recipe"],
     &["backend"],
     &["train"],
-    &["tools", "trained"],
+    &["tools", "trained", "eval"],
 ];
 
 /// Inside a layer's folder, files that are above their siblings: only they

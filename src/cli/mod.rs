@@ -7,15 +7,18 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use mfcuda::backend::{Device, GpuOptions};
 use mfcuda::data::cache::{self, LoadReport};
 use mfcuda::data::format::Separator;
 use mfcuda::data::{Columns, Ratings, Source};
+use mfcuda::recipe::{self, Overrides, Recipe};
 use mfcuda::trained::explore::Movies;
 use mfcuda::trained::saved::SavedModel;
 
 pub mod bench;
 pub mod biases;
 pub mod check;
+pub mod cv;
 pub mod plot;
 pub mod predict;
 pub mod recipes;
@@ -148,6 +151,80 @@ impl ModelArgs {
     /// The model.
     pub fn load(&self) -> mfcuda::Result<SavedModel> {
         SavedModel::load(&self.model)
+    }
+}
+
+/// The recipe and the flags that change it, shared by `train`, `cv` and
+/// `tune`.
+#[derive(Args)]
+pub struct RecipeArgs {
+    /// Which experiment (see `mfcuda recipes`).
+    #[arg(long, default_value = "learner")]
+    pub recipe: String,
+    /// Epochs in all, split across the recipe's stages in its proportions
+    /// (an SGDR stage keeps its cycle lengths; a last cycle that does not fit
+    /// is cut short).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Whole SGDR cycles, for the learner recipe (1 + 2 + 4 ... epochs).
+    #[arg(long, conflicts_with = "epochs")]
+    pub cycles: Option<usize>,
+    /// Learning rate of the first stage; later stages keep their ratio to it.
+    #[arg(long, allow_negative_numbers = true)]
+    pub lr: Option<f32>,
+    /// Weight decay (coupled L2).
+    #[arg(long, allow_negative_numbers = true)]
+    pub wd: Option<f32>,
+    /// Embedding width.
+    #[arg(long)]
+    pub factors: Option<usize>,
+    /// Rows per batch.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+}
+
+impl RecipeArgs {
+    /// The overrides the flags give.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            epochs: self.epochs,
+            cycles: self.cycles,
+            lr: self.lr,
+            wd: self.wd,
+            factors: self.factors,
+            batch_size: self.batch_size,
+        }
+    }
+
+    /// The recipe with the flags applied, and the flags.
+    pub fn resolve(&self) -> mfcuda::Result<(Recipe, Overrides)> {
+        let overrides = self.overrides();
+        Ok((recipe::find(&self.recipe)?.with_overrides(&overrides)?, overrides))
+    }
+}
+
+/// Where to train, and how on a GPU, shared by `train`, `cv` and `tune`.
+#[derive(Args)]
+pub struct DeviceArgs {
+    /// Where to compute: `auto` (the first GPU when one can be used, else the CPU), `cpu`, `cuda` (GPU 0) or `cuda:N`.
+    #[arg(long, default_value = "auto", value_name = "auto|cpu|cuda|cuda:N")]
+    pub device: Device,
+    /// On the GPU, one kernel per op, launched one by one (the teaching path), instead of the
+    /// default: dot, dotbias and learner as two fused kernels a step, each epoch one CUDA graph.
+    #[arg(long)]
+    pub op_by_op: bool,
+    /// The fused path, which is now the default on the GPU; kept so that older scripts run.
+    #[arg(long, hide = true, conflicts_with = "op_by_op")]
+    pub fused: bool,
+    /// On the GPU, no atomics: two runs give the same bits (slower; op by op).
+    #[arg(long)]
+    pub deterministic: bool,
+}
+
+impl DeviceArgs {
+    /// How the GPU runs.
+    pub fn gpu(&self) -> GpuOptions {
+        GpuOptions::new(self.op_by_op, self.deterministic)
     }
 }
 

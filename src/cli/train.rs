@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
-use mfcuda::backend::{Device, GpuOptions};
 use mfcuda::data::split::{NOTEBOOK_SPLIT_SEED, NOTEBOOK_VAL_PCT};
 use mfcuda::recipe::{self, Overrides, Recipe};
 use mfcuda::text::count;
@@ -17,19 +16,17 @@ use mfcuda::train::{train, EpochRecord, Observer, Progress, TrainConfig};
 use mfcuda::trained::saved::{self, SavedModel};
 
 use super::plot::write_plots;
-use super::{emit, CliResult, DataArgs};
+use super::{emit, CliResult, DataArgs, DeviceArgs, RecipeArgs};
 
 /// The arguments of `mfcuda train`.
 #[derive(Args)]
 pub struct TrainArgs {
     #[command(flatten)]
     data: DataArgs,
-    /// Which experiment (see `mfcuda recipes`).
-    #[arg(long, default_value = "learner")]
-    recipe: String,
-    /// Where to compute: `auto` (the first GPU when one can be used, else the CPU), `cpu`, `cuda` (GPU 0) or `cuda:N`.
-    #[arg(long, default_value = "auto", value_name = "auto|cpu|cuda|cuda:N")]
-    device: Device,
+    #[command(flatten)]
+    recipe: RecipeArgs,
+    #[command(flatten)]
+    device: DeviceArgs,
     /// Seeds initialisation, shuffling and dropout.
     #[arg(long, default_value_t = 42)]
     seed: u32,
@@ -39,39 +36,9 @@ pub struct TrainArgs {
     /// Fraction of rows held out for validation.
     #[arg(long, default_value_t = NOTEBOOK_VAL_PCT, allow_negative_numbers = true)]
     val_pct: f64,
-    /// Epochs in all, split across the recipe's stages in its proportions
-    /// (an SGDR stage keeps its cycle lengths; a last cycle that does not fit
-    /// is cut short).
-    #[arg(long)]
-    epochs: Option<usize>,
-    /// Whole SGDR cycles, for the learner recipe (1 + 2 + 4 ... epochs).
-    #[arg(long, conflicts_with = "epochs")]
-    cycles: Option<usize>,
-    /// Learning rate of the first stage; later stages keep their ratio to it.
-    #[arg(long, allow_negative_numbers = true)]
-    lr: Option<f32>,
-    /// Weight decay (coupled L2).
-    #[arg(long, allow_negative_numbers = true)]
-    wd: Option<f32>,
-    /// Embedding width.
-    #[arg(long)]
-    factors: Option<usize>,
-    /// Rows per batch.
-    #[arg(long)]
-    batch_size: Option<usize>,
     /// Print one JSON object as the last line of stdout; the table goes to stderr.
     #[arg(long)]
     json: bool,
-    /// On the GPU, one kernel per op, launched one by one (the teaching path), instead of the
-    /// default: dot, dotbias and learner as two fused kernels a step, each epoch one CUDA graph.
-    #[arg(long)]
-    op_by_op: bool,
-    /// The fused path, which is now the default on the GPU; kept so that older scripts run.
-    #[arg(long, hide = true, conflicts_with = "op_by_op")]
-    fused: bool,
-    /// On the GPU, no atomics: two runs give the same bits (slower; op by op).
-    #[arg(long)]
-    deterministic: bool,
     /// Save the trained model here (safetensors; written atomically).
     #[arg(long, value_name = "FILE")]
     save: Option<PathBuf>,
@@ -180,24 +147,22 @@ impl Observer for Console {
 
 /// Trains the recipe (or traces one step of it) and prints the report.
 pub fn run(a: &TrainArgs) -> CliResult {
-    let overrides = Overrides {
-        epochs: a.epochs,
-        cycles: a.cycles,
-        lr: a.lr,
-        wd: a.wd,
-        factors: a.factors,
-        batch_size: a.batch_size,
-    };
-    let recipe = recipe::find(&a.recipe)?.with_overrides(&overrides)?;
+    let (recipe, overrides) = a.recipe.resolve()?;
     // Refuse an unwritable --save before spending the training time.
     if let Some(path) = &a.save {
         mfcuda::files::check_writable(path)?;
     }
     let (data, loaded) = a.data.load_reported()?;
     if a.trace {
-        let text = trace::trace_run(&data, &recipe, a.seed, a.val_pct, a.split_seed, a.device, |why| {
-            eprintln!("gpu: skipped ({why})")
-        })?;
+        let text = trace::trace_run(
+            &data,
+            &recipe,
+            a.seed,
+            a.val_pct,
+            a.split_seed,
+            a.device.device,
+            |why| eprintln!("gpu: skipped ({why})"),
+        )?;
         return Ok(emit(&text)?);
     }
     let cfg = TrainConfig {
@@ -205,8 +170,9 @@ pub fn run(a: &TrainArgs) -> CliResult {
         seed: a.seed,
         split_seed: a.split_seed,
         val_pct: a.val_pct,
-        device: a.device,
-        gpu: GpuOptions::new(a.op_by_op, a.deterministic),
+        rows: None,
+        device: a.device.device,
+        gpu: a.device.gpu(),
     };
     let mut console = Console::new(a.json, a.quiet);
     say_setup(&console, &recipe, &overrides);

@@ -1,7 +1,13 @@
-//! The notebook's train/validation split.
+//! Train/validation splits: the notebook's, and the ones practitioners use.
 //!
-//! fastai 0.7's `get_cv_idxs(n, val_pct=0.2, seed=42)` is
-//! `np.random.seed(seed); np.random.permutation(n)[:int(val_pct * n)]`.
+//! - [`Split::new`], the default: fastai 0.7's `get_cv_idxs(n, val_pct=0.2,
+//!   seed=42)`, which is
+//!   `np.random.seed(seed); np.random.permutation(n)[:int(val_pct * n)]`.
+//! - [`Split::kfold`]: fold `i` of `k` over one seeded permutation, the
+//!   folds of `mfcuda cv`.
+//! - [`Split::temporal`]: the latest fraction of the rows by timestamp.
+//! - [`Split::last_per_user`]: each user's latest `k` ratings
+//!   (leave-last-k-out).
 
 use crate::error::{Error, Result};
 use crate::rng::Mt19937;
@@ -62,6 +68,94 @@ impl Split {
     }
 }
 
+impl Split {
+    /// Fold `fold` (0-based) of `k`: the rows at positions
+    /// `fold·n/k .. (fold+1)·n/k` of numpy's permutation under `seed` are
+    /// held out. The k folds partition the rows.
+    pub fn kfold(n: usize, k: usize, fold: usize, seed: u32) -> Result<Split> {
+        if k < 2 || k > n || fold >= k {
+            return Err(Error::invalid(
+                "--folds",
+                format!("{k} folds of {n} rows: need 2 ≤ folds ≤ rows (and fold {fold} < {k})"),
+            ));
+        }
+        let perm = Mt19937::new(seed).permutation(n);
+        let (a, b) = (fold * n / k, (fold + 1) * n / k);
+        let mut is_val = vec![false; n];
+        for &i in &perm[a..b] {
+            is_val[i as usize] = true;
+        }
+        Ok(Split::from_mask(&is_val))
+    }
+
+    /// The latest `val_pct` of the rows by timestamp are held out (ties by
+    /// file order, the later row held out first).
+    pub fn temporal(timestamps: &[i64], val_pct: f64) -> Result<Split> {
+        let n = timestamps.len();
+        if n == 0 {
+            return Err(Error::invalid(
+                "--split",
+                "a temporal split needs a timestamp column",
+            ));
+        }
+        validation_indices(n, val_pct, 0)?; // the same check on the fraction
+        let n_val = (val_pct * n as f64) as usize;
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        order.sort_by_key(|&r| (timestamps[r as usize], r));
+        let mut is_val = vec![false; n];
+        for &r in &order[n - n_val..] {
+            is_val[r as usize] = true;
+        }
+        Split::from_mask(&is_val).non_empty(&format!("the latest {val_pct} of {n} rows"))
+    }
+
+    /// Each user's latest `k` ratings by timestamp are held out (ties by
+    /// file order), leaving users with `k` or fewer ratings one in
+    /// training, so that every validation user is known.
+    pub fn last_per_user(users: &[u32], timestamps: &[i64], k: usize) -> Result<Split> {
+        let n = users.len();
+        if timestamps.len() != n {
+            return Err(Error::invalid(
+                "--split",
+                "leave-last-k-out needs a timestamp column",
+            ));
+        }
+        if k == 0 {
+            return Err(Error::invalid("--split", "last-k needs k ≥ 1"));
+        }
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        order.sort_by_key(|&r| (users[r as usize], timestamps[r as usize], r));
+        let mut is_val = vec![false; n];
+        for run in order.chunk_by(|&a, &b| users[a as usize] == users[b as usize]) {
+            let held = k.min(run.len() - 1);
+            for &r in &run[run.len() - held..] {
+                is_val[r as usize] = true;
+            }
+        }
+        Split::from_mask(&is_val).non_empty(&format!("the last {k} ratings of each user"))
+    }
+
+    fn from_mask(is_val: &[bool]) -> Split {
+        let (valid, train): (Vec<u32>, Vec<u32>) =
+            (0..is_val.len() as u32).partition(|&i| is_val[i as usize]);
+        Split { train, valid }
+    }
+
+    fn non_empty(self, what: &str) -> Result<Split> {
+        if self.train.is_empty() || self.valid.is_empty() {
+            return Err(Error::invalid(
+                "--split",
+                format!(
+                    "holding out {what} leaves {} training and {} validation rows; both must be non-empty",
+                    self.train.len(),
+                    self.valid.len()
+                ),
+            ));
+        }
+        Ok(self)
+    }
+}
+
 /// Fewer training rows than this, or than this share of the data, make a
 /// split too thin to learn from: [`thin_training_warning`] says so.
 pub const MIN_TRAIN_ROWS: usize = 1000;
@@ -106,6 +200,44 @@ mod tests {
         let s = Split::new(10, 0.3, 42).unwrap();
         assert_eq!(s.valid, vec![1, 5, 8]); // permutation starts 8, 1, 5
         assert_eq!(s.train, vec![0, 2, 3, 4, 6, 7, 9]);
+    }
+
+    #[test]
+    fn kfolds_partition_the_rows() {
+        let n = 103;
+        let mut seen = vec![0; n];
+        for f in 0..5 {
+            let s = Split::kfold(n, 5, f, 7).unwrap();
+            assert_eq!(s.train.len() + s.valid.len(), n);
+            assert!((20..=21).contains(&s.valid.len()), "{}", s.valid.len());
+            for &r in &s.valid {
+                seen[r as usize] += 1;
+            }
+        }
+        assert!(seen.iter().all(|&c| c == 1), "each row in exactly one fold");
+        // Fold 0 of 5 is the notebook's split wherever int(0.2·n) = n/5.
+        let (fold, notebook) = (
+            Split::kfold(100_836, 5, 0, 42).unwrap(),
+            Split::new(100_836, 0.2, 42).unwrap(),
+        );
+        assert_eq!(fold.valid, notebook.valid);
+        assert!(Split::kfold(10, 1, 0, 7).is_err());
+        assert!(Split::kfold(10, 5, 5, 7).is_err());
+    }
+
+    #[test]
+    fn temporal_and_last_k_hold_out_the_latest() {
+        let ts = [50, 10, 40, 20, 30, 60];
+        let s = Split::temporal(&ts, 0.34).unwrap(); // int(2.04) = 2 rows: times 60 and 50
+        assert_eq!(s.valid, vec![0, 5]);
+        let users = [0, 0, 1, 1, 1, 2];
+        let s = Split::last_per_user(&users, &ts, 1).unwrap();
+        // User 0's latest is row 0 (50), user 1's row 2 (40); user 2 has one rating and keeps it.
+        assert_eq!(s.valid, vec![0, 2]);
+        let s = Split::last_per_user(&users, &ts, 5).unwrap();
+        assert_eq!(s.valid, vec![0, 2, 4], "every user keeps one training rating");
+        assert!(Split::temporal(&[], 0.2).is_err());
+        assert!(Split::last_per_user(&users, &ts[..2], 1).is_err());
     }
 
     #[test]

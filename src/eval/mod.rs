@@ -1,0 +1,8 @@
+//! Evaluation as practitioners do it, above the training loop: k-fold
+//! cross-validation in Surprise's protocol ([`cv`]), full-ranking metrics
+//! ([`ranking`]) and a tuner that never looks at the validation rows
+//! ([`tune`]).
+
+pub mod cv;
+pub mod ranking;
+pub mod tune;

@@ -1,0 +1,143 @@
+//! Evaluation: full-ranking metrics against a brute-force ranking written
+//! the plain way, and `mfcuda cv`'s folds and summary.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::{bundled, mfcuda, stderr, stdout};
+use mfcuda::data::split::Split;
+use mfcuda::data::Examples;
+use mfcuda::eval::ranking::{full_ranking, RankingOptions};
+use mfcuda::recipe::{self, Overrides};
+
+#[test]
+fn full_ranking_matches_a_brute_force_ranking_on_ml_latest_small() {
+    let data = bundled();
+    let recipe = recipe::find("dotbias")
+        .unwrap()
+        .with_overrides(&Overrides {
+            epochs: Some(1),
+            ..Default::default()
+        })
+        .unwrap();
+    let report = common::train_on_cpu(&data, recipe);
+    let split = Split::new(data.len(), 0.2, 42).unwrap();
+    let (train, valid) = (
+        Examples::select(&data, &split.train),
+        Examples::select(&data, &split.valid),
+    );
+    let opts = RankingOptions {
+        k: 10,
+        threshold: 4.0,
+    };
+    let got = full_ranking(&report.spec, &report.params, &train, &valid, opts);
+
+    // Brute force: every score from the formula, a full sort, sets for everything.
+    let (f, nu, ni) = (report.spec.factors, data.n_users(), data.n_items());
+    let p = &report.params;
+    let (u, m) = (&p[..nu * f], &p[nu * f..(nu + ni) * f]);
+    let (ub, mb) = (&p[(nu + ni) * f..(nu + ni) * f + nu], &p[(nu + ni) * f + nu..]);
+    let (lo, hi) = report.spec.y_range;
+    let score = |a: usize, i: usize| {
+        let dot: f32 = (0..f).map(|k| u[a * f + k] * m[i * f + k]).sum::<f32>() + ub[a] + mb[i];
+        lo + (hi - lo) / (1.0 + (-dot).exp())
+    };
+    let (mut sums, mut users, mut skipped, mut shown) = ([0.0f64; 4], 0, 0, HashSet::new());
+    for a in 0..nu {
+        let held: Vec<usize> = (0..valid.len())
+            .filter(|&r| valid.users[r] as usize == a)
+            .collect();
+        if held.is_empty() {
+            continue;
+        }
+        let rel: HashSet<u32> = held
+            .iter()
+            .filter(|&&r| valid.ratings[r] >= 4.0)
+            .map(|&r| valid.items[r])
+            .collect();
+        if rel.is_empty() {
+            skipped += 1;
+            continue;
+        }
+        users += 1;
+        let seen: HashSet<u32> = (0..train.len())
+            .filter(|&r| train.users[r] as usize == a)
+            .map(|r| train.items[r])
+            .collect();
+        let mut ranked: Vec<(f32, u32)> = (0..ni as u32)
+            .filter(|i| !seen.contains(i))
+            .map(|i| (score(a, i as usize), i))
+            .collect();
+        ranked.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+        let top: Vec<u32> = ranked.iter().take(10).map(|x| x.1).collect();
+        shown.extend(top.iter().copied());
+        let hits: Vec<bool> = top.iter().map(|i| rel.contains(i)).collect();
+        let n_hits = hits.iter().filter(|&&h| h).count() as f64;
+        let dcg: f64 = hits
+            .iter()
+            .enumerate()
+            .filter(|x| *x.1)
+            .map(|(i, _)| 1.0 / (i as f64 + 2.0).log2())
+            .sum();
+        let ideal = rel.len().min(10);
+        let idcg: f64 = (0..ideal).map(|i| 1.0 / (i as f64 + 2.0).log2()).sum();
+        let mut ap = 0.0;
+        let mut so_far = 0.0;
+        for (i, &h) in hits.iter().enumerate() {
+            if h {
+                so_far += 1.0;
+                ap += so_far / (i + 1) as f64;
+            }
+        }
+        for (s, v) in sums.iter_mut().zip([
+            n_hits / 10.0,
+            n_hits / rel.len() as f64,
+            dcg / idcg,
+            ap / ideal as f64,
+        ]) {
+            *s += v;
+        }
+    }
+    let n = users as f64;
+    assert_eq!((got.users, got.skipped), (users, skipped));
+    for (name, g, w) in [
+        ("precision", got.precision, sums[0] / n),
+        ("recall", got.recall, sums[1] / n),
+        ("ndcg", got.ndcg, sums[2] / n),
+        ("map", got.map, sums[3] / n),
+        ("coverage", got.coverage, shown.len() as f64 / ni as f64),
+    ] {
+        assert!((g - w).abs() < 1e-9, "{name}: {g} vs brute force {w}");
+    }
+    assert!(got.ndcg > 0.0 && got.users > 300, "{got:?}");
+}
+
+#[test]
+fn cv_reports_each_fold_and_their_mean() {
+    let o = mfcuda(&[
+        "cv", "--recipe", "sparse", "--device", "cpu", "--folds", "3", "--epochs", "4", "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let v: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    let folds = v["folds"].as_array().unwrap();
+    assert_eq!(folds.len(), 3);
+    let (mut rmse, mut tested) = (Vec::new(), 0);
+    for f in folds {
+        assert_eq!(
+            f["train_rows"].as_u64().unwrap() + f["test_rows"].as_u64().unwrap(),
+            100_836
+        );
+        tested += f["test_rows"].as_u64().unwrap();
+        let (r, m) = (f["rmse"].as_f64().unwrap(), f["mae"].as_f64().unwrap());
+        assert!(m < r && r > 0.8 && r < 1.0, "{f}");
+        rmse.push(r);
+    }
+    assert_eq!(tested, 100_836, "the folds partition the rows");
+    let mean = rmse.iter().sum::<f64>() / 3.0;
+    let std = (rmse.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / 3.0).sqrt();
+    assert!((v["rmse"][0].as_f64().unwrap() - mean).abs() < 1e-12);
+    assert!((v["rmse"][1].as_f64().unwrap() - std).abs() < 1e-12);
+    assert!(stderr(&o).contains("mean     rmse"), "{}", stderr(&o));
+}
