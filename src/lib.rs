@@ -33,6 +33,9 @@
 //!    prints one step's tensors (`train --trace`); [`trained`] saves a
 //!    trained model and uses it: predictions, recommendations, similar
 //!    movies, biases, plots.
+//! 9. [`eval`] judges trained models as practitioners do: k-fold
+//!    cross-validation (`mfcuda cv`), full-ranking metrics, and a tuner that
+//!    never sees the validation rows (`mfcuda tune`).
 //!
 //! The command line (`src/main.rs` and `src/cli/`) parses and prints; the
 //! library decides.

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::select::create;
 use crate::backend::{BackendInit, Device, GpuOptions};
-use crate::data::split::{Split, NOTEBOOK_SPLIT_SEED, NOTEBOOK_VAL_PCT};
+use crate::data::split::{Split, SplitKind, NOTEBOOK_SPLIT_SEED, NOTEBOOK_VAL_PCT};
 use crate::data::Examples;
 use crate::data::Ratings;
 use crate::error::{Error, Result};
@@ -35,8 +35,9 @@ pub struct TrainConfig {
     pub split_seed: u32,
     /// Fraction of rows held out for validation.
     pub val_pct: f64,
-    /// Other rows to train and validate on (a cross-validation fold, a
-    /// temporal split); `None` is the random split `val_pct`, `split_seed`.
+    /// Which rows to hold out: the notebook's random split, or by time.
+    pub split: SplitKind,
+    /// Rows given outright (a cross-validation fold), instead of `split`.
     pub rows: Option<Split>,
     /// Where to run.
     pub device: Device,
@@ -101,6 +102,8 @@ pub struct TrainReport {
     pub stopped_mid_epoch: Option<(usize, usize)>,
     /// The split's seed.
     pub split_seed: u32,
+    /// Which rows were held out.
+    pub split: SplitKind,
     /// The fraction held out.
     pub val_pct: f64,
     /// Mean rating of the training rows.
@@ -289,7 +292,12 @@ pub fn train(data: &Ratings, cfg: &TrainConfig, obs: &mut dyn Observer) -> Resul
     let recipe = &cfg.recipe;
     let setup = match &cfg.rows {
         Some(split) => Setup::with_split(data, recipe, cfg.seed, split)?,
-        None => Setup::new(data, recipe, cfg.seed, cfg.val_pct, cfg.split_seed)?,
+        None => {
+            let split = cfg
+                .split
+                .split(&data.users, &data.timestamps, cfg.val_pct, cfg.split_seed)?;
+            Setup::with_split(data, recipe, cfg.seed, &split)?
+        }
     };
     let init = setup.init();
     let (mut be, why) = create(cfg.device, init, setup.training, cfg.gpu)?;
@@ -413,6 +421,7 @@ pub fn train(data: &Ratings, cfg: &TrainConfig, obs: &mut dyn Observer) -> Resul
         seconds: start.elapsed().as_secs_f64(),
         interrupted,
         stopped_mid_epoch,
+        split: cfg.split,
         split_seed: cfg.split_seed,
         val_pct: cfg.val_pct,
         global_mean: setup.global_mean,

@@ -141,3 +141,78 @@ fn cv_reports_each_fold_and_their_mean() {
     assert!((v["rmse"][1].as_f64().unwrap() - std).abs() < 1e-12);
     assert!(stderr(&o).contains("mean     rmse"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_temporal_split_is_kept_by_the_saved_model_and_ranked_the_same_from_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.safetensors");
+    let p = path.to_str().unwrap();
+    let o = mfcuda(&[
+        "train",
+        "--recipe",
+        "sparse",
+        "--device",
+        "cpu",
+        "--epochs",
+        "4",
+        "--split",
+        "temporal",
+        "--metrics",
+        "10",
+        "--save",
+        p,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = |text: &str| -> String {
+        let l = text
+            .lines()
+            .find(|l| l.starts_with("ranking"))
+            .unwrap_or_else(|| panic!("{text}"));
+        l.trim_start_matches("ranking")
+            .split(" (")
+            .next()
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let trained = line(&stdout(&o));
+    let m = mfcuda::trained::saved::SavedModel::load(&path).unwrap();
+    assert_eq!(m.split.to_string(), "temporal");
+    // The held-out rows are the latest fifth by timestamp.
+    let data = bundled();
+    let split = mfcuda::trained::explore::model_split(&m, &data).unwrap();
+    let newest_train = split
+        .train
+        .iter()
+        .map(|&r| data.timestamps[r as usize])
+        .max()
+        .unwrap();
+    let oldest_valid = split
+        .valid
+        .iter()
+        .map(|&r| data.timestamps[r as usize])
+        .min()
+        .unwrap();
+    assert!(newest_train <= oldest_valid && split.valid.len() == 20_167);
+    let o = mfcuda(&["predict", "--model", p, "--metrics", "10"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        line(&stderr(&o)),
+        trained,
+        "the same ranking from the saved model"
+    );
+    let rmse = stderr(&o)
+        .lines()
+        .find(|l| l.starts_with("rmse"))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<f64>()
+        .unwrap();
+    assert!(
+        (rmse - m.val_mse.sqrt()).abs() < 5e-4,
+        "{rmse} vs {}",
+        m.val_mse.sqrt()
+    );
+}

@@ -19,7 +19,8 @@ const LAYERS: &[&[&str]] = &[
     &["recipe"],
     &["backend"],
     &["train"],
-    &["tools", "trained", "eval"],
+    &["tools", "trained"],
+    &["eval"],
 ];
 
 /// Inside a layer's folder, files that are above their siblings: only they

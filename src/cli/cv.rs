@@ -3,9 +3,8 @@
 
 use clap::Args;
 use mfcuda::eval::cv::{cross_validate, CvOptions, FoldResult};
-use mfcuda::eval::ranking::RankingOptions;
 
-use super::{emit, say, CliResult, DataArgs, DeviceArgs, RecipeArgs};
+use super::{emit, say, CliResult, DataArgs, DeviceArgs, MetricsArgs, RecipeArgs};
 
 /// The arguments of `mfcuda cv`.
 #[derive(Args)]
@@ -25,12 +24,8 @@ pub struct CvArgs {
     /// Seeds each fold's training.
     #[arg(long, default_value_t = 42)]
     seed: u32,
-    /// Also report full-ranking precision, recall, NDCG and MAP at this k, and coverage.
-    #[arg(long, value_name = "K")]
-    metrics: Option<usize>,
-    /// A held-out rating at least this high is relevant (with --metrics).
-    #[arg(long, default_value_t = 4.0)]
-    threshold: f32,
+    #[command(flatten)]
+    metrics: MetricsArgs,
     /// Print one JSON object as the last line of stdout; the table goes to stderr.
     #[arg(long)]
     json: bool,
@@ -60,13 +55,7 @@ fn fold_line(f: &FoldResult) -> String {
 pub fn run(a: &CvArgs) -> CliResult {
     let (recipe, _) = a.recipe.resolve()?;
     let data = a.data.load()?;
-    let ranking = a.metrics.map(|k| RankingOptions {
-        k,
-        threshold: a.threshold,
-    });
-    if ranking.is_some_and(|r| r.k == 0) {
-        return Err("invalid --metrics: k must be at least 1".to_string().into());
-    }
+    let ranking = a.metrics.options()?;
     let opts = CvOptions {
         folds: a.folds,
         fold_seed: a.fold_seed,

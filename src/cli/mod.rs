@@ -11,6 +11,7 @@ use mfcuda::backend::{Device, GpuOptions};
 use mfcuda::data::cache::{self, LoadReport};
 use mfcuda::data::format::Separator;
 use mfcuda::data::{Columns, Ratings, Source};
+use mfcuda::eval::ranking::RankingOptions;
 use mfcuda::recipe::{self, Overrides, Recipe};
 use mfcuda::trained::explore::Movies;
 use mfcuda::trained::saved::SavedModel;
@@ -200,6 +201,32 @@ impl RecipeArgs {
     pub fn resolve(&self) -> mfcuda::Result<(Recipe, Overrides)> {
         let overrides = self.overrides();
         Ok((recipe::find(&self.recipe)?.with_overrides(&overrides)?, overrides))
+    }
+}
+
+/// Full-ranking metrics on request, shared by `train`, `cv` and `predict`.
+#[derive(Args)]
+pub struct MetricsArgs {
+    /// Also report full-ranking precision, recall, NDCG and MAP at this k, and coverage
+    /// (every item a validation user did not rate in training is ranked).
+    #[arg(long, value_name = "K")]
+    pub metrics: Option<usize>,
+    /// A held-out rating at least this high is relevant (with --metrics).
+    #[arg(long, default_value_t = 4.0)]
+    pub threshold: f32,
+}
+
+impl MetricsArgs {
+    /// The ranking options, when asked for; k must be at least 1.
+    pub fn options(&self) -> mfcuda::Result<Option<RankingOptions>> {
+        match self.metrics {
+            Some(0) => Err(mfcuda::Error::invalid("--metrics", "k must be at least 1")),
+            Some(k) => Ok(Some(RankingOptions {
+                k,
+                threshold: self.threshold,
+            })),
+            None => Ok(None),
+        }
     }
 }
 

@@ -5,10 +5,11 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use mfcuda::data::{self, Source};
+use mfcuda::eval::ranking::model_metrics;
 use mfcuda::trained::explore;
 
 use super::plot::{create_dir, write_joint_plot};
-use super::{emit, CliResult, DataArgs, ModelArgs};
+use super::{emit, CliResult, DataArgs, MetricsArgs, ModelArgs};
 
 /// What to do with an id the model has never seen: the command line's
 /// spelling of [`explore::Unknown`].
@@ -48,12 +49,23 @@ pub struct PredictArgs {
     /// Print raw scores instead of predictions clipped to the rating range.
     #[arg(long)]
     no_clip: bool,
+    /// Ranking metrics of the validation split (not with --pairs).
+    #[command(flatten)]
+    metrics: MetricsArgs,
 }
 
 /// Prints the predictions as CSV (clipped to the rating range unless
 /// `--no-clip`), then their RMSE (and any unknown ids) on stderr.
 pub fn run(a: &PredictArgs) -> CliResult {
     let model = a.model.load()?;
+    let ranking = a.metrics.options()?;
+    if ranking.is_some() && a.pairs.is_some() {
+        return Err(
+            "--metrics ranks the model's validation split; it does not apply to --pairs"
+                .to_string()
+                .into(),
+        );
+    }
     let mut preds = match &a.pairs {
         Some(path) => {
             let reader = data::open(&Source::File(path.clone()), b"")?;
@@ -90,6 +102,9 @@ pub fn run(a: &PredictArgs) -> CliResult {
             preds.iter().filter(|p| p.rating.is_some()).count()
         ),
         None => eprintln!("{} predictions (no ratings to compare with)", preds.len()),
+    }
+    if let Some(opts) = ranking {
+        eprintln!("ranking {}", model_metrics(&model, &a.data.load()?, opts)?.line());
     }
     if unknown > 0 {
         eprintln!(

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
-use mfcuda::data::split::{NOTEBOOK_SPLIT_SEED, NOTEBOOK_VAL_PCT};
+use mfcuda::data::split::{SplitKind, NOTEBOOK_SPLIT_SEED, NOTEBOOK_VAL_PCT};
+use mfcuda::eval::ranking::model_metrics;
 use mfcuda::recipe::{self, Overrides, Recipe};
 use mfcuda::text::count;
 use mfcuda::tools::trace;
@@ -16,7 +17,7 @@ use mfcuda::train::{train, EpochRecord, Observer, Progress, TrainConfig};
 use mfcuda::trained::saved::{self, SavedModel};
 
 use super::plot::write_plots;
-use super::{emit, CliResult, DataArgs, DeviceArgs, RecipeArgs};
+use super::{emit, CliResult, DataArgs, DeviceArgs, MetricsArgs, RecipeArgs};
 
 /// The arguments of `mfcuda train`.
 #[derive(Args)]
@@ -36,6 +37,12 @@ pub struct TrainArgs {
     /// Fraction of rows held out for validation.
     #[arg(long, default_value_t = NOTEBOOK_VAL_PCT, allow_negative_numbers = true)]
     val_pct: f64,
+    /// Which rows to hold out: `random` (the notebook's), `temporal` (the latest --val-pct by
+    /// timestamp) or `last-K` (each user's latest K ratings).
+    #[arg(long, default_value = "random", value_name = "random|temporal|last-K")]
+    split: SplitKind,
+    #[command(flatten)]
+    metrics: MetricsArgs,
     /// Print one JSON object as the last line of stdout; the table goes to stderr.
     #[arg(long)]
     json: bool,
@@ -170,6 +177,7 @@ pub fn run(a: &TrainArgs) -> CliResult {
         seed: a.seed,
         split_seed: a.split_seed,
         val_pct: a.val_pct,
+        split: a.split,
         rows: None,
         device: a.device.device,
         gpu: a.device.gpu(),
@@ -182,7 +190,10 @@ pub fn run(a: &TrainArgs) -> CliResult {
         count(data.len() as u64, "rating"),
         loaded.line()
     ));
-    if let Some(w) = mfcuda::data::split::thin_training_warning(data.len(), a.val_pct) {
+    if let Some(w) = (a.split == SplitKind::Random)
+        .then(|| mfcuda::data::split::thin_training_warning(data.len(), a.val_pct))
+        .flatten()
+    {
         console.say(&format!("warning  {w}"));
     }
     let dups = data.duplicate_pairs();
@@ -247,7 +258,9 @@ pub fn run(a: &TrainArgs) -> CliResult {
         }
     }
     // The notebook's figure applies to the notebook's setup only.
-    if !recipe::is_notebook_setup(a.data.data.is_none(), &overrides, a.val_pct, a.split_seed) {
+    if a.split != SplitKind::Random
+        || !recipe::is_notebook_setup(a.data.data.is_none(), &overrides, a.val_pct, a.split_seed)
+    {
         report.notebook_mse = None;
     }
     let notebook = report
@@ -266,9 +279,23 @@ pub fn run(a: &TrainArgs) -> CliResult {
     } else {
         console.say(&last);
     }
+    let ranking = a
+        .metrics
+        .options()?
+        .map(|o| model_metrics(&model, &data, o))
+        .transpose()?;
+    if let Some(r) = &ranking {
+        console.say(&format!("ranking  {}", r.line()));
+    }
     if a.json {
-        let line = serde_json::to_string(&report).map_err(|e| e.to_string())?;
-        emit(&format!("{line}\n"))?;
+        let mut v = serde_json::to_value(&report).map_err(|e| e.to_string())?;
+        if let (Some(r), Some(obj)) = (&ranking, v.as_object_mut()) {
+            obj.insert(
+                "ranking".into(),
+                serde_json::to_value(r).map_err(|e| e.to_string())?,
+            );
+        }
+        emit(&format!("{v}\n"))?;
     }
     Ok(())
 }

@@ -156,6 +156,65 @@ impl Split {
     }
 }
 
+/// Which rows a run holds out: `--split random|temporal|last[-K]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SplitKind {
+    /// The notebook's: `val_pct` of the rows at random (numpy, `split_seed`).
+    #[default]
+    Random,
+    /// The latest `val_pct` of the rows by timestamp.
+    Temporal,
+    /// Each user's latest `k` ratings.
+    LastPerUser(usize),
+}
+
+impl std::fmt::Display for SplitKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SplitKind::Random => f.write_str("random"),
+            SplitKind::Temporal => f.write_str("temporal"),
+            SplitKind::LastPerUser(k) => write!(f, "last-{k}"),
+        }
+    }
+}
+
+/// As its name (`"temporal"`), in reports.
+impl serde::Serialize for SplitKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl std::str::FromStr for SplitKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<SplitKind, String> {
+        match s {
+            "random" => Ok(SplitKind::Random),
+            "temporal" => Ok(SplitKind::Temporal),
+            "last" => Ok(SplitKind::LastPerUser(1)),
+            _ => match s.strip_prefix("last-").map(str::parse::<usize>) {
+                Some(Ok(k)) if k > 0 => Ok(SplitKind::LastPerUser(k)),
+                _ => Err(format!(
+                    "'{s}': expected random, temporal, last or last-K (K ≥ 1)"
+                )),
+            },
+        }
+    }
+}
+
+impl SplitKind {
+    /// The rows of `users` (and `timestamps`, for the time-based kinds)
+    /// this kind holds out.
+    pub fn split(self, users: &[u32], timestamps: &[i64], val_pct: f64, seed: u32) -> Result<Split> {
+        match self {
+            SplitKind::Random => Split::new(users.len(), val_pct, seed),
+            SplitKind::Temporal => Split::temporal(timestamps, val_pct),
+            SplitKind::LastPerUser(k) => Split::last_per_user(users, timestamps, k),
+        }
+    }
+}
+
 /// Fewer training rows than this, or than this share of the data, make a
 /// split too thin to learn from: [`thin_training_warning`] says so.
 pub const MIN_TRAIN_ROWS: usize = 1000;
@@ -238,6 +297,17 @@ mod tests {
         assert_eq!(s.valid, vec![0, 2, 4], "every user keeps one training rating");
         assert!(Split::temporal(&[], 0.2).is_err());
         assert!(Split::last_per_user(&users, &ts[..2], 1).is_err());
+    }
+
+    #[test]
+    fn split_kinds_read_and_print_back() {
+        for s in ["random", "temporal", "last-1", "last-3"] {
+            assert_eq!(s.parse::<SplitKind>().unwrap().to_string(), s);
+        }
+        assert_eq!("last".parse::<SplitKind>().unwrap(), SplitKind::LastPerUser(1));
+        for bad in ["last-0", "last-x", "time", ""] {
+            assert!(bad.parse::<SplitKind>().is_err(), "{bad}");
+        }
     }
 
     #[test]

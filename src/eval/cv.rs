@@ -122,6 +122,7 @@ pub fn cross_validate(
             seed: opts.seed,
             split_seed: opts.fold_seed,
             val_pct: 1.0 / opts.folds as f64,
+            split: Default::default(),
             rows: Some(split.clone()),
             device: opts.device,
             gpu: opts.gpu,

@@ -1,4 +1,5 @@
-//! Evaluation as practitioners do it, above the training loop: k-fold
+//! Evaluation as practitioners do it, the top layer (it judges trained
+//! models, so it sits above [`crate::trained`]): k-fold
 //! cross-validation in Surprise's protocol ([`cv`]), full-ranking metrics
 //! ([`ranking`]) and a tuner that never looks at the validation rows
 //! ([`tune`]).

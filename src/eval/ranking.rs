@@ -23,8 +23,11 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::data::Examples;
+use crate::data::{Examples, Ratings};
+use crate::error::Result;
 use crate::model::{ModelSpec, Workspace};
+use crate::trained::explore::model_split;
+use crate::trained::saved::SavedModel;
 
 /// The cut-off and the relevance threshold.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -183,6 +186,28 @@ pub fn full_ranking(
         opts,
         t0.elapsed().as_secs_f64(),
     )
+}
+
+/// Full-ranking metrics of a saved model on its own validation rows;
+/// `data` must be the data it was trained on.
+pub fn model_metrics(model: &SavedModel, data: &Ratings, opts: RankingOptions) -> Result<RankingMetrics> {
+    let split = model_split(model, data)?;
+    let (train, valid) = (
+        Examples::select(data, &split.train),
+        Examples::select(data, &split.valid),
+    );
+    Ok(full_ranking(&model.spec, &model.params, &train, &valid, opts))
+}
+
+impl RankingMetrics {
+    /// One line: the metrics, the users they average over, and the time.
+    pub fn line(&self) -> String {
+        let k = self.k;
+        format!(
+            "p@{k} {:.4}  r@{k} {:.4}  ndcg@{k} {:.4}  map@{k} {:.4}  coverage {:.4}  ({} users with a held-out rating ≥ {}, {} without; full ranking in {:.2} s)",
+            self.precision, self.recall, self.ndcg, self.map, self.coverage, self.users, self.threshold, self.skipped, self.seconds
+        )
+    }
 }
 
 /// The means over `lists` (user, top list), with coverage over `n_items`.

@@ -149,7 +149,7 @@ pub fn predict_pairs<R: Read>(
 /// data it was trained on.
 pub fn predict_validation(model: &SavedModel, data: &Ratings) -> Result<Vec<Prediction>> {
     ensure_model_data(model, data)?;
-    let split = Split::new(data.len(), model.val_pct, model.split_seed)?;
+    let split = model_split(model, data)?;
     let rows: Vec<usize> = split.valid.iter().map(|&r| r as usize).collect();
     let users: Vec<u32> = rows.iter().map(|&r| data.users[r]).collect();
     let items: Vec<u32> = rows.iter().map(|&r| data.items[r]).collect();
@@ -165,6 +165,15 @@ pub fn predict_validation(model: &SavedModel, data: &Ratings) -> Result<Vec<Pred
             known: true,
         })
         .collect())
+}
+
+/// The training and validation rows `model` was trained and validated on;
+/// `data` must be the model's.
+pub fn model_split(model: &SavedModel, data: &Ratings) -> Result<Split> {
+    ensure_model_data(model, data)?;
+    model
+        .split
+        .split(&data.users, &data.timestamps, model.val_pct, model.split_seed)
 }
 
 /// Ok when `data` is the data `model` was trained on (the same rows and

@@ -27,6 +27,7 @@ use std::path::Path;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::data::ids::{pack_text, unpack_text};
+use crate::data::split::SplitKind;
 use crate::data::{IdList, IdMap};
 use crate::error::{Error, Result};
 use crate::files::write_atomic;
@@ -57,6 +58,8 @@ pub struct SavedModel {
     pub seed: u32,
     /// The split it was validated on.
     pub split_seed: u32,
+    /// Which rows that split held out.
+    pub split: SplitKind,
     /// Fraction held out.
     pub val_pct: f64,
     /// Mean training rating: the fallback prediction for unknown ids.
@@ -121,6 +124,7 @@ impl SavedModel {
             recipe: report.recipe.clone(),
             seed: report.seed,
             split_seed: report.split_seed,
+            split: report.split,
             val_pct: report.val_pct,
             global_mean: report.global_mean,
             rows: data.len(),
@@ -180,6 +184,7 @@ impl SavedModel {
             ("recipe", self.recipe.clone()),
             ("seed", self.seed.to_string()),
             ("split_seed", self.split_seed.to_string()),
+            ("split", self.split.to_string()),
             ("val_pct", self.val_pct.to_string()),
             ("global_mean", self.global_mean.to_string()),
             ("rows", self.rows.to_string()),
@@ -343,6 +348,11 @@ impl SavedModel {
             recipe: get("recipe")?.clone(),
             seed: num(get("seed")?, "seed", &bad)?,
             split_seed: num(get("split_seed")?, "split_seed", &bad)?,
+            // Files from before the key was written used the random split.
+            split: match meta.get("split") {
+                Some(v) => v.parse().map_err(|e| bad(format!("metadata 'split' = {e}")))?,
+                None => SplitKind::Random,
+            },
             val_pct: n("val_pct")?,
             global_mean: n("global_mean")?,
             rows: num(get("rows")?, "rows", &bad)?,

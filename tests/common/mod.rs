@@ -60,6 +60,7 @@ pub fn notebook_config(recipe: Recipe) -> TrainConfig {
         seed: 42,
         split_seed: 42,
         val_pct: 0.2,
+        split: Default::default(),
         rows: None,
         device: Device::Cpu,
         gpu: Default::default(),
