@@ -9,7 +9,8 @@ use clap::{Parser, Subcommand};
 mod cli;
 
 use cli::{
-    bench, biases, check, cv, plot, predict, recipes, recommend, similar, split, stats, summary, synth, train,
+    bench, biases, check, cv, plot, predict, recipes, recommend, similar, split, stats, summary, synth,
+    train, tune,
 };
 
 /// Matrix factorization on MovieLens: the fastai notebook, reproduced from first principles.
@@ -26,6 +27,8 @@ enum Command {
     Train(train::TrainArgs),
     /// k-fold cross-validation (Surprise's protocol): RMSE and MAE per fold, mean and spread.
     Cv(cv::CvArgs),
+    /// Random or grid search on an inner split of the training rows; the winner scored once.
+    Tune(tune::TuneArgs),
     /// Print the validation row indices, as fastai's get_cv_idxs gives them.
     Split(split::SplitArgs),
     /// Print dataset statistics, top users and movies, and their crosstab.
@@ -56,6 +59,7 @@ fn run(cli: Cli) -> cli::CliResult {
     match cli.command {
         Command::Train(a) => train::run(&a),
         Command::Cv(a) => cv::run(&a),
+        Command::Tune(a) => tune::run(&a),
         Command::Split(a) => split::run(&a),
         Command::Stats(a) => stats::run(&a),
         Command::Check(a) => check::run(&a),

@@ -1,7 +1,7 @@
 //! Recipes: each notebook experiment as plain data (model, optimizer,
 //! schedule), run by the one training loop in [`crate::train`].
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::data::split::{NOTEBOOK_SPLIT_SEED, NOTEBOOK_VAL_PCT};
 use crate::error::{Error, Result};
@@ -159,10 +159,23 @@ pub fn all() -> Vec<Recipe> {
     ]
 }
 
+/// Recipes kept as files (`recipes/*.toml`, compiled in): what `mfcuda
+/// tune` chose, by name. `best` is the ensemble `mfcuda tune --members`
+/// chose from a tuned `sparse` and a tuned `learner`.
+pub const FILES: &[(&str, &str)] = &[("best", include_str!("../recipes/best.toml"))];
+
+/// The recipe file called `name`, if there is one.
+pub fn find_file(name: &str) -> Option<RecipeFile> {
+    FILES.iter().find(|f| f.0 == name).map(|f| {
+        RecipeFile::parse(f.1, &format!("recipes/{name}.toml")).expect("the compiled-in recipe files parse")
+    })
+}
+
 /// The recipe called `name`.
 pub fn find(name: &str) -> Result<Recipe> {
     all().into_iter().find(|r| r.name == name).ok_or_else(|| {
-        let names: Vec<&str> = all().iter().map(|r| r.name).collect();
+        let mut names: Vec<&str> = all().iter().map(|r| r.name).collect();
+        names.extend(FILES.iter().map(|f| f.0));
         Error::invalid(
             "--recipe",
             format!("no recipe '{name}' (choose one of: {})", names.join(", ")),
@@ -173,8 +186,10 @@ pub fn find(name: &str) -> Result<Recipe> {
 /// The longest run a recipe may ask for, in epochs.
 pub const MAX_EPOCHS: usize = 10_000;
 
-/// Command-line changes to a recipe. `None` keeps the recipe's value.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Command-line changes to a recipe. `None` keeps the recipe's value. In a
+/// recipe file ([`RecipeFile`]) they are the `[overrides]` table.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Overrides {
     /// Epochs in all, split across the stages in the recipe's proportions.
     pub epochs: Option<usize>,
@@ -283,6 +298,126 @@ impl Recipe {
     /// Total epochs over all stages.
     pub fn epochs(&self) -> usize {
         self.stages.iter().map(Schedule::epochs).sum()
+    }
+}
+
+/// A recipe as a file: a built-in recipe and the changes to it, in TOML.
+/// `mfcuda tune` writes one for its winner, and `train --recipe-file`
+/// (like `cv` and `tune`) reads it back:
+///
+/// ```toml
+/// base = "sparse"
+/// about = "chosen by mfcuda tune ..."
+///
+/// [overrides]
+/// epochs = 40
+/// lr = 0.01
+/// wd = 0.05
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipeFile {
+    /// The built-in recipe it starts from (empty for an ensemble).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub base: String,
+    /// Where it came from, in words.
+    #[serde(default)]
+    pub about: String,
+    /// What it changes.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub overrides: Overrides,
+    /// An ensemble instead: these recipes, trained alone, their
+    /// predictions averaged (`[[members]]` tables, each a base and its
+    /// overrides).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<RecipeFile>,
+}
+
+fn is_default(o: &Overrides) -> bool {
+    *o == Overrides::default()
+}
+
+impl RecipeFile {
+    /// Reads a recipe file; errors name the file, and the line for bad TOML.
+    pub fn load(path: &std::path::Path) -> Result<RecipeFile> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+            file: name.clone(),
+            source: e,
+        })?;
+        Self::parse(&text, &name)
+    }
+
+    /// Parses a recipe file's text; `name` is used in messages.
+    pub fn parse(text: &str, name: &str) -> Result<RecipeFile> {
+        toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| {
+                text.as_bytes()[..s.start.min(text.len())]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count()
+                    + 1
+            });
+            let msg = e.message().to_string();
+            match line {
+                Some(line) => Error::Line {
+                    file: name.to_string(),
+                    line: line as u64,
+                    msg,
+                },
+                None => Error::File {
+                    file: name.to_string(),
+                    msg,
+                },
+            }
+        })
+    }
+
+    /// The file's text, as `mfcuda tune` writes it.
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string(self).map_err(|e| Error::invalid("recipe file", e.to_string()))
+    }
+
+    /// The recipes of an ensemble file, each with its overrides applied;
+    /// `None` for a single recipe.
+    pub fn ensemble(&self) -> Result<Option<Vec<Recipe>>> {
+        if self.members.is_empty() {
+            return Ok(None);
+        }
+        let recipes = self
+            .members
+            .iter()
+            .map(|m| m.recipe(&Overrides::default()).map(|r| r.0))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(recipes))
+    }
+
+    /// The built-in recipe with the file's overrides applied, and those
+    /// overrides with `more` (command-line flags) laid over them.
+    pub fn recipe(&self, more: &Overrides) -> Result<(Recipe, Overrides)> {
+        if !self.members.is_empty() {
+            return Err(Error::invalid(
+                "--recipe-file",
+                format!(
+                    "it is an ensemble of {} recipes; train it with no other flags, or use one member",
+                    self.members.len()
+                ),
+            ));
+        }
+        let o = &self.overrides;
+        let merged = Overrides {
+            epochs: more
+                .epochs
+                .or(if more.cycles.is_some() { None } else { o.epochs }),
+            cycles: more
+                .cycles
+                .or(if more.epochs.is_some() { None } else { o.cycles }),
+            lr: more.lr.or(o.lr),
+            wd: more.wd.or(o.wd),
+            factors: more.factors.or(o.factors),
+            batch_size: more.batch_size.or(o.batch_size),
+        };
+        Ok((find(&self.base)?.with_overrides(&merged)?, merged))
     }
 }
 
@@ -413,6 +548,70 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("no SGDR stage"), "{e}");
+    }
+
+    #[test]
+    fn recipe_files_read_back_and_name_the_bad_line() {
+        let file = RecipeFile {
+            base: "sparse".into(),
+            about: "a test".into(),
+            overrides: Overrides {
+                epochs: Some(30),
+                lr: Some(0.01),
+                ..Default::default()
+            },
+            members: Vec::new(),
+        };
+        let text = file.to_toml().unwrap();
+        assert_eq!(RecipeFile::parse(&text, "r.toml").unwrap(), file);
+        let (r, o) = file
+            .recipe(&Overrides {
+                lr: Some(0.03),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!((r.epochs(), o.lr), (30, Some(0.03)), "flags win over the file");
+        let e = RecipeFile::parse("base = \"sparse\"\n[overrides]\nlr = \"fast\"\n", "r.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("r.toml: line 3: "), "{e}");
+        let e = RecipeFile::parse("base = \"sparse\"\n[overrides]\nlearning_rate = 1\n", "r.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 3") && e.contains("learning_rate"), "{e}");
+        let two = RecipeFile {
+            about: "an ensemble".into(),
+            members: vec![
+                file.clone(),
+                RecipeFile {
+                    base: "learner".into(),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        let back = RecipeFile::parse(&two.to_toml().unwrap(), "e.toml").unwrap();
+        assert_eq!(back, two);
+        assert_eq!(back.ensemble().unwrap().unwrap().len(), 2);
+        assert!(
+            back.recipe(&Overrides::default()).is_err(),
+            "an ensemble is not one recipe"
+        );
+        let bad_base = RecipeFile::parse("base = \"nope\"\n", "r.toml").unwrap();
+        assert!(bad_base.recipe(&Overrides::default()).is_err());
+    }
+
+    #[test]
+    fn the_recipe_files_parse_and_name_built_in_recipes() {
+        for (name, _) in FILES {
+            let f = find_file(name).unwrap();
+            match f.ensemble().unwrap() {
+                Some(members) => assert!(members.len() >= 2, "{name}"),
+                None => {
+                    f.recipe(&Overrides::default()).unwrap();
+                }
+            }
+        }
     }
 
     #[test]

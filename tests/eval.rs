@@ -216,3 +216,76 @@ fn a_temporal_split_is_kept_by_the_saved_model_and_ranked_the_same_from_it() {
         m.val_mse.sqrt()
     );
 }
+
+#[test]
+fn tune_scores_the_winner_once_and_its_file_trains_to_that_score() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tuned.toml");
+    let o = mfcuda(&[
+        "tune",
+        "--recipe",
+        "sparse",
+        "--device",
+        "cpu",
+        "--lr",
+        "0.01,0.03",
+        "--epochs",
+        "4",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).lines().last().unwrap()).unwrap();
+    let trials = v["trials"].as_array().unwrap();
+    assert_eq!(trials.len(), 2, "a grid of 2 × 1");
+    let inner: Vec<f64> = trials.iter().map(|t| t["inner_rmse"].as_f64().unwrap()).collect();
+    let best = v["best"].as_u64().unwrap() as usize;
+    assert!(inner.iter().all(|&r| r >= inner[best]));
+    assert_eq!(
+        v["inner_rows"][0].as_u64().unwrap() + v["inner_rows"][1].as_u64().unwrap(),
+        80_669
+    );
+    // The written file trains, on the notebook's split, to the score tune printed.
+    let o = mfcuda(&[
+        "train",
+        "--device",
+        "cpu",
+        "--recipe-file",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let t: serde_json::Value = serde_json::from_str(stdout(&o).lines().last().unwrap()).unwrap();
+    assert_eq!(t["val_rmse"].as_f64(), v["val_rmse"].as_f64());
+    assert_eq!(t["epochs"], 4);
+}
+
+#[test]
+fn the_best_recipe_beats_learner_on_the_notebooks_split() {
+    let o = mfcuda(&["train", "--recipe", "best", "--device", "cpu", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).lines().last().unwrap()).unwrap();
+    let (rmse, members) = (v["val_rmse"].as_f64().unwrap(), v["members"].as_array().unwrap());
+    assert_eq!(members.len(), 2);
+    // Each member alone does worse than the average, and the average beats learner's 0.858.
+    for m in members {
+        assert!(m["val_mse"].as_f64().unwrap().sqrt() > rmse, "{m}");
+    }
+    assert!(rmse <= 0.845, "best: validation RMSE {rmse}");
+    let o = mfcuda(&[
+        "train",
+        "--recipe",
+        "best",
+        "--device",
+        "cpu",
+        "--save",
+        "x.safetensors",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("an ensemble trains its members as its file says"),
+        "{}",
+        stderr(&o)
+    );
+}

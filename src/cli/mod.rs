@@ -12,7 +12,7 @@ use mfcuda::data::cache::{self, LoadReport};
 use mfcuda::data::format::Separator;
 use mfcuda::data::{Columns, Ratings, Source};
 use mfcuda::eval::ranking::RankingOptions;
-use mfcuda::recipe::{self, Overrides, Recipe};
+use mfcuda::recipe::{self, Overrides, Recipe, RecipeFile};
 use mfcuda::trained::explore::Movies;
 use mfcuda::trained::saved::SavedModel;
 
@@ -30,6 +30,7 @@ pub mod stats;
 pub mod summary;
 pub mod synth;
 pub mod train;
+pub mod tune;
 
 /// What every subcommand's `run` returns.
 pub type CliResult = Result<(), Error>;
@@ -162,6 +163,10 @@ pub struct RecipeArgs {
     /// Which experiment (see `mfcuda recipes`).
     #[arg(long, default_value = "learner")]
     pub recipe: String,
+    /// A recipe file (TOML: a base recipe and its overrides, as `mfcuda tune` writes); flags
+    /// given beside it win.
+    #[arg(long, value_name = "FILE", conflicts_with = "recipe")]
+    pub recipe_file: Option<PathBuf>,
     /// Epochs in all, split across the recipe's stages in its proportions
     /// (an SGDR stage keeps its cycle lengths; a last cycle that does not fit
     /// is cut short).
@@ -197,10 +202,23 @@ impl RecipeArgs {
         }
     }
 
-    /// The recipe with the flags applied, and the flags.
+    /// The recipe file asked for: `--recipe-file`, or a recipe kept as a
+    /// file (`--recipe best`); `None` for a built-in recipe.
+    pub fn file(&self) -> mfcuda::Result<Option<RecipeFile>> {
+        match &self.recipe_file {
+            Some(path) => Ok(Some(RecipeFile::load(path)?)),
+            None => Ok(recipe::find_file(&self.recipe)),
+        }
+    }
+
+    /// The recipe (built in, or from a file) with the flags applied, and
+    /// all the overrides applied to the built-in recipe.
     pub fn resolve(&self) -> mfcuda::Result<(Recipe, Overrides)> {
         let overrides = self.overrides();
-        Ok((recipe::find(&self.recipe)?.with_overrides(&overrides)?, overrides))
+        match self.file()? {
+            Some(file) => file.recipe(&overrides),
+            None => Ok((recipe::find(&self.recipe)?.with_overrides(&overrides)?, overrides)),
+        }
     }
 }
 

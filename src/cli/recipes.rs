@@ -21,5 +21,10 @@ pub fn run() -> CliResult {
             r.about
         ));
     }
+    for (name, _) in recipe::FILES {
+        if let Some(f) = recipe::find_file(name) {
+            text.push_str(&format!("{name:<width$} (recipes/{name}.toml) {}\n", f.about));
+        }
+    }
     Ok(emit(&text)?)
 }

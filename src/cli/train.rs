@@ -9,6 +9,7 @@ use std::sync::Arc;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use mfcuda::data::split::{SplitKind, NOTEBOOK_SPLIT_SEED, NOTEBOOK_VAL_PCT};
+use mfcuda::eval::ensemble::train_ensemble;
 use mfcuda::eval::ranking::model_metrics;
 use mfcuda::recipe::{self, Overrides, Recipe};
 use mfcuda::text::count;
@@ -154,6 +155,9 @@ impl Observer for Console {
 
 /// Trains the recipe (or traces one step of it) and prints the report.
 pub fn run(a: &TrainArgs) -> CliResult {
+    if let Some(members) = a.recipe.file()?.map(|f| f.ensemble()).transpose()?.flatten() {
+        return run_ensemble(a, &members);
+    }
     let (recipe, overrides) = a.recipe.resolve()?;
     // Refuse an unwritable --save before spending the training time.
     if let Some(path) = &a.save {
@@ -296,6 +300,61 @@ pub fn run(a: &TrainArgs) -> CliResult {
             );
         }
         emit(&format!("{v}\n"))?;
+    }
+    Ok(())
+}
+
+/// Trains an ensemble's members on the run's split and reports each, and
+/// their average (which is not one model, so it cannot be saved or traced).
+fn run_ensemble(a: &TrainArgs, members: &[Recipe]) -> CliResult {
+    if a.recipe.overrides() != Overrides::default() || a.save.is_some() || a.plot.is_some() || a.trace {
+        return Err(
+            "an ensemble trains its members as its file says: --epochs, --lr and the other \
+                    overrides, --save, --plot and --trace do not apply"
+                .to_string()
+                .into(),
+        );
+    }
+    let data = a.data.load()?;
+    let split = a
+        .split
+        .split(&data.users, &data.timestamps, a.val_pct, a.split_seed)?;
+    let console = Console::new(a.json, a.quiet);
+    console.say(&format!(
+        "recipe   an ensemble of {}: their predictions averaged",
+        members.iter().map(|r| r.name).collect::<Vec<_>>().join(" + ")
+    ));
+    let report = train_ensemble(
+        &data,
+        members,
+        &split,
+        a.seed,
+        a.device.device,
+        a.device.gpu(),
+        |m| {
+            console.say(&format!(
+                "member   {:<8} val_mse {:.4}  val_rmse {:.4}  in {:.1} s",
+                m.recipe,
+                m.val_mse,
+                m.val_mse.sqrt(),
+                m.seconds
+            ))
+        },
+    )?;
+    let last = format!(
+        "final    val_mse {:.4}  val_rmse {:.4}  (the average of {} members)",
+        report.val_mse,
+        report.val_rmse,
+        report.members.len()
+    );
+    if a.quiet && !a.json {
+        emit(&format!("{last}\n"))?;
+    } else {
+        console.say(&last);
+    }
+    if a.json {
+        let line = serde_json::to_string(&report).map_err(|e| e.to_string())?;
+        emit(&format!("{line}\n"))?;
     }
     Ok(())
 }

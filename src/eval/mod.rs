@@ -5,5 +5,6 @@
 //! ([`tune`]).
 
 pub mod cv;
+pub mod ensemble;
 pub mod ranking;
 pub mod tune;
