@@ -60,3 +60,15 @@ for shape in ["ml-25m", "netflix"]:
         print(f"  {shape:<8} {storage:<5} {best['updates_per_s'] / 1e9:5.2f} G updates/s ({best['variant']}, rmse {best['rmse']:.4f}); "
               f"target >= {target / 1e9:.0f} G/s: {'met' if ok else 'MISSED'}")
 PY
+echo
+echo "=== issue #17's target: full-ranking NDCG@10 at ml-25m's size (25M synthetic ratings, planted factors) in < 10 s"
+gpu-bin/mfcuda bench --ranking --device cuda --json > "$out/mfcuda-ranking.jsonl" || { echo "mfcuda bench --ranking failed"; exit 1; }
+python3 - "$out/mfcuda-ranking.jsonl" <<'PY'
+import json, sys
+rep = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+full, cpu = rep["full"], rep.get("cpu_sample")
+print(f"  all {full['users']} users on {full['device']}: {full['seconds']:.2f} s, ndcg@10 {full['ndcg']:.4f}; "
+      f"target < 10 s: {'met' if full['seconds'] < 10 else 'MISSED'}")
+if cpu:
+    print(f"  CPU sample: {cpu['users']} users in {cpu['seconds']:.2f} s ({cpu['users'] / cpu['seconds']:.0f} users/s)")
+PY

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine, from the repository root, after scripts/gpu-check.sh filled gpu-bin/.
 # Prints everything in one go. Sections, all by default, or name some:
-#   bash gpu-bin/run.sh [checks] [recipes] [faults] [bench] [latency] [scale] [sparse] [sanitize]
+#   bash gpu-bin/run.sh [checks] [recipes] [faults] [bench] [latency] [scale] [sparse] [ranking] [sanitize]
 # Each step prints the seconds since the start, so the next run can size its loan by section.
 # checks: the card, mfcuda check, the GPU tests.
 # recipes: the notebook's four recipes on the GPU, by default (one kernel an epoch) and --op-by-op, and the two
@@ -15,6 +15,8 @@
 #   variants side by side).
 # sparse (issue #15): train --recipe sparse end to end on a 25M-rating file, against the run kernel's
 #   time from the scale section (target: within 2x), and ncu of the run kernel at that full shape.
+# ranking (issue #17): bench --ranking (full-ranking NDCG@10 over 25M synthetic ratings, target < 10 s),
+#   then train --metrics 10 and cv --metrics 10 on the card against the CPU's figures.
 # sanitize: compute-sanitizer memcheck over mfcuda check and one epoch (per stage) of every
 #   recipe; racecheck and initcheck over mfcuda check, which launches every kernel.
 # JSON results go to $OUT (or gpu-bin/out).
@@ -22,7 +24,7 @@ set -u
 out=${OUT:-gpu-bin/out}
 mkdir -p "$out"
 bin=gpu-bin
-sections=${*:-checks recipes faults bench latency scale sparse sanitize}
+sections=${*:-checks recipes faults bench latency scale sparse ranking sanitize}
 failed=()
 step() { printf '\n=== %s  (at %d s)\n' "$*" "$SECONDS"; }
 run() { # name, command...: runs it, remembers a failure
@@ -178,6 +180,17 @@ PY
         echo "ncu not found: no profile"
     fi
     rm -f "$out/ml25m.csv" "$out/ml25m.csv.mfcache"
+fi
+
+if has ranking; then
+    step "mfcuda bench --ranking (ml-25m's shape, planted factors; target < 10 s)"
+    run "bench --ranking" bash -c "set -o pipefail; '$bin/mfcuda' bench --ranking --device cuda --json | tee '$out/ranking.jsonl' | grep -v '^{'"
+    step "train --recipe sparse --metrics 10 on the card and on the CPU, side by side (Hogwild makes the models differ a little)"
+    for d in cuda cpu; do
+        run "train --metrics ($d)" bash -c "set -o pipefail; '$bin/mfcuda' train --recipe sparse --device $d --metrics 10 | grep -E '^(ranking|final)'"
+    done
+    step "cv --recipe sparse --metrics 10 on the card"
+    run "cv --metrics" "$bin/mfcuda" cv --recipe sparse --device cuda --metrics 10
 fi
 
 if has sanitize; then

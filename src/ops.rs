@@ -414,5 +414,7 @@ pub fn dropout_backward(dout: &mut [f32], p: f32, seed: u64, step: u64, layer: D
 
 // ---------------------------------------------------------------- sparse SGD
 
+mod ranking;
 mod sparse;
+pub use ranking::*;
 pub use sparse::*;

@@ -38,11 +38,8 @@ fn full_ranking_matches_a_brute_force_ranking_on_ml_latest_small() {
     let p = &report.params;
     let (u, m) = (&p[..nu * f], &p[nu * f..(nu + ni) * f]);
     let (ub, mb) = (&p[(nu + ni) * f..(nu + ni) * f + nu], &p[(nu + ni) * f + nu..]);
-    let (lo, hi) = report.spec.y_range;
-    let score = |a: usize, i: usize| {
-        let dot: f32 = (0..f).map(|k| u[a * f + k] * m[i * f + k]).sum::<f32>() + ub[a] + mb[i];
-        lo + (hi - lo) / (1.0 + (-dot).exp())
-    };
+    // MF models rank by the raw score (the sigmoid range keeps its order).
+    let score = |a: usize, i: usize| (0..f).map(|k| u[a * f + k] * m[i * f + k]).sum::<f32>() + ub[a] + mb[i];
     let (mut sums, mut users, mut skipped, mut shown) = ([0.0f64; 4], 0, 0, HashSet::new());
     for a in 0..nu {
         let held: Vec<usize> = (0..valid.len())

@@ -104,7 +104,11 @@ pub fn run(a: &PredictArgs) -> CliResult {
         None => eprintln!("{} predictions (no ratings to compare with)", preds.len()),
     }
     if let Some(opts) = ranking {
-        eprintln!("ranking {}", model_metrics(&model, &a.data.load()?, opts)?.line());
+        let device = mfcuda::backend::Device::Cpu;
+        eprintln!(
+            "ranking {}",
+            model_metrics(&model, &a.data.load()?, opts, device)?.line()
+        );
     }
     if unknown > 0 {
         eprintln!(

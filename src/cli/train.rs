@@ -286,7 +286,7 @@ pub fn run(a: &TrainArgs) -> CliResult {
     let ranking = a
         .metrics
         .options()?
-        .map(|o| model_metrics(&model, &data, o))
+        .map(|o| model_metrics(&model, &data, o, a.device.device))
         .transpose()?;
     if let Some(r) = &ranking {
         console.say(&format!("ranking  {}", r.line()));

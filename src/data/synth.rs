@@ -148,22 +148,36 @@ pub fn write_csv(spec: &SynthSpec, out: &mut dyn Write, mut progress: impl FnMut
 /// index `u − 1` and item `i` at `i − 1`, and ratings rounded to f32 rather
 /// than to three decimals. For benchmarks at sizes where a CSV would only
 /// cost time.
-pub fn examples(spec: &SynthSpec, mut progress: impl FnMut(usize)) -> Result<Examples> {
-    let mut generator = Generator::new(spec)?;
-    let mut out = Examples {
-        users: Vec::with_capacity(spec.ratings),
-        items: Vec::with_capacity(spec.ratings),
-        ratings: Vec::with_capacity(spec.ratings),
-    };
-    for row in 0..spec.ratings {
-        let (u, i, r) = generator.next_rating();
-        out.users.push(u);
-        out.items.push(i);
-        out.ratings.push(r as f32);
-        if row % (1 << 20) == 0 {
-            progress(row);
-        }
+pub fn examples(spec: &SynthSpec, progress: impl FnMut(usize)) -> Result<Examples> {
+    Ok(Generator::new(spec)?.draw_all(progress))
+}
+
+impl Generator {
+    /// The planted model: `p (users, rank)`, `q (items, rank)`, the user
+    /// biases and the item biases.
+    pub fn planted(&self) -> [&[f32]; 4] {
+        [&self.p, &self.q, &self.bu, &self.bi]
     }
-    progress(spec.ratings);
-    Ok(out)
+
+    /// Draws every rating of the spec (what [`examples`] returns), calling
+    /// `progress(rows)` now and then.
+    pub fn draw_all(&mut self, mut progress: impl FnMut(usize)) -> Examples {
+        let n = self.spec.ratings;
+        let mut out = Examples {
+            users: Vec::with_capacity(n),
+            items: Vec::with_capacity(n),
+            ratings: Vec::with_capacity(n),
+        };
+        for row in 0..n {
+            let (u, i, r) = self.next_rating();
+            out.users.push(u);
+            out.items.push(i);
+            out.ratings.push(r as f32);
+            if row % (1 << 20) == 0 {
+                progress(row);
+            }
+        }
+        progress(n);
+        out
+    }
 }

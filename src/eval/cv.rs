@@ -14,7 +14,7 @@ use crate::backend::{Device, GpuOptions};
 use crate::data::split::Split;
 use crate::data::{Examples, Ratings};
 use crate::error::Result;
-use crate::eval::ranking::{full_ranking, RankingMetrics, RankingOptions};
+use crate::eval::ranking::{full_ranking_on, RankingMetrics, RankingOptions};
 use crate::model::{ModelSpec, Workspace};
 use crate::recipe::Recipe;
 use crate::train::{train, Silent, TrainConfig};
@@ -134,10 +134,20 @@ pub fn cross_validate(
         let test = Examples::select(data, &split.valid);
         let (rmse, mae) = rmse_mae(&report.spec, &report.params, &test);
         let test_seconds = t1.elapsed().as_secs_f64();
-        let ranking = opts.ranking.map(|r| {
-            let train_rows = Examples::select(data, &split.train);
-            full_ranking(&report.spec, &report.params, &train_rows, &test, r)
-        });
+        let ranking = match opts.ranking {
+            Some(r) => {
+                let train_rows = Examples::select(data, &split.train);
+                Some(full_ranking_on(
+                    opts.device,
+                    &report.spec,
+                    &report.params,
+                    &train_rows,
+                    &test,
+                    r,
+                )?)
+            }
+            None => None,
+        };
         let result = FoldResult {
             fold,
             train_rows: split.train.len(),

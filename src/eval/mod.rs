@@ -7,4 +7,5 @@
 pub mod cv;
 pub mod ensemble;
 pub mod ranking;
+pub mod ranking_bench;
 pub mod tune;

@@ -15,17 +15,22 @@
 //! - coverage is the share of all items that appear in at least one
 //!   user's top k.
 //!
-//! [`full_ranking`] scores with the model's own forward pass, on the CPU,
-//! on every core. It is the twin of the GPU's batched scoring and top-k.
+//! [`full_ranking`] ranks on every core of the CPU; [`full_ranking_on`]
+//! ranks an MF model on a GPU (`kernels/ranking.cu`, whose twin is
+//! [`crate::ops::score_topk`]).
 
 use std::collections::HashSet;
 use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::backend::cuda::ranking::RankTables;
+use crate::backend::select::{choose, Needs};
+use crate::backend::Device;
 use crate::data::{Examples, Ratings};
 use crate::error::Result;
-use crate::model::{ModelSpec, Workspace};
+use crate::model::{ModelKind, ModelSpec, Workspace};
+use crate::ops;
 use crate::trained::explore::model_split;
 use crate::trained::saved::SavedModel;
 
@@ -48,7 +53,7 @@ impl Default for RankingOptions {
 }
 
 /// The metrics over every evaluated user.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RankingMetrics {
     /// The cut-off.
     pub k: usize,
@@ -70,6 +75,8 @@ pub struct RankingMetrics {
     pub coverage: f64,
     /// Wall seconds of the scoring and ranking.
     pub seconds: f64,
+    /// Where it ran.
+    pub device: String,
 }
 
 /// One user's precision, recall, NDCG and AP at `k`, given the user's top
@@ -134,8 +141,59 @@ pub fn relevant_items(valid: &Examples, n_users: usize, threshold: f32) -> (Vec<
     (users, rel)
 }
 
+/// The tables an MF model ranks by: `u`, `m` and, where it has them, `ub`
+/// and `mb` (empty otherwise); `None` for the net, which ranks through its
+/// forward pass.
+pub fn mf_tables<'a>(spec: &ModelSpec, params: &'a [f32]) -> Option<[&'a [f32]; 4]> {
+    if spec.kind == ModelKind::Net {
+        return None;
+    }
+    let tensors = spec.tensors();
+    let get = |name: &str| {
+        tensors
+            .iter()
+            .find(|t| t.name == name)
+            .map_or(&[][..], |t| &params[t.range()])
+    };
+    Some([get("u"), get("m"), get("ub"), get("mb")])
+}
+
+/// Who is ranked: every user with a held-out rating ≥ the threshold, the
+/// items each rated in training (CSR, sorted), and the relevant items.
+struct Ranked {
+    users: Vec<u32>,
+    seen_ptr: Vec<u32>,
+    seen: Vec<u32>,
+    rel: Vec<Vec<u32>>,
+    validation_users: usize,
+}
+
+fn ranked(spec: &ModelSpec, train: &Examples, valid: &Examples, threshold: f32) -> Ranked {
+    let by_user = items_by_user(train, spec.n_users, |_| true);
+    let (all, rel) = relevant_items(valid, spec.n_users, threshold);
+    let users: Vec<u32> = all
+        .iter()
+        .copied()
+        .filter(|&u| !rel[u as usize].is_empty())
+        .collect();
+    let (mut seen_ptr, mut seen) = (vec![0u32], Vec::new());
+    for &u in &users {
+        seen.extend_from_slice(&by_user[u as usize]);
+        seen_ptr.push(seen.len() as u32);
+    }
+    Ranked {
+        users,
+        seen_ptr,
+        seen,
+        rel,
+        validation_users: all.len(),
+    }
+}
+
 /// Full-ranking metrics of the model `spec`, `params`, trained on `train`
-/// and judged on `valid`, on every core of the CPU.
+/// and judged on `valid`, on every core of the CPU. MF models rank by the
+/// raw score `u·m + ub + mb` ([`crate::ops::score_topk`]; the sigmoid range
+/// is monotone, so it keeps the order); the net by its prediction.
 pub fn full_ranking(
     spec: &ModelSpec,
     params: &[f32],
@@ -144,33 +202,16 @@ pub fn full_ranking(
     opts: RankingOptions,
 ) -> RankingMetrics {
     let t0 = Instant::now();
-    let seen = items_by_user(train, spec.n_users, |_| true);
-    let (users, rel) = relevant_items(valid, spec.n_users, opts.threshold);
-    let evaluated: Vec<u32> = users
-        .iter()
-        .copied()
-        .filter(|&u| !rel[u as usize].is_empty())
-        .collect();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(evaluated.len().max(1));
-    let per = evaluated.len().div_ceil(threads.max(1)).max(1);
+    let r = ranked(spec, train, valid, opts.threshold);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per = r.users.len().div_ceil(threads).max(1);
     let lists: Vec<(u32, Vec<u32>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = evaluated
-            .chunks(per)
-            .map(|chunk| {
-                let seen = &seen;
-                s.spawn(move || {
-                    let items: Vec<u32> = (0..spec.n_items as u32).collect();
-                    let mut ws = Workspace::default();
-                    chunk
-                        .iter()
-                        .map(|&u| {
-                            spec.forward(params, &vec![u; items.len()], &items, &mut ws, None);
-                            (u, top_k(&ws.pred, &seen[u as usize], opts.k))
-                        })
-                        .collect::<Vec<_>>()
-                })
+        let handles: Vec<_> = (0..r.users.len())
+            .step_by(per)
+            .map(|start| {
+                let end = (start + per).min(r.users.len());
+                let r = &r;
+                s.spawn(move || top_lists(spec, params, r, start, end, opts.k))
             })
             .collect();
         handles
@@ -178,25 +219,130 @@ pub fn full_ranking(
             .flat_map(|h| h.join().expect("a ranking thread panicked"))
             .collect()
     });
-    summarise(
+    let mut m = summarise(
         &lists,
-        &rel,
-        users.len(),
+        &r.rel,
+        r.validation_users,
         spec.n_items,
         opts,
         t0.elapsed().as_secs_f64(),
-    )
+    );
+    m.device = format!("cpu ({threads} threads)");
+    m
 }
 
-/// Full-ranking metrics of a saved model on its own validation rows;
-/// `data` must be the data it was trained on.
-pub fn model_metrics(model: &SavedModel, data: &Ratings, opts: RankingOptions) -> Result<RankingMetrics> {
+/// The top lists of users `start..end` of `r`, on this thread.
+fn top_lists(
+    spec: &ModelSpec,
+    params: &[f32],
+    r: &Ranked,
+    start: usize,
+    end: usize,
+    k: usize,
+) -> Vec<(u32, Vec<u32>)> {
+    let users = &r.users[start..end];
+    match mf_tables(spec, params) {
+        Some([u, m, ub, mb]) => {
+            let (mut items, mut scores) = (vec![0u32; users.len() * k], vec![0f32; users.len() * k]);
+            ops::score_topk(
+                &mut items,
+                &mut scores,
+                u,
+                m,
+                ub,
+                mb,
+                users,
+                &r.seen_ptr[start..=end],
+                &r.seen,
+                spec.factors,
+                k,
+            );
+            lists_of(users, &items, k)
+        }
+        None => {
+            let all: Vec<u32> = (0..spec.n_items as u32).collect();
+            let mut ws = Workspace::default();
+            users
+                .iter()
+                .enumerate()
+                .map(|(j, &u)| {
+                    spec.forward(params, &vec![u; all.len()], &all, &mut ws, None);
+                    let seen = &r.seen[r.seen_ptr[start + j] as usize..r.seen_ptr[start + j + 1] as usize];
+                    (u, top_k(&ws.pred, seen, k))
+                })
+                .collect()
+        }
+    }
+}
+
+/// (user, its list without the padding) from (B, k) items.
+fn lists_of(users: &[u32], items: &[u32], k: usize) -> Vec<(u32, Vec<u32>)> {
+    users
+        .iter()
+        .zip(items.chunks(k.max(1)))
+        .map(|(&u, top)| (u, top.iter().copied().filter(|&i| i != ops::NO_ITEM).collect()))
+        .collect()
+}
+
+/// [`full_ranking`] on the device the rule picks for `device`: an MF model
+/// is scored and ranked on a GPU by `kernels/ranking.cu` (in batches of
+/// 65,536 users), the net and the CPU as [`full_ranking`].
+pub fn full_ranking_on(
+    device: Device,
+    spec: &ModelSpec,
+    params: &[f32],
+    train: &Examples,
+    valid: &Examples,
+    opts: RankingOptions,
+) -> Result<RankingMetrics> {
+    let needs = Needs {
+        gpu_only: None,
+        gpu_refused: (spec.kind == ModelKind::Net).then(|| "the net ranks on the CPU".to_string()),
+    };
+    let Some(gpu) = choose(device, &needs)?.into_gpu() else {
+        return Ok(full_ranking(spec, params, train, valid, opts));
+    };
+    let t0 = Instant::now();
+    let r = ranked(spec, train, valid, opts.threshold);
+    let [u, m, ub, mb] = mf_tables(spec, params).expect("not the net");
+    let (u_dev, m_dev) = (gpu.upload(u)?, gpu.upload(m)?);
+    let (ub_dev, mb_dev) = (gpu.upload(ub)?, gpu.upload(mb)?);
+    let tables = RankTables {
+        u: u_dev.slice(..),
+        m: m_dev.slice(..),
+        ub: (!ub.is_empty()).then(|| ub_dev.slice(..)),
+        mb: (!mb.is_empty()).then(|| mb_dev.slice(..)),
+        n_items: spec.n_items,
+        f: spec.factors,
+    };
+    let (items, _) = gpu.rank_all(&tables, &r.users, &r.seen_ptr, &r.seen, opts.k, 1 << 16)?;
+    let lists = lists_of(&r.users, &items, opts.k);
+    let mut metrics = summarise(
+        &lists,
+        &r.rel,
+        r.validation_users,
+        spec.n_items,
+        opts,
+        t0.elapsed().as_secs_f64(),
+    );
+    metrics.device = gpu.description.clone();
+    Ok(metrics)
+}
+
+/// Full-ranking metrics of a saved model on its own validation rows, on
+/// `device` ([`full_ranking_on`]); `data` must be the data it was trained on.
+pub fn model_metrics(
+    model: &SavedModel,
+    data: &Ratings,
+    opts: RankingOptions,
+    device: Device,
+) -> Result<RankingMetrics> {
     let split = model_split(model, data)?;
     let (train, valid) = (
         Examples::select(data, &split.train),
         Examples::select(data, &split.valid),
     );
-    Ok(full_ranking(&model.spec, &model.params, &train, &valid, opts))
+    full_ranking_on(device, &model.spec, &model.params, &train, &valid, opts)
 }
 
 impl RankingMetrics {
@@ -204,8 +350,8 @@ impl RankingMetrics {
     pub fn line(&self) -> String {
         let k = self.k;
         format!(
-            "p@{k} {:.4}  r@{k} {:.4}  ndcg@{k} {:.4}  map@{k} {:.4}  coverage {:.4}  ({} users with a held-out rating ≥ {}, {} without; full ranking in {:.2} s)",
-            self.precision, self.recall, self.ndcg, self.map, self.coverage, self.users, self.threshold, self.skipped, self.seconds
+            "p@{k} {:.4}  r@{k} {:.4}  ndcg@{k} {:.4}  map@{k} {:.4}  coverage {:.4}  ({} users with a held-out rating ≥ {}, {} without; full ranking in {:.2} s on {})",
+            self.precision, self.recall, self.ndcg, self.map, self.coverage, self.users, self.threshold, self.skipped, self.seconds, self.device
         )
     }
 }
@@ -240,6 +386,7 @@ pub fn summarise(
         map: sums[3] / n,
         coverage: shown.len() as f64 / n_items.max(1) as f64,
         seconds,
+        device: String::new(),
     }
 }
 

@@ -165,6 +165,7 @@ kernels! {
     mf_predict_f32 in "sparse",
     mf_predict_bf16 in "sparse",
     group_mean in "sparse",
+    score_topk in "ranking",
 }
 
 /// An open GPU: context, stream and loaded kernels.

@@ -51,6 +51,7 @@ mod kernels;
 mod kernels_sparse;
 pub mod lazy;
 pub mod optim;
+pub mod ranking;
 
 pub use dense::CudaBackend;
 pub(crate) use dense::DeviceExamples;

@@ -21,6 +21,7 @@ pub use crate::tools::cases::{BATCHES, FACTORS, PARAM_COUNTS};
 mod fused;
 mod net;
 pub mod parity;
+mod ranking;
 mod sparse;
 
 pub use parity::{lazy_parity, sparse_parity, sparse_runs_parity, step_parity, STEP_PARITY};
@@ -101,6 +102,7 @@ pub fn kernel_checks(gpu: &Gpu, mut on_row: impl FnMut(&CheckRow)) -> Result<Vec
     sparse::checks::<f32>(gpu, &mut rng, &mut push)?;
     sparse::checks::<half::bf16>(gpu, &mut rng, &mut push)?;
     sparse::group_mean_checks(gpu, &mut rng, &mut push)?;
+    ranking::checks(gpu, &mut rng, &mut push)?;
     Ok(rows)
 }
 

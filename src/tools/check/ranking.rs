@@ -1,0 +1,87 @@
+//! `mfcuda check`: `score_topk` against `ops::score_topk`, to the bit.
+
+use crate::backend::cuda::ranking::RankTables;
+use crate::backend::cuda::Gpu;
+use crate::compare::Comparison;
+use crate::error::Result;
+use crate::ops;
+use crate::rng::Mt19937;
+use crate::tools::cases::{compare_all, uniform, widen};
+
+/// Users with random seen lists (some empty, one holding all but three
+/// items, so that its list is padded), at several widths and cut-offs,
+/// with and without biases. Scores and items must agree exactly: both sum
+/// in factor order with one rounding per operation, and the order of
+/// (score, item) is total.
+pub(super) fn checks(
+    gpu: &Gpu,
+    rng: &mut Mt19937,
+    push: &mut impl FnMut(&str, String, Comparison),
+) -> Result<()> {
+    let (n_users, n_items) = (40usize, 3000usize);
+    for (f, k, biases) in [(1, 1, false), (10, 10, true), (50, 32, true), (64, 7, false)] {
+        let (u, m) = (
+            uniform(rng, n_users * f, -1.0, 1.0),
+            uniform(rng, n_items * f, -1.0, 1.0),
+        );
+        let (ub, mb) = if biases {
+            (uniform(rng, n_users, -0.5, 0.5), uniform(rng, n_items, -0.5, 0.5))
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let users: Vec<u32> = (0..n_users as u32).rev().collect();
+        let (mut seen_ptr, mut seen) = (vec![0u32], Vec::new());
+        for b in 0..n_users {
+            let mut s: Vec<u32> = match b {
+                0 => Vec::new(),
+                1 => (3..n_items as u32).collect(),
+                _ => (0..rng.interval(200) as usize)
+                    .map(|_| rng.interval(n_items as u32 - 1))
+                    .collect(),
+            };
+            s.sort_unstable();
+            s.dedup();
+            seen.extend(s);
+            seen_ptr.push(seen.len() as u32);
+        }
+        let (mut want_i, mut want_s) = (vec![0u32; n_users * k], vec![0f32; n_users * k]);
+        ops::score_topk(
+            &mut want_i,
+            &mut want_s,
+            &u,
+            &m,
+            &ub,
+            &mb,
+            &users,
+            &seen_ptr,
+            &seen,
+            f,
+            k,
+        );
+        let (u_dev, m_dev) = (gpu.upload(&u)?, gpu.upload(&m)?);
+        let (ub_dev, mb_dev) = (gpu.upload(&ub)?, gpu.upload(&mb)?);
+        let tables = RankTables {
+            u: u_dev.slice(..),
+            m: m_dev.slice(..),
+            ub: biases.then(|| ub_dev.slice(..)),
+            mb: biases.then(|| mb_dev.slice(..)),
+            n_items,
+            f,
+        };
+        // Batches of 16 users, so that the batching is checked too.
+        let (got_i, got_s) = gpu.rank_all(&tables, &users, &seen_ptr, &seen, k, 16)?;
+        let finite = |v: &[f32]| -> Vec<f64> { widen(v).into_iter().map(|x| x.max(-1e30)).collect() };
+        let cmp = compare_all(
+            &[(widen(&got_i), widen(&want_i)), (finite(&got_s), finite(&want_s))],
+            0.0,
+            0.0,
+        );
+        let bias = if biases { "+bias" } else { "" };
+        push(
+            "score_topk",
+            format!("U={n_users} I={n_items} F={f} k={k}{bias}"),
+            cmp,
+        );
+    }
+    Ok(())
+}
