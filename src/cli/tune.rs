@@ -75,6 +75,23 @@ fn options(a: &TuneArgs) -> TuneOptions {
     }
 }
 
+/// Writes the winner to `--out`, if given, saying where it came from.
+fn write_winner(a: &TuneArgs, winner: &RecipeFile, about: String) -> CliResult {
+    if let Some(path) = &a.out {
+        let text = RecipeFile {
+            about,
+            ..winner.clone()
+        }
+        .to_toml()?;
+        mfcuda::files::write_atomic(path, |f| f.write_all(text.as_bytes()))?;
+        say(
+            a.json,
+            &format!("wrote    {} (train --recipe-file {0})", path.display()),
+        );
+    }
+    Ok(())
+}
+
 fn show(v: Option<impl std::fmt::Display>) -> String {
     v.map_or("-".into(), |v| v.to_string())
 }
@@ -130,22 +147,14 @@ fn run_members(a: &TuneArgs, opts: &TuneOptions) -> CliResult {
             choice.val_rmse * choice.val_rmse
         ),
     );
-    if let Some(path) = &a.out {
-        let mut file = choice.file.clone();
-        file.about = format!(
-            "chosen by mfcuda tune --members among {} candidates on an inner split (inner RMSE {:.4}); \
-             validation RMSE {:.4}, scored once",
-            choice.candidates.len(),
-            best.inner_rmse,
-            choice.val_rmse
-        );
-        let text = file.to_toml()?;
-        mfcuda::files::write_atomic(path, |f| f.write_all(text.as_bytes()))?;
-        say(
-            json,
-            &format!("wrote    {} (train --recipe-file {0})", path.display()),
-        );
-    }
+    let about = format!(
+        "chosen by mfcuda tune --members among {} candidates on an inner split (inner RMSE {:.4}); \
+         validation RMSE {:.4}, scored once",
+        choice.candidates.len(),
+        best.inner_rmse,
+        choice.val_rmse
+    );
+    write_winner(a, &choice.file, about)?;
     if json {
         let line = serde_json::to_string(&choice).map_err(|e| e.to_string())?;
         emit(&format!("{line}\n"))?;
@@ -213,21 +222,13 @@ pub fn run(a: &TuneArgs) -> CliResult {
             report.val_rmse * report.val_rmse
         ),
     );
-    if let Some(path) = &a.out {
-        let mut file = report.file.clone();
-        file.about = format!(
-            "chosen by mfcuda tune from {} trials on an inner split (inner RMSE {:.4}); validation RMSE {:.4}, scored once",
-            report.trials.len(),
-            best.inner_rmse,
-            report.val_rmse
-        );
-        let text = file.to_toml()?;
-        mfcuda::files::write_atomic(path, |f| f.write_all(text.as_bytes()))?;
-        say(
-            json,
-            &format!("wrote    {} (train --recipe-file {0})", path.display()),
-        );
-    }
+    let about = format!(
+        "chosen by mfcuda tune from {} trials on an inner split (inner RMSE {:.4}); validation RMSE {:.4}, scored once",
+        report.trials.len(),
+        best.inner_rmse,
+        report.val_rmse
+    );
+    write_winner(a, &report.file, about)?;
     if json {
         let line = serde_json::to_string(&report).map_err(|e| e.to_string())?;
         emit(&format!("{line}\n"))?;

@@ -15,7 +15,7 @@ use crate::data::split::Split;
 use crate::data::{Examples, Ratings};
 use crate::error::Result;
 use crate::eval::ranking::{full_ranking_on, RankingMetrics, RankingOptions};
-use crate::model::{ModelSpec, Workspace};
+use crate::model::ModelSpec;
 use crate::recipe::Recipe;
 use crate::train::{train, Silent, TrainConfig};
 
@@ -87,21 +87,14 @@ pub fn mean_std(v: &[f64]) -> (f64, f64) {
 pub fn rmse_mae(spec: &ModelSpec, params: &[f32], rows: &Examples) -> (f64, f64) {
     let (lo, hi) = spec.y_range;
     let (mut sq, mut abs) = (0.0f64, 0.0f64);
-    let mut ws = Workspace::default();
-    for start in (0..rows.len()).step_by(4096) {
-        let end = (start + 4096).min(rows.len());
-        spec.forward(
-            params,
-            &rows.users[start..end],
-            &rows.items[start..end],
-            &mut ws,
-            None,
-        );
-        for (p, &y) in ws.pred.iter().zip(&rows.ratings[start..end]) {
-            let e = p.clamp(lo, hi) as f64 - y as f64;
-            sq += e * e;
-            abs += e.abs();
-        }
+    for (p, &y) in spec
+        .predict(params, &rows.users, &rows.items)
+        .iter()
+        .zip(&rows.ratings)
+    {
+        let e = p.clamp(lo, hi) as f64 - y as f64;
+        sq += e * e;
+        abs += e.abs();
     }
     let n = rows.len().max(1) as f64;
     ((sq / n).sqrt(), abs / n)

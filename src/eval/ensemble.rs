@@ -14,7 +14,6 @@ use crate::backend::{Device, GpuOptions};
 use crate::data::split::Split;
 use crate::data::{Examples, Ratings};
 use crate::error::Result;
-use crate::model::Workspace;
 use crate::recipe::Recipe;
 use crate::train::{train, Silent, TrainConfig};
 
@@ -65,19 +64,7 @@ pub fn member(
     };
     let report = train(data, &cfg, &mut Silent)?;
     let valid = Examples::select(data, &split.valid);
-    let mut predictions = Vec::with_capacity(valid.len());
-    let mut ws = Workspace::default();
-    for start in (0..valid.len()).step_by(4096) {
-        let end = (start + 4096).min(valid.len());
-        report.spec.forward(
-            &report.params,
-            &valid.users[start..end],
-            &valid.items[start..end],
-            &mut ws,
-            None,
-        );
-        predictions.extend_from_slice(&ws.pred);
-    }
+    let predictions = report.spec.predict(&report.params, &valid.users, &valid.items);
     Ok(MemberResult {
         recipe: recipe.name.to_string(),
         val_mse: report.val_mse,

@@ -374,6 +374,18 @@ impl ModelSpec {
         sum / rows.len() as f64
     }
 
+    /// Eval-mode predictions for (user, item) index pairs, in chunks of
+    /// 4096 rows: raw scores, unclipped.
+    pub fn predict(&self, params: &[f32], users: &[u32], items: &[u32]) -> Vec<f32> {
+        let mut out = Vec::with_capacity(users.len());
+        let mut ws = Workspace::default();
+        for (u, i) in users.chunks(4096).zip(items.chunks(4096)) {
+            self.forward(params, u, i, &mut ws, None);
+            out.extend_from_slice(&ws.pred);
+        }
+        out
+    }
+
     /// The model printed the way PyTorch prints it.
     pub fn describe(&self) -> String {
         self.kind.model().describe(self)

@@ -31,7 +31,7 @@ use crate::data::split::SplitKind;
 use crate::data::{IdList, IdMap};
 use crate::error::{Error, Result};
 use crate::files::write_atomic;
-use crate::model::{ModelConfig, ModelKind, ModelSpec, Workspace};
+use crate::model::{ModelConfig, ModelKind, ModelSpec};
 use crate::train::EpochRecord;
 
 /// The `format` metadata value of every mfcuda model file.
@@ -373,13 +373,7 @@ impl SavedModel {
 
     /// Predictions for (user row, item row) pairs, in eval mode on the CPU.
     pub fn predict(&self, users: &[u32], items: &[u32]) -> Vec<f32> {
-        let mut out = Vec::with_capacity(users.len());
-        let mut ws = Workspace::default();
-        for (u, i) in users.chunks(4096).zip(items.chunks(4096)) {
-            self.spec.forward(&self.params, u, i, &mut ws, None);
-            out.extend_from_slice(&ws.pred);
-        }
-        out
+        self.spec.predict(&self.params, users, items)
     }
 
     /// The model as PyTorch prints it, then its size, one tensor a line.

@@ -335,19 +335,32 @@ mod tests {
             )),
             "LAZY_PER_THREAD in kernels/lazy.cu must be the host's"
         );
+        let ranking = std::fs::read_to_string(dir.join("ranking.cu")).expect("kernels/ranking.cu");
+        for (name, host) in [
+            ("RANK_THREADS", crate::backend::cuda::ranking::RANK_THREADS),
+            ("TOPK_MAX", crate::backend::cuda::ranking::TOPK_MAX),
+        ] {
+            assert!(
+                ranking.contains(&format!("#define {name} {host}\n")),
+                "{name} in kernels/ranking.cu must be the host's {host}"
+            );
+        }
         let mut kernels = 0;
         for entry in std::fs::read_dir(&dir).expect("kernels/") {
             let path = entry.expect("an entry").path();
             if path.extension().is_some_and(|e| e == "cu") {
                 let text = std::fs::read_to_string(&path).expect("a kernel file");
                 let global = text.matches("__global__ void").count();
-                // Every kernel runs BLOCK threads, but the one-kernel epochs.
+                // Every kernel runs BLOCK threads, but the one-kernel epochs and the ranking.
                 // (with a minimum of blocks an SM, `(BLOCK_THREADS, 8)`, where registers must fit 8)
                 let bounded = text
                     .matches("__global__ void __launch_bounds__(BLOCK_THREADS")
                     .count()
                     + text
                         .matches("__global__ void __launch_bounds__(EPOCH_THREADS)")
+                        .count()
+                    + text
+                        .matches("__global__ void __launch_bounds__(RANK_THREADS)")
                         .count();
                 assert_eq!(
                     global,
