@@ -286,7 +286,7 @@ fn lists_of(users: &[u32], items: &[u32], k: usize) -> Vec<(u32, Vec<u32>)> {
 
 /// [`full_ranking`] on the device the rule picks for `device`: an MF model
 /// is scored and ranked on a GPU by `kernels/ranking.cu` (in batches of
-/// 65,536 users), the net and the CPU as [`full_ranking`].
+/// 65,536 users); the net always ranks on the CPU, as [`full_ranking`].
 pub fn full_ranking_on(
     device: Device,
     spec: &ModelSpec,
@@ -295,11 +295,11 @@ pub fn full_ranking_on(
     valid: &Examples,
     opts: RankingOptions,
 ) -> Result<RankingMetrics> {
-    let needs = Needs {
-        gpu_only: None,
-        gpu_refused: (spec.kind == ModelKind::Net).then(|| "the net ranks on the CPU".to_string()),
-    };
-    let Some(gpu) = choose(device, &needs)?.into_gpu() else {
+    // The net ranks through its forward pass, on the CPU, whatever the device.
+    if spec.kind == ModelKind::Net {
+        return Ok(full_ranking(spec, params, train, valid, opts));
+    }
+    let Some(gpu) = choose(device, &Needs::default())?.into_gpu() else {
         return Ok(full_ranking(spec, params, train, valid, opts));
     };
     let t0 = Instant::now();

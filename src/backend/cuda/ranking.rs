@@ -117,6 +117,26 @@ impl Gpu {
         k: usize,
         batch: usize,
     ) -> Result<(Vec<u32>, Vec<f32>)> {
+        // The kernel trusts its indices: check them here, once.
+        let n_users = t.u.len() / t.f.max(1);
+        let offsets_ok = seen_ptr.len() == users.len() + 1
+            && seen_ptr.windows(2).all(|w| w[0] <= w[1])
+            && seen_ptr.last().is_some_and(|&e| e as usize <= seen.len());
+        if !offsets_ok
+            || users.iter().any(|&u| u as usize >= n_users)
+            || seen.iter().any(|&i| i as usize >= t.n_items)
+        {
+            return Err(Error::invalid(
+                "ranking",
+                format!(
+                    "{} users, {} offsets and {} seen items do not fit tables of {n_users} users and {} items",
+                    users.len(),
+                    seen_ptr.len(),
+                    seen.len(),
+                    t.n_items
+                ),
+            ));
+        }
         let seen_dev = self.upload(if seen.is_empty() { &[0u32][..] } else { seen })?;
         let batch = batch.max(1);
         let (mut items_dev, mut scores_dev) = (self.zeros::<u32>(batch * k)?, self.zeros::<f32>(batch * k)?);
