@@ -45,6 +45,31 @@ pub struct TrainConfig {
     pub gpu: GpuOptions,
 }
 
+impl TrainConfig {
+    /// `recipe` trained on `rows.train` and validated on `rows.valid` (a
+    /// fold, an inner split), with `seed`; `val_pct` records the share held
+    /// out, of `n` rows.
+    pub fn on_rows(
+        recipe: Recipe,
+        seed: u32,
+        rows: Split,
+        n: usize,
+        device: Device,
+        gpu: GpuOptions,
+    ) -> TrainConfig {
+        TrainConfig {
+            recipe,
+            seed,
+            split_seed: 0,
+            val_pct: rows.valid.len() as f64 / n.max(1) as f64,
+            split: SplitKind::Random,
+            rows: Some(rows),
+            device,
+            gpu,
+        }
+    }
+}
+
 /// One row of the epoch table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochRecord {

@@ -110,16 +110,14 @@ pub fn cross_validate(
     let mut folds = Vec::with_capacity(opts.folds);
     for fold in 0..opts.folds {
         let split = Split::kfold(data.len(), opts.folds, fold, opts.fold_seed)?;
-        let cfg = TrainConfig {
-            recipe: recipe.clone(),
-            seed: opts.seed,
-            split_seed: opts.fold_seed,
-            val_pct: 1.0 / opts.folds as f64,
-            split: Default::default(),
-            rows: Some(split.clone()),
-            device: opts.device,
-            gpu: opts.gpu,
-        };
+        let cfg = TrainConfig::on_rows(
+            recipe.clone(),
+            opts.seed,
+            split.clone(),
+            data.len(),
+            opts.device,
+            opts.gpu,
+        );
         let t0 = Instant::now();
         let report = train(data, &cfg, &mut Silent)?;
         let fit_seconds = t0.elapsed().as_secs_f64();

@@ -52,16 +52,7 @@ pub fn member(
     gpu: GpuOptions,
 ) -> Result<MemberResult> {
     let t0 = Instant::now();
-    let cfg = TrainConfig {
-        recipe: recipe.clone(),
-        seed,
-        split_seed: 0,
-        val_pct: split.valid.len() as f64 / data.len().max(1) as f64,
-        split: Default::default(),
-        rows: Some(split.clone()),
-        device,
-        gpu,
-    };
+    let cfg = TrainConfig::on_rows(recipe.clone(), seed, split.clone(), data.len(), device, gpu);
     let report = train(data, &cfg, &mut Silent)?;
     let valid = Examples::select(data, &split.valid);
     let predictions = report.spec.predict(&report.params, &valid.users, &valid.items);

@@ -230,22 +230,21 @@ pub fn tune(
         overrides: o.clone(),
         members: Vec::new(),
     };
-    let config = |o: &Overrides, rows: Option<Split>| -> Result<TrainConfig> {
-        Ok(TrainConfig {
-            recipe: file(o).recipe(&Overrides::default())?.0,
-            seed: opts.train_seed,
-            split_seed: opts.split_seed,
-            val_pct: opts.val_pct,
-            split: Default::default(),
-            rows,
-            device: opts.device,
-            gpu: opts.gpu,
-        })
+    let config = |o: &Overrides, rows: &Split| -> Result<TrainConfig> {
+        let recipe = file(o).recipe(&Overrides::default())?.0;
+        Ok(TrainConfig::on_rows(
+            recipe,
+            opts.train_seed,
+            rows.clone(),
+            data.len(),
+            opts.device,
+            opts.gpu,
+        ))
     };
     let mut trials = Vec::with_capacity(configs.len());
     for (k, o) in configs.iter().enumerate() {
         let t0 = Instant::now();
-        let report = train(data, &config(o, Some(inner.clone()))?, &mut Silent)?;
+        let report = train(data, &config(o, &inner)?, &mut Silent)?;
         let trial = Trial {
             overrides: o.clone(),
             inner_rmse: report.val_rmse,
@@ -258,7 +257,7 @@ pub fn tune(
         .min_by(|&a, &b| trials[a].inner_rmse.total_cmp(&trials[b].inner_rmse))
         .ok_or_else(|| Error::invalid("--trials", "no configuration to try"))?;
     // Only now are the validation rows used: once, for the winner.
-    let last = train(data, &config(&trials[best].overrides, Some(outer))?, &mut Silent)?;
+    let last = train(data, &config(&trials[best].overrides, &outer)?, &mut Silent)?;
     Ok(TuneReport {
         base: base.to_string(),
         inner_rows: (inner.train.len(), inner.valid.len()),
