@@ -204,6 +204,9 @@ pub struct Overrides {
     pub factors: Option<usize>,
     /// Batch size.
     pub batch_size: Option<usize>,
+    /// The net's hidden-layer dropout (the notebook's 0.5; the embedding
+    /// dropout keeps its 0.05).
+    pub dropout: Option<f32>,
 }
 
 impl Recipe {
@@ -285,6 +288,18 @@ impl Recipe {
                 return Err(Error::invalid("--factors", "must be at least 1"));
             }
             self.model.factors = f;
+        }
+        if let Some(p) = o.dropout {
+            if self.model.kind != ModelKind::Net {
+                return Err(Error::invalid(
+                    "--dropout",
+                    format!("the {} recipe has no dropout; only the net does", self.name),
+                ));
+            }
+            if !(0.0..1.0).contains(&p) {
+                return Err(Error::invalid("--dropout", format!("{p} is not in [0, 1)")));
+            }
+            self.model.dropout.1 = p;
         }
         if let Some(b) = o.batch_size {
             if b == 0 {
@@ -416,6 +431,7 @@ impl RecipeFile {
             wd: more.wd.or(o.wd),
             factors: more.factors.or(o.factors),
             batch_size: more.batch_size.or(o.batch_size),
+            dropout: more.dropout.or(o.dropout),
         };
         Ok((find(&self.base)?.with_overrides(&merged)?, merged))
     }
@@ -504,6 +520,10 @@ mod tests {
             },
             Overrides {
                 batch_size: Some(0),
+                ..Default::default()
+            },
+            Overrides {
+                dropout: Some(0.3),
                 ..Default::default()
             },
             Overrides {

@@ -187,6 +187,9 @@ pub struct RecipeArgs {
     /// Rows per batch.
     #[arg(long)]
     pub batch_size: Option<usize>,
+    /// The net's hidden-layer dropout (the notebook's 0.5).
+    #[arg(long)]
+    pub dropout: Option<f32>,
 }
 
 impl RecipeArgs {
@@ -199,6 +202,7 @@ impl RecipeArgs {
             wd: self.wd,
             factors: self.factors,
             batch_size: self.batch_size,
+            dropout: self.dropout,
         }
     }
 

@@ -37,6 +37,9 @@ pub struct TuneArgs {
     /// Epochs (in all) to try.
     #[arg(long, value_name = "LIST|LO:HI")]
     epochs: Option<Axis>,
+    /// The net's hidden-layer dropouts to try.
+    #[arg(long, value_name = "LIST|LO:HI")]
+    dropout: Option<Axis>,
     /// Random search with this many trials; without it, every combination of the lists.
     #[arg(long)]
     trials: Option<usize>,
@@ -52,7 +55,7 @@ pub struct TuneArgs {
     /// Instead of a search, choose among these recipe files and the averages of every subset
     /// of them (an ensemble), on the same inner split.
     #[arg(long, value_name = "FILE,FILE", value_delimiter = ',',
-          conflicts_with_all = ["recipe_file", "lr", "wd", "factors", "epochs", "trials"])]
+          conflicts_with_all = ["recipe_file", "lr", "wd", "factors", "epochs", "dropout", "trials"])]
     members: Vec<PathBuf>,
     /// Write the winner here as a recipe file (TOML), for `train --recipe-file`.
     #[arg(long, value_name = "FILE")]
@@ -99,12 +102,13 @@ fn show(v: Option<impl std::fmt::Display>) -> String {
 fn trial_line(k: usize, t: &Trial) -> String {
     let o = &t.overrides;
     format!(
-        "{:>5} {:>10} {:>10} {:>7} {:>6} {:>10.4} {:>8.1}",
+        "{:>5} {:>10} {:>10} {:>7} {:>6} {:>7} {:>10.4} {:>8.1}",
         k + 1,
         show(o.lr.map(|v| format!("{v:.5}"))),
         show(o.wd.map(|v| format!("{v:.5}"))),
         show(o.factors),
         show(o.epochs),
+        show(o.dropout.map(|v| format!("{v:.3}"))),
         t.inner_rmse,
         t.seconds
     )
@@ -184,6 +188,7 @@ pub fn run(a: &TuneArgs) -> CliResult {
         wd: a.wd.clone(),
         factors: a.factors.clone(),
         epochs: a.epochs.clone(),
+        dropout: a.dropout.clone(),
     };
     let opts = options(a);
     let data = a.data.load()?;
@@ -203,8 +208,8 @@ pub fn run(a: &TuneArgs) -> CliResult {
     say(
         json,
         &format!(
-            "{:>5} {:>10} {:>10} {:>7} {:>6} {:>10} {:>8}",
-            "trial", "lr", "wd", "factors", "epochs", "inner_rmse", "seconds"
+            "{:>5} {:>10} {:>10} {:>7} {:>6} {:>7} {:>10} {:>8}",
+            "trial", "lr", "wd", "factors", "epochs", "dropout", "inner_rmse", "seconds"
         ),
     );
     let report = tune(&data, &base, &start, &space, &opts, |k, _, t| {

@@ -1,5 +1,5 @@
-//! `mfcuda tune`: random or grid search over a recipe's lr, wd, factors and
-//! epochs, judged on an **inner** split of the training rows only.
+//! `mfcuda tune`: random or grid search over a recipe's lr, wd, factors,
+//! epochs and (for the net) dropout, judged on an **inner** split of the training rows only.
 //!
 //! The protocol keeps the validation rows unseen until the end:
 //! 1. the outer split (the notebook's, by default) sets the validation rows
@@ -71,6 +71,8 @@ pub struct Space {
     pub factors: Option<Axis>,
     /// Epochs in all (rounded to an integer).
     pub epochs: Option<Axis>,
+    /// The net's hidden-layer dropout.
+    pub dropout: Option<Axis>,
 }
 
 /// How to search.
@@ -132,16 +134,18 @@ pub fn configurations(
     trials: Option<usize>,
     seed: u32,
 ) -> Result<Vec<Overrides>> {
-    let axes: [(&str, &Option<Axis>); 4] = [
+    let axes: [(&str, &Option<Axis>); 5] = [
         ("lr", &space.lr),
         ("wd", &space.wd),
         ("factors", &space.factors),
         ("epochs", &space.epochs),
+        ("dropout", &space.dropout),
     ];
     let set = |o: &mut Overrides, name: &str, v: f64| match name {
         "lr" => o.lr = Some(v as f32),
         "wd" => o.wd = Some(v as f32),
         "factors" => o.factors = Some(v.round().max(1.0) as usize),
+        "dropout" => o.dropout = Some(v as f32),
         _ => {
             o.epochs = Some(v.round().max(1.0) as usize);
             o.cycles = None;
