@@ -1,9 +1,35 @@
 #!/usr/bin/env bash
-# Keeps docs/walkthrough.md honest: runs every command in its ```sh blocks, and checks that
-# every link to a line (`file#Lnn`) lands on the function or kernel it names.
+# Keeps docs/walkthrough.md honest: runs every command in its ```sh blocks, checks that
+# every link to a line (`file#Lnn`) lands on the function or kernel it names, and that every
+# code fence in the docs stands on a line of its own and is closed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 doc=docs/walkthrough.md
+
+python3 - docs/*.md README.md kernels/README.md <<'PY'
+import sys
+bad = 0
+for path in sys.argv[1:]:
+    open_at = None
+    for n, line in enumerate(open(path).read().split("\n"), 1):
+        s = line.strip()
+        if "```" in s and not s.startswith("```"):
+            continue  # inline code that happens to hold backticks
+        if s.startswith("```"):
+            if open_at is None:
+                open_at = n
+            elif s == "```":
+                open_at = None
+            else:
+                print(f"{path}:{n}: a closing fence with text after it (the block opened at line {open_at} never closes)")
+                bad += 1
+                open_at = None
+    if open_at is not None:
+        print(f"{path}:{open_at}: a code fence that never closes")
+        bad += 1
+print(f"fences: {len(sys.argv) - 1} files checked, {bad} broken")
+sys.exit(1 if bad else 0)
+PY
 
 python3 - "$doc" <<'PY'
 import re, sys
