@@ -102,8 +102,9 @@ fn columns() -> Columns {
     }
 }
 
-/// Runs a command on the text-id files; it must succeed.
-fn ok(args: &[&str]) -> String {
+/// Runs a command on the text-id files: the model and the ratings with
+/// their column names.
+fn run(args: &[&str]) -> std::process::Output {
     let f = files();
     let mut all: Vec<&str> = args.to_vec();
     all.extend([
@@ -118,8 +119,13 @@ fn ok(args: &[&str]) -> String {
         "--rating-col",
         "stars",
     ]);
-    let o = mfcuda(&all);
-    assert!(o.status.success(), "{all:?}: {}", stderr(&o));
+    mfcuda(&all)
+}
+
+/// [`run`], which must succeed; its stdout.
+fn ok(args: &[&str]) -> String {
+    let o = run(args);
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
     stdout(&o)
 }
 
@@ -218,22 +224,7 @@ fn the_model_keeps_the_ids_and_every_command_takes_and_prints_them() {
     assert_eq!(text_ids.count(), 6, "{out}");
 
     // An id the model does not have is named as typed.
-    let f = files();
-    let o = mfcuda(&[
-        "recommend",
-        "--user",
-        "A0000",
-        "--model",
-        f.model.to_str().unwrap(),
-        "--data",
-        f.ratings.to_str().unwrap(),
-        "--user-col",
-        "user",
-        "--item-col",
-        "item",
-        "--rating-col",
-        "stars",
-    ]);
+    let o = run(&["recommend", "--user", "A0000"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("user A0000 is not in the model"),

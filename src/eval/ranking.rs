@@ -219,16 +219,16 @@ pub fn full_ranking(
             .flat_map(|h| h.join().expect("a ranking thread panicked"))
             .collect()
     });
-    let mut m = summarise(
+    let device = format!("cpu ({threads} threads)");
+    summarise(
         &lists,
         &r.rel,
         r.validation_users,
         spec.n_items,
         opts,
         t0.elapsed().as_secs_f64(),
-    );
-    m.device = format!("cpu ({threads} threads)");
-    m
+        device,
+    )
 }
 
 /// The top lists of users `start..end` of `r`, on this thread.
@@ -317,16 +317,16 @@ pub fn full_ranking_on(
     };
     let (items, _) = gpu.rank_all(&tables, &r.users, &r.seen_ptr, &r.seen, opts.k, 1 << 16)?;
     let lists = lists_of(&r.users, &items, opts.k);
-    let mut metrics = summarise(
+    let seconds = t0.elapsed().as_secs_f64();
+    Ok(summarise(
         &lists,
         &r.rel,
         r.validation_users,
         spec.n_items,
         opts,
-        t0.elapsed().as_secs_f64(),
-    );
-    metrics.device = gpu.description.clone();
-    Ok(metrics)
+        seconds,
+        gpu.description.clone(),
+    ))
 }
 
 /// Full-ranking metrics of a saved model on its own validation rows, on
@@ -356,7 +356,8 @@ impl RankingMetrics {
     }
 }
 
-/// The means over `lists` (user, top list), with coverage over `n_items`.
+/// The means over `lists` (user, top list), with coverage over `n_items`;
+/// `seconds` and `device` say how long it took and where.
 pub fn summarise(
     lists: &[(u32, Vec<u32>)],
     rel: &[Vec<u32>],
@@ -364,6 +365,7 @@ pub fn summarise(
     n_items: usize,
     opts: RankingOptions,
     seconds: f64,
+    device: String,
 ) -> RankingMetrics {
     let mut sums = [0.0f64; 4];
     let mut shown: HashSet<u32> = HashSet::new();
@@ -386,7 +388,7 @@ pub fn summarise(
         map: sums[3] / n,
         coverage: shown.len() as f64 / n_items.max(1) as f64,
         seconds,
-        device: String::new(),
+        device,
     }
 }
 
