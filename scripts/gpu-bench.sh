@@ -46,7 +46,7 @@ echo "=== mfcuda bench --scale (ml-25m and Netflix shapes, k = 128, synthetic)"
 gpu-bin/mfcuda bench --scale --device cuda --json > "$out/mfcuda-scale.jsonl" || { echo "mfcuda bench --scale failed"; exit 1; }
 echo
 echo "=== issue #15's targets (the fastest variant of each shape and storage; the CuPy Hogwild anchor,"
-echo "    1.98 G/s at ml-25m and 1.69 G/s at Netflix on an H200, is cited from ../shared/gpu-results/, not measured here)"
+echo "    1.94 G/s at ml-25m and 1.68 G/s at Netflix on an H200, is cited from docs/gpu-results/2026-11-28-h200-07491a1.md, not measured here)"
 python3 - "$out/mfcuda-scale.jsonl" <<'PY'
 import json, sys
 rep = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
