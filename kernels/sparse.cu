@@ -164,6 +164,48 @@ __device__ void predict(float* pred, const S* u, const S* m, const float* ub, co
     }
 }
 
+// Version 1 of the sparse update, kept for `mfcuda bench --versions sparse`:
+// a thread per rating, factor by factor, in f32. Correct, and the slowest:
+// the 32 lanes of a warp read 32 different rows, so every load instruction
+// touches 32 cache lines and uses 4 bytes of each, and a thread holds no row
+// in registers, so it reads each row twice (dot, then update). Versions 2 to
+// 5 are sgd_sparse above: a warp per rating with scalar loads
+// (mf_sgd_sparse_f32_scalar), float4 loads (mf_sgd_sparse_f32), one chunk a
+// lane (_narrow), and bf16 storage (mf_sgd_sparse_bf16_narrow).
+//
+// u (Nu,F), m (Ni,F), ub (Nu), mb (Ni), users, items, ratings, sq_err (n)
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) mf_sgd_sparse_thread(float* u, float* m, float* ub, float* mb, float mu,
+                                                        const unsigned int* users, const unsigned int* items,
+                                                        const float* ratings, float* sq_err, int n, int f,
+                                                        float lr, float reg) {
+    GRID_STRIDE(r, n) {
+        float* pu = u + (long long)users[r] * f;
+        float* qi = m + (long long)items[r] * f;
+        float dot = 0.0f;
+        for (int k = 0; k < f; k++) dot += pu[k] * qi[k];
+        const float bu = ub[users[r]], bi = mb[items[r]];
+        const float e = ratings[r] - (mu + bu + bi + dot);
+        sq_err[r] = e * e;
+        ub[users[r]] = bu + lr * (e - reg * bu);
+        mb[items[r]] = bi + lr * (e - reg * bi);
+        for (int k = 0; k < f; k++) {
+            const float p = pu[k], q = qi[k];
+            pu[k] = p + lr * (e * q - reg * p);
+            qi[k] = q + lr * (e * p - reg * q);
+        }
+    }
+}
+
+// Version 2: a warp per rating, one factor a lane a load (V = 1), up to
+// four chunks a lane (F <= 128). Coalesced, but four times the load
+// instructions of float4.
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) mf_sgd_sparse_f32_scalar(float* u, float* m, float* ub, float* mb, float mu,
+                                                            const unsigned int* users, const unsigned int* items,
+                                                            const float* ratings, float* sq_err, int n, int f,
+                                                            float lr, float reg) {
+    sgd_sparse<float, 1, 4>(u, m, ub, mb, mu, users, items, ratings, sq_err, n, f, lr, reg);
+}
+
 // Sparse SGD over per-user runs (data::runs): warp w takes runs
 // perm(w), perm(w + warps), ... in the epoch's order (permute.cuh). A run's
 // user row and bias stay in registers, in float, across its ratings, and are

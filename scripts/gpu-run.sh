@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine, from the repository root, after scripts/gpu-check.sh filled gpu-bin/.
 # Prints everything in one go. Sections, all by default, or name some:
-#   bash gpu-bin/run.sh [checks] [recipes] [faults] [bench] [latency] [scale] [sparse] [ranking] [sanitize]
+#   bash gpu-bin/run.sh [checks] [recipes] [faults] [bench] [versions] [latency] [scale] [sparse] [ranking] [sanitize]
 # Each step prints the seconds since the start, so the next run can size its loan by section.
 # checks: the card, mfcuda check, the GPU tests.
 # recipes: the notebook's four recipes on the GPU, by default (one kernel an epoch) and --op-by-op, and the two
@@ -9,6 +9,8 @@
 # faults: --deterministic twice, cuda:N, out of memory.
 # bench: mfcuda bench --quick (the kernel-case table, epochs) and bench --scale --quick, timed
 #   on the card (the full tables against PyTorch are scripts/gpu-bench.sh).
+# versions (issue #18): bench --versions dot and sparse, each version's check against the CPU twin and its
+#   GB/s and % of copy, with the roofline plots (about a minute).
 # latency (issue #14): the one-kernel epochs: train's own per-epoch seconds against the bench
 #   epoch (target: within 1.3x), and an ncu profile of each one-kernel epoch (lazy SGD, Adam, net).
 # scale (issue #15): bench --scale at the full ml-25m and Netflix shapes (per-rating and per-user-run
@@ -24,7 +26,7 @@ set -u
 out=${OUT:-gpu-bin/out}
 mkdir -p "$out"
 bin=gpu-bin
-sections=${*:-checks recipes faults bench latency scale sparse ranking sanitize}
+sections=${*:-checks recipes faults bench versions latency scale sparse ranking sanitize}
 failed=()
 step() { printf '\n=== %s  (at %d s)\n' "$*" "$SECONDS"; }
 run() { # name, command...: runs it, remembers a failure
@@ -180,6 +182,15 @@ PY
         echo "ncu not found: no profile"
     fi
     rm -f "$out/ml25m.csv" "$out/ml25m.csv.mfcache"
+fi
+
+if has versions; then
+    for k in dot sparse; do
+        step "mfcuda bench --versions $k --device cuda (each version checked against the CPU twin, then timed)"
+        run "bench --versions $k" bash -c "set -o pipefail; '$bin/mfcuda' bench --versions $k --device cuda --plot '$out' --json | tee '$out/versions-$k.jsonl' | grep -v '^{'"
+    done
+    step "mfcuda bench --device cuda --plot (the kernel table against the roofline)"
+    run "bench --plot" bash -c "'$bin/mfcuda' bench --device cuda --quick --plot '$out' > /dev/null"
 fi
 
 if has ranking; then

@@ -284,6 +284,59 @@ fn bench_on_the_cpu_reports_measured_rows() {
 }
 
 #[test]
+fn bench_versions_on_the_cpu_times_the_twin_and_lists_every_version_unrun() {
+    let dir = tempfile::tempdir().unwrap();
+    let plot = dir.path().join("plots");
+    let o = mfcuda(&[
+        "bench",
+        "--versions",
+        "dot",
+        "--device",
+        "cpu",
+        "--quick",
+        "--json",
+        "--plot",
+        plot.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).lines().last().unwrap()).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 5, "{v}");
+    // The twin ran: its rate is the rows over its measured time.
+    let twin = &rows[0];
+    assert_eq!(twin["kernel"], "ops::dot_forward");
+    let (ms, rate) = (twin["ms"].as_f64().unwrap(), twin["per_s"].as_f64().unwrap());
+    assert!((rate * ms / 1e3 - 262_144.0).abs() < 1.0, "{twin}");
+    // Every GPU version is listed, unrun, with the reason; none claims a figure.
+    let kernels: Vec<&str> = rows[1..].iter().map(|r| r["kernel"].as_str().unwrap()).collect();
+    assert_eq!(
+        kernels,
+        [
+            "dot_forward",
+            "dot_forward_warp",
+            "dot_forward_warp4",
+            "dot_forward_halfwarp4"
+        ]
+    );
+    for r in &rows[1..] {
+        assert!(r["ms"].is_null() && r["check"].is_null(), "{r}");
+        assert_eq!(r["skipped"], "--device cpu");
+    }
+    let table = stderr(&o);
+    assert!(
+        table.contains("versions of dot_forward: B=262144 F=64, 516 bytes a row"),
+        "{table}"
+    );
+    assert!(
+        table.contains("gpu: the versions did not run (--device cpu)"),
+        "{table}"
+    );
+    let png = std::fs::read(plot.join("versions-dot.png")).unwrap();
+    let info = png::Decoder::new(&png[..]).read_info().unwrap();
+    assert_eq!((info.info().width, info.info().height), (1100, 720));
+}
+
+#[test]
 fn trace_prints_one_step_of_every_tensor() {
     for (recipe, class) in [
         ("dotbias", "EmbeddingDotBias"),

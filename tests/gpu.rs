@@ -251,3 +251,24 @@ fn sparse_recipes_on_gpu_reach_the_cpus_rmse() {
         );
     }
 }
+
+#[test]
+fn every_kernel_version_matches_its_cpu_twin() {
+    use mfcuda::tools::versions::{self, Family};
+    let Some(_gpu) = gpu_or_skip("every_kernel_version_matches_its_cpu_twin") else {
+        return;
+    };
+    for family in [Family::Dot, Family::Sparse] {
+        let report = versions::run(family, Device::Cuda(0), true, |_| {}).unwrap();
+        let gpu_rows: Vec<_> = report.rows.iter().filter(|r| r.device == "cuda").collect();
+        assert_eq!(gpu_rows.len(), if family == Family::Dot { 4 } else { 5 });
+        for r in gpu_rows {
+            let check = r
+                .check
+                .as_ref()
+                .unwrap_or_else(|| panic!("{} did not run", r.kernel));
+            assert!(check.ok, "{}", r.line());
+            assert!(r.ms.unwrap() > 0.0 && r.pct_of_copy.is_some(), "{}", r.line());
+        }
+    }
+}

@@ -5,11 +5,15 @@
 use std::cell::RefCell;
 use std::io::{self, IsTerminal};
 
-use clap::Args;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use mfcuda::backend::Device;
 use mfcuda::tools::bench::{self, BenchOptions, BenchRow};
 use mfcuda::tools::scale::{self, ScaleOptions, ScaleRow, Stage};
+use mfcuda::tools::versions::{self, Family};
+use mfcuda::trained::plot::{roofline_plot, RooflinePoint};
 
 use super::{emit, say, CliResult, DataArgs};
 
@@ -34,6 +38,15 @@ pub struct BenchArgs {
     /// kernel table: all users on the GPU, and a sample on the CPU.
     #[arg(long, conflicts_with = "scale")]
     ranking: bool,
+    /// Each version of one kernel side by side, each checked against its CPU twin and timed:
+    /// `dot` (dot_forward's four) or `sparse` (the sparse update's five). Without a GPU, the CPU
+    /// twin alone.
+    #[arg(long, value_name = "dot|sparse", conflicts_with_all = ["scale", "ranking"])]
+    versions: Option<VersionsArg>,
+    /// Also draw the kernels against the measured roofline (copy bandwidth, fastest launch) as
+    /// DIR/roofline.png (DIR/versions-dot.png or DIR/versions-sparse.png with --versions).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["scale", "ranking"])]
+    plot: Option<PathBuf>,
     /// With --scale: training epochs per variant.
     #[arg(long, default_value_t = 10, requires = "scale")]
     epochs: usize,
@@ -46,6 +59,9 @@ pub fn run(a: &BenchArgs) -> CliResult {
     }
     if a.ranking {
         return run_ranking(a);
+    }
+    if let Some(v) = a.versions {
+        return run_versions(a, v);
     }
     let data = a.data.load()?;
     let json = a.json;
@@ -66,9 +82,108 @@ pub fn run(a: &BenchArgs) -> CliResult {
         (_, Some(why), _) => say(json, &format!("gpu: not measured ({why})")),
         _ => {}
     }
+    if let Some(dir) = &a.plot {
+        let points: Vec<RooflinePoint> = report
+            .rows
+            .iter()
+            .filter_map(|r| {
+                point(
+                    &r.device,
+                    &format!("{} {}", r.what, r.size),
+                    Some(r.ms),
+                    r.gb_per_s,
+                )
+            })
+            .collect();
+        let title = match &report.gpu {
+            Some(gpu) => format!("mfcuda bench on {gpu}"),
+            None => "mfcuda bench, CPU only (no GPU, so no measured ceiling)".into(),
+        };
+        draw(dir, "roofline.png", &points, report.copy_gb_per_s, &title, json)?;
+    }
     if json {
         let line = serde_json::to_string(&report).map_err(|e| e.to_string())?;
         emit(&format!("{line}\n"))?;
+    }
+    Ok(())
+}
+
+/// The kernel for `--versions`.
+#[derive(Clone, Copy, ValueEnum)]
+enum VersionsArg {
+    Dot,
+    Sparse,
+}
+
+/// A table row as a roofline point: bytes a launch = GB/s × time.
+fn point(device: &str, label: &str, ms: Option<f64>, gb_per_s: Option<f64>) -> Option<RooflinePoint> {
+    let (ms, gbps) = (ms?, gb_per_s?);
+    Some(RooflinePoint {
+        label: label.to_string(),
+        bytes: gbps * 1e9 * ms / 1e3,
+        gb_per_s: gbps,
+        gpu: device == "cuda",
+    })
+}
+
+/// Writes the roofline plot `dir/name` and says where.
+fn draw(
+    dir: &Path,
+    name: &str,
+    points: &[RooflinePoint],
+    copy: Option<f64>,
+    title: &str,
+    json: bool,
+) -> CliResult {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let path = dir.join(name);
+    roofline_plot(&path, points, copy, title)?;
+    say(json, &format!("plot: {}", path.display()));
+    Ok(())
+}
+
+/// `bench --versions`: each version's check and speed, the twin first.
+fn run_versions(a: &BenchArgs, which: VersionsArg) -> CliResult {
+    let json = a.json;
+    let family = match which {
+        VersionsArg::Dot => Family::Dot,
+        VersionsArg::Sparse => Family::Sparse,
+    };
+    let (kernel, unit) = match family {
+        Family::Dot => ("dot_forward", "a row"),
+        Family::Sparse => ("the sparse SGD update", "an update (f32)"),
+    };
+    let (shape, bytes) = versions::job(family, a.quick);
+    say(
+        json,
+        &format!("versions of {kernel}: {shape}, {bytes} bytes {unit}"),
+    );
+    say(json, &versions::header(family));
+    let report = versions::run(family, a.device, a.quick, |row| say(json, &row.line()))?;
+    match (&report.gpu, &report.gpu_skipped, report.copy_gb_per_s) {
+        (Some(gpu), _, Some(copy)) => say(json, &format!("gpu: {gpu}; device-to-device copy {copy:.0} GB/s")),
+        (_, Some(why), _) => say(json, &format!("gpu: the versions did not run ({why})")),
+        _ => {}
+    }
+    if let Some(dir) = &a.plot {
+        let points: Vec<RooflinePoint> = report
+            .rows
+            .iter()
+            .filter_map(|r| point(&r.device, &r.version, r.ms, r.gb_per_s))
+            .collect();
+        let name = match family {
+            Family::Dot => "versions-dot.png",
+            Family::Sparse => "versions-sparse.png",
+        };
+        let title = format!("versions of {kernel} ({})", report.shape);
+        draw(dir, name, &points, report.copy_gb_per_s, &title, json)?;
+    }
+    if json {
+        let line = serde_json::to_string(&report).map_err(|e| e.to_string())?;
+        emit(&format!("{line}\n"))?;
+    }
+    if !report.all_ok() {
+        return Err(String::from("a version failed its check against the CPU twin (above)").into());
     }
     Ok(())
 }

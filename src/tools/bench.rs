@@ -384,7 +384,8 @@ fn cpu_bench(
 }
 
 /// Median wall milliseconds of `reps` calls after one warm-up call.
-fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
+/// The median of `reps` timed calls of `f` after one untimed call, in ms.
+pub(crate) fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
     f();
     let mut t: Vec<f64> = (0..reps)
         .map(|_| {

@@ -9,9 +9,12 @@
 //!   bandwidth (`mfcuda bench`); [`scale`]: sparse SGD at ml-25m and Netflix
 //!   sizes (`mfcuda bench --scale`).
 //! - [`trace`]: every tensor of one step, CPU beside GPU (`train --trace`).
+//! - [`versions`]: each version of `dot_forward` and of the sparse update,
+//!   checked and timed side by side (`mfcuda bench --versions`).
 
 pub mod bench;
 pub mod cases;
 pub mod check;
 pub mod scale;
 pub mod trace;
+pub mod versions;

@@ -229,3 +229,129 @@ pub fn loss_plot(path: &Path, history: &[EpochRecord], title: &str) -> Result<()
     root.present().map_err(|x| e(&x))?;
     Ok(())
 }
+
+/// One measured kernel on a roofline: its label, the bytes one launch moves,
+/// the GB/s it reached, and whether it ran on the GPU.
+#[derive(Debug, Clone)]
+pub struct RooflinePoint {
+    /// What ran (`sgd_update P=527034`).
+    pub label: String,
+    /// Bytes one launch moves.
+    pub bytes: f64,
+    /// GB/s reached.
+    pub gb_per_s: f64,
+    /// On the GPU (red) or the CPU (blue).
+    pub gpu: bool,
+}
+
+/// The kernels against their roofline, log-log: bytes a launch (x) against
+/// GB/s (y). Two measured ceilings bound every GPU point: the
+/// device-to-device copy (`copy`, flat), and a launch that does nothing but
+/// take the time of the fastest launch measured (`bytes / t_min`, a
+/// diagonal). Without a GPU neither ceiling is known, and only the points
+/// are drawn.
+pub fn roofline_plot(path: &Path, points: &[RooflinePoint], copy: Option<f64>, title: &str) -> Result<()> {
+    register_font();
+    let e = |err: &dyn std::fmt::Display| plot_err(path, err);
+    let points: Vec<&RooflinePoint> = points
+        .iter()
+        .filter(|p| p.bytes > 0.0 && p.gb_per_s > 0.0)
+        .collect();
+    if points.is_empty() {
+        return Err(e(&"no kernel row with bytes and GB/s to draw"));
+    }
+    let (mut x0, mut x1) = (f64::INFINITY, 0.0f64);
+    let mut y1 = copy.unwrap_or(0.0);
+    for p in &points {
+        (x0, x1, y1) = (x0.min(p.bytes), x1.max(p.bytes), y1.max(p.gb_per_s));
+    }
+    let y0 = points.iter().map(|p| p.gb_per_s).fold(f64::INFINITY, f64::min);
+    let (x0, x1, y0, y1) = (x0 / 3.0, x1 * 3.0, y0 / 3.0, y1 * 3.0);
+    // The fastest launch measured on the GPU, in seconds: t = bytes / (GB/s · 1e9).
+    let t_min = points
+        .iter()
+        .filter(|p| p.gpu)
+        .map(|p| p.bytes / (p.gb_per_s * 1e9))
+        .fold(f64::INFINITY, f64::min);
+    let root = BitMapBackend::new(path, (1100, 720)).into_drawing_area();
+    root.fill(&WHITE).map_err(|x| e(&x))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, (FAMILY, 24))
+        .margin(16)
+        .x_label_area_size(55)
+        .y_label_area_size(80)
+        .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())
+        .map_err(|x| e(&x))?;
+    chart
+        .configure_mesh()
+        .x_desc("bytes moved by one launch")
+        .y_desc("GB/s")
+        .x_label_formatter(&|x| format!("{x:.0e}"))
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .label_style((FAMILY, 16))
+        .axis_desc_style((FAMILY, 18))
+        .draw()
+        .map_err(|x| e(&x))?;
+    let grey = RGBColor(90, 90, 90);
+    if let Some(c) = copy {
+        let line = LineSeries::new([(x0, c), (x1, c)], grey.stroke_width(2));
+        chart
+            .draw_series(line)
+            .map_err(|x| e(&x))?
+            .label(format!("device-to-device copy, {c:.0} GB/s"))
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], grey.stroke_width(2)));
+    }
+    if t_min.is_finite() {
+        // GB/s = bytes / t_min, up to the copy: the launch floor.
+        let top = copy.unwrap_or(y1).min(y1);
+        let xs = [x0.max(y0 * 1e9 * t_min), x1.min(top * 1e9 * t_min)];
+        let dash = RGBColor(150, 150, 150);
+        chart
+            .draw_series(LineSeries::new(
+                xs.iter().map(|&x| (x, x / (1e9 * t_min))),
+                dash.stroke_width(2),
+            ))
+            .map_err(|x| e(&x))?
+            .label(format!("the fastest launch, {:.2} µs", t_min * 1e6))
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], dash.stroke_width(2)));
+    }
+    for gpu in [true, false] {
+        let color = if gpu {
+            RGBColor(214, 39, 40)
+        } else {
+            RGBColor(31, 119, 180)
+        };
+        let these: Vec<&&RooflinePoint> = points.iter().filter(|p| p.gpu == gpu).collect();
+        if these.is_empty() {
+            continue;
+        }
+        chart
+            .draw_series(
+                these
+                    .iter()
+                    .map(|p| Circle::new((p.bytes, p.gb_per_s), 5, color.filled())),
+            )
+            .map_err(|x| e(&x))?
+            .label(if gpu { "GPU kernels" } else { "CPU twins" })
+            .legend(move |(x, y)| Circle::new((x + 12, y), 5, color.filled()));
+        chart
+            .draw_series(these.iter().map(|p| {
+                Text::new(
+                    p.label.clone(),
+                    (p.bytes * 1.15, p.gb_per_s),
+                    (FAMILY, 13).into_font(),
+                )
+            }))
+            .map_err(|x| e(&x))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .label_font((FAMILY, 16))
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|x| e(&x))?;
+    root.present().map_err(|x| e(&x))?;
+    Ok(())
+}

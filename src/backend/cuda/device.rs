@@ -165,6 +165,11 @@ kernels! {
     mf_predict_f32 in "sparse",
     mf_predict_bf16 in "sparse",
     group_mean in "sparse",
+    dot_forward_warp in "dot",
+    dot_forward_warp4 in "dot",
+    dot_forward_halfwarp4 in "dot",
+    mf_sgd_sparse_thread in "sparse",
+    mf_sgd_sparse_f32_scalar in "sparse",
     score_topk in "ranking",
 }
 

@@ -63,7 +63,7 @@ impl Gpu {
     /// then sweep the work once, side by side, so that a tile's rows meet in
     /// L2; a larger grid would start later waves at the far end of the order,
     /// and every wave would reload every tile.
-    fn hogwild_grid(
+    pub(super) fn hogwild_grid(
         &self,
         func: &CudaFunction,
         what: &str,

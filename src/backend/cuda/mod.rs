@@ -35,6 +35,8 @@
 //!   kernel, the batch on one block and the dense update on the others, a
 //!   grid barrier a step.
 //! - [`sparse`]: sparse SGD for the svd model.
+//! - [`versions`]: the earlier versions of `dot_forward` and of the sparse
+//!   update, kept side by side for `mfcuda bench --versions`.
 
 pub mod memory;
 pub mod sparse;
@@ -52,6 +54,7 @@ mod kernels_sparse;
 pub mod lazy;
 pub mod optim;
 pub mod ranking;
+pub mod versions;
 
 pub use dense::CudaBackend;
 pub(crate) use dense::DeviceExamples;
