@@ -357,8 +357,63 @@ fn trace_prints_one_step_of_every_tensor() {
                 && out.contains("batch loss: cpu "),
             "{out}"
         );
-        assert!(out.contains("after one SGD step"), "{out}");
+        let optimizer = if recipe == "net" { "Adam" } else { "SGD" };
+        assert!(out.contains(&format!("after one step of {optimizer}")), "{out}");
+        // A row outside the batch moves under the dense update, by weight
+        // decay alone: lr·wd·p under SGD (tiny), about lr under Adam's first step.
+        let moved = number_after(&out, "its first factor moved by ");
+        if recipe == "net" {
+            assert!((1e-4..=1e-3).contains(&moved.abs()), "{moved}\n{out}");
+        } else {
+            assert!(moved != 0.0 && moved.abs() < 1e-6, "{moved}\n{out}");
+        }
+        if recipe == "dotbias" {
+            // One hand check: the bias gradient of rating 0's user is its dx
+            // (the user appears once in the batch).
+            let dx = number_after(&out, "  dx       cpu [");
+            let ub = number_after(&out, "bias gradients (dx scattered): ub[410] ");
+            assert_eq!(dx, ub, "{out}");
+            assert!(dx != 0.0);
+        }
     }
+}
+
+/// The number that follows the first `prefix` in `text`.
+fn number_after(text: &str, prefix: &str) -> f64 {
+    let at = text
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no {prefix:?} in\n{text}"))
+        + prefix.len();
+    let num: String = text[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || "+-.e".contains(*c))
+        .collect();
+    num.parse()
+        .unwrap_or_else(|_| panic!("{num:?} after {prefix:?} is not a number"))
+}
+
+#[test]
+fn sparse_trace_shows_each_ratings_error_and_update_by_hand() {
+    let o = mfcuda(&["train", "--recipe", "sparse", "--trace", "--device", "cpu"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    // No dense batch gradient: sparse SGD never uses one.
+    assert!(!out.contains("dpred") && !out.contains("  du "), "{out}");
+    // rating 0: e = r − pred, and its user bias moves from 0 by lr·e (lr 0.02).
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("rating 0: e = "))
+        .expect("rating 0's error");
+    let nums: Vec<f64> = line["rating 0: e = ".len()..]
+        .split(&['−', '='][..])
+        .map(|x| x.trim().parse().unwrap())
+        .collect();
+    let (r, pred, e) = (nums[0], nums[1], nums[2]);
+    assert!((r - pred - e).abs() < 2e-5, "{line}");
+    let bias = number_after(&out, "ub[48] +0.00000 -> ");
+    assert!((bias - 0.02 * e).abs() < 1e-5, "{bias} vs lr·e = {}", 0.02 * e);
+    // A row no rating names does not move.
+    assert_eq!(number_after(&out, "its first factor moved by "), 0.0, "{out}");
 }
 
 #[test]

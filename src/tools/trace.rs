@@ -4,6 +4,7 @@
 
 use std::fmt::Write;
 
+use crate::backend::cpu_sparse::SparseParams;
 use crate::backend::cuda::Gpu;
 use crate::backend::select::{choose, Choice, Needs};
 use crate::backend::Device;
@@ -11,6 +12,7 @@ use crate::data::{Examples, Ratings};
 use crate::error::{Error, Result};
 use crate::model::{ModelKind, ModelSpec, Workspace};
 use crate::ops;
+use crate::optim::{Optimizer, OptimizerState, Training};
 use crate::recipe::Recipe;
 use crate::train::Setup;
 
@@ -69,13 +71,16 @@ pub fn trace_run(
         &batch.ratings,
         recipe.stages[0].lr(),
         recipe.wd,
+        recipe.training,
         gpu.as_deref(),
     )
 }
 
-/// One SGD step (no momentum history yet, lr as given) of `spec` on the
-/// batch (`users`, `items`, `targets`), printed. The GPU column appears when
-/// `gpu` is given and the model is dot or dotbias.
+/// One step of `spec` on the batch (`users`, `items`, `targets`) under the
+/// recipe's own `training` (its optimizer's first step at `lr`; or sparse
+/// SGD, rating by rating), printed so that each number can be checked by
+/// hand from the ones above it. The GPU column appears when `gpu` is given
+/// and the model is dot or dotbias.
 #[allow(clippy::too_many_arguments)]
 pub fn trace_step(
     spec: &ModelSpec,
@@ -85,6 +90,7 @@ pub fn trace_step(
     targets: &[f32],
     lr: f32,
     wd: f32,
+    training: Training,
     gpu: Option<&Gpu>,
 ) -> Result<String> {
     let f = spec.factors;
@@ -132,7 +138,14 @@ pub fn trace_step(
             side("score x", &ws.x, g.as_ref().map(|g| &g.x[..]), b, 1, &mut s);
         }
         side("pred", &ws.pred, g.as_ref().map(|g| &g.pred[..]), b, 1, &mut s);
+        if spec.kind == ModelKind::Svd {
+            continue; // sparse SGD takes no batch gradient: its own step is below
+        }
         side("dpred", &ws.dpred, g.as_ref().map(|g| &g.dpred[..]), b, 1, &mut s);
+        if spec.kind == ModelKind::DotBias {
+            // dL/dx = dpred · (hi − lo)·σ(x)·(1 − σ(x)): the sigmoid range's derivative.
+            side("dx", &ws.dx, None, b, 1, &mut s);
+        }
         if spec.kind != ModelKind::Net {
             side("du", &ws.du, g.as_ref().map(|g| &g.du[..]), b, f, &mut s);
             side("dm", &ws.dm, g.as_ref().map(|g| &g.dm[..]), b, f, &mut s);
@@ -146,29 +159,77 @@ pub fn trace_step(
             .unwrap_or_default()
     );
     let (u0, m0) = (users[0] as usize, items[0] as usize);
+    if spec.kind == ModelKind::DotBias {
+        // The bias gradients: dx scattered into ub and mb (summed over duplicates).
+        let (ub, mb) = (t[2].offset, t[3].offset);
+        let _ = writeln!(
+            s,
+            "bias gradients (dx scattered): ub[{u0}] {:+.5}, mb[{m0}] {:+.5}",
+            grads[ub + u0],
+            grads[mb + m0]
+        );
+    }
     let urange = t[0].offset + u0 * f..t[0].offset + (u0 + 1) * f;
     let mrange = t[1].offset + m0 * f..t[1].offset + (m0 + 1) * f;
-    let p = if spec.kind == ModelKind::Svd {
-        // Sparse SGD: the ratings one after another, each moving only its own rows.
-        let mut sp = crate::backend::cpu_sparse::SparseParams::<f32>::from_flat(spec, params)?;
-        let mut sq_err = vec![0.0f32; users.len()];
-        let crate::backend::cpu_sparse::SparseParams { u, m, ub, mb, mu } = &mut sp;
-        ops::mf_sgd_sparse(u, m, ub, mb, *mu, users, items, targets, &mut sq_err, f, lr, wd);
-        let _ = writeln!(
-            s,
-            "after sparse SGD over these {} ratings (one at a time; only the rows they name move), rating 0's rows:",
-            users.len()
-        );
-        sp.to_flat()
-    } else {
-        // The update: p -= lr·(grad + wd·p), shown for the first rating's rows.
-        let (mut p, mut gr, mut buf) = (params.to_vec(), grads.clone(), vec![0.0f32; params.len()]);
-        ops::sgd_update(&mut p, &mut gr, &mut buf, lr, 0.0, wd);
-        let _ = writeln!(
-            s,
-            "after one SGD step (every row moves: the update is dense), rating 0's rows:"
-        );
-        p
+    // A user row the batch does not name (none can, for the net's tables too).
+    let outside = (0..spec.n_users as u32).find(|u| !users.contains(u)).unwrap_or(0) as usize;
+    let orange = t[0].offset + outside * f..t[0].offset + (outside + 1) * f;
+    let p = match training {
+        Training::Sparse { .. } => {
+            let mut sp = SparseParams::<f32>::from_flat(spec, params)?;
+            let _ = writeln!(
+                s,
+                "sparse SGD, one rating at a time, lr {lr}, L2 {wd}: e = r − (mu + ub + mb + u·m); \
+                 ub += lr·(e − L2·ub); mb likewise; u += lr·(e·m − L2·u); m += lr·(e·u_old − L2·m)"
+            );
+            for b in 0..users.len() {
+                let (uu, ii) = (users[b] as usize, items[b] as usize);
+                let SparseParams { u, m, ub, mb, mu } = &mut sp;
+                let mut pred = [0.0f32];
+                ops::mf_predict(&mut pred, u, m, ub, mb, *mu, &users[b..=b], &items[b..=b], f);
+                let (ub0, mb0) = (ub[uu], mb[ii]);
+                let (u_old, m_old) = (u[uu * f..(uu + 1) * f].to_vec(), m[ii * f..(ii + 1) * f].to_vec());
+                let mut sq = [0.0f32];
+                let one = (&users[b..=b], &items[b..=b], &targets[b..=b]);
+                ops::mf_sgd_sparse(u, m, ub, mb, *mu, one.0, one.1, one.2, &mut sq, f, lr, wd);
+                let _ = writeln!(
+                    s,
+                    "rating {b}: e = {} − {:.5} = {:+.5}\n  ub[{uu}] {ub0:+.5} -> {:+.5}   mb[{ii}] {mb0:+.5} -> {:+.5}\n  \
+                     u {} -> {}\n  m {} -> {}",
+                    targets[b],
+                    pred[0],
+                    targets[b] - pred[0],
+                    ub[uu],
+                    mb[ii],
+                    row(&u_old),
+                    row(&u[uu * f..(uu + 1) * f]),
+                    row(&m_old),
+                    row(&m[ii * f..(ii + 1) * f]),
+                );
+            }
+            let _ = writeln!(
+                s,
+                "after these {} ratings (only the rows they name move):",
+                users.len()
+            );
+            sp.to_flat()
+        }
+        Training::Dense { optimizer } => {
+            let mut state = OptimizerState::new(optimizer, wd, params.len());
+            let (mut p, mut gr) = (params.to_vec(), grads.clone());
+            state.step(&mut p, &mut gr, lr);
+            let how = match optimizer {
+                Optimizer::Sgd { momentum } => format!(
+                    "SGD (momentum {momentum}; at step 1 the buffer is the gradient itself): p −= lr·(g + wd·p)"
+                ),
+                Optimizer::Adam { .. } => "Adam, step 1 (m̂ = d, v̂ = d², so p −= lr·d/(|d| + eps): about lr)".into(),
+            };
+            let _ = writeln!(
+                s,
+                "after one step of {how}, lr {lr}, wd {wd}; every row moves, the update is dense:"
+            );
+            p
+        }
     };
     let _ = writeln!(
         s,
@@ -181,6 +242,19 @@ pub fn trace_step(
         "  movie {m0:<4} {} -> {}",
         row(&params[mrange.clone()]),
         row(&p[mrange])
+    );
+    let o0 = orange.start;
+    let _ = writeln!(
+        s,
+        "  user {outside:<5} {} -> {}  (not in the batch: its loss gradient is 0{}; its first factor moved by {:+.3e})",
+        row(&params[orange.clone()]),
+        row(&p[orange]),
+        if matches!(training, Training::Sparse { .. }) {
+            ", and sparse SGD leaves it"
+        } else {
+            ", but weight decay moves it"
+        },
+        p[o0] - params[o0]
     );
     Ok(s)
 }
