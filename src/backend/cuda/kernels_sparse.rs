@@ -113,10 +113,6 @@ impl Gpu {
         max_warps: usize,
     ) -> Result<()> {
         let what = "mf_sgd_sparse";
-        let (users, items, ratings) = rows;
-        let n = users.len();
-        assert!(items.len() == n && ratings.len() == n && sq_err.len() >= n);
-        assert!(u.len() == ub.len() * f && m.len() == mb.len() * f);
         if f == 0 || f > sparse_max_factors(f) {
             return Err(Error::invalid(
                 what,
@@ -131,17 +127,46 @@ impl Gpu {
             (Storage::F32, true) => &self.k.mf_sgd_sparse_f32_narrow,
             (Storage::Bf16, true) => &self.k.mf_sgd_sparse_bf16_narrow,
         };
+        let cfg = self.hogwild_grid(func, what, max_warps, rows.0.len())?;
+        self.launch_sgd_sparse::<S>(func, what, cfg, u, m, ub, mb, mu, rows, sq_err, f, lr, reg)
+    }
+
+    /// Launches `func`, a sparse SGD kernel of the signature every one of
+    /// them shares (`mf_sgd_sparse_*` and their versions in
+    /// [`super::versions`]), with `cfg`. The caller has checked that `f` is
+    /// within `func`'s limit and that `S` is its storage.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn launch_sgd_sparse<S: DeviceFactor>(
+        &self,
+        func: &CudaFunction,
+        what: &str,
+        cfg: LaunchConfig,
+        u: &mut CudaViewMut<'_, S::Dev>,
+        m: &mut CudaViewMut<'_, S::Dev>,
+        ub: &mut CudaViewMut<'_, f32>,
+        mb: &mut CudaViewMut<'_, f32>,
+        mu: f32,
+        rows: (&CudaView<'_, u32>, &CudaView<'_, u32>, &CudaView<'_, f32>),
+        sq_err: &mut CudaViewMut<'_, f32>,
+        f: usize,
+        lr: f32,
+        reg: f32,
+    ) -> Result<()> {
+        let (users, items, ratings) = rows;
+        let n = users.len();
+        assert!(items.len() == n && ratings.len() == n && sq_err.len() >= n);
+        assert!(u.len() == ub.len() * f && m.len() == mb.len() * f);
         let (n_arg, f_arg) = (int(what, n)?, int(what, f)?);
         let mut l = self.stream.launch_builder(func);
         l.arg(u).arg(m).arg(ub).arg(mb).arg(&mu);
         l.arg(users).arg(items).arg(ratings).arg(sq_err);
         l.arg(&n_arg).arg(&f_arg).arg(&lr).arg(&reg);
-        let cfg = self.hogwild_grid(func, what, max_warps, n)?;
-        // SAFETY: matches mf_sgd_sparse_{f32,bf16}[_narrow](S*, S*, float*, float*, float, const uint* x2,
+        // SAFETY: every sparse SGD kernel is (S*, S*, float*, float*, float, const uint* x2,
         // const float*, float*, int, int, float, float) with S the device type of
-        // S::Dev (float, or the 2-byte struct bf16); u and m hold (rows × f) factors, the
-        // indices are below their rows (Examples guarantee it), sq_err holds n floats, and
-        // f is within the chosen kernel's limit (checked above).
+        // S::Dev (float, or the 2-byte struct bf16), which the caller matched to func;
+        // u and m hold (rows × f) factors (asserted above), the indices are below their
+        // rows (the caller's), sq_err holds n floats, and f is within func's limit (the
+        // caller checked).
         unsafe { l.launch(cfg) }.map_err(|e| cuda_err(what, e))?;
         Ok(())
     }

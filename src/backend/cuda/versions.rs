@@ -197,10 +197,6 @@ impl Gpu {
         max_warps: usize,
     ) -> Result<()> {
         let what = v.kernel();
-        let (users, items, ratings) = rows;
-        let n = users.len();
-        assert!(items.len() == n && ratings.len() == n && sq_err.len() >= n);
-        assert!(u.len() == ub.len() * f && m.len() == mb.len() * f);
         if S::STORAGE != v.storage() || !v.takes(f) {
             return Err(Error::invalid(
                 what,
@@ -218,6 +214,7 @@ impl Gpu {
             SparseVersion::Narrow => &self.k.mf_sgd_sparse_f32_narrow,
             SparseVersion::NarrowBf16 => &self.k.mf_sgd_sparse_bf16_narrow,
         };
+        let n = rows.0.len();
         let cfg = match (v, max_warps) {
             (SparseVersion::ThreadPerRating, 0 | 1) => LaunchConfig {
                 grid_dim: (1, 1, 1),
@@ -230,17 +227,6 @@ impl Gpu {
             }
             _ => self.hogwild_grid(func, what, max_warps, n)?,
         };
-        let (n_arg, f_arg) = (int(what, n)?, int(what, f)?);
-        let mut l = self.stream.launch_builder(func);
-        l.arg(u).arg(m).arg(ub).arg(mb).arg(&mu);
-        l.arg(users).arg(items).arg(ratings).arg(sq_err);
-        l.arg(&n_arg).arg(&f_arg).arg(&lr).arg(&reg);
-        // SAFETY: every version is (S*, S*, float*, float*, float, const uint*,
-        // const uint*, const float*, float*, int, int, float, float) with S the
-        // version's storage (checked above); u and m hold (rows × f) factors,
-        // the indices are below their rows (the caller's), sq_err holds n floats,
-        // and f is within the version's limit (checked above).
-        unsafe { l.launch(cfg) }.map_err(|e| cuda_err(what, e))?;
-        Ok(())
+        self.launch_sgd_sparse::<S>(func, what, cfg, u, m, ub, mb, mu, rows, sq_err, f, lr, reg)
     }
 }
