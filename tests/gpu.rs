@@ -228,7 +228,7 @@ fn sparse_recipes_on_gpu_reach_the_cpus_rmse() {
         };
         let (cpu, gpu) = (run(Device::Cpu), run(Device::Cuda(0)));
         assert!(
-            gpu.device.contains("sparse SGD, one warp per rating"),
+            gpu.device.contains(mfcuda::backend::cuda::sparse::RUNS_PATH),
             "{}",
             gpu.device
         );
@@ -270,5 +270,107 @@ fn every_kernel_version_matches_its_cpu_twin() {
             assert!(check.ok, "{}", r.line());
             assert!(r.ms.unwrap() > 0.0 && r.pct_of_copy.is_some(), "{}", r.line());
         }
+    }
+}
+
+/// An empty host slice uploads to a buffer of length 0 that still has an
+/// allocation behind it (the driver refuses 0 bytes), and a dot model, which
+/// has no biases and so uploads two empty tables, ranks on the GPU as on the
+/// CPU.
+#[test]
+fn empty_uploads_allocate_and_keep_length_zero() {
+    use mfcuda::eval::ranking::{full_ranking, full_ranking_on, RankingOptions};
+    let Some(gpu) = gpu_or_skip("empty_uploads_allocate_and_keep_length_zero") else {
+        return;
+    };
+    let empty = gpu.upload::<f32>(&[]).unwrap();
+    assert_eq!(empty.len(), 0);
+    assert!(gpu.download(&empty.as_view()).unwrap().is_empty());
+    let zeros = gpu.zeros::<u32>(0).unwrap();
+    assert_eq!(zeros.len(), mfcuda::backend::cuda::alloc_len(0));
+    drop(gpu);
+    let data = bundled();
+    let setup = mfcuda::train::Setup::notebook(&data, &recipe::find("dot").unwrap(), 7).unwrap();
+    let (spec, params) = (&setup.spec, &setup.params);
+    let opts = RankingOptions::default();
+    let on_gpu = full_ranking_on(Device::Cuda(0), spec, params, &setup.train, &setup.valid, opts).unwrap();
+    let on_cpu = full_ranking(spec, params, &setup.train, &setup.valid, opts);
+    assert_eq!(on_gpu.users, on_cpu.users);
+    assert!(
+        (on_gpu.precision - on_cpu.precision).abs() <= 0.01,
+        "gpu {} cpu {}",
+        on_gpu.precision,
+        on_cpu.precision
+    );
+}
+
+/// A cooperative launch the driver refuses for its size (here a grid one
+/// block past what the GPU holds at once, as MPS limits or a shared card
+/// would make it) does not end the run: the epoch falls back before anything
+/// moves (learner, a dotbias model, to the fused graph; the net op by op),
+/// the device line says which path and why, and the run ends where a run on
+/// that path from the start ends. Two short epochs (emulation size): the
+/// first falls back, the second starts on the fallback.
+#[test]
+fn a_refused_cooperative_launch_falls_back_and_says_why() {
+    use mfcuda::backend::cuda::{CoopRefusal, CudaBackend};
+    use mfcuda::backend::{no_progress, Backend};
+    use mfcuda::optim::Training;
+    use mfcuda::train::Setup;
+    let Some(gpu) = gpu_or_skip("a_refused_cooperative_launch_falls_back_and_says_why") else {
+        return;
+    };
+    let data = bundled();
+    for (name, below) in [("learner", "fused, CUDA graph"), ("net", "op by op")] {
+        let recipe = recipe::find(name).unwrap();
+        let setup = Setup::notebook(&data, &recipe, 7).unwrap();
+        let Training::Dense { optimizer } = setup.training else {
+            panic!("{name} trains a dense model");
+        };
+        let bs = recipe.batch_size;
+        let order: Vec<u32> = setup.rng.clone().permutation(setup.train.len())[..4 * bs + 29].to_vec();
+        let lrs = vec![recipe.stages[0].lr(); order.len().div_ceil(bs)];
+        let run = |refused: bool| {
+            let opts = GpuOptions {
+                one_kernel: refused,
+                ..GpuOptions::new(false, false)
+            };
+            let mut be = CudaBackend::new(gpu.clone(), setup.init(), optimizer, opts).unwrap();
+            if refused {
+                be.oversize_cooperative_grid(1);
+            }
+            let mut losses = Vec::new();
+            for e in 0..2 {
+                let first = (e * lrs.len()) as u64;
+                losses.extend(be.train_epoch(&order, bs, &lrs, first, &mut no_progress).unwrap());
+            }
+            (be.device(), losses, be.params().unwrap(), be.validate().unwrap())
+        };
+        let (device, losses, params, val) = run(true);
+        let (from_start, want_losses, want_params, want_val) = run(false);
+        let _ = writeln!(
+            std::io::stderr(),
+            "{name}: {device}\n{name}: from the start: {from_start}"
+        );
+        assert!(
+            device.contains(&CoopRefusal::Refused.reason()),
+            "{name}: {device}"
+        );
+        assert!(device.contains(&format!("({below}: ")), "{name}: {device}");
+        // The same path from the same state: only the atomics' order differs.
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 + 1e-4 * b.abs();
+        assert_eq!(losses.len(), want_losses.len());
+        for (i, (a, b)) in losses.iter().zip(&want_losses).enumerate() {
+            assert!(close(*a as f64, *b as f64), "{name}: loss {i}: {a} vs {b}");
+        }
+        let worst = params
+            .iter()
+            .zip(&want_params)
+            .position(|(a, b)| !close(*a as f64, *b as f64));
+        assert!(
+            worst.is_none(),
+            "{name}: parameter {worst:?} differs from the fallback run from the start"
+        );
+        assert!(close(val, want_val), "{name}: val {val} vs {want_val}");
     }
 }

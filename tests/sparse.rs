@@ -288,3 +288,56 @@ fn sparse_validation_is_the_models_mse_to_the_bit() {
     let want = spec.mse(&be.params().unwrap(), valid, &mut Default::default());
     assert_eq!(be.validate().unwrap().to_bits(), want.to_bits());
 }
+
+/// `mfcuda check`'s runs parity replays the GPU's order through the CPU twin
+/// on one thread, so the two must walk the same runs in the same order for
+/// one key: here the runs the GPU stages ([`staged_runs`]) and the order it
+/// walks them in ([`Runs::epoch_order`]), replayed by the CPU's run kernel,
+/// against the one-thread backend's epoch in runs, to the bit.
+///
+/// [`staged_runs`]: mfcuda::backend::cuda::sparse::staged_runs
+/// [`Runs::epoch_order`]: mfcuda::data::runs::Runs::epoch_order
+#[test]
+fn one_thread_walks_the_runs_the_gpu_stages_in_the_gpus_order() {
+    use mfcuda::backend::cpu_sparse::SparseParams;
+    use mfcuda::backend::cuda::sparse::staged_runs;
+    use mfcuda::ops::{group_mean, mf_sgd_sparse_runs};
+    let data = bundled();
+    let setup = mfcuda::train::Setup::notebook(&data, &recipe::find("sparse").unwrap(), 4).unwrap();
+    let (spec, train) = (&setup.spec, &setup.train);
+    let (key, bs, lr) = (42u64, 64, 0.02f32);
+    let steps = train.len().div_ceil(bs);
+    let mut be = CpuSparseBackend::<f32>::new(setup.init(), 1).unwrap();
+    let losses = be
+        .train_epoch_runs(key, bs, &vec![lr; steps], &mut mfcuda::backend::no_progress)
+        .unwrap();
+
+    let runs = staged_runs(train, spec.n_users);
+    let mut p = SparseParams::<f32>::from_flat(spec, &setup.init().params).unwrap();
+    let mut sq_err = vec![0f32; runs.rows.len()];
+    let mut row = vec![0f32; spec.factors];
+    let r = &runs.rows;
+    mf_sgd_sparse_runs(
+        &mut p.u,
+        &mut p.m,
+        &mut p.ub,
+        &mut p.mb,
+        p.mu,
+        (&r.users, &r.items, &r.ratings),
+        &runs.starts,
+        &runs.epoch_order(key),
+        &mut sq_err,
+        spec.factors,
+        lr,
+        setup.init().wd,
+        &mut row,
+    );
+    let mut want = vec![0f32; steps];
+    group_mean(&mut want, &sq_err, bs);
+    assert_eq!(
+        bits(&be.params().unwrap()),
+        bits(&p.to_flat()),
+        "one thread and the GPU's staged runs end apart"
+    );
+    assert_eq!(bits(&losses), bits(&want));
+}

@@ -16,7 +16,7 @@
 use std::ops::ControlFlow;
 
 use crate::backend::{Backend, BackendInit};
-use crate::data::runs::{Runs, RUN_CHUNK};
+use crate::data::runs::Runs;
 use crate::data::Examples;
 use crate::error::{Error, Result};
 use crate::model::{split, ModelKind, ModelSpec};
@@ -149,10 +149,23 @@ impl<'a, S: Factor> CpuSparseBackend<'a, S> {
         })
     }
 
+    /// Where this epoch cuts the users and the movies: at the halves on two
+    /// threads; past the last row on one, so that every rating is in block
+    /// (0,0), block 0 of [`Runs::block`], as on the GPU
+    /// ([`crate::backend::cuda::sparse::staged_runs`]): one thread walks the
+    /// GPU's runs in the GPU's order.
+    fn cut(&self) -> (usize, usize) {
+        if self.threads > 1 {
+            self.halves
+        } else {
+            (self.spec.n_users, self.spec.n_items)
+        }
+    }
+
     /// The training ratings cut into the four blocks (user half × movie
     /// half, rows renumbered inside their halves), each grouped into runs.
     fn run_blocks(&self) -> [RunBlock; 4] {
-        let (hu, hi) = if self.threads > 1 { self.halves } else { (0, 0) };
+        let (hu, hi) = self.cut();
         let mut blocks: [Examples; 4] = Default::default();
         let t = self.train;
         for r in 0..t.len() {
@@ -165,7 +178,7 @@ impl<'a, S: Factor> CpuSparseBackend<'a, S> {
         }
         let users = [hu, hu, self.spec.n_users - hu, self.spec.n_users - hu];
         std::array::from_fn(|k| {
-            let runs = Runs::by_user(&blocks[k], users[k], RUN_CHUNK, k as u64 + 1);
+            let runs = Runs::block(&blocks[k], users[k], k as u64);
             RunBlock {
                 sq_err: vec![0.0; runs.rows.len()],
                 runs,
@@ -218,9 +231,9 @@ impl<S: Factor> Backend for CpuSparseBackend<'_, S> {
             return Ok(Vec::new());
         }
         let (lr, reg, f) = (lrs[0], self.reg, self.spec.factors);
+        let (hu, hi) = self.cut();
         let SparseParams { u, m, ub, mb, mu } = &mut self.params;
         let mu = *mu;
-        let (hu, hi) = if self.threads > 1 { self.halves } else { (0, 0) };
         // blocks[2·bu + bi]: the ratings of user half bu and movie half bi, in `order`.
         let mut blocks: [Block; 4] = Default::default();
         for &row in order {
@@ -301,7 +314,7 @@ impl<S: Factor> Backend for CpuSparseBackend<'_, S> {
             self.runs = Some(self.run_blocks());
         }
         let (lr, reg, f) = (lrs[0], self.reg, self.spec.factors);
-        let (hu, hi) = if self.threads > 1 { self.halves } else { (0, 0) };
+        let (hu, hi) = self.cut();
         let SparseParams { u, m, ub, mb, mu } = &mut self.params;
         let mu = *mu;
         let Some(blocks) = self.runs.as_mut() else {
@@ -312,10 +325,8 @@ impl<S: Factor> Backend for CpuSparseBackend<'_, S> {
         let (ub0, ub1) = ub.split_at_mut(hu);
         let (mb0, mb1) = mb.split_at_mut(hi);
         let [b00, b01, b10, b11] = blocks;
-        let run = |k: u64, b: &mut RunBlock, u: &mut [S], m: &mut [S], ub: &mut [f32], mb: &mut [f32]| {
-            let perm = b
-                .runs
-                .epoch_order(key.wrapping_add(k.wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+        let run = |b: &mut RunBlock, u: &mut [S], m: &mut [S], ub: &mut [f32], mb: &mut [f32]| {
+            let perm = b.runs.epoch_order(key);
             let rows = &b.runs.rows;
             let mut row = vec![0f32; f];
             mf_sgd_sparse_runs(
@@ -335,12 +346,12 @@ impl<S: Factor> Backend for CpuSparseBackend<'_, S> {
             )
         };
         std::thread::scope(|s| {
-            s.spawn(|| run(3, b11, u1, m1, ub1, mb1));
-            run(0, b00, u0, m0, ub0, mb0);
+            s.spawn(|| run(b11, u1, m1, ub1, mb1));
+            run(b00, u0, m0, ub0, mb0);
         });
         std::thread::scope(|s| {
-            s.spawn(|| run(2, b10, u1, m0, ub1, mb0));
-            run(1, b01, u0, m1, ub0, mb1);
+            s.spawn(|| run(b10, u1, m0, ub1, mb0));
+            run(b01, u0, m1, ub0, mb1);
         });
         let errs: Vec<f32> = [&*b00, &*b11, &*b01, &*b10]
             .iter()

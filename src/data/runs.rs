@@ -9,6 +9,12 @@
 //! The ratings are grouped once, when a backend is made; an epoch then only
 //! draws a [`Feistel`] key, and each worker computes which chunk is its next:
 //! no per-epoch shuffle, no upload.
+//!
+//! Both sparse backends make their runs with [`Runs::block`] and take their
+//! order from [`Runs::epoch_order`]: the CPU for each of its four stratified
+//! blocks (block 0 alone on one thread), the GPU for its single set of runs
+//! (block 0). So the CPU's one thread and the GPU walk the same runs in the
+//! same order for one key, which `mfcuda check`'s runs parity needs.
 
 use crate::data::Examples;
 use crate::rng::Feistel;
@@ -24,12 +30,33 @@ pub struct Runs {
     /// Run c is `rows[starts[c]..starts[c + 1]]`; `starts` has one more entry
     /// than there are runs.
     pub starts: Vec<u32>,
+    /// Which block of a stratified epoch these runs are ([`Runs::block`]):
+    /// it salts [`Runs::epoch_order`]'s key, so that blocks run in orders
+    /// of their own.
+    pub block: u64,
 }
 
+/// The salt a block adds to its epoch's key, per block: the golden-ratio
+/// increment, so that the blocks' [`Feistel`] keys are far apart.
+const BLOCK_SALT: u64 = 0x9E37_79B9_7F4A_7C15;
+
 impl Runs {
+    /// The runs of block `block` of a stratified epoch (the GPU's one set
+    /// and a one-thread CPU's are block 0): `rows` grouped by user in runs
+    /// of at most [`RUN_CHUNK`], each user's ratings shuffled by the block's
+    /// own seed (`block + 1`), and [`Runs::epoch_order`] salted by the block.
+    /// The one place either sparse backend makes its runs.
+    pub fn block(rows: &Examples, n_users: usize, block: u64) -> Runs {
+        Runs {
+            block,
+            ..Runs::by_user(rows, n_users, RUN_CHUNK, block.wrapping_add(1))
+        }
+    }
+
     /// Groups `rows` (user indices below `n_users`) by user, each user's
     /// ratings shuffled by `seed`, and cuts each user's into runs of at most
-    /// `chunk`, as even as can be.
+    /// `chunk`, as even as can be. The runs are block 0; the backends make
+    /// theirs with [`Runs::block`].
     pub fn by_user(rows: &Examples, n_users: usize, chunk: usize, seed: u64) -> Runs {
         let n = rows.len();
         let chunk = chunk.max(1);
@@ -74,6 +101,7 @@ impl Runs {
         Runs {
             rows: grouped,
             starts,
+            block: 0,
         }
     }
 
@@ -87,9 +115,13 @@ impl Runs {
         self.len() == 0
     }
 
-    /// The order of the runs in the epoch keyed by `key`.
+    /// The order of the runs in the epoch keyed by `key`: a [`Feistel`]
+    /// permutation keyed by `key` plus the block's salt (none for block 0).
     pub fn epoch_order(&self, key: u64) -> Feistel {
-        Feistel::new(self.len() as u32, key)
+        Feistel::new(
+            self.len() as u32,
+            key.wrapping_add(self.block.wrapping_mul(BLOCK_SALT)),
+        )
     }
 }
 
@@ -109,6 +141,35 @@ impl XorShift {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Block k's runs are grouped with seed k + 1 and ordered by the key
+    /// plus k golden-ratio increments: what the CPU's two threads always
+    /// drew, so their figures stay as they were; block 0 is the plain key.
+    #[test]
+    fn each_block_groups_and_orders_by_its_own_seed() {
+        let rows = Examples {
+            users: (0..500u32).map(|i| i % 7).collect(),
+            items: (0..500u32).map(|i| i % 11).collect(),
+            ratings: (0..500u32).map(|i| i as f32).collect(),
+        };
+        let key = 0xDEAD_BEEF_u64;
+        for k in 0..4u64 {
+            let b = Runs::block(&rows, 7, k);
+            let plain = Runs::by_user(&rows, 7, RUN_CHUNK, k + 1);
+            assert_eq!((&b.rows, &b.starts), (&plain.rows, &plain.starts), "block {k}");
+            let want = Feistel::new(
+                b.len() as u32,
+                key.wrapping_add(k.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            );
+            let got = b.epoch_order(key);
+            assert!(
+                (0..b.len() as u32).all(|i| got.get(i) == want.get(i)),
+                "block {k}"
+            );
+        }
+        let (b0, b3) = (Runs::block(&rows, 7, 0), Runs::block(&rows, 7, 3));
+        assert_ne!(b0.rows, b3.rows, "blocks shuffle inside users by their own seeds");
+    }
 
     #[test]
     fn runs_hold_every_rating_once_one_user_each_and_at_most_a_chunk() {

@@ -5,7 +5,10 @@
 //! arithmetic is the dense epoch's, rescheduled: its CPU twin is
 //! [`crate::backend::cpu::CpuBackend`]'s dense epoch under Adam.
 
-use cudarc::driver::{CudaFunction, CudaSlice, CudaView, CudaViewMut, LaunchConfig, PushKernelArg};
+use cudarc::driver::sys::CUresult;
+use cudarc::driver::{
+    CudaFunction, CudaSlice, CudaView, CudaViewMut, DriverError, LaunchConfig, PushKernelArg,
+};
 
 use crate::backend::cuda::device::{
     epoch_fits, epoch_row_width, epoch_shared_bytes, int, EPOCH_BLOCK, SHARED_LIMIT,
@@ -55,6 +58,65 @@ pub fn adam_epoch_fits(spec: &ModelSpec, bs: usize) -> bool {
     }
 }
 
+/// Why an Adam epoch does not run as one cooperative kernel. The epoch then
+/// takes the path below it (dot and dotbias the fused graph, the net op by
+/// op), and the device line says which and why ([`CoopRefusal::reason`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CoopRefusal {
+    /// The GPU cannot launch a cooperative grid at all.
+    Unsupported,
+    /// Only this many blocks of the epoch's kernel fit on the GPU at once;
+    /// the epoch needs two (one leads, the others update).
+    TooFewBlocks(usize),
+    /// The driver refused the launch (`CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE`):
+    /// fewer blocks fit at once than the occupancy calculator said, as under
+    /// MPS limits or on a card shared with other work.
+    Refused,
+}
+
+impl CoopRefusal {
+    /// What happened to the one-kernel Adam epoch, in words for the device
+    /// line: "the one-kernel Adam epoch {reason}".
+    pub fn reason(self) -> String {
+        match self {
+            CoopRefusal::Unsupported => "is off: this GPU cannot launch a cooperative grid".into(),
+            CoopRefusal::TooFewBlocks(n) => format!(
+                "is off: {n} block{} of its kernel fit on this GPU at once, and it needs 2",
+                if n == 1 { "" } else { "s" }
+            ),
+            CoopRefusal::Refused => "was refused by the driver (CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE: \
+                 its grid does not fit at once, as under MPS limits or on a shared card)"
+                .into(),
+        }
+    }
+}
+
+/// The cooperative grid of an Adam epoch, from what the GPU says: whether
+/// it launches cooperative grids, and how many of the kernel's blocks fit on
+/// it at once. Two or more: that many blocks; otherwise why not.
+pub fn coop_grid(cooperative: bool, resident_blocks: usize) -> std::result::Result<u32, CoopRefusal> {
+    if !cooperative {
+        return Err(CoopRefusal::Unsupported);
+    }
+    if resident_blocks < 2 {
+        return Err(CoopRefusal::TooFewBlocks(resident_blocks));
+    }
+    Ok(resident_blocks.min(u32::MAX as usize) as u32)
+}
+
+/// A cooperative launch's answer: launched, or refused for its size (the
+/// epoch falls back, nothing has run), or the driver's error, which ends
+/// the run.
+pub fn launch_outcome(
+    answer: std::result::Result<(), DriverError>,
+) -> std::result::Result<std::result::Result<(), CoopRefusal>, DriverError> {
+    match answer {
+        Ok(()) => Ok(Ok(())),
+        Err(DriverError(CUresult::CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE)) => Ok(Err(CoopRefusal::Refused)),
+        Err(e) => Err(e),
+    }
+}
+
 /// What the Adam epoch keeps on the device besides the parameters and
 /// moments (see `kernels/adam_epoch.cu`).
 pub struct AdamEpochBuffers {
@@ -74,35 +136,44 @@ pub struct AdamEpochBuffers {
 
 impl AdamEpochBuffers {
     /// Buffers for `spec`, and the grid: as many blocks as the GPU holds at
-    /// once with the step's shared memory. `None` when that is fewer than
-    /// two (one leads, the rest update), or when the GPU cannot launch a
-    /// cooperative grid.
-    pub fn new(gpu: &Gpu, spec: &ModelSpec, bs: usize) -> Result<Option<AdamEpochBuffers>> {
+    /// once with the step's shared memory ([`coop_grid`]), plus `extra`
+    /// (0 but in the test that makes the driver refuse the grid). Why not,
+    /// when the GPU cannot launch a cooperative grid of two blocks.
+    pub fn new(
+        gpu: &Gpu,
+        spec: &ModelSpec,
+        bs: usize,
+        extra: u32,
+    ) -> Result<std::result::Result<AdamEpochBuffers, CoopRefusal>> {
         let Some((kernel, shared)) = adam_kernel(gpu, spec, bs) else {
-            return Ok(None);
+            return Err(Error::invalid(
+                "adam epoch",
+                "this model and batch size do not fit one block",
+            ));
         };
         // The grid barrier needs every block resident: a cooperative launch.
         let cooperative = gpu
             .ctx
             .attribute(cudarc::driver::sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH)
             .map_err(|e| cuda_err("cooperative launch attribute", e))?;
-        if cooperative == 0 {
-            return Ok(None);
-        }
-        let per_sm = kernel
-            .occupancy_max_active_blocks_per_multiprocessor(EPOCH_BLOCK, shared, None)
-            .map_err(|e| cuda_err("occupancy of the Adam epoch", e))?;
-        let blocks = per_sm as usize * gpu.sm_count;
-        if blocks < 2 {
-            return Ok(None);
-        }
+        let per_sm = if cooperative == 0 {
+            0
+        } else {
+            kernel
+                .occupancy_max_active_blocks_per_multiprocessor(EPOCH_BLOCK, shared, None)
+                .map_err(|e| cuda_err("occupancy of the Adam epoch", e))?
+        };
+        let blocks = match coop_grid(cooperative != 0, per_sm as usize * gpu.sm_count) {
+            Ok(b) => b.saturating_add(extra),
+            Err(why) => return Ok(Err(why)),
+        };
         let rows = spec.n_users + spec.n_items;
-        Ok(Some(AdamEpochBuffers {
+        Ok(Ok(AdamEpochBuffers {
             gbuf: gpu.zeros(2 * spec.n_params())?,
             claim: gpu.zeros(2 * rows)?,
             touch: gpu.zeros(rows)?,
             barrier: gpu.zeros(2)?,
-            blocks: blocks.min(u32::MAX as usize) as u32,
+            blocks,
             bs,
         }))
     }
@@ -114,7 +185,8 @@ impl Gpu {
     /// `rows` (in order) in batches of `bs`, step s at `sched[2s]` (step
     /// size) and `sched[2s + 1]` (√(1 − β2ᵗ)); `dropout` keys the net's masks
     /// (its step is the epoch's first). `bufs`' stamps must be zero. Writes
-    /// each step's loss to `losses`.
+    /// each step's loss to `losses`. When the driver refuses the grid as too
+    /// large ([`launch_outcome`]), nothing ran: it says so instead.
     #[allow(clippy::too_many_arguments)]
     pub fn mf_epoch_adam(
         &self,
@@ -129,7 +201,7 @@ impl Gpu {
         adam: AdamStep,
         wd: f32,
         dropout: DropoutKey,
-    ) -> Result<()> {
+    ) -> Result<std::result::Result<(), CoopRefusal>> {
         let what = "mf_epoch_adam";
         let (users, items, ratings) = rows;
         let (m, v) = moments;
@@ -195,10 +267,11 @@ impl Gpu {
         // m, v hold the model's tensors in ModelSpec::tensors order, gbuf 2·P floats, claim
         // 2·rows and touch rows ints, barrier 2 uints; adam_kernel bounds the shared memory,
         // sized by the kernel's own layout. The launch is cooperative, so the driver refuses
-        // a grid that cannot be resident at once, which the grid barrier needs; `blocks`
-        // comes from the occupancy calculator for this kernel, block and shared memory.
-        unsafe { l.launch_cooperative(cfg) }.map_err(|e| cuda_err(what, e))?;
-        Ok(())
+        // a grid that cannot be resident at once, which the grid barrier needs (`blocks`
+        // comes from the occupancy calculator for this kernel, block and shared memory, and
+        // a grid past it is refused, not run).
+        let answer = unsafe { l.launch_cooperative(cfg) }.map(|_| ());
+        launch_outcome(answer).map_err(|e| cuda_err(what, e))
     }
 }
 
@@ -211,8 +284,11 @@ impl CudaBackend {
 
     /// The Adam epoch: upload the order and the per-step scalars, zero the
     /// stamps, one cooperative launch, read the losses back. `first_step`
-    /// keys the net's dropout. Returns `None`, and turns the path off, on a
-    /// GPU too small for a grid of two blocks or without cooperative launch.
+    /// keys the net's dropout. Returns `None`, turns the path off and keeps
+    /// why ([`CoopRefusal`], for the device line), when the GPU cannot run a
+    /// cooperative grid of two blocks or the driver refuses the launch;
+    /// then nothing has moved (Adam's `t` is put back), so the path below
+    /// runs the epoch as if it had been taken from the start.
     pub(super) fn train_epoch_adam(
         &mut self,
         order: &[u32],
@@ -224,15 +300,16 @@ impl CudaBackend {
             return Err(Error::invalid("adam epoch", "the optimizer is not Adam"));
         };
         if !self.adam_epoch.as_ref().is_some_and(|b| b.bs == bs) {
-            match AdamEpochBuffers::new(&self.gpu, &self.spec, bs)? {
-                Some(b) => self.adam_epoch = Some(b),
-                None => {
-                    self.one_kernel = false;
+            match AdamEpochBuffers::new(&self.gpu, &self.spec, bs, self.coop_extra_blocks)? {
+                Ok(b) => self.adam_epoch = Some(b),
+                Err(why) => {
+                    self.leave_one_kernel(why);
                     return Ok(None);
                 }
             }
         }
         let (n, steps) = (order.len(), lrs.len());
+        let t0 = self.t;
         self.upload_schedule(lrs)?;
         self.stage_rows(order)?;
         let gpu = self.gpu.clone();
@@ -249,7 +326,7 @@ impl CudaBackend {
             .memset_zeros(&mut bufs.barrier)
             .map_err(|e| cuda_err("zero barrier", e))?;
         let p = self.params.len();
-        gpu.mf_epoch_adam(
+        let launched = gpu.mf_epoch_adam(
             &mut self.params.as_view_mut(),
             (&mut self.m.slice_mut(..p), &mut self.v.slice_mut(..p)),
             bufs,
@@ -269,7 +346,30 @@ impl CudaBackend {
                 step: first_step,
             },
         )?;
+        if let Err(why) = launched {
+            // Nothing ran: only the schedule's upload moved Adam's step count.
+            self.t = t0;
+            self.leave_one_kernel(why);
+            return Ok(None);
+        }
         gpu.download(&self.losses.slice(..steps)).map(Some)
+    }
+
+    /// Turns the one-kernel Adam epoch off for the rest of the run, keeping
+    /// why for the device line, and frees its buffers.
+    fn leave_one_kernel(&mut self, why: CoopRefusal) {
+        self.one_kernel = false;
+        self.adam_epoch = None;
+        self.coop_refusal = Some(why);
+    }
+
+    /// Launches the Adam epoch's cooperative grid with `extra` blocks more
+    /// than the GPU holds at once, which the driver must refuse: how
+    /// `tests/gpu.rs` checks the fallback. Takes effect at the next epoch's
+    /// grid (the first, when called before training).
+    pub fn oversize_cooperative_grid(&mut self, extra: u32) {
+        self.coop_extra_blocks = extra;
+        self.adam_epoch = None;
     }
 }
 
@@ -292,6 +392,32 @@ mod tests {
             n_items: 9724,
             y_range: (0.5, 5.0),
         }
+    }
+
+    /// The grid, or why not, from what the GPU says; and a refusal of the
+    /// launch for its size falls back while any other failure ends the run.
+    #[test]
+    fn a_gpu_that_cannot_hold_the_grid_falls_back_and_says_why() {
+        assert_eq!(coop_grid(true, 132), Ok(132));
+        assert_eq!(coop_grid(true, 2), Ok(2));
+        assert_eq!(coop_grid(false, 132), Err(CoopRefusal::Unsupported));
+        assert_eq!(coop_grid(true, 1), Err(CoopRefusal::TooFewBlocks(1)));
+        assert_eq!(coop_grid(true, 0), Err(CoopRefusal::TooFewBlocks(0)));
+        assert!(matches!(launch_outcome(Ok(())), Ok(Ok(()))));
+        let too_large = DriverError(CUresult::CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE);
+        assert!(matches!(
+            launch_outcome(Err(too_large)),
+            Ok(Err(CoopRefusal::Refused))
+        ));
+        let oom = DriverError(CUresult::CUDA_ERROR_OUT_OF_MEMORY);
+        assert!(matches!(launch_outcome(Err(oom)), Err(e) if e.0 == CUresult::CUDA_ERROR_OUT_OF_MEMORY));
+        assert!(CoopRefusal::Refused
+            .reason()
+            .contains("CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE"));
+        assert!(CoopRefusal::Unsupported
+            .reason()
+            .contains("cannot launch a cooperative grid"));
+        assert!(CoopRefusal::TooFewBlocks(1).reason().contains("1 block of"));
     }
 
     /// Every notebook recipe's model at batch 64 takes a one-kernel epoch,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use cudarc::driver::{CudaGraph, CudaSlice, CudaView, CudaViewMut};
 
-use crate::backend::cuda::adam_epoch::AdamEpochBuffers;
+use crate::backend::cuda::adam_epoch::{AdamEpochBuffers, CoopRefusal};
 use crate::backend::cuda::lazy::DevicePowers;
 use crate::backend::cuda::memory::{MemoryPlan, EVAL_CHUNK};
 use crate::backend::cuda::optim::{update, Step};
@@ -347,6 +347,27 @@ impl DeviceExamples {
     }
 }
 
+/// The device line's name of the path a dense model of `kind` trains on,
+/// from the backend's `(fused, one_kernel, deterministic)`, and why the
+/// one-kernel Adam epoch was turned off if it was: dot and dotbias then run
+/// the fused graph, the net (which has no graph) op by op.
+pub fn dense_path(kind: ModelKind, path: (bool, bool, bool), refusal: Option<CoopRefusal>) -> String {
+    let (fused, one_kernel, deterministic) = path;
+    let below = if kind == ModelKind::Net {
+        "op by op"
+    } else {
+        "fused, CUDA graph"
+    };
+    match (fused, one_kernel, refusal) {
+        _ if deterministic => "op by op, deterministic".into(),
+        (false, _, _) => "op by op".into(),
+        (true, _, Some(why)) => format!("{below}: the one-kernel Adam epoch {}", why.reason()),
+        (true, true, None) => "fused: one kernel an epoch where the batch fits one block".into(),
+        (true, false, None) if kind == ModelKind::Net => "op by op: the net has no CUDA graph".into(),
+        (true, false, None) => below.into(),
+    }
+}
+
 /// Trains on an NVIDIA GPU. Data, parameters and optimizer state live on the
 /// device for the whole run.
 pub struct CudaBackend {
@@ -386,6 +407,11 @@ pub struct CudaBackend {
     pub(super) powers: Option<DevicePowers>,
     /// The Adam epoch's buffers, made on its first use.
     pub(super) adam_epoch: Option<AdamEpochBuffers>,
+    /// Why the one-kernel Adam epoch was turned off, once it was.
+    pub(super) coop_refusal: Option<CoopRefusal>,
+    /// Blocks the Adam epoch's grid takes past what the GPU holds at once:
+    /// 0, but in the test of the fallback.
+    pub(super) coop_extra_blocks: u32,
     /// One-kernel validation: a partial sum per block, and the blocks-done counter.
     val_partial: CudaSlice<f64>,
     val_done: CudaSlice<u32>,
@@ -439,6 +465,8 @@ impl CudaBackend {
             last: gpu.zeros(1)?,
             powers: None,
             adam_epoch: None,
+            coop_refusal: None,
+            coop_extra_blocks: 0,
             val_partial: gpu.zeros(1)?,
             val_done: gpu.zeros(1)?,
             gpu,
@@ -494,12 +522,11 @@ impl CudaBackend {
 
 impl Backend for CudaBackend {
     fn device(&self) -> String {
-        let path = match (self.fused, self.deterministic) {
-            (true, _) if self.one_kernel => "fused: one kernel an epoch where the batch fits one block",
-            (true, _) => "fused, CUDA graph",
-            (false, true) => "op by op, deterministic",
-            (false, false) => "op by op",
-        };
+        let path = dense_path(
+            self.spec.kind,
+            (self.fused, self.one_kernel, self.deterministic),
+            self.coop_refusal,
+        );
         format!("cuda: {} ({path})", self.gpu.description)
     }
 
@@ -635,5 +662,49 @@ impl Backend for CudaBackend {
 
     fn params(&mut self) -> Result<Vec<f32>> {
         self.gpu.download(&self.params.as_view())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The device line names the path an epoch took, and when the
+    /// one-kernel Adam epoch was turned off, the path below it and why.
+    #[test]
+    fn the_device_line_names_the_fallback_and_why() {
+        let (dotbias, net) = (ModelKind::DotBias, ModelKind::Net);
+        let one_kernel = "fused: one kernel an epoch where the batch fits one block";
+        assert_eq!(dense_path(dotbias, (true, true, false), None), one_kernel);
+        assert_eq!(dense_path(net, (true, true, false), None), one_kernel);
+        assert_eq!(
+            dense_path(dotbias, (true, false, false), None),
+            "fused, CUDA graph"
+        );
+        assert_eq!(dense_path(dotbias, (false, false, false), None), "op by op");
+        assert_eq!(
+            dense_path(net, (false, false, true), None),
+            "op by op, deterministic"
+        );
+        // The net has no graph: without the one-kernel epoch it runs op by op.
+        assert!(dense_path(net, (true, false, false), None).starts_with("op by op"));
+        let refused = dense_path(dotbias, (true, false, false), Some(CoopRefusal::Refused));
+        assert!(
+            refused.starts_with("fused, CUDA graph: the one-kernel Adam epoch was refused")
+                && refused.contains("CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE"),
+            "{refused}"
+        );
+        let net_refused = dense_path(net, (true, false, false), Some(CoopRefusal::Refused));
+        assert!(
+            net_refused.starts_with("op by op: the one-kernel Adam epoch was refused"),
+            "{net_refused}"
+        );
+        let unsupported = dense_path(net, (true, false, false), Some(CoopRefusal::Unsupported));
+        assert!(
+            unsupported.contains("cannot launch a cooperative grid"),
+            "{unsupported}"
+        );
+        let small = dense_path(dotbias, (true, false, false), Some(CoopRefusal::TooFewBlocks(1)));
+        assert!(small.contains("1 block of its kernel fit"), "{small}");
     }
 }

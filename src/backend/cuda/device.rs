@@ -81,6 +81,13 @@ pub(crate) fn cuda_err(what: &str, e: DriverError) -> Error {
     }
 }
 
+/// The elements a device allocation for `n` takes: at least one, since
+/// `cuMemAlloc` refuses a size of 0 (and `cuMemAllocAsync`'s answer to 0 is
+/// not documented). [`Gpu::zeros`] and [`Gpu::upload`] allocate this many.
+pub fn alloc_len(n: usize) -> usize {
+    n.max(1)
+}
+
 /// An `i32` kernel argument from a size; sizes past 2^31 are refused.
 pub(super) fn int(what: &str, n: usize) -> Result<i32> {
     i32::try_from(n).map_err(|_| Error::Cuda {
@@ -256,20 +263,44 @@ impl Gpu {
         })
     }
 
-    /// Copies a host slice to a new device buffer.
+    /// Copies a host slice to a new device buffer of the same length. An
+    /// empty slice gets a buffer of length 0 that still owns one element of
+    /// device memory ([`alloc_len`]): the driver is never asked for 0 bytes,
+    /// and a kernel wrapper that takes its size from the buffer sees 0.
     pub fn upload<T: DeviceRepr>(&self, host: &[T]) -> Result<CudaSlice<T>> {
+        if host.is_empty() {
+            return self.empty();
+        }
         self.stream
             .clone_htod(host)
             .map_err(|e| self.alloc_err("upload", std::mem::size_of_val(host), e))
     }
 
     /// A new zeroed device buffer of `n` elements (at least one, so that
-    /// empty tensors still have an address).
+    /// empty tensors still have an address: its length is [`alloc_len`]`(n)`).
     pub fn zeros<T: DeviceRepr + ValidAsZeroBits>(&self, n: usize) -> Result<CudaSlice<T>> {
-        let bytes = n.max(1) * std::mem::size_of::<T>();
+        let len = alloc_len(n);
         self.stream
-            .alloc_zeros(n.max(1))
-            .map_err(|e| self.alloc_err("alloc", bytes, e))
+            .alloc_zeros(len)
+            .map_err(|e| self.alloc_err("alloc", len * std::mem::size_of::<T>(), e))
+    }
+
+    /// A buffer of length 0 backed by one zeroed element, for empty uploads.
+    fn empty<T: DeviceRepr>(&self) -> Result<CudaSlice<T>> {
+        let bytes = alloc_len(0) * std::mem::size_of::<T>();
+        // Raw bytes: a `T` of zero bits need not be valid, but nothing reads
+        // this element (the buffer's length is 0).
+        let one = self
+            .stream
+            .alloc_zeros::<u8>(bytes.max(1))
+            .map_err(|e| self.alloc_err("upload", bytes, e))?;
+        let ptr = one.leak();
+        // SAFETY: `ptr` is a live allocation of at least one `T` on this
+        // stream's context, which `leak` gave up and nothing else owns; the
+        // new slice owns it and frees it on drop, as cudarc frees its own.
+        // Its length, 0, is within the allocation, and cudarc's event tracking
+        // is off (`Gpu::open`), so no event is made here.
+        Ok(unsafe { self.stream.upgrade_device_ptr(ptr, 0) })
     }
 
     /// An allocation failure, in words a user can act on when it is the
@@ -317,6 +348,59 @@ impl Gpu {
 #[cfg(test)]
 mod tests {
     use super::BLOCK;
+
+    /// No allocation asks the driver for 0 bytes: an empty buffer still
+    /// takes one element.
+    #[test]
+    fn allocations_take_at_least_one_element() {
+        assert_eq!(super::alloc_len(0), 1);
+        assert_eq!(super::alloc_len(1), 1);
+        assert_eq!(super::alloc_len(4096), 4096);
+    }
+
+    /// Device memory is allocated in this file only, by [`super::Gpu::zeros`]
+    /// and [`super::Gpu::upload`], which never ask for 0 bytes: cudarc's
+    /// allocating calls appear nowhere else in src/.
+    #[test]
+    fn device_memory_is_allocated_here_only() {
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).expect("src/ is readable") {
+                let path = entry.expect("an entry").path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(path);
+                }
+            }
+        }
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        walk(&src, &mut files);
+        let here = src.join("backend/cuda/device.rs");
+        let allocating = [
+            "clone_htod(",
+            "alloc_zeros",
+            ".alloc(",
+            "alloc::<",
+            "memcpy_stod(",
+            "upgrade_device_ptr(",
+        ];
+        let mut bad = Vec::new();
+        for file in files.iter().filter(|f| **f != here) {
+            let text = std::fs::read_to_string(file).expect("a source file");
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                if allocating.iter().any(|a| code.contains(a)) {
+                    bad.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+                }
+            }
+        }
+        assert!(
+            bad.is_empty(),
+            "allocate through Gpu::zeros or Gpu::upload:\n{}",
+            bad.join("\n")
+        );
+    }
 
     #[test]
     fn every_kernel_declares_the_block_size_the_host_launches() {

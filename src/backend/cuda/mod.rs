@@ -56,8 +56,9 @@ pub mod optim;
 pub mod ranking;
 pub mod versions;
 
-pub use dense::CudaBackend;
+pub use adam_epoch::{coop_grid, launch_outcome, CoopRefusal};
 pub(crate) use dense::DeviceExamples;
+pub use dense::{dense_path, CudaBackend};
 pub(crate) use device::cuda_err;
-pub use device::{Gpu, BUILD_NOTE, PTX};
+pub use device::{alloc_len, Gpu, BUILD_NOTE, PTX};
 pub use kernels_sparse::{sparse_max_factors, DeviceFactor};

@@ -19,7 +19,7 @@ use crate::backend::cpu_sparse::SparseParams;
 use crate::backend::cuda::memory::{MemoryPlan, EVAL_CHUNK};
 use crate::backend::cuda::{cuda_err, sparse_max_factors, DeviceExamples, DeviceFactor, Gpu};
 use crate::backend::{Backend, BackendInit};
-use crate::data::runs::{Runs, RUN_CHUNK};
+use crate::data::runs::Runs;
 use crate::data::Examples;
 use crate::error::{Error, Result};
 use crate::model::ModelSpec;
@@ -94,6 +94,23 @@ pub fn hogwild_warps(spec: &ModelSpec) -> usize {
 /// digits (0.5019 and 0.5014, H200, commit 07491a1, per-rating kernel).
 pub fn hogwild_run_warps(runs: usize) -> usize {
     (runs / 8).max(8)
+}
+
+/// How the device line names an epoch in per-user runs (the sparse
+/// recipes' order, [`crate::recipe::EpochOrder::UserRuns`]); tests match on it.
+pub const RUNS_PATH: &str = "sparse SGD in per-user runs, one warp a run";
+
+/// How the device line names an epoch of one warp per rating (the shuffled
+/// order, and embeddings wider than the run kernel takes); tests match on it.
+pub const PER_RATING_PATH: &str = "sparse SGD, one warp per rating";
+
+/// The runs the GPU stages for the training rows `train` of a model of
+/// `n_users` users: all of them one block, block 0 of [`Runs::block`], so
+/// that [`Runs::epoch_order`] gives the order [`CudaSparseBackend::runs_pass`]
+/// walks. The CPU backend's one thread makes the same runs and walks them in
+/// the same order, which `mfcuda check`'s runs parity relies on.
+pub fn staged_runs(train: &Examples, n_users: usize) -> Runs {
+    Runs::block(train, n_users, 0)
 }
 
 /// The svd model trained by sparse SGD on the GPU, factors stored as `S`
@@ -287,7 +304,7 @@ impl<S: DeviceFactor> CudaSparseBackend<'_, S> {
     pub fn stage_runs(&mut self) -> Result<()> {
         let n = self.train.len;
         if self.runs.is_none() {
-            let host = Runs::by_user(self.host, self.spec.n_users, RUN_CHUNK, 1);
+            let host = staged_runs(self.host, self.spec.n_users);
             let starts = self.gpu.upload(&host.starts)?;
             self.runs = Some(StagedRuns {
                 host,
@@ -389,14 +406,14 @@ impl<S: DeviceFactor> Backend for CudaSparseBackend<'_, S> {
     fn device(&self) -> String {
         if self.runs.is_some() {
             return format!(
-                "cuda: {} (sparse SGD in per-user runs, one warp a run, at most {} at once, {} factors)",
+                "cuda: {} ({RUNS_PATH}, at most {} at once, {} factors)",
                 self.gpu.description,
                 self.run_warps(),
                 S::STORAGE.name()
             );
         }
         format!(
-            "cuda: {} (sparse SGD, one warp per rating, at most {} at once, {} factors, {} tile{})",
+            "cuda: {} ({PER_RATING_PATH}, at most {} at once, {} factors, {} tile{})",
             self.gpu.description,
             self.max_warps,
             S::STORAGE.name(),
@@ -543,6 +560,25 @@ mod tests {
         // ml-25m's and Netflix's shapes: far past the 8,448 warps an H200 holds.
         assert!(hogwild_run_warps(500_000) > 8_448);
         assert_eq!(hogwild_run_warps(3), 8);
+    }
+
+    /// The sparse recipes train in per-user runs on the GPU, so their device
+    /// line names [`RUNS_PATH`] (which `tests/gpu.rs` checks), not
+    /// [`PER_RATING_PATH`].
+    #[test]
+    fn the_sparse_recipes_train_in_runs_on_the_gpu() {
+        use crate::recipe::{self, EpochOrder};
+        for name in ["sparse", "sparse-bf16"] {
+            let r = recipe::find(name).expect("a built-in recipe");
+            assert_eq!(r.order, EpochOrder::UserRuns, "{name}");
+            assert!(
+                Gpu::sparse_runs_fit(r.model.factors),
+                "{name}: {} factors",
+                r.model.factors
+            );
+        }
+        assert_ne!(RUNS_PATH, PER_RATING_PATH);
+        assert!(!RUNS_PATH.contains(PER_RATING_PATH) && !PER_RATING_PATH.contains(RUNS_PATH));
     }
 
     #[test]
