@@ -1,6 +1,15 @@
 //! GPU tests: every kernel against its CPU twin, one-step parity of whole
 //! models, and the recipes on the GPU against the CPU and the notebook.
 //! Where no usable GPU is present, each test says why and skips.
+//!
+//! On the emulated device (`scripts/emulate.sh cargo test --release --test gpu`,
+//! emu/) the kernels run in an interpreter, about a thousand times slower than a
+//! card, so the tests that train whole recipes run at an *emulation size*: the
+//! first [`EMU_USERS`] users of the bundled set and at most [`EMU_EPOCHS`] epochs,
+//! and say so. A check that only holds at full size (a recipe within 0.01 of the
+//! notebook) becomes, at emulation size, the GPU against the CPU on the same
+//! small data, with the tolerance it has at full size. On a card every test runs
+//! at its full size.
 
 mod common;
 
@@ -10,6 +19,7 @@ use std::sync::Arc;
 use common::{bits, bundled, notebook_config};
 use mfcuda::backend::cuda::Gpu;
 use mfcuda::backend::{Device, GpuOptions};
+use mfcuda::data::{Columns, Ratings};
 use mfcuda::recipe::{self, Overrides};
 use mfcuda::tools::check::{kernel_checks, lazy_parity, sparse_parity, step_parity, CheckRow};
 use mfcuda::train::{train, Silent, TrainConfig, TrainReport};
@@ -22,6 +32,68 @@ fn gpu_or_skip(test: &str) -> Option<Arc<Gpu>> {
         Err(why) => {
             let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
             None
+        }
+    }
+}
+
+/// Users of the bundled set kept at emulation size: the first 20 (3,219
+/// ratings of 1,859 movies).
+const EMU_USERS: u32 = 20;
+/// The most epochs a recipe trains at emulation size.
+const EMU_EPOCHS: usize = 2;
+
+/// The size a test trains at: the full shape on a card, the emulation size on
+/// the emulated device.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Size {
+    Full,
+    Emulated,
+}
+
+impl Size {
+    /// The size for `gpu`, said on the terminal when it is the emulation size.
+    fn of(gpu: &Gpu, test: &str) -> Size {
+        if gpu.description.contains("emulated") {
+            let _ = writeln!(
+                std::io::stderr(),
+                "{test}: emulation size ({EMU_USERS} users of the bundled set, at most {EMU_EPOCHS} epochs) \
+                 on {}",
+                gpu.description
+            );
+            Size::Emulated
+        } else {
+            Size::Full
+        }
+    }
+
+    /// The ratings a test trains on: the bundled set, or its first
+    /// [`EMU_USERS`] users.
+    fn data(self) -> Ratings {
+        match self {
+            Size::Full => bundled(),
+            Size::Emulated => {
+                let csv = std::fs::read_to_string("data/ml-latest-small/ratings.csv").unwrap();
+                let mut lines = csv.lines();
+                let mut keep = String::from(lines.next().unwrap());
+                keep.push('\n');
+                for line in lines {
+                    let user: u32 = line.split(',').next().unwrap().parse().unwrap();
+                    if user <= EMU_USERS {
+                        keep.push_str(line);
+                        keep.push('\n');
+                    }
+                }
+                let name = format!("the bundled set's first {EMU_USERS} users");
+                Ratings::from_reader(keep.as_bytes(), &name, &Columns::default()).unwrap()
+            }
+        }
+    }
+
+    /// `epochs` at this size: unchanged on a card, at most [`EMU_EPOCHS`] on the emulator.
+    fn epochs(self, epochs: Option<usize>, recipe_epochs: usize) -> Option<usize> {
+        match self {
+            Size::Full => epochs,
+            Size::Emulated => Some(epochs.unwrap_or(recipe_epochs).min(EMU_EPOCHS)),
         }
     }
 }
@@ -90,8 +162,9 @@ fn recipes_on_gpu_match_cpu_and_notebook() {
     let Some(gpu) = gpu_or_skip("recipes_on_gpu_match_cpu_and_notebook") else {
         return;
     };
+    let size = Size::of(&gpu, "recipes_on_gpu_match_cpu_and_notebook");
     drop(gpu);
-    let data = bundled();
+    let data = size.data();
     // The net's GPU run may drift further: its scatter-adds reorder sums
     // inside a model that is more sensitive to them.
     for (name, tol) in [
@@ -101,9 +174,13 @@ fn recipes_on_gpu_match_cpu_and_notebook() {
         ("net", 0.003),
     ] {
         let run = |device, gpu: GpuOptions| {
-            let recipe = recipe::find(name)
-                .unwrap()
-                .with_overrides(&Overrides::default())
+            let recipe = recipe::find(name).unwrap();
+            let epochs = size.epochs(None, recipe.epochs());
+            let recipe = recipe
+                .with_overrides(&Overrides {
+                    epochs,
+                    ..Default::default()
+                })
                 .unwrap();
             let cfg = TrainConfig {
                 device,
@@ -129,12 +206,16 @@ fn recipes_on_gpu_match_cpu_and_notebook() {
             gpu.val_mse,
             cpu.val_mse
         );
-        assert!(
-            (gpu.val_mse - gpu.notebook_mse.unwrap()).abs() <= 0.01,
-            "{name}: gpu {} notebook {}",
-            gpu.val_mse,
-            gpu.notebook_mse.unwrap()
-        );
+        // The notebook's figure holds only at full size; the emulation size
+        // keeps the GPU-against-CPU check above.
+        if size == Size::Full {
+            assert!(
+                (gpu.val_mse - gpu.notebook_mse.unwrap()).abs() <= 0.01,
+                "{name}: gpu {} notebook {}",
+                gpu.val_mse,
+                gpu.notebook_mse.unwrap()
+            );
+        }
         {
             // The fused graph (not for the net), and the default: one kernel an epoch.
             let graph = GpuOptions {
@@ -171,8 +252,9 @@ fn deterministic_gpu_runs_repeat_to_the_bit() {
     let Some(gpu) = gpu_or_skip("deterministic_gpu_runs_repeat_to_the_bit") else {
         return;
     };
+    let size = Size::of(&gpu, "deterministic_gpu_runs_repeat_to_the_bit");
     drop(gpu);
-    let data = bundled();
+    let data = size.data();
     for name in ["dotbias", "net"] {
         let run = |deterministic| {
             let recipe = recipe::find(name)
@@ -216,13 +298,22 @@ fn sparse_recipes_on_gpu_reach_the_cpus_rmse() {
     let Some(gpu) = gpu_or_skip("sparse_recipes_on_gpu_reach_the_cpus_rmse") else {
         return;
     };
+    let size = Size::of(&gpu, "sparse_recipes_on_gpu_reach_the_cpus_rmse");
     drop(gpu);
-    let data = bundled();
+    let data = size.data();
     for name in ["sparse", "sparse-bf16"] {
         let run = |device| {
+            let recipe = recipe::find(name).unwrap();
+            let epochs = size.epochs(None, recipe.epochs());
+            let recipe = recipe
+                .with_overrides(&Overrides {
+                    epochs,
+                    ..Default::default()
+                })
+                .unwrap();
             let cfg = TrainConfig {
                 device,
-                ..notebook_config(recipe::find(name).unwrap())
+                ..notebook_config(recipe)
             };
             train(&data, &cfg, &mut Silent).unwrap()
         };
@@ -242,7 +333,9 @@ fn sparse_recipes_on_gpu_reach_the_cpus_rmse() {
         );
         // Hogwild on the GPU and stratified threads on the CPU visit the
         // ratings in different orders, so they land near, not on, each other.
-        assert!(gpu.val_rmse <= 0.870, "{name}: gpu val_rmse {}", gpu.val_rmse);
+        if size == Size::Full {
+            assert!(gpu.val_rmse <= 0.870, "{name}: gpu val_rmse {}", gpu.val_rmse);
+        }
         assert!(
             (gpu.val_rmse - cpu.val_rmse).abs() <= 0.005,
             "{name}: gpu {} cpu {}",
@@ -288,8 +381,8 @@ fn empty_uploads_allocate_and_keep_length_zero() {
     assert!(gpu.download(&empty.as_view()).unwrap().is_empty());
     let zeros = gpu.zeros::<u32>(0).unwrap();
     assert_eq!(zeros.len(), mfcuda::backend::cuda::alloc_len(0));
+    let data = Size::of(&gpu, "empty_uploads_allocate_and_keep_length_zero").data();
     drop(gpu);
-    let data = bundled();
     let setup = mfcuda::train::Setup::notebook(&data, &recipe::find("dot").unwrap(), 7).unwrap();
     let (spec, params) = (&setup.spec, &setup.params);
     let opts = RankingOptions::default();
@@ -320,7 +413,7 @@ fn a_refused_cooperative_launch_falls_back_and_says_why() {
     let Some(gpu) = gpu_or_skip("a_refused_cooperative_launch_falls_back_and_says_why") else {
         return;
     };
-    let data = bundled();
+    let data = Size::of(&gpu, "a_refused_cooperative_launch_falls_back_and_says_why").data();
     for (name, below) in [("learner", "fused, CUDA graph"), ("net", "op by op")] {
         let recipe = recipe::find(name).unwrap();
         let setup = Setup::notebook(&data, &recipe, 7).unwrap();
