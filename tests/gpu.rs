@@ -26,11 +26,20 @@ use mfcuda::train::{train, Silent, TrainConfig, TrainReport};
 
 /// The GPU, or `None` after telling the terminal why the test skips. Writes
 /// to the stderr handle directly, which the test harness does not capture.
+/// Under `scripts/emulate.sh` (which sets `MFCUDA_EMULATED`) a GPU must open:
+/// there a refused module load or a missing driver fails the test.
 fn gpu_or_skip(test: &str) -> Option<Arc<Gpu>> {
     match Gpu::open(0) {
         Ok(gpu) => Some(Arc::new(gpu)),
+        Err(why) if std::env::var_os("MFCUDA_EMULATED").is_some() => {
+            panic!("{test}: scripts/emulate.sh is in force, but the emulated GPU did not open: {why}")
+        }
         Err(why) => {
-            let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {test}: {why} (to run it on the emulated device: \
+                 scripts/emulate.sh cargo test --release --test gpu)"
+            );
             None
         }
     }
