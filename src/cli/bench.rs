@@ -70,17 +70,29 @@ pub fn run(a: &BenchArgs) -> CliResult {
         quick: a.quick,
     };
     let mut header_said = false;
+    let mut noted = Vec::new();
     let report = bench::run(&data, opts, |row| {
         if !header_said {
             say(json, &BenchRow::header());
             header_said = true;
         }
+        if let Some(note) = row.note().filter(|n| !noted.contains(n)) {
+            say(json, note);
+            noted.push(note);
+        }
         say(json, &row.line())
     })?;
+    for line in report.counters_table() {
+        say(json, &line);
+    }
     match (&report.gpu, &report.gpu_skipped, report.copy_gb_per_s) {
         (Some(gpu), _, Some(copy)) => say(json, &format!("gpu: {gpu}; device-to-device copy {copy:.0} GB/s")),
+        (Some(gpu), _, None) => say(json, &format!("gpu: {gpu}")),
         (_, Some(why), _) => say(json, &format!("gpu: not measured ({why})")),
         _ => {}
+    }
+    for note in &report.notes {
+        say(json, &format!("note: {note}"));
     }
     if let Some(dir) = &a.plot {
         let points: Vec<RooflinePoint> = report
@@ -153,15 +165,23 @@ fn run_versions(a: &BenchArgs, which: VersionsArg) -> CliResult {
         Family::Dot => ("dot_forward", "a row"),
         Family::Sparse => ("the sparse SGD update", "an update (f32)"),
     };
-    let (shape, bytes) = versions::job(family, a.quick);
-    say(
-        json,
-        &format!("versions of {kernel}: {shape}, {bytes} bytes {unit}"),
-    );
-    say(json, &versions::header(family));
-    let report = versions::run(family, a.device, a.quick, |row| say(json, &row.line()))?;
+    let on_start = |r: &versions::VersionsReport| {
+        say(
+            json,
+            &format!(
+                "versions of {kernel}: {}, {} bytes {unit}",
+                r.shape, r.bytes_per_item
+            ),
+        );
+        say(json, &versions::header(family));
+        if r.emulated {
+            say(json, bench::EMU_TIME_NOTE);
+        }
+    };
+    let report = versions::run_with(family, a.device, a.quick, on_start, |row| say(json, &row.line()))?;
     match (&report.gpu, &report.gpu_skipped, report.copy_gb_per_s) {
         (Some(gpu), _, Some(copy)) => say(json, &format!("gpu: {gpu}; device-to-device copy {copy:.0} GB/s")),
+        (Some(gpu), _, None) => say(json, &format!("gpu: {gpu}")),
         (_, Some(why), _) => say(json, &format!("gpu: the versions did not run ({why})")),
         _ => {}
     }

@@ -7,6 +7,14 @@
 //! counts them: atomics count a read and a write. "% copy" is the kernel's
 //! GB/s over the device-to-device copy bandwidth measured at the start of
 //! the same run, so it needs no datasheet number.
+//!
+//! On the emulated device (`scripts/emulate.sh`, [`crate::backend::cuda::emulated`])
+//! times are the host's, interpreting PTX: its rows are labelled `emu` and
+//! carry no GB/s and no % copy. They run the kernel table at small sizes
+//! instead, and carry the emulator's counters for a call ([`EmuCounters`]):
+//! instructions, global sectors read and written, shared-memory bank
+//! conflicts and divergent branches, beside the roofline model's bytes. The
+//! copy yardstick and the epochs are not run there, and the report says why.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,6 +22,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::backend::cpu::CpuBackend;
+use crate::backend::cuda::emulated::{self, LaunchCounters};
 use crate::backend::cuda::{self, CudaBackend, Gpu};
 use crate::backend::select::{choose, Choice, Needs};
 use crate::backend::{cpu_sparse, Backend, BackendInit, Device, GpuOptions};
@@ -31,7 +40,7 @@ use crate::train::Setup as TrainSetup;
 /// One measured line of the table.
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchRow {
-    /// `cpu` or `cuda`.
+    /// `cpu`, `cuda`, or `emu` (the emulated device: host time, no GB/s).
     pub device: String,
     /// What ran: a kernel, or an epoch of a recipe.
     pub what: String,
@@ -45,6 +54,73 @@ pub struct BenchRow {
     pub pct_of_copy: Option<f64>,
     /// Training (or validation) ratings per second (epochs only).
     pub ratings_per_s: Option<f64>,
+    /// The emulator's counters for one call (`emu` rows only).
+    pub emu: Option<EmuCounters>,
+}
+
+/// The device label of rows measured on the emulated device.
+pub const EMU_DEVICE: &str = "emu";
+
+/// What the time of an `emu` row is, for a note under the header.
+pub const EMU_TIME_NOTE: &str = "emu rows: the emulated device (PTX interpreted on the CPU); \
+     time is the emulator's host time, not GPU time, so no GB/s or % copy";
+
+/// What the emulator counted for one call of a kernel row, beside the bytes
+/// the roofline model counts for it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EmuCounters {
+    /// The counters, per call: summed over the call's launches, the mean of
+    /// the timed calls.
+    #[serde(flatten)]
+    pub per_call: LaunchCounters,
+    /// Bytes a call moves in the roofline model ([`cases::KernelCase::bytes`]).
+    pub model_bytes: usize,
+    /// Bytes the global sectors imply: (load + store sectors) × 32.
+    pub sector_bytes: u64,
+    /// `sector_bytes / model_bytes`: 1.0 when the kernel moves what the
+    /// model counts; more for uncoalesced or repeated traffic; less when
+    /// lanes of a warp share sectors the model counts apart (repeated rows).
+    pub sector_ratio: Option<f64>,
+}
+
+impl EmuCounters {
+    /// The counters of `per_call` beside `model_bytes`.
+    pub fn new(per_call: LaunchCounters, model_bytes: usize) -> EmuCounters {
+        let sector_bytes = per_call.sector_bytes();
+        EmuCounters {
+            per_call,
+            model_bytes,
+            sector_bytes,
+            sector_ratio: (model_bytes > 0).then(|| sector_bytes as f64 / model_bytes as f64),
+        }
+    }
+
+    /// The counter table's header line.
+    pub fn header() -> String {
+        format!(
+            "{:<5} {:<26} {:<20} {:>9} {:>16} {:>16} {:>11} {:>11} {:>6} {:>8} {:>9} {:>9}",
+            "dev",
+            "what",
+            "size",
+            "instr",
+            "ld sect (/req)",
+            "st sect (/req)",
+            "sector B",
+            "model B",
+            "ratio",
+            "shared",
+            "conflicts",
+            "divergent"
+        )
+    }
+
+    /// The legend printed under the counter table.
+    pub const LEGEND: &'static str = "instr: thread-instructions a call; ld/st sect: global 32-byte sectors \
+         read/written (per warp request: 4 is a coalesced warp of floats, 32 one sector a lane); \
+         sector B = sectors × 32; model B: the roofline model's bytes; ratio = sector B / model B \
+         (1.0: moves what the model counts; more: uncoalesced or repeated traffic; sectors are \
+         counted per request, before any cache a card has); shared: \
+         shared-memory requests; conflicts: bank conflicts; divergent: divergent branches";
 }
 
 impl BenchRow {
@@ -54,6 +130,44 @@ impl BenchRow {
             "{:<5} {:<30} {:<24} {:>11} {:>9} {:>7} {:>12}",
             "dev", "what", "size", "time", "GB/s", "% copy", "ratings/s"
         )
+    }
+
+    /// The note to print under the header before this row's kind of rows
+    /// ([`EMU_TIME_NOTE`] for `emu` rows).
+    pub fn note(&self) -> Option<&'static str> {
+        (self.device == EMU_DEVICE).then_some(EMU_TIME_NOTE)
+    }
+
+    /// The row's line of the counter table, for rows with counters.
+    pub fn counters_line(&self) -> Option<String> {
+        let e = self.emu.as_ref()?;
+        let c = &e.per_call;
+        let per = |sectors: u64, per: Option<f64>| match per {
+            Some(p) => format!("{sectors} ({p:.1})"),
+            None => format!("{sectors} (-)"),
+        };
+        let instr = if c.thread_instructions >= 10_000_000 {
+            format!("{:.1}M", c.thread_instructions as f64 / 1e6)
+        } else {
+            c.thread_instructions.to_string()
+        };
+        Some(format!(
+            "{:<5} {:<26} {:<20} {:>9} {:>16} {:>16} {:>11} {:>11} {:>6} {:>8} {:>9} {:>9}",
+            self.device,
+            self.what,
+            self.size,
+            instr,
+            per(c.global_load_sectors, c.sectors_per_load()),
+            per(c.global_store_sectors, c.sectors_per_store()),
+            e.sector_bytes,
+            e.model_bytes,
+            e.sector_ratio
+                .map(|r| format!("{r:.2}"))
+                .unwrap_or_else(|| "-".into()),
+            c.shared_requests,
+            c.bank_conflicts,
+            c.divergent_branches
+        ))
     }
 
     /// The row as a table line.
@@ -96,6 +210,29 @@ pub struct BenchReport {
     pub copy_gb_per_s: Option<f64>,
     /// The rows, in the order measured.
     pub rows: Vec<BenchRow>,
+    /// Whether the GPU was the emulated device.
+    pub emulated: bool,
+    /// What was not measured and why (on the emulated device: the copy
+    /// yardstick and the epochs).
+    pub notes: Vec<String>,
+}
+
+impl BenchReport {
+    /// The counter table of the rows that carry the emulator's counters:
+    /// its header, a line a row and the legend; empty when none does.
+    pub fn counters_table(&self) -> Vec<String> {
+        let lines: Vec<String> = self.rows.iter().filter_map(BenchRow::counters_line).collect();
+        if lines.is_empty() {
+            return lines;
+        }
+        let mut out = vec![
+            "emulator counters, per call, beside the roofline byte model:".to_string(),
+            EmuCounters::header(),
+        ];
+        out.extend(lines);
+        out.push(EmuCounters::LEGEND.to_string());
+        out
+    }
 }
 
 /// How much to measure.
@@ -117,6 +254,8 @@ pub fn run(data: &Ratings, opts: BenchOptions, mut on_row: impl FnMut(&BenchRow)
         gpu_skipped: None,
         copy_gb_per_s: None,
         rows: Vec::new(),
+        emulated: false,
+        notes: Vec::new(),
     };
     let mut push = |row: BenchRow, report: &mut BenchReport| {
         on_row(&row);
@@ -125,7 +264,12 @@ pub fn run(data: &Ratings, opts: BenchOptions, mut on_row: impl FnMut(&BenchRow)
     match choose(opts.device, &Needs::default())? {
         Choice::Gpu { gpu, .. } => {
             report.gpu = Some(gpu.description.clone());
-            gpu_bench(&gpu, data, opts, &mut report, &mut push)?;
+            report.emulated = gpu.is_emulated();
+            if report.emulated {
+                emu_bench(&gpu, opts, &mut report, &mut push)?;
+            } else {
+                gpu_bench(&gpu, data, opts, &mut report, &mut push)?;
+            }
         }
         Choice::Cpu(no_gpu) => report.gpu_skipped = no_gpu,
     }
@@ -315,6 +459,7 @@ fn epoch_rows(data: &Ratings, which: &Which<'_>, push: &mut dyn FnMut(BenchRow))
                 gb_per_s: None,
                 pct_of_copy: None,
                 ratings_per_s: Some(setup.train.len() as f64 / (ms / 1e3)),
+                emu: None,
             });
             // Validation op by op, and in one kernel where the fused path has it (dot, dotbias).
             if path == Path::OpByOp || (path == Path::OneKernel && r.model.kind != ModelKind::Net) {
@@ -333,6 +478,7 @@ fn epoch_rows(data: &Ratings, which: &Which<'_>, push: &mut dyn FnMut(BenchRow))
                     gb_per_s: None,
                     pct_of_copy: None,
                     ratings_per_s: Some(setup.valid.len() as f64 / (ms / 1e3)),
+                    emu: None,
                 });
             }
         }
@@ -408,7 +554,99 @@ fn kernel_row(device: &str, what: &str, size: String, ms: f64, bytes: usize, cop
         gb_per_s: Some(gbps),
         pct_of_copy: copy.map(|c| 100.0 * gbps / c),
         ratings_per_s: None,
+        emu: None,
     }
+}
+
+/// A kernel row measured on the emulated device: the host's time, no GB/s,
+/// and the emulator's counters for a call.
+fn emu_row(
+    what: &str,
+    size: String,
+    ms: f64,
+    model_bytes: usize,
+    per_call: Option<LaunchCounters>,
+) -> BenchRow {
+    BenchRow {
+        device: EMU_DEVICE.into(),
+        what: what.into(),
+        size,
+        ms,
+        gb_per_s: None,
+        pct_of_copy: None,
+        ratings_per_s: None,
+        emu: per_call.map(|c| EmuCounters::new(c, model_bytes)),
+    }
+}
+
+/// The kernel table's sizes on the emulated device, which interprets some
+/// 25–90 M thread-instructions a second (the lower figure with the
+/// sanitizers on): the notebook's batch (64, 50 factors, 9,724 movies) and
+/// its validation length, beside a larger batch, embedding and parameter
+/// count that take well under a second a call. The deterministic scatter
+/// scans its batch for each row (B² work: 10 s a call at B = 1024), so the
+/// larger embedding is B = 256 with `quick`, and otherwise past
+/// [`cases::MAX_DET_BATCH`], where the table leaves it out as `bench` does
+/// on a card. Counters scale with size, so these show what a design moves.
+fn emulated_sizes(quick: bool) -> Sizes {
+    if quick {
+        Sizes {
+            batches: vec![64, 4096],
+            embeddings: vec![(64, 50, 9_724), (256, 50, 256)],
+            params: vec![65_537],
+            reductions: vec![20_167],
+        }
+    } else {
+        Sizes {
+            batches: vec![64, 65_536],
+            embeddings: vec![(64, 50, 9_724), (8_192, 50, 8_192)],
+            params: vec![527_034],
+            reductions: vec![20_167, 1 << 18],
+        }
+    }
+}
+
+/// The GPU part on the emulated device: the kernel table at
+/// [`emulated_sizes`], one warm-up call and a few timed calls each, with the
+/// emulator's counters over the timed calls. No copy yardstick and no
+/// epochs; the report's notes say why.
+fn emu_bench(
+    gpu: &Arc<Gpu>,
+    opts: BenchOptions,
+    report: &mut BenchReport,
+    push: &mut impl FnMut(BenchRow, &mut BenchReport),
+) -> Result<()> {
+    report.notes.push(
+        "device-to-device copy: not measured on the emulated device (a host memcpy is no \
+         yardstick for a card), so no % copy"
+            .into(),
+    );
+    let mut rng = Mt19937::new(7);
+    let reps = if opts.quick { 2 } else { 5 };
+    let mut uncounted = 0;
+    for case in cases::table(&emulated_sizes(opts.quick)) {
+        let mut k = case.build(gpu, &mut rng)?;
+        let bytes = k.bytes();
+        k.run_gpu(gpu)?; // warm-up
+        gpu.stream.synchronize().map_err(|e| cuda_err("synchronize", e))?;
+        let (ms, counted) = emulated::counting(|| time_gpu(gpu, 0, reps, &mut || k.run_gpu(gpu)));
+        let counted = counted.map(|c| c.per_call(reps as u64));
+        uncounted += usize::from(counted.is_none());
+        push(emu_row(case.kernel(), case.shape(), ms?, bytes, counted), report);
+    }
+    if uncounted > 0 {
+        report.notes.push(format!(
+            "{uncounted} emu rows have no counters: the driver says it is emulated but does not \
+             answer mfcudaEmuTotals (an emulator older than this binary?)"
+        ));
+    }
+    report.notes.push(
+        "epochs: not run on the emulated device (an epoch is thousands of launches over the \
+         whole data set, minutes on an interpreter, and its time is not a card's); the CPU's \
+         epochs follow; on a card, scripts/gpu-run.sh runs them"
+            .into(),
+    );
+    Ok(())
 }
 
 /// Floats in the copy that measures bandwidth: 256 MB, or 64 MB with `quick`.
@@ -488,4 +726,155 @@ fn gpu_bench(
         push(row, report);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counters() -> LaunchCounters {
+        LaunchCounters {
+            launches: 1,
+            thread_instructions: 315_392,
+            warp_instructions: 9_856,
+            global_load_requests: 128,
+            global_load_sectors: 512,
+            global_store_requests: 128,
+            global_store_sectors: 512,
+            shared_requests: 0,
+            bank_conflicts: 0,
+            divergent_branches: 0,
+            host_ms: 7.0,
+        }
+    }
+
+    #[test]
+    fn an_emu_row_has_no_gb_per_s_and_says_whose_time_it_is() {
+        let row = emu_row(
+            "sigmoid_range_forward",
+            "B=4096".into(),
+            7.094,
+            32_768,
+            Some(counters()),
+        );
+        assert_eq!(row.device, EMU_DEVICE);
+        assert_eq!(
+            (row.gb_per_s, row.pct_of_copy, row.ratings_per_s),
+            (None, None, None)
+        );
+        assert_eq!(row.note(), Some(EMU_TIME_NOTE));
+        assert!(EMU_TIME_NOTE.contains("not GPU time"));
+        let line = row.line();
+        assert!(line.starts_with("emu   sigmoid_range_forward"), "{line}");
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        // time (2 words), GB/s, % copy, ratings/s: all dashes but the time.
+        assert_eq!(&cols[cols.len() - 5..], &["7.094", "ms", "-", "-", "-"], "{line}");
+    }
+
+    #[test]
+    fn the_counter_line_sets_sectors_beside_the_model() {
+        let row = emu_row(
+            "sigmoid_range_forward",
+            "B=4096".into(),
+            7.0,
+            32_768,
+            Some(counters()),
+        );
+        let e = row.emu.as_ref().unwrap();
+        assert_eq!(e.sector_bytes, 32_768);
+        assert_eq!(e.sector_ratio, Some(1.0));
+        let line = row.counters_line().unwrap();
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(
+            cols,
+            [
+                "emu",
+                "sigmoid_range_forward",
+                "B=4096",
+                "315392",
+                "512",
+                "(4.0)",
+                "512",
+                "(4.0)",
+                "32768",
+                "32768",
+                "1.00",
+                "0",
+                "0",
+                "0"
+            ]
+        );
+        let header = EmuCounters::header();
+        for title in [
+            "instr",
+            "ld sect (/req)",
+            "st sect (/req)",
+            "sector B",
+            "model B",
+            "ratio",
+        ] {
+            assert!(header.contains(title), "{header}");
+        }
+        // The header's columns are as wide as the line's.
+        assert_eq!(header.chars().count(), line.chars().count(), "{header}\n{line}");
+    }
+
+    #[test]
+    fn rows_without_counters_make_no_counter_table() {
+        let cpu = kernel_row("cpu", "sgd_update", "P=1".into(), 1.0, 24, None);
+        assert_eq!(cpu.note(), None);
+        assert_eq!(cpu.counters_line(), None);
+        let mut report = BenchReport {
+            gpu: None,
+            gpu_skipped: None,
+            copy_gb_per_s: None,
+            rows: vec![cpu.clone()],
+            emulated: false,
+            notes: Vec::new(),
+        };
+        assert!(report.counters_table().is_empty());
+        report
+            .rows
+            .push(emu_row("bias_add", "B=64".into(), 1.0, 1024, Some(counters())));
+        report
+            .rows
+            .push(emu_row("bias_add", "B=65".into(), 1.0, 1024, None));
+        let table = report.counters_table();
+        // Title, header, the one row with counters, legend.
+        assert_eq!(table.len(), 4, "{table:#?}");
+        assert!(table[2].contains("B=64"));
+    }
+
+    #[test]
+    fn the_json_carries_the_counters_flat() {
+        let row = emu_row(
+            "sigmoid_range_forward",
+            "B=4096".into(),
+            7.0,
+            32_768,
+            Some(counters()),
+        );
+        let v: serde_json::Value = serde_json::to_value(&row).unwrap();
+        assert_eq!(v["device"], "emu");
+        assert!(v["gb_per_s"].is_null());
+        assert_eq!(v["emu"]["global_load_sectors"], 512);
+        assert_eq!(v["emu"]["model_bytes"], 32_768);
+        assert_eq!(v["emu"]["sector_ratio"], 1.0);
+        let cpu = kernel_row("cpu", "sgd_update", "P=1".into(), 1.0, 24, None);
+        assert!(serde_json::to_value(&cpu).unwrap()["emu"].is_null());
+    }
+
+    #[test]
+    fn emulated_sizes_are_small_and_leave_the_det_scatter_small() {
+        for quick in [true, false] {
+            let s = emulated_sizes(quick);
+            for case in cases::table(&s) {
+                if let cases::Case::EmbeddingScatterAddDet { batch, .. } = case {
+                    assert!(batch <= 256, "{case:?}");
+                }
+            }
+            assert!(s.params.iter().all(|&p| p <= 527_034));
+            assert!(s.batches.iter().chain(&s.reductions).all(|&n| n <= 1 << 18));
+        }
+    }
 }

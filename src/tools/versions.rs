@@ -12,6 +12,11 @@
 //!   `quick`), all warps at once. The check runs each version with one warp
 //!   (one thread for v1) over 300 ratings on 37 × 23 rows, so that rows
 //!   repeat and the ratings run in the CPU's order.
+//!
+//! On the emulated device the jobs are smaller (dot: B = 2^14; sparse: 8,000
+//! ratings over 1,000 × 200 rows), each version is timed over two calls
+//! after one warm-up, and its rows are labelled `emu` with no GB/s, % copy or
+//! rate: the time is the interpreter's on the host, not a card's.
 
 use std::time::Instant;
 
@@ -25,7 +30,7 @@ use crate::compare::{compare, compare_f32, Comparison};
 use crate::error::Result;
 use crate::ops::{self, Factor, Storage};
 use crate::rng::Mt19937;
-use crate::tools::bench::{copy_bandwidth, median_ms, time_gpu};
+use crate::tools::bench::{copy_bandwidth, median_ms, time_gpu, EMU_DEVICE};
 use crate::tools::cases::{indices, uniform, widen};
 use crate::tools::scale::bytes_per_update;
 
@@ -42,7 +47,7 @@ pub enum Family {
 /// One line: a version (or the CPU twin), its check and its speed.
 #[derive(Debug, Clone, Serialize)]
 pub struct VersionRow {
-    /// `cpu` or `cuda`.
+    /// `cpu`, `cuda`, or `emu` (the emulated device: host time, no GB/s).
     pub device: String,
     /// The version, in a few words (`v2 warp per row, shuffle sum`).
     pub version: String,
@@ -95,6 +100,8 @@ pub struct VersionsReport {
     pub bytes_per_item: usize,
     /// The GPU, when one ran.
     pub gpu: Option<String>,
+    /// Whether that GPU is the emulated device (smaller jobs, no GB/s).
+    pub emulated: bool,
     /// Why the GPU versions did not run, when they did not.
     pub gpu_skipped: Option<String>,
     /// Device-to-device copy bandwidth (read + write), GB/s.
@@ -127,8 +134,18 @@ struct Job {
 }
 
 impl Job {
-    fn of(family: Family, quick: bool) -> Job {
+    fn of(family: Family, quick: bool, emulated: bool) -> Job {
         match (family, quick) {
+            (Family::Dot, _) if emulated => Job {
+                n: 1 << 14,
+                f: 64,
+                tables: (0, 0),
+            },
+            (Family::Sparse, _) if emulated => Job {
+                n: 8_000,
+                f: 128,
+                tables: (1_000, 200),
+            },
             (Family::Dot, _) => Job {
                 n: if quick { 1 << 18 } else { 1 << 20 },
                 f: 64,
@@ -148,9 +165,15 @@ impl Job {
     }
 }
 
-/// `family`'s job in words, and the bytes it moves a row (dot) or an update (sparse, f32).
+/// `family`'s job on a card in words, and the bytes it moves a row (dot) or
+/// an update (sparse, f32).
 pub fn job(family: Family, quick: bool) -> (String, usize) {
-    let j = Job::of(family, quick);
+    job_on(family, quick, false)
+}
+
+/// [`job`] on a card (`emulated` false) or on the emulated device.
+pub fn job_on(family: Family, quick: bool, emulated: bool) -> (String, usize) {
+    let j = Job::of(family, quick, emulated);
     match family {
         Family::Dot => (format!("B={} F={}", j.n, j.f), j.f * 8 + 4),
         Family::Sparse => (
@@ -216,18 +239,37 @@ pub fn run(
     family: Family,
     device: Device,
     quick: bool,
+    on_row: impl FnMut(&VersionRow),
+) -> Result<VersionsReport> {
+    run_with(family, device, quick, |_| {}, on_row)
+}
+
+/// [`run`], calling `on_start` once the device and the job are known (the
+/// report has its shape, GPU and `emulated`, and no rows yet), before the
+/// first row.
+pub fn run_with(
+    family: Family,
+    device: Device,
+    quick: bool,
+    on_start: impl FnOnce(&VersionsReport),
     mut on_row: impl FnMut(&VersionRow),
 ) -> Result<VersionsReport> {
     let (gpu, gpu_skipped) = match choose(device, &Needs::default())? {
         Choice::Gpu { gpu, .. } => (Some(gpu), None),
         Choice::Cpu(why) => (None, Some(why.unwrap_or_else(|| "--device cpu".into()))),
     };
-    let copy = gpu.as_deref().map(|g| copy_bandwidth(g, quick)).transpose()?;
+    let emulated = gpu.as_ref().is_some_and(|g| g.is_emulated());
+    // No yardstick on the emulated device: a host memcpy is not a card's copy.
+    let copy = match &gpu {
+        Some(g) if !emulated => Some(copy_bandwidth(g, quick)?),
+        _ => None,
+    };
     let mut report = VersionsReport {
         family,
         shape: String::new(),
         bytes_per_item: 0,
         gpu: gpu.as_ref().map(|g| g.description.clone()),
+        emulated,
         gpu_skipped: gpu_skipped.clone(),
         copy_gb_per_s: copy,
         rows: Vec::new(),
@@ -249,21 +291,26 @@ pub fn run(
     };
     let speed = |device: &str, version: &str, kernel: &str, ms: f64, bytes: f64, items: f64, check| {
         let gbps = bytes / (ms / 1e3) / 1e9;
+        // The emulator's time is the host's: no rate is a card's figure.
+        let emu = emulated && device == "cuda";
         VersionRow {
-            device: device.into(),
+            device: if emu { EMU_DEVICE.into() } else { device.into() },
             version: version.into(),
             kernel: kernel.into(),
             check,
             ms: Some(ms),
-            gb_per_s: Some(gbps),
-            pct_of_copy: copy.filter(|_| device == "cuda").map(|c| 100.0 * gbps / c),
-            per_s: Some(items / (ms / 1e3)),
+            gb_per_s: (!emu).then_some(gbps),
+            pct_of_copy: copy
+                .filter(|_| device == "cuda" && !emu)
+                .map(|c| 100.0 * gbps / c),
+            per_s: (!emu).then(|| items / (ms / 1e3)),
             skipped: None,
         }
     };
     let mut rng = Mt19937::new(11);
-    let j = Job::of(family, quick);
-    (report.shape, report.bytes_per_item) = job(family, quick);
+    let j = Job::of(family, quick, emulated);
+    (report.shape, report.bytes_per_item) = job_on(family, quick, emulated);
+    on_start(&report);
     match family {
         Family::Dot => {
             let (b, f) = (j.n, j.f);
@@ -370,7 +417,12 @@ fn dot_version(
         c.first.push((got.len(), tail[odd] as f64, f64::NAN));
     }
     let check = Check::of(&c, v.kernel());
-    let ms = time_gpu(gpu, 3, if quick { 20 } else { 100 }, &mut || launch(&mut out))?;
+    let (warm, reps) = match (gpu.is_emulated(), quick) {
+        (true, _) => (1, 2),
+        (false, true) => (3, 20),
+        (false, false) => (3, 100),
+    };
+    let ms = time_gpu(gpu, warm, reps, &mut || launch(&mut out))?;
     Ok(speed(
         "cuda",
         v.about(),
@@ -485,7 +537,14 @@ fn sparse_version<S: DeviceFactor>(
             )
         };
         if time {
-            let ms = time_gpu(gpu, 1, if quick { 3 } else { 5 }, &mut launch)?;
+            let reps = if gpu.is_emulated() {
+                2
+            } else if quick {
+                3
+            } else {
+                5
+            };
+            let ms = time_gpu(gpu, 1, reps, &mut launch)?;
             return Ok((Vec::new(), ms));
         }
         launch()?;

@@ -48,6 +48,7 @@ use crate::backend::Backend;
 mod adam_epoch;
 mod dense;
 mod device;
+pub mod emulated;
 mod fused;
 mod kernels;
 mod kernels_sparse;
