@@ -1,2 +1,0 @@
-//! The driver API: the `extern "C"` functions cudarc resolves by name.
-//! (being written)
