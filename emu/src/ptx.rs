@@ -386,8 +386,17 @@ pub(crate) enum Op {
     },
     /// `selp`: `d = p ? a : b`.
     Selp { mask: u64, d: R, a: R, b: R, p: R },
-    /// `cvt`.
-    Cvt { kind: CvtKind, d: R, a: R },
+    /// `cvt`. When `sext` is not 0, the destination type is a signed integer of
+    /// `sext` bits narrower than the `dw`-bit destination register, and the
+    /// result is sign-extended to the register (the ISA's rule for destination
+    /// operands wider than the instruction type).
+    Cvt {
+        kind: CvtKind,
+        d: R,
+        a: R,
+        sext: u8,
+        dw: u8,
+    },
     /// `ld.param`: `size` bytes at `off` of the parameter buffer.
     LdParam {
         d: R,
@@ -1813,10 +1822,18 @@ impl Decoder {
                 };
                 let (to, from) = (*to, *from);
                 n_ops(2)?;
-                let d = self.dst(&ops[0])?;
+                let (d, dw) = self.dst_w(&ops[0])?;
                 let a = self.src(&ops[1])?;
                 let kind = self.cvt_kind(m, to, from)?;
-                Ok(Op::Cvt { kind, d, a })
+                if dw < to.bits {
+                    return Err("a destination register narrower than the cvt's type".into());
+                }
+                let sext = if to.k == TyK::S && dw > to.bits {
+                    to.bits
+                } else {
+                    0
+                };
+                Ok(Op::Cvt { kind, d, a, sext, dw })
             }
             "ld" | "st" => self.decode_ldst(base, m, ops),
             "atom" | "red" => {

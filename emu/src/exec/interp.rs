@@ -490,7 +490,16 @@ impl Engine<'_> {
                     }
                 }
                 Op::Selp { mask, d, a, b, p } => g!(d) = if g!(p) != 0 { g!(a) } else { g!(b) } & mask,
-                Op::Cvt { kind, d, a } => g!(d) = convert(kind, g!(a)),
+                Op::Cvt {
+                    kind,
+                    d,
+                    a,
+                    sext: e,
+                    dw,
+                } => {
+                    let v = convert(kind, g!(a));
+                    g!(d) = if e == 0 { v } else { sext(v, e) as u64 & mask(dw) };
+                }
                 Op::LdParam {
                     d,
                     off,
