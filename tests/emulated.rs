@@ -115,16 +115,20 @@ fn bench_on_the_emulated_device_labels_its_rows_and_counts_sectors() {
     assert!(counter(gather, "sector_ratio") > 1.5, "{gather}");
 }
 
+/// The card-sized benches (`--scale`, `--ranking`) refuse on the emulated
+/// device before drawing their data, and name the card's script.
 #[test]
-fn scale_on_the_emulated_device_refuses_and_names_the_card_script() {
-    if !emulated_or_skip("scale_on_the_emulated_device_refuses_and_names_the_card_script") {
+fn card_sized_benches_on_the_emulated_device_refuse_and_name_the_card_script() {
+    if !emulated_or_skip("card_sized_benches_on_the_emulated_device_refuse_and_name_the_card_script") {
         return;
     }
-    let out = common::mfcuda(&["bench", "--scale", "--device", "cuda", "--quick"]);
-    let stderr = common::stderr(&out);
-    assert!(!out.status.success(), "--scale ran on the emulated device");
-    assert!(
-        stderr.contains("emulated") && stderr.contains("scripts/gpu-run.sh"),
-        "{stderr}"
-    );
+    for flag in ["--scale", "--ranking"] {
+        let out = common::mfcuda(&["bench", flag, "--device", "cuda", "--quick"]);
+        let stderr = common::stderr(&out);
+        assert!(!out.status.success(), "{flag} ran on the emulated device");
+        assert!(
+            stderr.contains("emulated") && stderr.contains("scripts/gpu-run.sh"),
+            "{flag}: {stderr}"
+        );
+    }
 }

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::backend::select::{choose, Needs};
 use crate::backend::Device;
 use crate::data::split::Split;
 use crate::data::synth::{Generator, SynthSpec};
@@ -68,6 +69,14 @@ fn planted_model(g: &Generator, spec: &SynthSpec) -> (ModelSpec, Vec<f32>) {
 
 /// Runs the bench on `device`, calling `progress(rows drawn, rows)`.
 pub fn run(device: Device, quick: bool, mut progress: impl FnMut(usize, usize)) -> Result<RankingBench> {
+    if device != Device::Cpu {
+        if let Some(gpu) = choose(device, &Needs::default())?.into_gpu() {
+            gpu.refuse_card_sized(
+                &device.to_string(),
+                "--ranking ranks every item for ml-25m's users",
+            )?;
+        }
+    }
     let div = if quick { 10 } else { 1 };
     let spec = SynthSpec {
         users: 162_541 / div,

@@ -217,16 +217,11 @@ pub fn run(
         ));
     }
     let gpu = choose(opts.device, &Needs::default())?.into_gpu();
-    if let Some(g) = gpu.as_ref().filter(|g| g.is_emulated()) {
-        return Err(Error::Device {
-            device: opts.device.to_string(),
-            msg: format!(
-                "{} is the emulated device: --scale trains at ml-25m and Netflix sizes, hours on \
-                 an interpreter, and its times would not be a card's; run it on a card \
-                 (scripts/gpu-run.sh), or use --device cpu",
-                g.description
-            ),
-        });
+    if let Some(g) = &gpu {
+        g.refuse_card_sized(
+            &opts.device.to_string(),
+            "--scale trains at ml-25m and Netflix sizes",
+        )?;
     }
     let mut report = ScaleReport {
         gpu: gpu.as_ref().map(|g| g.description.clone()),

@@ -37,6 +37,23 @@ impl Gpu {
     pub fn is_emulated(&self) -> bool {
         is_emulated(&self.description)
     }
+
+    /// Refuses, on the emulated device, a job sized for a card (`what`: which,
+    /// and at what size), which would take hours in an interpreter and time
+    /// nothing a card does; Ok on a card. `device` is what the user asked for.
+    pub fn refuse_card_sized(&self, device: &str, what: &str) -> crate::error::Result<()> {
+        if !self.is_emulated() {
+            return Ok(());
+        }
+        Err(crate::error::Error::Device {
+            device: device.to_string(),
+            msg: format!(
+                "{} is the emulated device: {what}, hours on an interpreter, and its times would \
+                 not be a card's; run it on a card (scripts/gpu-run.sh), or use --device cpu",
+                self.description
+            ),
+        })
+    }
 }
 
 /// Bytes of [`EmuLaunchRecord::kernel`].
