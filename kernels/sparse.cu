@@ -210,8 +210,10 @@ extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) mf_sgd_sparse_f32_sc
 // perm(w), perm(w + warps), ... in the epoch's order (permute.cuh). A run's
 // user row and bias stay in registers, in float, across its ratings, and are
 // stored once at its end; each rating's item row is read, updated and
-// written as in sgd_sparse. No two warps share a run, so only item rows (and
-// a heavy user's rows, cut into several runs) meet, Hogwild-style.
+// written as in sgd_sparse. No two warps share a run, but two warps may hold
+// runs of one user at once, and then the later write-back erases the other
+// run's updates of the user row: up to RUN_CHUNK of them. Version 1, kept
+// for bench --scale; sgd_sparse_tasks below never loses them.
 // CPU twin: ops::mf_sgd_sparse_runs. Its kernels ask for 8 blocks an SM
 // (__launch_bounds__(BLOCK_THREADS, 8)): 32 registers a thread with no spill
 // (ptxas, sm_90), so every warp slot of the SM can hold a run; at 40 the
@@ -289,13 +291,181 @@ __device__ void sgd_sparse_runs(S* u, S* m, float* ub, float* mb, float mu, cons
     }
 }
 
+// A shared task's merge of its lane's V elements of a user row
+// (ops::merge_row): x[i..i+V) += p - p0 atomically, and p = p0 = the sums,
+// which hold whatever the user's other shares merged before. float: an
+// atomic add returns the old value, and old + d is the sum it stored (one
+// rounding, the same). bf16: a compare-and-swap loop on each 32-bit word
+// that holds the elements (x is the table's base, 4-byte aligned; with V = 4
+// the lane's elements are two whole words), other elements left as they are.
+template <int V>
+__device__ __forceinline__ void merge_row(float* x, long long i, float* p, float* p0) {
+#pragma unroll
+    for (int j = 0; j < V; j++) {
+        const float d = p[j] - p0[j];
+        p[j] = p0[j] = atomicAdd(x + i + j, d) + d;
+    }
+}
+// The compare-and-swap loop on word w of a bf16 table, which holds
+// elements 2w (low half) and 2w + 1 (high half): adds dl to the low half
+// and dh to the high one where lo / hi say so, and returns the word it stored.
+__device__ __forceinline__ unsigned int merge_word(unsigned int* w, bool lo, float dl, bool hi, float dh) {
+    unsigned int seen = __ldcg(w), want, next;
+    do {
+        want = seen;
+        const unsigned int l = lo ? bf16_bits(__uint_as_float(want << 16) + dl) : want & 0xffffu;
+        const unsigned int h = hi ? bf16_bits(__uint_as_float(want & 0xffff0000u) + dh) : want >> 16;
+        next = l | (h << 16);
+        seen = atomicCAS(w, want, next);
+    } while (seen != want);
+    return next;
+}
+template <int V>
+__device__ __forceinline__ void merge_row(bf16* x, long long i, float* p, float* p0) {
+    unsigned int* words = reinterpret_cast<unsigned int*>(x);
+    if constexpr (V == 4) {
+        // F % 4 == 0, so i is even: the lane's four elements are two whole words.
+#pragma unroll
+        for (int j = 0; j < 4; j += 2) {
+            const unsigned int w = merge_word(words + ((i + j) >> 1), true, p[j] - p0[j], true, p[j + 1] - p0[j + 1]);
+            p[j] = p0[j] = __uint_as_float(w << 16);
+            p[j + 1] = p0[j + 1] = __uint_as_float(w & 0xffff0000u);
+        }
+    } else {
+        const bool lo = (i & 1) == 0;
+        const float d = p[0] - p0[0];
+        const unsigned int w = merge_word(words + (i >> 1), lo, d, !lo, d);
+        p[0] = p0[0] = __uint_as_float(lo ? w << 16 : w & 0xffff0000u);
+    }
+}
+
+// Sparse SGD over per-user tasks off a queue (data::tasks): each warp takes
+// the next task of the epoch's order (permute.cuh) with an atomic add on
+// `next` (zeroed by the host before the launch) until none is left, so a
+// warp that drew short tasks takes more. A task is ratings lo..hi of one
+// user; its user row and bias stay in registers, in float, across them.
+//   - An exclusive task (shared[c] == 0) is its user's only one: no other
+//     warp touches the row, so it is stored once, at the end.
+//   - A shared task (its user cut into shares that other warps may hold at
+//     once) merges every `merge_every` ratings and at its end: it adds what
+//     it changed since its last merge (merge_add) and carries on from the
+//     sum. So no update of a user row is ever lost.
+// Item rows are read, updated and written per rating as in sgd_sparse, and
+// two warps on one item still race (Hogwild). CPU twin:
+// ops::mf_sgd_sparse_tasks. A shared task keeps the row as of its last
+// merge in shared memory (p0, the lane's own slot): in registers it would
+// spill at the 32 a thread that 8 blocks an SM allow.
+//
+// u (Nu,F), m (Ni,F), ub (Nu), mb (Ni), users, items, ratings, sq_err (n: the
+// ratings grouped by user), starts (tasks + 1), shared (tasks), next (1)
+template <typename S, int V, int CHUNKS>
+__device__ void sgd_sparse_tasks(S* u, S* m, float* ub, float* mb, float mu, const unsigned int* users,
+                                 const unsigned int* items, const float* ratings, const unsigned int* starts,
+                                 const unsigned int* shared, unsigned int* next, float* sq_err, int tasks,
+                                 int f, float lr, float reg, int merge_every, unsigned int half,
+                                 unsigned int k0, unsigned int k1, unsigned int k2, unsigned int k3) {
+    __shared__ float p0s[BLOCK_THREADS * CHUNKS * V];
+    float* p0 = p0s + threadIdx.x * CHUNKS * V; // (CHUNKS, V): this lane's own
+    const int lane = threadIdx.x % 32;
+    for (;;) {
+        unsigned int t = 0;
+        if (lane == 0) t = atomicAdd(next, 1u);
+        t = __shfl_sync(0xffffffffu, t, 0);
+        if (t >= (unsigned int)tasks) break;
+        const unsigned int c = feistel_get(t, (unsigned int)tasks, half, k0, k1, k2, k3);
+        const int lo = (int)starts[c], hi = (int)starts[c + 1];
+        if (lo == hi) continue;
+        const bool is_shared = shared[c] != 0;
+        const long long uu = users[lo];
+        S* pu = u + uu * f;
+        float p[CHUNKS][V];
+#pragma unroll
+        for (int ch = 0; ch < CHUNKS; ch++) {
+            const int kk = (32 * ch + lane) * V;
+            if (kk < f) {
+                load<V>(pu + kk, p[ch]);
+                if (is_shared) {
+#pragma unroll
+                    for (int j = 0; j < V; j++) p0[ch * V + j] = p[ch][j];
+                }
+            }
+        }
+        float bu = __ldcg(&ub[uu]), bu0 = bu;
+        for (int r = lo; r < hi; r++) {
+            const long long ii = items[r];
+            S* qi = m + ii * f;
+            float q[CHUNKS][V];
+            float acc = 0.0f;
+#pragma unroll
+            for (int ch = 0; ch < CHUNKS; ch++) {
+                const int kk = (32 * ch + lane) * V;
+                if (kk < f) {
+                    load<V>(qi + kk, q[ch]);
+#pragma unroll
+                    for (int j = 0; j < V; j++) acc += p[ch][j] * q[ch][j];
+                }
+            }
+            const float bi = __ldcg(&mb[ii]);
+            // Every lane has read the item row and bias before any lane writes them.
+            __syncwarp();
+            const float dot = warp_sum(acc);
+            const float e = ratings[r] - (mu + bu + bi + dot);
+            if (lane == 0) {
+                sq_err[r] = e * e;
+                mb[ii] = bi + lr * (e - reg * bi);
+            }
+            bu = bu + lr * (e - reg * bu);
+#pragma unroll
+            for (int ch = 0; ch < CHUNKS; ch++) {
+                const int kk = (32 * ch + lane) * V;
+                if (kk < f) {
+                    float nq[V];
+#pragma unroll
+                    for (int j = 0; j < V; j++) {
+                        const float pv = p[ch][j], qv = q[ch][j];
+                        p[ch][j] = pv + lr * (e * qv - reg * pv);
+                        nq[j] = qv + lr * (e * pv - reg * qv);
+                    }
+                    store<V>(qi + kk, nq);
+                }
+            }
+            if (is_shared && ((r - lo + 1) % merge_every == 0 || r + 1 == hi)) {
+#pragma unroll
+                for (int ch = 0; ch < CHUNKS; ch++) {
+                    const int kk = (32 * ch + lane) * V;
+                    if (kk < f) merge_row<V>(u, uu * f + kk, p[ch], p0 + ch * V);
+                }
+                if (lane == 0) bu = atomicAdd(&ub[uu], bu - bu0) + (bu - bu0);
+                bu = __shfl_sync(0xffffffffu, bu, 0);
+                bu0 = bu;
+            }
+            // The next rating may name the same item: finish these writes first.
+            __syncwarp();
+        }
+        if (!is_shared) {
+#pragma unroll
+            for (int ch = 0; ch < CHUNKS; ch++) {
+                const int kk = (32 * ch + lane) * V;
+                if (kk < f) store<V>(pu + kk, p[ch]);
+            }
+            if (lane == 0) ub[uu] = bu;
+        }
+        __syncwarp();
+    }
+}
+
 // The kernels for one storage type S (float → _f32, bf16 → _bf16). Each
-// takes V = 4 when F % 4 == 0, else V = 1, and runs one warp per rating:
+// takes V = 4 when F % 4 == 0, else V = 1:
 //
 //   mf_sgd_sparse_*          one SGD step on the rating's user and item rows
-//                            (sgd_sparse above), C = 4 chunks a lane
+//                            (sgd_sparse above), one warp a rating, C = 4 chunks a lane
 //   mf_sgd_sparse_*_narrow   the same with C = 1
 //   mf_predict_*             the rating's prediction (predict above), C = 4
+//   mf_sgd_sparse_runs_*     one warp a run in a static order (sgd_sparse_runs), C = 1:
+//                            version 1 of the per-user order, kept for bench --scale;
+//                            two warps on runs of one user lose a run's updates
+//   mf_sgd_sparse_tasks_*    one warp a task off a queue (sgd_sparse_tasks), C = 1:
+//                            the per-user order the sparse recipes train in
 //
 // u (Nu,F), m (Ni,F) of S; ub (Nu), mb (Ni) of float; users, items,
 // ratings, sq_err, pred (n)
@@ -336,6 +506,18 @@ __device__ void sgd_sparse_runs(S* u, S* m, float* ub, float* mb, float mu, cons
         else                                                                                               \
             sgd_sparse_runs<S, 1, 1>(u, m, ub, mb, mu, users, items, ratings, starts, sq_err, runs, f, lr, \
                                      reg, half, k0, k1, k2, k3);                                           \
+    }                                                                                                   \
+    extern "C" __global__ void __launch_bounds__(BLOCK_THREADS, 8) mf_sgd_sparse_tasks_##SUFFIX(                                           \
+        S* u, S* m, float* ub, float* mb, float mu, const unsigned int* users, const unsigned int* items,   \
+        const float* ratings, const unsigned int* starts, const unsigned int* shared, unsigned int* next,  \
+        float* sq_err, int tasks, int f, float lr, float reg, int merge_every, unsigned int half,          \
+        unsigned int k0, unsigned int k1, unsigned int k2, unsigned int k3) {                              \
+        if (f % 4 == 0)                                                                                    \
+            sgd_sparse_tasks<S, 4, 1>(u, m, ub, mb, mu, users, items, ratings, starts, shared, next,       \
+                                      sq_err, tasks, f, lr, reg, merge_every, half, k0, k1, k2, k3);       \
+        else                                                                                               \
+            sgd_sparse_tasks<S, 1, 1>(u, m, ub, mb, mu, users, items, ratings, starts, shared, next,       \
+                                      sq_err, tasks, f, lr, reg, merge_every, half, k0, k1, k2, k3);       \
     }
 
 SPARSE_KERNELS(float, f32)

@@ -7,6 +7,7 @@
 //! - [`split`] picks the notebook's validation rows with numpy's legacy
 //!   Mersenne Twister.
 //! - [`runs`] groups ratings into per-user runs, sparse SGD's order of work.
+//! - [`tasks`] cuts them into per-user tasks off a queue, the GPU's schedule.
 //! - [`synth`] draws ratings of any size from a planted low-rank model;
 //!   [`stats`] summarises a data set.
 //!
@@ -21,6 +22,7 @@ pub mod runs;
 pub mod split;
 pub mod stats;
 pub mod synth;
+pub mod tasks;
 
 pub use examples::Examples;
 pub use ids::{Id, IdList, IdMap};

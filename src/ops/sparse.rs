@@ -331,6 +331,124 @@ fn runs_body<S: Factor, const AVX2: bool>(
     }
 }
 
+/// [`mf_sgd_sparse`] over per-user tasks off a queue (`data::tasks`), with
+/// one worker: task `order.get(k)` is the k-th to go, and task t is the
+/// ratings `starts[t]..starts[t + 1]`, all of one user. The user's row and
+/// bias stay in f32 scratch (`row`, at least 2·F) across the task. A task
+/// with `shared[t] == 0` is its user's only one and stores the row at its
+/// end; a shared one (its user cut into shares) merges instead, every
+/// `merge_every` ratings and at its end: [`merge_row`] adds what it changed
+/// since its last merge and carries on from the sum. Each rating's
+/// arithmetic is [`sparse_step`]'s. `sq_err[r]` is rating r's squared
+/// error, by its place in the arrays.
+///
+/// u (Nu,F), m (Ni,F), ub (Nu), mb (Ni), users, items, ratings, sq_err (R),
+/// starts (tasks + 1), shared (tasks)
+#[allow(clippy::too_many_arguments)]
+pub fn mf_sgd_sparse_tasks<S: Factor>(
+    u: &mut [S],
+    m: &mut [S],
+    ub: &mut [f32],
+    mb: &mut [f32],
+    mu: f32,
+    rows: (&[u32], &[u32], &[f32]),
+    tasks: (&[u32], &[u32]),
+    order: &crate::rng::Feistel,
+    sq_err: &mut [f32],
+    f: usize,
+    lr: f32,
+    reg: f32,
+    merge_every: usize,
+    row: &mut [f32],
+) {
+    let (users, items, ratings) = rows;
+    let (starts, shared) = tasks;
+    let (p, p0) = row[..2 * f].split_at_mut(f);
+    let merge_every = merge_every.max(1);
+    for k in 0..order.len() {
+        let t = order.get(k) as usize;
+        let (lo, hi) = (starts[t] as usize, starts[t + 1] as usize);
+        if lo == hi {
+            continue;
+        }
+        let uu = users[lo] as usize;
+        let urow = uu * f..(uu + 1) * f;
+        for ((a, b), s) in p.iter_mut().zip(p0.iter_mut()).zip(&u[urow.clone()]) {
+            (*a, *b) = (s.get(), s.get());
+        }
+        let (mut bu, mut bu0) = (ub[uu], ub[uu]);
+        for r in lo..hi {
+            let ii = items[r] as usize;
+            let e = sparse_step(
+                p,
+                &mut bu,
+                &mut m[ii * f..(ii + 1) * f],
+                &mut mb[ii],
+                ratings[r],
+                mu,
+                lr,
+                reg,
+            );
+            sq_err[r] = e * e;
+            if shared[t] != 0 && ((r - lo + 1) % merge_every == 0 || r + 1 == hi) {
+                merge_row(&mut u[urow.clone()], p, p0);
+                ub[uu] += bu - bu0;
+                (bu, bu0) = (ub[uu], ub[uu]);
+            }
+        }
+        if shared[t] == 0 {
+            for (s, &a) in u[urow].iter_mut().zip(p.iter()) {
+                *s = S::put(a);
+            }
+            ub[uu] = bu;
+        }
+    }
+}
+
+/// One rating's step of sparse SGD with the user's row `p` and bias `bu`
+/// held by the caller (in f32): the error e = y − (mu + bu + bi + p·q),
+/// then bu, bi, p and q move as in [`mf_sgd_sparse`] (q from the old p).
+/// Returns e. The one copy of that arithmetic for the task order, which
+/// the schedule simulation ([`crate::tools::hogwild`]) shares.
+///
+/// p (F), q (F)
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn sparse_step<S: Factor>(
+    p: &mut [f32],
+    bu: &mut f32,
+    q: &mut [S],
+    bi: &mut f32,
+    y: f32,
+    mu: f32,
+    lr: f32,
+    reg: f32,
+) -> f32 {
+    let e = y - (mu + *bu + *bi + sparse_dot(p, q));
+    *bu += lr * (e - reg * *bu);
+    *bi += lr * (e - reg * *bi);
+    for (a, b) in p.iter_mut().zip(q.iter_mut()) {
+        let (pv, qv) = (*a, b.get());
+        *a = pv + lr * (e * qv - reg * pv);
+        *b = S::put(qv + lr * (e * pv - reg * qv));
+    }
+    e
+}
+
+/// A shared task's merge of its user row: `urow += p − p0`, each element
+/// rounded to the storage, and then `p = p0 = urow`. The kernel does the add
+/// atomically (an f32 atomic add; a compare-and-swap loop for bf16), so it
+/// also takes in whatever the user's other shares merged meanwhile.
+///
+/// urow (F), p (F), p0 (F)
+#[inline(always)]
+pub fn merge_row<S: Factor>(urow: &mut [S], p: &mut [f32], p0: &mut [f32]) {
+    for ((s, a), b) in urow.iter_mut().zip(p.iter_mut()).zip(p0.iter_mut()) {
+        *s = S::put(s.get() + (*a - *b));
+        (*a, *b) = (s.get(), s.get());
+    }
+}
+
 /// The svd model's prediction from factors stored as `S`:
 /// pred[r] = ((u[users[r]]·m[items[r]] + ub[users[r]]) + mb[items[r]]) + mu,
 /// the order of the model's forward pass (`dot_forward`, `bias_add`, `scalar_add`).

@@ -9,6 +9,8 @@
 //!   bandwidth (`mfcuda bench`); [`scale`]: sparse SGD at ml-25m and Netflix
 //!   sizes (`mfcuda bench --scale`); [`bench_emu`]: the kernel table on the
 //!   emulated device, with its counters beside the roofline byte model.
+//! - [`hogwild`]: what racing warps cost the per-user sparse kernels, in a
+//!   lockstep simulation of their schedules.
 //! - [`trace`]: every tensor of one step, CPU beside GPU (`train --trace`).
 //! - [`versions`]: each version of `dot_forward` and of the sparse update,
 //!   checked and timed side by side (`mfcuda bench --versions`).
@@ -17,6 +19,7 @@ pub mod bench;
 pub mod bench_emu;
 pub mod cases;
 pub mod check;
+pub mod hogwild;
 pub mod scale;
 pub mod trace;
 pub mod versions;

@@ -169,6 +169,8 @@ kernels! {
     mf_sgd_sparse_bf16_narrow in "sparse",
     mf_sgd_sparse_runs_f32 in "sparse",
     mf_sgd_sparse_runs_bf16 in "sparse",
+    mf_sgd_sparse_tasks_f32 in "sparse",
+    mf_sgd_sparse_tasks_bf16 in "sparse",
     mf_predict_f32 in "sparse",
     mf_predict_bf16 in "sparse",
     group_mean in "sparse",

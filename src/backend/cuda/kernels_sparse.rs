@@ -236,6 +236,87 @@ impl Gpu {
         Ok(())
     }
 
+    /// How many warps [`Gpu::mf_sgd_sparse_tasks`] launches for at most
+    /// `max_warps` and `work` tasks: what [`crate::data::tasks::share_cap`]
+    /// sizes the shares for.
+    pub fn sparse_tasks_warps(&self, storage: Storage, max_warps: usize, work: usize) -> Result<usize> {
+        let cfg = self.hogwild_grid(self.tasks_kernel(storage), "mf_sgd_sparse_tasks", max_warps, work)?;
+        Ok(cfg.grid_dim.0 as usize * cfg.block_dim.0 as usize / 32)
+    }
+
+    fn tasks_kernel(&self, storage: Storage) -> &CudaFunction {
+        match storage {
+            Storage::F32 => &self.k.mf_sgd_sparse_tasks_f32,
+            Storage::Bf16 => &self.k.mf_sgd_sparse_tasks_bf16,
+        }
+    }
+
+    /// See [`crate::ops::mf_sgd_sparse_tasks`]: one warp a task, each warp
+    /// taking the next task of the queue (`order`) when it finishes one,
+    /// [`Gpu::sparse_tasks_warps`] warps. `rows` are the ratings grouped by
+    /// user, `tasks` the tasks' bounds in them and whether each is shared;
+    /// `next` is the queue's head, zeroed here before the launch; `sq_err`
+    /// gets each rating's squared error, by its place in `rows`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn mf_sgd_sparse_tasks<S: DeviceFactor>(
+        &self,
+        u: &mut CudaViewMut<'_, S::Dev>,
+        m: &mut CudaViewMut<'_, S::Dev>,
+        ub: &mut CudaViewMut<'_, f32>,
+        mb: &mut CudaViewMut<'_, f32>,
+        mu: f32,
+        rows: (&CudaView<'_, u32>, &CudaView<'_, u32>, &CudaView<'_, f32>),
+        tasks: (&CudaView<'_, u32>, &CudaView<'_, u32>),
+        next: &mut CudaViewMut<'_, u32>,
+        order: &crate::rng::Feistel,
+        sq_err: &mut CudaViewMut<'_, f32>,
+        hyper: (usize, f32, f32, usize),
+        max_warps: usize,
+    ) -> Result<()> {
+        let what = "mf_sgd_sparse_tasks";
+        let (users, items, ratings) = rows;
+        let (starts, shared) = tasks;
+        let (f, lr, reg, merge_every) = hyper;
+        let n = users.len();
+        let count = order.len() as usize;
+        assert!(items.len() == n && ratings.len() == n && sq_err.len() >= n);
+        assert!(starts.len() == count + 1 && shared.len() >= count && !next.is_empty());
+        assert!(u.len() == ub.len() * f && m.len() == mb.len() * f);
+        if !Self::sparse_runs_fit(f) {
+            return Err(Error::invalid(
+                what,
+                format!("{f} factors; the task kernel takes up to 128 in multiples of 4, or up to 32"),
+            ));
+        }
+        let func = self.tasks_kernel(S::STORAGE);
+        let dims = [int(what, count)?, int(what, f)?, int(what, merge_every.max(1))?];
+        let (half, keys) = (order.half_bits(), order.keys);
+        self.stream.memset_zeros(next).map_err(|e| cuda_err(what, e))?;
+        let mut l = self.stream.launch_builder(func);
+        l.arg(u).arg(m).arg(ub).arg(mb).arg(&mu);
+        l.arg(users)
+            .arg(items)
+            .arg(ratings)
+            .arg(starts)
+            .arg(shared)
+            .arg(next)
+            .arg(sq_err);
+        l.arg(&dims[0]).arg(&dims[1]).arg(&lr).arg(&reg).arg(&dims[2]);
+        l.arg(&half)
+            .arg(&keys[0])
+            .arg(&keys[1])
+            .arg(&keys[2])
+            .arg(&keys[3]);
+        let cfg = self.hogwild_grid(func, what, max_warps, count)?;
+        // SAFETY: matches mf_sgd_sparse_tasks_{f32,bf16}(S*, S*, float*, float*, float, const uint* x2,
+        // const float*, const uint* x2, uint*, float*, int, int, float, float, int, uint x5) with S
+        // the device type of S::Dev; u and m hold (rows × f) factors, the indices are below their
+        // rows, starts holds tasks + 1 bounds within the n ratings and shared a flag a task, next
+        // one counter (zeroed above), sq_err n floats; f fits one chunk a lane (checked above).
+        unsafe { l.launch(cfg) }.map_err(|e| cuda_err(what, e))?;
+        Ok(())
+    }
+
     /// See [`crate::ops::mf_predict`]: one warp per row.
     #[allow(clippy::too_many_arguments)]
     pub fn mf_predict<S: DeviceFactor>(

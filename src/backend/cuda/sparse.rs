@@ -20,6 +20,7 @@ use crate::backend::cuda::memory::{MemoryPlan, EVAL_CHUNK};
 use crate::backend::cuda::{cuda_err, sparse_max_factors, DeviceExamples, DeviceFactor, Gpu};
 use crate::backend::{Backend, BackendInit};
 use crate::data::runs::Runs;
+use crate::data::tasks::{Tasks, MERGE_EVERY};
 use crate::data::Examples;
 use crate::error::{Error, Result};
 use crate::model::ModelSpec;
@@ -81,24 +82,22 @@ pub fn hogwild_warps(spec: &ModelSpec) -> usize {
     (spec.n_users.min(spec.n_items) / 4).max(8)
 }
 
-/// How many warps update at once in per-user runs, by default: an eighth of
-/// the runs, at least 8. In runs, two warps never share a user row unless
-/// they hold two runs of one heavy user at once, and with every warp taking
-/// at least eight runs in turn that stays rare; item rows still race. The
-/// rule is the per-rating cap where that was measured to matter and no cap
-/// where it was measured not to: on ml-latest-small (about 1,570 runs) it
-/// gives 196 warps, near the 152 that `examples/11_hogwild_collisions.rs`
-/// finds costs 0.002 RMSE in its worst-case simulation; at ml-25m's and
-/// Netflix's shapes (hundreds of thousands of runs) it is above what an H200
-/// holds, and there every resident warp reached the capped runs' RMSE to 4
-/// digits (0.5019 and 0.5014, H200, commit 07491a1, per-rating kernel).
+/// How many warps update at once in version 1 of the per-user order (one
+/// warp a run, [`CudaSparseBackend::runs_pass`]), by default: an eighth of
+/// the runs, at least 8 (196 on ml-latest-small). Two warps that hold runs of
+/// one user at once lose one run's updates of the user row, and the cap only
+/// makes that less common: a lockstep simulation at 196 warps finds 38% of
+/// write-backs overwrite another run ([`crate::tools::hogwild`]). The
+/// sparse recipes train in tasks instead ([`CudaSparseBackend::tasks_pass`]),
+/// which lose none and need no cap.
 pub fn hogwild_run_warps(runs: usize) -> usize {
     (runs / 8).max(8)
 }
 
-/// How the device line names an epoch in per-user runs (the sparse
-/// recipes' order, [`crate::recipe::EpochOrder::UserRuns`]); tests match on it.
-pub const RUNS_PATH: &str = "sparse SGD in per-user runs, one warp a run";
+/// How the device line names an epoch in per-user order (the sparse
+/// recipes', [`crate::recipe::EpochOrder::UserRuns`]): tasks off a queue
+/// ([`crate::data::tasks`]); tests match on it.
+pub const RUNS_PATH: &str = "sparse SGD in per-user tasks off a queue, one warp a task";
 
 /// How the device line names an epoch of one warp per rating (the shuffled
 /// order, and embeddings wider than the run kernel takes); tests match on it.
@@ -142,6 +141,35 @@ pub struct CudaSparseBackend<'a, S: DeviceFactor> {
     mse: CudaSlice<f64>,
     /// The training rows as per-user runs, made on the first epoch in runs.
     runs: Option<StagedRuns>,
+    /// The runs cut into tasks for the warps that run them.
+    tasks: Option<StagedTasks>,
+    /// The queue's head for [`CudaSparseBackend::tasks_pass`].
+    next: CudaSlice<u32>,
+    /// Set by [`CudaSparseBackend::set_share`]: the largest share, instead
+    /// of [`crate::data::tasks::share_cap`].
+    share: Option<usize>,
+    /// Which kernel an epoch in per-user order runs.
+    user_order: UserOrder,
+}
+
+/// The two versions of the per-user epoch ([`Backend::train_epoch_runs`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UserOrder {
+    /// Tasks off a queue ([`CudaSparseBackend::tasks_pass`]): the default.
+    #[default]
+    Tasks,
+    /// Version 1, one warp a run in a static order ([`CudaSparseBackend::runs_pass`]),
+    /// which loses a run's updates when two warps hold runs of one user: kept
+    /// for `bench --scale` and its parity row.
+    RunsV1,
+}
+
+/// The runs cut into tasks ([`Tasks`]) for `warps` warps, on the device.
+struct StagedTasks {
+    host: Tasks,
+    warps: usize,
+    starts: CudaSlice<u32>,
+    shared: CudaSlice<u32>,
 }
 
 /// The training rows as per-user runs: on the host (to stage them again
@@ -220,6 +248,10 @@ impl<'a, S: DeviceFactor> CudaSparseBackend<'a, S> {
             pred: gpu.zeros(init.valid.len().min(EVAL_CHUNK))?,
             mse: gpu.zeros(1)?,
             runs: None,
+            tasks: None,
+            next: gpu.zeros(1)?,
+            share: None,
+            user_order: UserOrder::Tasks,
             spec,
             gpu,
         })
@@ -239,6 +271,19 @@ impl<'a, S: DeviceFactor> CudaSparseBackend<'a, S> {
     pub fn set_max_warps(&mut self, warps: usize) {
         self.warps_set = true;
         self.max_warps = warps.max(1);
+    }
+
+    /// Chooses the kernel of an epoch in per-user order.
+    pub fn set_user_order(&mut self, order: UserOrder) {
+        self.user_order = order;
+    }
+
+    /// Sets the largest share of a split user in tasks (the default is
+    /// [`crate::data::tasks::share_cap`] of the warps): `mfcuda check` sets
+    /// it small, so that one warp's run merges as the many warps' do.
+    pub fn set_share(&mut self, share: usize) {
+        self.share = Some(share.max(1));
+        self.tasks = None;
     }
 
     /// Puts the training rows on the device in the order `order`, regrouped
@@ -373,9 +418,81 @@ impl<S: DeviceFactor> CudaSparseBackend<'_, S> {
         })
     }
 
-    /// One sparse SGD pass over the staged runs ([`CudaSparseBackend::stage_runs`])
-    /// in the order `key` draws, at rate `lr`, up to
-    /// [`CudaSparseBackend::run_warps`] at once. Only enqueues work.
+    /// The most warps that update at once in tasks: all the GPU holds,
+    /// unless set. No user row is lost however many run, so there is no cap.
+    fn task_max_warps(&self) -> usize {
+        if self.warps_set {
+            self.max_warps
+        } else {
+            usize::MAX
+        }
+    }
+
+    /// Stages the runs ([`CudaSparseBackend::stage_runs`]) and cuts them into
+    /// tasks for the warps a launch gets (on the first call, and again when
+    /// that changes): what [`CudaSparseBackend::tasks_pass`] takes.
+    pub fn stage_tasks(&mut self) -> Result<()> {
+        self.stage_runs()?;
+        let Some(runs) = self.runs.as_ref() else {
+            return Err(Error::invalid("runs", "the runs were not made"));
+        };
+        let warps = self
+            .gpu
+            .sparse_tasks_warps(S::STORAGE, self.task_max_warps(), runs.host.len())?;
+        if self.tasks.as_ref().is_some_and(|t| t.warps == warps) {
+            return Ok(());
+        }
+        let host = match self.share {
+            Some(share) => Tasks::new(&runs.host, share),
+            None => Tasks::for_warps(&runs.host, warps),
+        };
+        self.tasks = Some(StagedTasks {
+            starts: self.gpu.upload(&host.starts)?,
+            shared: self.gpu.upload(&host.shared)?,
+            host,
+            warps,
+        });
+        Ok(())
+    }
+
+    /// The staged tasks: how many, how many warps take them, and the largest share.
+    pub fn tasks_shape(&self) -> Option<(usize, usize, usize)> {
+        self.tasks.as_ref().map(|t| (t.host.len(), t.warps, t.host.share))
+    }
+
+    /// One sparse SGD pass over the staged tasks ([`CudaSparseBackend::stage_tasks`])
+    /// in the queue order `key` draws, at rate `lr`. Only enqueues work.
+    pub fn tasks_pass(&mut self, key: u64, lr: f32) -> Result<()> {
+        let n = self.train.len;
+        let max_warps = self.task_max_warps();
+        let staged = self.runs.as_ref().is_some_and(|r| r.staged);
+        let Some(tasks) = self.tasks.as_ref().filter(|_| staged) else {
+            return Err(Error::invalid("tasks", "stage the tasks first"));
+        };
+        let order = tasks.host.epoch_order(key);
+        let e = &self.epoch;
+        self.gpu.mf_sgd_sparse_tasks::<S>(
+            &mut self.u.as_view_mut(),
+            &mut self.m.as_view_mut(),
+            &mut self.ub.as_view_mut(),
+            &mut self.mb.as_view_mut(),
+            self.mu,
+            (&e.users.slice(..n), &e.items.slice(..n), &e.ratings.slice(..n)),
+            (&tasks.starts.as_view(), &tasks.shared.as_view()),
+            &mut self.next.as_view_mut(),
+            &order,
+            &mut self.sq_err.slice_mut(..n),
+            (self.spec.factors, lr, self.reg, MERGE_EVERY),
+            max_warps,
+        )
+    }
+
+    /// One pass of version 1 of the per-user order over the staged runs
+    /// ([`CudaSparseBackend::stage_runs`]): one warp a run in the order `key`
+    /// draws, at rate `lr`, up to [`CudaSparseBackend::run_warps`] at once.
+    /// Two warps on runs of one user lose one run's updates of its row
+    /// (`kernels/sparse.cu`); kept for `bench --scale` and its parity row.
+    /// Only enqueues work.
     pub fn runs_pass(&mut self, key: u64, lr: f32) -> Result<()> {
         let n = self.train.len;
         let warps = self.run_warps();
@@ -404,11 +521,21 @@ impl<S: DeviceFactor> CudaSparseBackend<'_, S> {
 
 impl<S: DeviceFactor> Backend for CudaSparseBackend<'_, S> {
     fn device(&self) -> String {
-        if self.runs.is_some() {
+        if self.user_order == UserOrder::RunsV1 && self.runs.is_some() {
             return format!(
-                "cuda: {} ({RUNS_PATH}, at most {} at once, {} factors)",
+                "cuda: {} (version 1: sparse SGD in per-user runs, one warp a run, at most {} at once, {} factors)",
                 self.gpu.description,
                 self.run_warps(),
+                S::STORAGE.name()
+            );
+        }
+        if let Some(t) = &self.tasks {
+            return format!(
+                "cuda: {} ({RUNS_PATH}, {} warps, {} tasks, shares of at most {} ratings, {} factors)",
+                self.gpu.description,
+                t.warps,
+                t.host.len(),
+                t.host.share,
                 S::STORAGE.name()
             );
         }
@@ -442,10 +569,11 @@ impl<S: DeviceFactor> Backend for CudaSparseBackend<'_, S> {
         self.step_losses(n, steps, batch_size, progress)
     }
 
-    /// One pass over the per-user runs (one warp a run, the run's user row
-    /// in registers; see `kernels/sparse.cu`), in the order `key` draws, at
-    /// the epoch's rate `lrs[0]`. The runs are grouped and uploaded on the
-    /// first such epoch; later epochs send nothing but the key. Embeddings
+    /// One pass over the per-user tasks (one warp a task off a queue, the
+    /// task's user row in registers; see `kernels/sparse.cu`), in the queue
+    /// order `key` draws, at the epoch's rate `lrs[0]`. The tasks are made
+    /// and uploaded on the first such epoch; later epochs send nothing but
+    /// the key. Embeddings
     /// wider than the run kernel takes fall back to the per-rating kernel in
     /// a [`Feistel`] order of the rows.
     fn train_epoch_runs(
@@ -466,8 +594,16 @@ impl<S: DeviceFactor> Backend for CudaSparseBackend<'_, S> {
             let order: Vec<u32> = (0..n as u32).map(|i| perm.get(i)).collect();
             return self.train_epoch(&order, batch_size, lrs, 0, progress);
         }
-        self.stage_runs()?;
-        self.runs_pass(key, lrs[0])?;
+        match self.user_order {
+            UserOrder::Tasks => {
+                self.stage_tasks()?;
+                self.tasks_pass(key, lrs[0])?;
+            }
+            UserOrder::RunsV1 => {
+                self.stage_runs()?;
+                self.runs_pass(key, lrs[0])?;
+            }
+        }
         self.step_losses(n, steps, batch_size, progress)
     }
 

@@ -14,6 +14,7 @@ use crate::backend::cuda::Gpu;
 use crate::compare::Comparison;
 use crate::data::Ratings;
 use crate::error::Result;
+use crate::ops::Storage;
 use crate::rng::Mt19937;
 use crate::tools::cases::{self, Sizes};
 pub use crate::tools::cases::{BATCHES, FACTORS, PARAM_COUNTS};
@@ -24,7 +25,9 @@ pub mod parity;
 mod ranking;
 mod sparse;
 
-pub use parity::{lazy_parity, sparse_parity, sparse_runs_parity, step_parity, STEP_PARITY};
+pub use parity::{
+    lazy_parity, sparse_parity, sparse_runs_parity, sparse_tasks_parity, step_parity, STEP_PARITY,
+};
 
 /// Embedding widths the sparse kernels are checked at: both load paths (four
 /// factors a load when F % 4 == 0, one otherwise), in the narrow kernel (1,
@@ -139,17 +142,20 @@ pub fn run_all(gpu: &Arc<Gpu>, data: &Ratings, mut on_row: impl FnMut(&CheckRow)
         &crate::recipe::find("sparse-bf16")?,
         42,
     )?);
-    show(&sparse_runs_parity::<f32>(
-        gpu,
-        data,
-        &crate::recipe::find("sparse")?,
-        42,
-    )?);
-    show(&sparse_runs_parity::<half::bf16>(
-        gpu,
-        data,
-        &crate::recipe::find("sparse-bf16")?,
-        42,
-    )?);
+    for (name, storage) in [("sparse", Storage::F32), ("sparse-bf16", Storage::Bf16)] {
+        let recipe = crate::recipe::find(name)?;
+        // Whole users on one warp, then heavy users cut into shares of 24
+        // (more than MERGE_EVERY, so a share merges inside and at its end).
+        for share in [None, Some(24)] {
+            show(&match storage {
+                Storage::F32 => sparse_tasks_parity::<f32>(gpu, data, &recipe, 42, share)?,
+                Storage::Bf16 => sparse_tasks_parity::<half::bf16>(gpu, data, &recipe, 42, share)?,
+            });
+        }
+        show(&match storage {
+            Storage::F32 => sparse_runs_parity::<f32>(gpu, data, &recipe, 42)?,
+            Storage::Bf16 => sparse_runs_parity::<half::bf16>(gpu, data, &recipe, 42)?,
+        });
+    }
     Ok(failed)
 }

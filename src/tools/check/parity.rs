@@ -7,14 +7,17 @@ use std::sync::Arc;
 
 use super::CheckRow;
 use crate::backend::cpu::{CpuBackend, StepGradient};
+use crate::backend::cpu_sparse::SparseParams;
+use crate::backend::cuda::sparse::{staged_runs, CudaSparseBackend, UserOrder};
 use crate::backend::cuda::{CudaBackend, DeviceFactor, Gpu};
 use crate::backend::BackendInit;
 use crate::backend::{Backend, GpuOptions};
 use crate::compare::{compare_tol, Comparison};
+use crate::data::tasks::{Tasks, MERGE_EVERY};
 use crate::data::{Examples, Ratings};
 use crate::error::{Error, Result};
 use crate::model::ModelSpec;
-use crate::ops::Storage;
+use crate::ops::{self, Storage};
 use crate::optim::{Optimizer, Training};
 use crate::recipe::Recipe;
 use crate::tools::cases::{compare_all, widen};
@@ -298,10 +301,11 @@ fn sparse_compare<S: DeviceFactor>(
     ))
 }
 
-/// The sparse backend's per-user runs, end to end, against the CPU's: an
-/// epoch in runs over 2,000 training ratings of `recipe` (a sparse one), with
-/// the same run order on both (the same [`crate::rng::Feistel`] key). The GPU
-/// runs one warp, so every rating meets the rows the CPU's one thread left;
+/// Version 1 of the sparse backend's per-user order (one warp a run,
+/// [`UserOrder::RunsV1`]), end to end, against the CPU's: an epoch in runs
+/// over 2,000 training ratings of `recipe` (a sparse one), with the same run
+/// order on both (the same [`crate::rng::Feistel`] key). The GPU runs one
+/// warp, so every rating meets the rows the CPU's one thread left;
 /// parameters, losses and the validation MSE must agree within the kernel
 /// check's tolerances.
 pub fn sparse_runs_parity<S: DeviceFactor>(
@@ -311,26 +315,135 @@ pub fn sparse_runs_parity<S: DeviceFactor>(
     seed: u32,
 ) -> Result<CheckRow> {
     let setup = Setup::notebook(data, recipe, seed)?;
-    let mut rng = setup.rng.clone();
-    let bs = recipe.batch_size;
-    let rows: Vec<u32> = rng.permutation(setup.train.len())[..2000.min(setup.train.len())].to_vec();
-    let mut subset = Examples::default();
-    setup.train.gather_into(&rows, &mut subset);
-    let lrs = vec![recipe.stages[0].lr(); subset.len().div_ceil(bs)];
+    let subset = parity_subset(&setup);
+    let lrs = vec![recipe.stages[0].lr(); subset.len().div_ceil(recipe.batch_size)];
     let init = BackendInit {
         train: &subset,
         ..setup.init()
     };
     let mut cpu = crate::backend::cpu_sparse::CpuSparseBackend::<S>::new(init.clone(), 1)?;
-    let mut cuda = crate::backend::cuda::sparse::CudaSparseBackend::<S>::new(gpu.clone(), init, false)?;
+    let mut cuda = CudaSparseBackend::<S>::new(gpu.clone(), init, false)?;
     cuda.set_max_warps(1);
+    cuda.set_user_order(UserOrder::RunsV1);
     let key = 42;
+    let bs = recipe.batch_size;
     let cpu_loss = cpu.train_epoch_runs(key, bs, &lrs, &mut crate::backend::no_progress)?;
     let gpu_loss = cuda.train_epoch_runs(key, bs, &lrs, &mut crate::backend::no_progress)?;
     let cmp = sparse_compare::<S>(&mut cpu, &mut cuda, (&cpu_loss, &gpu_loss))?;
     Ok(CheckRow {
-        kernel: format!("runs parity {}", recipe.name),
+        kernel: format!("runs v1 parity {}", recipe.name),
         shape: format!("R={} F={}", subset.len(), setup.spec.factors),
+        cmp,
+        note: None,
+    })
+}
+
+/// 2,000 of the setup's training ratings, drawn with its generator: what the
+/// sparse parity rows train on.
+fn parity_subset(setup: &Setup) -> Examples {
+    let mut rng = setup.rng.clone();
+    let rows: Vec<u32> = rng.permutation(setup.train.len())[..2000.min(setup.train.len())].to_vec();
+    let mut subset = Examples::default();
+    setup.train.gather_into(&rows, &mut subset);
+    subset
+}
+
+/// The sparse backend's per-user tasks (the sparse recipes' epoch), end to
+/// end, against their CPU twin [`ops::mf_sgd_sparse_tasks`]: an epoch over
+/// 2,000 training ratings of `recipe`, the GPU on one warp, both in the same
+/// queue order. With `share`, users of more ratings are cut into shares of
+/// at most that many, so that the shares' merges run (on one warp they
+/// merge in turn, which the CPU can follow); without, one warp's tasks are
+/// whole users. Parameters, losses and the validation MSE must agree within
+/// the kernel check's tolerances.
+pub fn sparse_tasks_parity<S: DeviceFactor>(
+    gpu: &Arc<Gpu>,
+    data: &Ratings,
+    recipe: &Recipe,
+    seed: u32,
+    share: Option<usize>,
+) -> Result<CheckRow> {
+    let setup = Setup::notebook(data, recipe, seed)?;
+    let subset = parity_subset(&setup);
+    let bs = recipe.batch_size;
+    let lr = recipe.stages[0].lr();
+    let lrs = vec![lr; subset.len().div_ceil(bs)];
+    let init = BackendInit {
+        train: &subset,
+        ..setup.init()
+    };
+    let mut cuda = CudaSparseBackend::<S>::new(gpu.clone(), init.clone(), false)?;
+    cuda.set_max_warps(1);
+    if let Some(s) = share {
+        cuda.set_share(s);
+    }
+    let key = 42;
+    let gpu_loss = cuda.train_epoch_runs(key, bs, &lrs, &mut crate::backend::no_progress)?;
+    let (n_tasks, _, share_used) = cuda.tasks_shape().unwrap_or_default();
+
+    // The twin, on the same runs cut the same way.
+    let spec = &setup.spec;
+    let f = spec.factors;
+    let mut p = SparseParams::<S>::from_flat(spec, &init.params)?;
+    let runs = staged_runs(&subset, spec.n_users);
+    let tasks = Tasks::new(&runs, share_used);
+    let rows = &runs.rows;
+    let mut sq_err = vec![0f32; rows.len()];
+    let mut row = vec![0f32; 2 * f];
+    ops::mf_sgd_sparse_tasks(
+        &mut p.u,
+        &mut p.m,
+        &mut p.ub,
+        &mut p.mb,
+        p.mu,
+        (&rows.users, &rows.items, &rows.ratings),
+        (&tasks.starts, &tasks.shared),
+        &tasks.epoch_order(key),
+        &mut sq_err,
+        f,
+        lr,
+        init.wd,
+        MERGE_EVERY,
+        &mut row,
+    );
+    let mut cpu_loss = vec![0f32; lrs.len()];
+    ops::group_mean(&mut cpu_loss, &sq_err, bs);
+    let valid = init.valid;
+    let mut pred = vec![0f32; valid.len()];
+    ops::mf_predict(
+        &mut pred,
+        &p.u,
+        &p.m,
+        &p.ub,
+        &p.mb,
+        p.mu,
+        &valid.users,
+        &valid.items,
+        f,
+    );
+    let cpu_val = ops::mse_sum(&pred, &valid.ratings) / valid.len().max(1) as f64;
+    let gpu_val = cuda.validate()?;
+    let rtol = match S::STORAGE {
+        Storage::F32 => 1e-5,
+        Storage::Bf16 => 1.0 / 128.0,
+    };
+    let cmp = compare_all(
+        &[
+            (widen(&cuda.params()?), widen(&p.to_flat())),
+            (widen(&gpu_loss), widen(&cpu_loss)),
+            (vec![gpu_val], vec![cpu_val]),
+        ],
+        1e-5,
+        rtol,
+    );
+    let shared = tasks.shared.iter().filter(|&&s| s != 0).count();
+    Ok(CheckRow {
+        kernel: format!(
+            "tasks parity {}{}",
+            recipe.name,
+            if share.is_some() { " (shares)" } else { "" }
+        ),
+        shape: format!("R={} F={f} tasks={n_tasks} shared={shared}", subset.len()),
         cmp,
         note: None,
     })
