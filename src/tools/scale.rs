@@ -1,6 +1,8 @@
 //! `mfcuda bench --scale`: sparse SGD at the sizes of ml-25m and the Netflix
 //! prize data, on synthetic ratings of the same shape (users × items ×
-//! ratings) drawn by [`crate::data::synth`] from a planted model with known noise.
+//! ratings) drawn by [`crate::data::synth`] from a planted model with known noise;
+//! ml-25m twice, with uniform users and with ml-25m's heavy-tailed ones
+//! ([`synth::ML25M_SKEW`]: a heaviest user near 32,000 ratings, as there).
 //!
 //! Each variant trains the svd model (k = 128) for a few epochs and reports
 //! the time of one epoch's pass, rating updates per second, the bytes a
@@ -21,7 +23,7 @@ use crate::backend::cuda::{DeviceFactor, Gpu};
 use crate::backend::select::{choose, Needs};
 use crate::backend::{Backend, BackendInit, Device};
 use crate::data::runs::RUN_CHUNK;
-use crate::data::synth::{self, SynthSpec};
+use crate::data::synth::{self, SkewedSpec, SynthSpec, ML25M_SHAPE};
 use crate::data::Examples;
 use crate::error::{Error, Result};
 use crate::model::{ModelConfig, ModelKind, ModelSpec};
@@ -29,25 +31,34 @@ use crate::ops::Storage;
 use crate::rng::Mt19937;
 use crate::tools::bench::{copy_bandwidth, time_gpu};
 
-/// A dataset shape: (name, users, items, ratings).
-pub type Shape = (&'static str, usize, usize, usize);
+/// A dataset shape: (name, users, items, ratings, user skew), the skew as
+/// `mfcuda synth --user-skew` takes it (0: uniform users).
+pub type Shape = (&'static str, usize, usize, usize, f64);
 
-/// ml-25m and the Netflix prize training set.
-pub const SHAPES: [Shape; 2] = [
-    ("ml-25m", 162_541, 59_047, 25_000_095),
-    ("netflix", 480_189, 17_770, 100_480_507),
+/// ml-25m with uniform users, ml-25m with ml-25m-like heavy-tailed users,
+/// and the Netflix prize training set.
+pub const SHAPES: [Shape; 3] = [
+    ("ml-25m", ML25M_SHAPE.0, ML25M_SHAPE.1, ML25M_SHAPE.2, 0.0),
+    (
+        "ml-25m-skew",
+        ML25M_SHAPE.0,
+        ML25M_SHAPE.1,
+        ML25M_SHAPE.2,
+        synth::ML25M_SKEW,
+    ),
+    ("netflix", 480_189, 17_770, 100_480_507, 0.0),
 ];
 
 /// The shapes `bench --scale` runs: [`SHAPES`], or with `quick` each a
-/// tenth of the size (users, items and ratings alike).
+/// tenth of the size (users, items and ratings alike; the same skew).
 pub fn shapes(quick: bool) -> Vec<Shape> {
     SHAPES
         .iter()
-        .map(|&(name, u, i, r)| {
+        .map(|&(name, u, i, r, skew)| {
             if quick {
-                (name, u / 10, i / 10, r / 10)
+                (name, u / 10, i / 10, r / 10, skew)
             } else {
-                (name, u, i, r)
+                (name, u, i, r, skew)
             }
         })
         .collect()
@@ -120,7 +131,7 @@ impl ScaleRow {
     /// The table's header line.
     pub fn header() -> String {
         format!(
-            "{:<4} {:<7} {:<30} {:>9} {:>9} {:>7} {:>6} {:>7} {:>5}",
+            "{:<4} {:<11} {:<30} {:>9} {:>9} {:>7} {:>6} {:>7} {:>5}",
             "dev", "shape", "variant", "epoch", "updates/s", "GB/s", "%copy", "rmse", "noise"
         )
     }
@@ -134,7 +145,7 @@ impl ScaleRow {
             format!("{:.1}M", self.updates_per_s / 1e6)
         };
         format!(
-            "{:<4} {:<7} {:<30} {:>9} {:>9} {:>7.1} {:>6} {:>7.4} {:>5.2}",
+            "{:<4} {:<11} {:<30} {:>9} {:>9} {:>7.1} {:>6} {:>7.4} {:>5.2}",
             self.device,
             self.shape,
             self.variant,
@@ -231,20 +242,23 @@ pub fn run(
     if let Some(gpu) = &gpu {
         report.copy_gb_per_s = Some(copy_bandwidth(gpu, opts.quick)?);
     }
-    for &(name, users, items, ratings) in &opts.shapes {
+    for &(name, users, items, ratings, user_skew) in &opts.shapes {
         if ratings < 100 {
             return Err(Error::invalid(
                 "bench --scale",
                 format!("{name}: {ratings} ratings; at least 100, so that 1% can validate"),
             ));
         }
-        let spec = SynthSpec {
-            users,
-            items,
-            ratings,
-            rank: PLANTED.0,
-            noise: PLANTED.1,
-            seed: 42,
+        let spec = SkewedSpec {
+            spec: SynthSpec {
+                users,
+                items,
+                ratings,
+                rank: PLANTED.0,
+                noise: PLANTED.1,
+                seed: 42,
+            },
+            user_skew,
         };
         let mut all = synth::examples(&spec, |done| {
             progress(Stage::Generating {
@@ -253,7 +267,8 @@ pub fn run(
                 total: ratings,
             })
         })?;
-        // Rows are independent draws, so the last 1% is a random sample.
+        // Rows are independent draws (with skew, but for each user's one
+        // rating at a random row), so the last 1% is a random sample.
         let n_valid = ratings / 100;
         let n_train = ratings - n_valid;
         let valid = Examples {
@@ -275,7 +290,11 @@ pub fn run(
             y_range: (0.5, 5.0),
         };
         let (params, _) = crate::train::initial_params(&model, &mut Mt19937::new(7), &train);
-        let size = format!("{users} users × {items} items, {ratings} ratings (k = {FACTORS})");
+        let size = if user_skew > 0.0 {
+            format!("{users} users (skew {user_skew}) × {items} items, {ratings} ratings (k = {FACTORS})")
+        } else {
+            format!("{users} users × {items} items, {ratings} ratings (k = {FACTORS})")
+        };
         let ctx = Ctx {
             name,
             size: &size,
@@ -511,7 +530,7 @@ mod tests {
     fn a_small_shape_trains_to_near_the_planted_noise_on_the_cpu() {
         let opts = ScaleOptions {
             device: Device::Cpu,
-            shapes: vec![("tiny", 2_000, 500, 300_000)],
+            shapes: vec![("tiny", 2_000, 500, 300_000, 0.0)],
             quick: true,
             epochs: 8,
         };
@@ -546,13 +565,56 @@ mod tests {
     fn refuses_shapes_too_small_to_validate_and_zero_epochs() {
         let opts = |ratings, epochs| ScaleOptions {
             device: Device::Cpu,
-            shapes: vec![("x", 10, 10, ratings)],
+            shapes: vec![("x", 10, 10, ratings, 0.0)],
             quick: true,
             epochs,
         };
         assert!(run(opts(99, 1), |_| {}, |_| {}).is_err());
         assert!(run(opts(1000, 0), |_| {}, |_| {}).is_err());
         assert!(run(opts(1000, usize::MAX), |_| {}, |_| {}).is_err());
+    }
+
+    #[test]
+    fn the_shapes_are_ml25m_uniform_and_skewed_and_netflix() {
+        let names: Vec<&str> = SHAPES.iter().map(|s| s.0).collect();
+        assert_eq!(names, ["ml-25m", "ml-25m-skew", "netflix"]);
+        let (uniform, skewed) = (SHAPES[0], SHAPES[1]);
+        assert_eq!(
+            (uniform.1, uniform.2, uniform.3, uniform.4),
+            (162_541, 59_047, 25_000_095, 0.0)
+        );
+        assert_eq!((skewed.1, skewed.2, skewed.3), (uniform.1, uniform.2, uniform.3));
+        assert_eq!(skewed.4, synth::ML25M_SKEW);
+        assert_eq!(SHAPES[2].4, 0.0);
+        assert_eq!(shapes(false), SHAPES.to_vec());
+        let quick = shapes(true);
+        assert_eq!(
+            quick[1],
+            ("ml-25m-skew", 16_254, 5_904, 2_500_009, synth::ML25M_SKEW)
+        );
+        // The skewed shape's heaviest user is ml-25m's (32,202) within 10%.
+        let counts = synth::expected_user_counts(skewed.1, skewed.3, skewed.4);
+        let heaviest = counts.iter().cloned().fold(0.0, f64::max);
+        assert!((heaviest - 32_202.0).abs() < 3_220.0, "{heaviest}");
+    }
+
+    #[test]
+    fn a_skewed_shape_runs_and_its_lines_fit_100_columns() {
+        let opts = ScaleOptions {
+            device: Device::Cpu,
+            shapes: vec![("ml-25m-skew", 1_000, 200, 20_000, synth::ML25M_SKEW)],
+            quick: true,
+            epochs: 1,
+        };
+        let report = run(opts, |_| {}, |_| {}).unwrap();
+        assert_eq!(report.rows.len(), 4);
+        for r in &report.rows {
+            assert_eq!(r.shape, "ml-25m-skew");
+            assert!(r.size.contains("(skew 0.75)"), "{}", r.size);
+            assert!(r.line().chars().count() <= 100, "{}", r.line());
+            assert!(r.rmse.is_finite(), "{r:?}");
+        }
+        assert!(ScaleRow::header().chars().count() <= 100);
     }
 
     #[test]
