@@ -31,3 +31,22 @@ __device__ __forceinline__ unsigned int feistel_get(unsigned int i, unsigned int
     } while (x >= n);
     return x;
 }
+
+// The image of i (< n) under rng::Blocked: blocks[b] .. blocks[b+1] (b <
+// n_blocks) are kept in place and each is permuted by the Feistel network of
+// its own length with the shared round keys. Blocks are few (the sparse
+// tasks' size classes, at most 32), so a linear scan finds i's.
+__device__ __forceinline__ unsigned int blocked_get(unsigned int i, const unsigned int* blocks, int n_blocks,
+                                                    unsigned int k0, unsigned int k1, unsigned int k2,
+                                                    unsigned int k3) {
+    int b = 0;
+    while (b + 1 < n_blocks && blocks[b + 1] <= i) b++;
+    const unsigned int lo = blocks[b], n = blocks[b + 1] - lo;
+    // rng::Feistel::with_keys: the smallest even width that covers n (the
+    // bits of n - 1, counted in a loop of at most 32 rather than with clz).
+    const unsigned int top = n > 0 ? n - 1 : 0u;
+    unsigned int bits = 0;
+    while (bits < 32 && (top >> bits) != 0u) bits++;
+    const unsigned int half = bits > 1 ? (bits + 1) / 2 : 1u;
+    return lo + feistel_get(i - lo, n, half, k0, k1, k2, k3);
+}

@@ -340,9 +340,11 @@ __device__ __forceinline__ void merge_row(bf16* x, long long i, float* p, float*
 }
 
 // Sparse SGD over per-user tasks off a queue (data::tasks): each warp takes
-// the next task of the epoch's order (permute.cuh) with an atomic add on
-// `next` (zeroed by the host before the launch) until none is left, so a
-// warp that drew short tasks takes more. A task is ratings lo..hi of one
+// the next task of the epoch's order with an atomic add on `next` (zeroed by
+// the host before the launch) until none is left, so a warp that drew short
+// tasks takes more. The order (blocked_get, permute.cuh) takes the tasks'
+// size classes from the largest, each in a fresh order an epoch, so the
+// epoch ends on small tasks. A task is ratings starts[c]..ends[c] of one
 // user; its user row and bias stay in registers, in float, across them.
 //   - An exclusive task (shared[c] == 0) is its user's only one: no other
 //     warp touches the row, so it is stored once, at the end.
@@ -357,13 +359,15 @@ __device__ __forceinline__ void merge_row(bf16* x, long long i, float* p, float*
 // spill at the 32 a thread that 8 blocks an SM allow.
 //
 // u (Nu,F), m (Ni,F), ub (Nu), mb (Ni), users, items, ratings, sq_err (n: the
-// ratings grouped by user), starts (tasks + 1), shared (tasks), next (1)
+// ratings grouped by user), starts, ends, shared (tasks), blocks (n_blocks + 1),
+// next (1)
 template <typename S, int V, int CHUNKS>
 __device__ void sgd_sparse_tasks(S* u, S* m, float* ub, float* mb, float mu, const unsigned int* users,
                                  const unsigned int* items, const float* ratings, const unsigned int* starts,
-                                 const unsigned int* shared, unsigned int* next, float* sq_err, int tasks,
-                                 int f, float lr, float reg, int merge_every, unsigned int half,
-                                 unsigned int k0, unsigned int k1, unsigned int k2, unsigned int k3) {
+                                 const unsigned int* ends, const unsigned int* shared,
+                                 const unsigned int* blocks, int n_blocks, unsigned int* next, float* sq_err,
+                                 int tasks, int f, float lr, float reg, int merge_every, unsigned int k0,
+                                 unsigned int k1, unsigned int k2, unsigned int k3) {
     __shared__ float p0s[BLOCK_THREADS * CHUNKS * V];
     float* p0 = p0s + threadIdx.x * CHUNKS * V; // (CHUNKS, V): this lane's own
     const int lane = threadIdx.x % 32;
@@ -372,8 +376,8 @@ __device__ void sgd_sparse_tasks(S* u, S* m, float* ub, float* mb, float mu, con
         if (lane == 0) t = atomicAdd(next, 1u);
         t = __shfl_sync(0xffffffffu, t, 0);
         if (t >= (unsigned int)tasks) break;
-        const unsigned int c = feistel_get(t, (unsigned int)tasks, half, k0, k1, k2, k3);
-        const int lo = (int)starts[c], hi = (int)starts[c + 1];
+        const unsigned int c = blocked_get(t, blocks, n_blocks, k0, k1, k2, k3);
+        const int lo = (int)starts[c], hi = (int)ends[c];
         if (lo == hi) continue;
         const bool is_shared = shared[c] != 0;
         const long long uu = users[lo];
@@ -509,15 +513,18 @@ __device__ void sgd_sparse_tasks(S* u, S* m, float* ub, float* mb, float mu, con
     }                                                                                                   \
     extern "C" __global__ void __launch_bounds__(BLOCK_THREADS, 8) mf_sgd_sparse_tasks_##SUFFIX(                                           \
         S* u, S* m, float* ub, float* mb, float mu, const unsigned int* users, const unsigned int* items,   \
-        const float* ratings, const unsigned int* starts, const unsigned int* shared, unsigned int* next,  \
-        float* sq_err, int tasks, int f, float lr, float reg, int merge_every, unsigned int half,          \
-        unsigned int k0, unsigned int k1, unsigned int k2, unsigned int k3) {                              \
+        const float* ratings, const unsigned int* starts, const unsigned int* ends,                        \
+        const unsigned int* shared, const unsigned int* blocks, int n_blocks, unsigned int* next,          \
+        float* sq_err, int tasks, int f, float lr, float reg, int merge_every, unsigned int k0,            \
+        unsigned int k1, unsigned int k2, unsigned int k3) {                                               \
         if (f % 4 == 0)                                                                                    \
-            sgd_sparse_tasks<S, 4, 1>(u, m, ub, mb, mu, users, items, ratings, starts, shared, next,       \
-                                      sq_err, tasks, f, lr, reg, merge_every, half, k0, k1, k2, k3);       \
+            sgd_sparse_tasks<S, 4, 1>(u, m, ub, mb, mu, users, items, ratings, starts, ends, shared,       \
+                                      blocks, n_blocks, next, sq_err, tasks, f, lr, reg, merge_every, k0,  \
+                                      k1, k2, k3);                                                         \
         else                                                                                               \
-            sgd_sparse_tasks<S, 1, 1>(u, m, ub, mb, mu, users, items, ratings, starts, shared, next,       \
-                                      sq_err, tasks, f, lr, reg, merge_every, half, k0, k1, k2, k3);       \
+            sgd_sparse_tasks<S, 1, 1>(u, m, ub, mb, mu, users, items, ratings, starts, ends, shared,       \
+                                      blocks, n_blocks, next, sq_err, tasks, f, lr, reg, merge_every, k0,  \
+                                      k1, k2, k3);                                                         \
     }
 
 SPARSE_KERNELS(float, f32)

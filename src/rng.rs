@@ -164,7 +164,6 @@ pub struct Feistel {
 impl Feistel {
     /// The permutation of `0..n` keyed by `seed`.
     pub fn new(n: u32, seed: u64) -> Feistel {
-        let bits = 32 - n.saturating_sub(1).leading_zeros();
         let mut state = seed;
         let mut next = || {
             // splitmix64
@@ -174,10 +173,17 @@ impl Feistel {
             z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
             (z ^ (z >> 31)) as u32
         };
+        Feistel::with_keys(n, [next(), next(), next(), next()])
+    }
+
+    /// The permutation of `0..n` with these round keys (the network's width
+    /// follows from `n`): how [`Blocked`] permutes each block with one key.
+    pub fn with_keys(n: u32, keys: [u32; 4]) -> Feistel {
+        let bits = 32 - n.saturating_sub(1).leading_zeros();
         Feistel {
             n,
             half_bits: bits.div_ceil(2).max(1),
-            keys: [next(), next(), next(), next()],
+            keys,
         }
     }
 
@@ -208,6 +214,54 @@ impl Feistel {
     }
 }
 
+/// A permutation of `0..n` that keeps consecutive blocks in place and
+/// permutes inside each: block b is `starts[b]..starts[b + 1]`, and its
+/// elements go in the [`Feistel`] order of its length with the shared round
+/// keys. The sparse tasks' queue order: blocks of tasks from the largest to
+/// the smallest, each block in a fresh order an epoch
+/// (`kernels/permute.cuh`'s `blocked_get` computes the same bits).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocked {
+    starts: Vec<u32>,
+    keys: [u32; 4],
+}
+
+impl Blocked {
+    /// The permutation with blocks `starts` (ascending, from 0 to n) and
+    /// the round keys of `Feistel::new(n, seed)`.
+    pub fn new(starts: &[u32], seed: u64) -> Blocked {
+        let n = starts.last().copied().unwrap_or(0);
+        Blocked {
+            starts: starts.to_vec(),
+            keys: Feistel::new(n, seed).keys,
+        }
+    }
+
+    /// How many elements it permutes.
+    pub fn len(&self) -> u32 {
+        self.starts.last().copied().unwrap_or(0)
+    }
+
+    /// Whether it permutes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The round keys (the kernel takes them).
+    pub fn keys(&self) -> [u32; 4] {
+        self.keys
+    }
+
+    /// The image of `i` (< n): its block's start plus the block's
+    /// [`Feistel`] image of its place in the block.
+    pub fn get(&self, i: u32) -> u32 {
+        // The last block that starts at or before i (blocks may be empty).
+        let b = self.starts.partition_point(|&s| s <= i) - 1;
+        let (lo, hi) = (self.starts[b], self.starts[b + 1]);
+        lo + Feistel::with_keys(hi - lo, self.keys).get(i - lo)
+    }
+}
+
 /// One pass of the 4-round network over `2·half` bits: (L, R) → (R, L ^ F(R, k)).
 fn feistel_round4(x: u32, half: u32, keys: &[u32; 4]) -> u32 {
     let mask = (1u32 << half) - 1;
@@ -225,6 +279,28 @@ fn feistel_round4(x: u32, half: u32, keys: &[u32; 4]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blocked_permutes_inside_each_block_only() {
+        let starts = [0, 5, 5, 6, 100, 1000];
+        let p = Blocked::new(&starts, 9);
+        assert_eq!(p.len(), 1000);
+        let mut seen = vec![false; 1000];
+        for i in 0..1000u32 {
+            let x = p.get(i);
+            let b = starts.partition_point(|&s| s <= i) - 1;
+            assert!(
+                (starts[b]..starts[b + 1]).contains(&x),
+                "{i} -> {x} left its block"
+            );
+            assert!(!seen[x as usize], "{x} twice");
+            seen[x as usize] = true;
+        }
+        // Inside a block, the block's own Feistel order with the shared keys.
+        let f = Feistel::with_keys(900, p.keys());
+        assert!((0..900).all(|i| p.get(100 + i) == 100 + f.get(i)));
+        assert_ne!((0..5).map(|i| p.get(i)).collect::<Vec<_>>(), [0, 1, 2, 3, 4]);
+    }
 
     #[test]
     fn mt19937_reference_output() {

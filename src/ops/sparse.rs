@@ -333,7 +333,7 @@ fn runs_body<S: Factor, const AVX2: bool>(
 
 /// [`mf_sgd_sparse`] over per-user tasks off a queue (`data::tasks`), with
 /// one worker: task `order.get(k)` is the k-th to go, and task t is the
-/// ratings `starts[t]..starts[t + 1]`, all of one user. The user's row and
+/// ratings `starts[t]..ends[t]`, all of one user. The user's row and
 /// bias stay in f32 scratch (`row`, at least 2·F) across the task. A task
 /// with `shared[t] == 0` is its user's only one and stores the row at its
 /// end; a shared one (its user cut into shares) merges instead, every
@@ -343,7 +343,7 @@ fn runs_body<S: Factor, const AVX2: bool>(
 /// error, by its place in the arrays.
 ///
 /// u (Nu,F), m (Ni,F), ub (Nu), mb (Ni), users, items, ratings, sq_err (R),
-/// starts (tasks + 1), shared (tasks)
+/// starts, ends, shared (tasks)
 #[allow(clippy::too_many_arguments)]
 pub fn mf_sgd_sparse_tasks<S: Factor>(
     u: &mut [S],
@@ -352,8 +352,8 @@ pub fn mf_sgd_sparse_tasks<S: Factor>(
     mb: &mut [f32],
     mu: f32,
     rows: (&[u32], &[u32], &[f32]),
-    tasks: (&[u32], &[u32]),
-    order: &crate::rng::Feistel,
+    tasks: (&[u32], &[u32], &[u32]),
+    order: &crate::rng::Blocked,
     sq_err: &mut [f32],
     f: usize,
     lr: f32,
@@ -362,12 +362,12 @@ pub fn mf_sgd_sparse_tasks<S: Factor>(
     row: &mut [f32],
 ) {
     let (users, items, ratings) = rows;
-    let (starts, shared) = tasks;
+    let (starts, ends, shared) = tasks;
     let (p, p0) = row[..2 * f].split_at_mut(f);
     let merge_every = merge_every.max(1);
     for k in 0..order.len() {
         let t = order.get(k) as usize;
-        let (lo, hi) = (starts[t] as usize, starts[t + 1] as usize);
+        let (lo, hi) = (starts[t] as usize, ends[t] as usize);
         if lo == hi {
             continue;
         }

@@ -4,9 +4,13 @@
 //! module replays a schedule of `W` warps in lockstep, one rating a warp a
 //! tick, with the kernels' arithmetic ([`ops::sparse_step`]) and the worst
 //! timing for item rows: every warp of a tick reads its item row and bias
-//! before any writes, and then the writes land in warp order, so on an item
-//! two warps share in one tick the last write wins and the others' updates
-//! are lost. User rows follow the schedule:
+//! before any writes, and then the writes land one warp after another, so
+//! on an item two warps share in one tick the last write wins and the
+//! others' updates are lost. Which warp's write lands last on the card has
+//! nothing to do with which task it holds, so the writes go in a fresh
+//! pseudo-random order of the warps each tick (in warp order, the warps that
+//! took the queue's last tasks, the small ones, would always win). User rows
+//! follow the schedule:
 //!
 //! - [`Schedule::Tasks`], `kernels/sparse.cu`'s `mf_sgd_sparse_tasks`: warps
 //!   take [`Tasks`] off a queue in the epoch's order, each the next when it
@@ -28,6 +32,7 @@ use crate::data::runs::Runs;
 use crate::data::tasks::Tasks;
 use crate::data::Examples;
 use crate::ops::{self, sparse_step};
+use crate::rng::Feistel;
 
 /// Which kernel's schedule to replay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,8 +206,11 @@ pub fn simulate(
                         training.reg,
                     );
                 }
-                // Then the writes, in warp order: the last one on an item wins.
-                for (w, slot) in cursors.iter_mut().enumerate() {
+                // Then the writes, in a fresh order of the warps: the last one on an item wins.
+                let writes = Feistel::new(warps as u32, tick as u64);
+                for k in 0..warps as u32 {
+                    let w = writes.get(k) as usize;
+                    let slot = &mut cursors[w];
                     let Some(c) = slot else { continue };
                     let ii = rows.items[c.r] as usize;
                     report.item_updates += 1;

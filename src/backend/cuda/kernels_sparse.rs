@@ -266,21 +266,23 @@ impl Gpu {
         mb: &mut CudaViewMut<'_, f32>,
         mu: f32,
         rows: (&CudaView<'_, u32>, &CudaView<'_, u32>, &CudaView<'_, f32>),
-        tasks: (&CudaView<'_, u32>, &CudaView<'_, u32>),
+        tasks: (&CudaView<'_, u32>, &CudaView<'_, u32>, &CudaView<'_, u32>),
+        blocks: &CudaView<'_, u32>,
         next: &mut CudaViewMut<'_, u32>,
-        order: &crate::rng::Feistel,
+        order: &crate::rng::Blocked,
         sq_err: &mut CudaViewMut<'_, f32>,
         hyper: (usize, f32, f32, usize),
         max_warps: usize,
     ) -> Result<()> {
         let what = "mf_sgd_sparse_tasks";
         let (users, items, ratings) = rows;
-        let (starts, shared) = tasks;
+        let (starts, ends, shared) = tasks;
         let (f, lr, reg, merge_every) = hyper;
         let n = users.len();
         let count = order.len() as usize;
         assert!(items.len() == n && ratings.len() == n && sq_err.len() >= n);
-        assert!(starts.len() == count + 1 && shared.len() >= count && !next.is_empty());
+        assert!(starts.len() == count && ends.len() == count && shared.len() == count);
+        assert!(!blocks.is_empty() && !next.is_empty());
         assert!(u.len() == ub.len() * f && m.len() == mb.len() * f);
         if !Self::sparse_runs_fit(f) {
             return Err(Error::invalid(
@@ -289,30 +291,28 @@ impl Gpu {
             ));
         }
         let func = self.tasks_kernel(S::STORAGE);
-        let dims = [int(what, count)?, int(what, f)?, int(what, merge_every.max(1))?];
-        let (half, keys) = (order.half_bits(), order.keys);
+        let dims = [
+            int(what, count)?,
+            int(what, f)?,
+            int(what, merge_every.max(1))?,
+            int(what, blocks.len() - 1)?,
+        ];
+        let keys = order.keys();
         self.stream.memset_zeros(next).map_err(|e| cuda_err(what, e))?;
         let mut l = self.stream.launch_builder(func);
         l.arg(u).arg(m).arg(ub).arg(mb).arg(&mu);
-        l.arg(users)
-            .arg(items)
-            .arg(ratings)
-            .arg(starts)
-            .arg(shared)
-            .arg(next)
-            .arg(sq_err);
+        l.arg(users).arg(items).arg(ratings);
+        l.arg(starts).arg(ends).arg(shared).arg(blocks).arg(&dims[3]);
+        l.arg(next).arg(sq_err);
         l.arg(&dims[0]).arg(&dims[1]).arg(&lr).arg(&reg).arg(&dims[2]);
-        l.arg(&half)
-            .arg(&keys[0])
-            .arg(&keys[1])
-            .arg(&keys[2])
-            .arg(&keys[3]);
+        l.arg(&keys[0]).arg(&keys[1]).arg(&keys[2]).arg(&keys[3]);
         let cfg = self.hogwild_grid(func, what, max_warps, count)?;
         // SAFETY: matches mf_sgd_sparse_tasks_{f32,bf16}(S*, S*, float*, float*, float, const uint* x2,
-        // const float*, const uint* x2, uint*, float*, int, int, float, float, int, uint x5) with S
-        // the device type of S::Dev; u and m hold (rows × f) factors, the indices are below their
-        // rows, starts holds tasks + 1 bounds within the n ratings and shared a flag a task, next
-        // one counter (zeroed above), sq_err n floats; f fits one chunk a lane (checked above).
+        // const float*, const uint* x4, int, uint*, float*, int, int, float, float, int, uint x4) with
+        // S the device type of S::Dev; u and m hold (rows × f) factors, the indices are below their
+        // rows, starts and ends bound each task within the n ratings, shared flags each, blocks
+        // holds n_blocks + 1 ascending bounds from 0 to the tasks (the order's), next one counter
+        // (zeroed above), sq_err n floats; f fits one chunk a lane (checked above).
         unsafe { l.launch(cfg) }.map_err(|e| cuda_err(what, e))?;
         Ok(())
     }

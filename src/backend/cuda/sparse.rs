@@ -169,7 +169,9 @@ struct StagedTasks {
     host: Tasks,
     warps: usize,
     starts: CudaSlice<u32>,
+    ends: CudaSlice<u32>,
     shared: CudaSlice<u32>,
+    blocks: CudaSlice<u32>,
 }
 
 /// The training rows as per-user runs: on the host (to stage them again
@@ -448,7 +450,9 @@ impl<S: DeviceFactor> CudaSparseBackend<'_, S> {
         };
         self.tasks = Some(StagedTasks {
             starts: self.gpu.upload(&host.starts)?,
+            ends: self.gpu.upload(&host.ends)?,
             shared: self.gpu.upload(&host.shared)?,
+            blocks: self.gpu.upload(&host.blocks)?,
             host,
             warps,
         });
@@ -478,7 +482,12 @@ impl<S: DeviceFactor> CudaSparseBackend<'_, S> {
             &mut self.mb.as_view_mut(),
             self.mu,
             (&e.users.slice(..n), &e.items.slice(..n), &e.ratings.slice(..n)),
-            (&tasks.starts.as_view(), &tasks.shared.as_view()),
+            (
+                &tasks.starts.as_view(),
+                &tasks.ends.as_view(),
+                &tasks.shared.as_view(),
+            ),
+            &tasks.blocks.as_view(),
             &mut self.next.as_view_mut(),
             &order,
             &mut self.sq_err.slice_mut(..n),

@@ -397,7 +397,7 @@ pub fn sparse_tasks_parity<S: DeviceFactor>(
         &mut p.mb,
         p.mu,
         (&rows.users, &rows.items, &rows.ratings),
-        (&tasks.starts, &tasks.shared),
+        (&tasks.starts, &tasks.ends, &tasks.shared),
         &tasks.epoch_order(key),
         &mut sq_err,
         f,
