@@ -14,7 +14,9 @@
 //! order from [`Runs::epoch_order`]: the CPU for each of its four stratified
 //! blocks (block 0 alone on one thread), the GPU for its single set of runs
 //! (block 0). So the CPU's one thread and the GPU walk the same runs in the
-//! same order for one key, which `mfcuda check`'s runs parity needs.
+//! same order for one key, which `mfcuda check`'s runs v1 parity needs. The
+//! GPU's sparse recipes take the same grouped rows in per-user tasks
+//! instead ([`crate::data::tasks`]), so that no two warps hold one user.
 
 use crate::data::Examples;
 use crate::rng::Feistel;

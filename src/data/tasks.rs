@@ -149,6 +149,20 @@ impl Tasks {
         self.len() == 0
     }
 
+    /// How many times an epoch reads and writes a user row: once an
+    /// exclusive task, once a rating of a shared one (each merge).
+    pub fn user_row_moves(&self) -> usize {
+        (0..self.len())
+            .map(|t| {
+                if self.shared[t] != 0 {
+                    self.range(t).len()
+                } else {
+                    1
+                }
+            })
+            .sum()
+    }
+
     /// Task t's ratings, as a range of the runs' rows.
     pub fn range(&self, t: usize) -> std::ops::Range<usize> {
         self.starts[t] as usize..self.ends[t] as usize

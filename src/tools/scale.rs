@@ -18,7 +18,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::backend::cpu_sparse::CpuSparseBackend;
-use crate::backend::cuda::sparse::CudaSparseBackend;
+use crate::backend::cuda::sparse::{CudaSparseBackend, UserOrder};
 use crate::backend::cuda::{DeviceFactor, Gpu};
 use crate::backend::select::{choose, Needs};
 use crate::backend::{Backend, BackendInit, Device};
@@ -191,6 +191,14 @@ pub fn bytes_per_update_in_runs(factors: usize, storage: Storage, avg_run: f64) 
     2.0 * row + 12.0 + 4.0 + 2.0 * row / avg_run.max(1.0)
 }
 
+/// [`bytes_per_update`] when updates go in per-user tasks
+/// ([`crate::data::tasks`]) that read and write a user row `moves` times an
+/// epoch of `n` updates: once an exclusive task, once a rating of a share.
+pub fn bytes_per_update_in_tasks(factors: usize, storage: Storage, moves: usize, n: usize) -> f64 {
+    let row = (factors * storage.bytes() + 4) as f64;
+    2.0 * row + 12.0 + 4.0 + 2.0 * row * moves as f64 / n.max(1) as f64
+}
+
 /// What the progress callback is told.
 #[derive(Debug, Clone)]
 pub enum Stage {
@@ -315,10 +323,20 @@ pub fn run(
                 rows.push(gpu_variant::<f32>(gpu, &ctx, true, true, &mut progress)?);
                 rows.push(gpu_variant::<f32>(gpu, &ctx, false, false, &mut progress)?);
                 rows.push(gpu_variant::<half::bf16>(gpu, &ctx, true, false, &mut progress)?);
-                // Per-user runs (the sparse recipes' order since #15): capped, every warp, bf16.
-                rows.push(gpu_runs_variant::<f32>(gpu, &ctx, false, &mut progress)?);
-                rows.push(gpu_runs_variant::<f32>(gpu, &ctx, true, &mut progress)?);
-                rows.push(gpu_runs_variant::<half::bf16>(gpu, &ctx, false, &mut progress)?);
+                // Per-user tasks off a queue (the sparse recipes' order), f32
+                // and bf16; then version 1's runs, capped and on every warp,
+                // side by side with what replaced them.
+                let (tasks, v1) = (UserOrder::Tasks, UserOrder::RunsV1);
+                rows.push(gpu_user_variant::<f32>(gpu, &ctx, tasks, false, &mut progress)?);
+                rows.push(gpu_user_variant::<half::bf16>(
+                    gpu,
+                    &ctx,
+                    tasks,
+                    false,
+                    &mut progress,
+                )?);
+                rows.push(gpu_user_variant::<f32>(gpu, &ctx, v1, false, &mut progress)?);
+                rows.push(gpu_user_variant::<f32>(gpu, &ctx, v1, true, &mut progress)?);
             }
             None => {
                 // The drawn order, then per-user runs (the sparse recipes' order).
@@ -372,26 +390,13 @@ impl Ctx<'_> {
         self.train.len() as f64 / runs.max(1) as f64
     }
 
-    fn row(
-        &self,
-        device: &str,
-        variant: String,
-        times: &mut [f64],
-        storage: Storage,
-        runs: bool,
-        mse: f64,
-    ) -> ScaleRow {
+    fn row(&self, device: &str, variant: String, times: &mut [f64], bytes: f64, mse: f64) -> ScaleRow {
         // The first epoch warms up: launch, caches, page faults.
         let times = if times.len() > 1 { &mut times[1..] } else { times };
         times.sort_by(|a, b| a.total_cmp(b));
         let ms = times[times.len() / 2];
         let n = self.train.len() as f64;
         let updates_per_s = n / (ms / 1e3);
-        let bytes = if runs {
-            bytes_per_update_in_runs(self.model.factors, storage, self.avg_run())
-        } else {
-            bytes_per_update(self.model.factors, storage) as f64
-        };
         let gb_per_s = updates_per_s * bytes / 1e9;
         ScaleRow {
             device: device.into(),
@@ -448,14 +453,29 @@ fn gpu_variant<S: DeviceFactor>(
         });
     }
     let mse = be.validate()?;
-    Ok(ctx.row("cuda", variant, &mut times, S::STORAGE, false, mse))
+    Ok(ctx.row(
+        "cuda",
+        variant,
+        &mut times,
+        per_rating_bytes(ctx, S::STORAGE),
+        mse,
+    ))
 }
 
-/// One GPU variant in per-user runs: one warp a run, the run's user row in
-/// registers; the runs staged once, each epoch a fresh order (no upload).
-fn gpu_runs_variant<S: DeviceFactor>(
+/// The modelled bytes of one update, one warp a rating.
+fn per_rating_bytes(ctx: &Ctx<'_>, storage: Storage) -> f64 {
+    bytes_per_update(ctx.model.factors, storage) as f64
+}
+
+/// One GPU variant in per-user order, staged once, each epoch a fresh order
+/// (no upload): tasks off a queue (the sparse recipes' epoch, every warp
+/// the GPU holds), or version 1's runs (capped by `hogwild_run_warps`, or
+/// with `all_warps` every warp), which lose a run's user-row updates when
+/// two warps hold runs of one user.
+fn gpu_user_variant<S: DeviceFactor>(
     gpu: &Arc<Gpu>,
     ctx: &Ctx<'_>,
+    order: UserOrder,
     all_warps: bool,
     progress: &mut impl FnMut(Stage),
 ) -> Result<ScaleRow> {
@@ -463,20 +483,46 @@ fn gpu_runs_variant<S: DeviceFactor>(
     if all_warps {
         be.set_max_warps(usize::MAX);
     }
-    be.stage_runs()?;
-    let runs = be.runs_shape().map_or(0, |r| r.0);
-    let variant = format!(
-        "{}, {runs} runs, {}",
-        S::STORAGE.name(),
-        if all_warps {
-            "all warps".to_string()
-        } else {
-            format!("≤{} warps", be.run_warps())
+    be.set_user_order(order);
+    let f = ctx.model.factors;
+    let (variant, bytes) = match order {
+        UserOrder::Tasks => {
+            be.stage_tasks()?;
+            let Some((tasks, warps)) = be.staged_tasks() else {
+                return Err(Error::invalid("bench --scale", "the tasks were not staged"));
+            };
+            let shared = tasks.shared.iter().filter(|&&x| x != 0).count();
+            (
+                format!(
+                    "{}, {} tasks ({shared} shares ≤{}), {warps} warps",
+                    S::STORAGE.name(),
+                    tasks.len(),
+                    tasks.share
+                ),
+                bytes_per_update_in_tasks(f, S::STORAGE, tasks.user_row_moves(), ctx.train.len()),
+            )
         }
-    );
+        UserOrder::RunsV1 => {
+            be.stage_runs()?;
+            let runs = be.runs_shape().map_or(0, |r| r.0);
+            let warps = if all_warps {
+                "all warps".to_string()
+            } else {
+                format!("≤{} warps", be.run_warps())
+            };
+            (
+                format!("{}, v1: {runs} runs, {warps}", S::STORAGE.name()),
+                bytes_per_update_in_runs(f, S::STORAGE, ctx.avg_run()),
+            )
+        }
+    };
     let mut times = Vec::new();
     for epoch in 0..ctx.epochs {
-        times.push(time_gpu(gpu, 0, 1, &mut || be.runs_pass(epoch as u64, LR_REG.0))?);
+        let key = epoch as u64;
+        times.push(time_gpu(gpu, 0, 1, &mut || match order {
+            UserOrder::Tasks => be.tasks_pass(key, LR_REG.0),
+            UserOrder::RunsV1 => be.runs_pass(key, LR_REG.0),
+        })?);
         progress(Stage::Training {
             variant: variant.clone(),
             epoch: epoch + 1,
@@ -484,7 +530,7 @@ fn gpu_runs_variant<S: DeviceFactor>(
         });
     }
     let mse = be.validate()?;
-    Ok(ctx.row("cuda", variant, &mut times, S::STORAGE, true, mse))
+    Ok(ctx.row("cuda", variant, &mut times, bytes, mse))
 }
 
 fn cpu_variant<S: DeviceFactor>(
@@ -519,7 +565,12 @@ fn cpu_variant<S: DeviceFactor>(
         });
     }
     let mse = be.validate()?;
-    Ok(ctx.row("cpu", variant, &mut times, S::STORAGE, runs, mse))
+    let bytes = if runs {
+        bytes_per_update_in_runs(ctx.model.factors, S::STORAGE, ctx.avg_run())
+    } else {
+        per_rating_bytes(ctx, S::STORAGE)
+    };
+    Ok(ctx.row("cpu", variant, &mut times, bytes, mse))
 }
 
 #[cfg(test)]

@@ -8,6 +8,15 @@
 //! on a row race (Hogwild), so two runs differ in the last bits; the
 //! kernel's arithmetic is checked against the CPU's with one warp, where the
 //! order is the CPU's (`mfcuda check`).
+//!
+//! The sparse recipes' epochs go in per-user order instead
+//! ([`Backend::train_epoch_runs`]): the ratings grouped by user once
+//! ([`staged_runs`]), cut into tasks for the warps a launch gets
+//! ([`crate::data::tasks`]), and one warp a task off a queue, the user row in
+//! registers ([`CudaSparseBackend::tasks_pass`]). No user-row update is lost
+//! however many warps run; item rows still race. Version 1, one warp a run
+//! in a static order ([`CudaSparseBackend::runs_pass`]), stays for
+//! `bench --scale` and its parity row ([`UserOrder::RunsV1`]).
 
 use std::ops::ControlFlow;
 
@@ -104,10 +113,11 @@ pub const RUNS_PATH: &str = "sparse SGD in per-user tasks off a queue, one warp 
 pub const PER_RATING_PATH: &str = "sparse SGD, one warp per rating";
 
 /// The runs the GPU stages for the training rows `train` of a model of
-/// `n_users` users: all of them one block, block 0 of [`Runs::block`], so
-/// that [`Runs::epoch_order`] gives the order [`CudaSparseBackend::runs_pass`]
-/// walks. The CPU backend's one thread makes the same runs and walks them in
-/// the same order, which `mfcuda check`'s runs parity relies on.
+/// `n_users` users: all of them one block, block 0 of [`Runs::block`]. Its
+/// rows, grouped by user, are what the tasks cut ([`Tasks::for_warps`]); and
+/// [`Runs::epoch_order`] gives the order version 1
+/// ([`CudaSparseBackend::runs_pass`]) walks, which the CPU backend's one
+/// thread walks too: `mfcuda check`'s runs v1 parity relies on that.
 pub fn staged_runs(train: &Examples, n_users: usize) -> Runs {
     Runs::block(train, n_users, 0)
 }
@@ -459,9 +469,9 @@ impl<S: DeviceFactor> CudaSparseBackend<'_, S> {
         Ok(())
     }
 
-    /// The staged tasks: how many, how many warps take them, and the largest share.
-    pub fn tasks_shape(&self) -> Option<(usize, usize, usize)> {
-        self.tasks.as_ref().map(|t| (t.host.len(), t.warps, t.host.share))
+    /// The staged tasks, and how many warps take them.
+    pub fn staged_tasks(&self) -> Option<(&Tasks, usize)> {
+        self.tasks.as_ref().map(|t| (&t.host, t.warps))
     }
 
     /// One sparse SGD pass over the staged tasks ([`CudaSparseBackend::stage_tasks`])
@@ -707,7 +717,7 @@ mod tests {
         assert_eq!(hogwild_run_warps(3), 8);
     }
 
-    /// The sparse recipes train in per-user runs on the GPU, so their device
+    /// The sparse recipes train in per-user tasks on the GPU, so their device
     /// line names [`RUNS_PATH`] (which `tests/gpu.rs` checks), not
     /// [`PER_RATING_PATH`].
     #[test]

@@ -379,7 +379,7 @@ pub fn sparse_tasks_parity<S: DeviceFactor>(
     }
     let key = 42;
     let gpu_loss = cuda.train_epoch_runs(key, bs, &lrs, &mut crate::backend::no_progress)?;
-    let (n_tasks, _, share_used) = cuda.tasks_shape().unwrap_or_default();
+    let (n_tasks, share_used) = cuda.staged_tasks().map_or((0, 1), |(t, _)| (t.len(), t.share));
 
     // The twin, on the same runs cut the same way.
     let spec = &setup.spec;
