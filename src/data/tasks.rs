@@ -330,6 +330,16 @@ mod tests {
             shuffled.ratio(),
             whole.ratio()
         );
+        let in_shares: usize = (0..tasks.len())
+            .filter(|&t| tasks.shared[t] != 0)
+            .map(|t| tasks.range(t).len())
+            .sum();
+        println!(
+            "{:.1}% of the ratings are in shares; the user row moves {:.3} times a rating (version 1's runs: {:.3})",
+            100.0 * in_shares as f64 / n as f64,
+            tasks.user_row_moves() as f64 / n as f64,
+            counts.iter().map(|c| c.div_ceil(crate::data::runs::RUN_CHUNK)).sum::<usize>() as f64 / n as f64
+        );
         assert!(queue.ratio() <= 1.1, "{queue:?}");
         assert!(shuffled.ratio() <= 1.5, "Graham's bound: {shuffled:?}");
         assert!(whole.ratio() > 10.0, "{whole:?}");
