@@ -415,6 +415,7 @@ pub fn dropout_backward(dout: &mut [f32], p: f32, seed: u64, step: u64, layer: D
 // ---------------------------------------------------------------- sparse SGD
 
 mod ranking;
+mod ranking_kernels;
 mod sparse;
 pub use ranking::*;
 pub use sparse::*;
