@@ -50,6 +50,9 @@ pub struct BenchArgs {
     /// With --scale: training epochs per variant.
     #[arg(long, default_value_t = 10, requires = "scale")]
     epochs: usize,
+    /// With --scale: only this shape (ml-25m, ml-25m-skew or netflix).
+    #[arg(long, value_name = "NAME", requires = "scale")]
+    shape: Option<String>,
 }
 
 /// Runs the kernel table (or, with `--scale`, the scale bench) and prints its rows.
@@ -229,6 +232,43 @@ fn run_ranking(a: &BenchArgs) -> CliResult {
         ),
     );
     say(json, &format!("all      {}", report.full.line()));
+    // The kernels' cost model at this shape: printed on every device, a model, not a measurement.
+    let cpu = report.full.device.starts_with("cpu");
+    say(
+        json,
+        &format!(
+            "model    {}{}",
+            mfcuda::eval::ranking_bench::H200::describe(),
+            if cpu {
+                " (model, not measured: this run used the CPU)"
+            } else {
+                " (model, not measured)"
+            }
+        ),
+    );
+    for m in &report.model {
+        for line in m.lines() {
+            say(json, &format!("model    {line}"));
+        }
+    }
+    for v in &report.versions {
+        let line = match &v.skipped {
+            Some(why) => format!("{} ({}): not run: {why}", v.kernel, v.about),
+            None => format!(
+                "{:<17} {:<32} {} users in {:.1} ms (model {:.1} ms, {:.2}x); lists {} the default version's and \
+                 the CPU's (first {} users) to the bit",
+                v.kernel,
+                v.about,
+                v.users,
+                v.seconds * 1e3,
+                v.model_seconds * 1e3,
+                v.seconds / v.model_seconds.max(1e-12),
+                if v.same_bits { "equal" } else { "DIFFER from" },
+                mfcuda::eval::ranking_bench::CPU_CHECK_USERS
+            ),
+        };
+        say(json, &format!("version  {line}"));
+    }
     if let Some(s) = &report.cpu_sample {
         say(json, &format!("sample   {}", s.line()));
         let full_rate = report.full.users as f64 / report.full.seconds.max(1e-9);
@@ -245,13 +285,26 @@ fn run_ranking(a: &BenchArgs) -> CliResult {
         let line = serde_json::to_string(&report).map_err(|e| e.to_string())?;
         emit(&format!("{line}\n"))?;
     }
+    if report
+        .versions
+        .iter()
+        .any(|v| v.skipped.is_none() && !v.same_bits)
+    {
+        return Err(String::from(
+            "a ranking kernel's lists differ from the CPU's or the default version's (above)",
+        )
+        .into());
+    }
     Ok(())
 }
 
 /// `bench --scale`: the rows, with one progress bar at a time on a terminal.
 fn run_scale(a: &BenchArgs) -> CliResult {
     let json = a.json;
-    let opts = ScaleOptions::new(a.device, a.quick, a.epochs);
+    let mut opts = ScaleOptions::new(a.device, a.quick, a.epochs);
+    if let Some(name) = &a.shape {
+        opts.only(name)?;
+    }
     // One bar at a time on stderr: drawing a shape's ratings, then each
     // variant's epochs. Rows clear it before they print. When stderr is not
     // a terminal (a log file, CI), plain lines instead: one as each stage

@@ -95,6 +95,20 @@ impl ScaleOptions {
             epochs,
         }
     }
+
+    /// Keeps only the shape named `name` (`--shape`): so that a card's
+    /// session can run one shape a step.
+    pub fn only(&mut self, name: &str) -> Result<()> {
+        if !self.shapes.iter().any(|s| s.0 == name) {
+            let names: Vec<&str> = self.shapes.iter().map(|s| s.0).collect();
+            return Err(Error::invalid(
+                "--shape",
+                format!("{name:?}: the shapes are {}", names.join(", ")),
+            ));
+        }
+        self.shapes.retain(|s| s.0 == name);
+        Ok(())
+    }
 }
 
 /// One measured line of the scale table.
@@ -666,6 +680,22 @@ mod tests {
             assert!(r.rmse.is_finite(), "{r:?}");
         }
         assert!(ScaleRow::header().chars().count() <= 100);
+    }
+
+    #[test]
+    fn only_keeps_one_named_shape_and_names_the_others_when_unknown() {
+        let mut o = ScaleOptions::new(Device::Cpu, true, 1);
+        o.only("ml-25m-skew").expect("a shape");
+        assert_eq!(o.shapes.len(), 1);
+        assert_eq!(o.shapes[0].0, "ml-25m-skew");
+        let e = ScaleOptions::new(Device::Cpu, true, 1)
+            .only("ml-1b")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--shape") && e.contains("ml-1b") && e.contains("netflix"),
+            "{e}"
+        );
     }
 
     #[test]
