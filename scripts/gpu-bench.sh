@@ -62,7 +62,7 @@ for shape in ["ml-25m", "netflix"]:
 PY
 echo
 echo "=== issue #17's target: full-ranking NDCG@10 at ml-25m's size (25M synthetic ratings, planted factors) in < 10 s"
-gpu-bin/mfcuda bench --ranking --device cuda --json > "$out/mfcuda-ranking.jsonl" || { echo "mfcuda bench --ranking failed"; exit 1; }
+timeout 300 gpu-bin/mfcuda bench --ranking --device cuda --json > "$out/mfcuda-ranking.jsonl" || { echo "mfcuda bench --ranking failed"; exit 1; }
 python3 - "$out/mfcuda-ranking.jsonl" <<'PY'
 import json, sys
 rep = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
@@ -71,4 +71,10 @@ print(f"  all {full['users']} users on {full['device']}: {full['seconds']:.2f} s
       f"target < 10 s: {'met' if full['seconds'] < 10 else 'MISSED'}")
 if cpu:
     print(f"  CPU sample: {cpu['users']} users in {cpu['seconds']:.2f} s ({cpu['users'] / cpu['seconds']:.0f} users/s)")
+for v in rep.get("versions", []):
+    if v.get("skipped"):
+        print(f"  {v['kernel']}: not run ({v['skipped']})")
+    else:
+        print(f"  {v['kernel']:<17} {v['users']} users in {v['seconds'] * 1e3:.1f} ms, H200 model {v['model_seconds'] * 1e3:.1f} ms "
+              f"({v['seconds'] / v['model_seconds']:.2f}x); lists {'equal' if v['same_bits'] else 'DIFFER'} to the bit")
 PY

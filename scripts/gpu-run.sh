@@ -20,8 +20,8 @@
 #   time from the scale section (target: within 2x), and ncu of the task kernel at that full shape.
 # ranking (issue #17): bench --ranking (full-ranking NDCG@10 over 25M synthetic ratings, target < 10 s): the
 #   H200 cost model of both ranking kernels, then each timed over all 155,412 ranked users and checked to the
-#   bit (v1 score_topk about 1.1 s by the model, L1-bound; v2 score_topk_tiled about 26 ms); about 15 s in all
-#   (drawing 3 s, the CPU sample of 2,000 users a few s), cut at 5 minutes; then train --metrics 10 and
+#   bit (v1 score_topk about 1.1 s by the model, L1-bound; v2 score_topk_tiled about 27 ms); about 20 s in all
+#   (drawing about 8 s, the CPU sample of 2,000 users about 1 s), cut at 5 minutes; then train --metrics 10 and
 #   cv --metrics 10 on the card against the CPU's figures.
 # sanitize: compute-sanitizer memcheck over mfcuda check and one epoch (per stage) of every
 #   recipe; racecheck and initcheck over mfcuda check, which launches every kernel.

@@ -4,7 +4,7 @@
 //! [`crate::data::runs`] keeps each user's ratings together. A task is a
 //! stretch of one user's ratings that one warp takes whole: it holds the
 //! user's row in registers from the first rating to the last. The epoch's
-//! tasks sit in a queue in a fresh [`Feistel`] order; each warp takes the
+//! tasks sit in a queue in a fresh order ([`Tasks::epoch_order`]); each warp takes the
 //! next task when it finishes one (`kernels/sparse.cu`'s
 //! `mf_sgd_sparse_tasks`, whose CPU twin is
 //! [`crate::ops::mf_sgd_sparse_tasks`]).

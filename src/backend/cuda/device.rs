@@ -180,6 +180,7 @@ kernels! {
     mf_sgd_sparse_thread in "sparse",
     mf_sgd_sparse_f32_scalar in "sparse",
     score_topk in "ranking",
+    score_topk_tiled in "ranking",
 }
 
 /// An open GPU: context, stream and loaded kernels.

@@ -1,6 +1,7 @@
-//! `mfcuda check`: `score_topk` against `ops::score_topk`, to the bit.
+//! `mfcuda check`: both versions of the ranking kernel (`score_topk`,
+//! `score_topk_tiled`) against `ops::score_topk`, to the bit.
 
-use crate::backend::cuda::ranking::RankTables;
+use crate::backend::cuda::ranking::{RankKernel, RankTables};
 use crate::backend::cuda::Gpu;
 use crate::compare::Comparison;
 use crate::error::Result;
@@ -10,9 +11,11 @@ use crate::tools::cases::{compare_all, uniform, widen};
 
 /// Users with random seen lists (some empty, one holding all but three
 /// items, so that its list is padded), at several widths and cut-offs,
-/// with and without biases. Scores and items must agree exactly: both sum
-/// in factor order with one rounding per operation, and the order of
-/// (score, item) is total.
+/// with and without biases; items 1 to 4 copy item 0's row (ties, broken by
+/// the smaller item) and item 7's row is NaN (it never ranks). 40 users: the
+/// tiled version's last block holds 8 of its 16. Each version must agree
+/// with the CPU exactly: both sum in factor order with one rounding per
+/// operation, and the order of (score, item) is total.
 pub(super) fn checks(
     gpu: &Gpu,
     rng: &mut Mt19937,
@@ -20,10 +23,14 @@ pub(super) fn checks(
 ) -> Result<()> {
     let (n_users, n_items) = (40usize, 3000usize);
     for (f, k, biases) in [(1, 1, false), (10, 10, true), (50, 32, true), (64, 7, false)] {
-        let (u, m) = (
+        let (u, mut m) = (
             uniform(rng, n_users * f, -1.0, 1.0),
             uniform(rng, n_items * f, -1.0, 1.0),
         );
+        for i in 1..5 {
+            m.copy_within(0..f, i * f);
+        }
+        m[7 * f..8 * f].fill(f32::NAN);
         let (ub, mb) = if biases {
             (uniform(rng, n_users, -0.5, 0.5), uniform(rng, n_items, -0.5, 0.5))
         } else {
@@ -68,20 +75,25 @@ pub(super) fn checks(
             n_items,
             f,
         };
-        // Batches of 16 users, so that the batching is checked too.
-        let (got_i, got_s) = gpu.rank_all(&tables, &users, &seen_ptr, &seen, k, 16)?;
         let finite = |v: &[f32]| -> Vec<f64> { widen(v).into_iter().map(|x| x.max(-1e30)).collect() };
-        let cmp = compare_all(
-            &[(widen(&got_i), widen(&want_i)), (finite(&got_s), finite(&want_s))],
-            0.0,
-            0.0,
-        );
         let bias = if biases { "+bias" } else { "" };
-        push(
-            "score_topk",
-            format!("U={n_users} I={n_items} F={f} k={k}{bias}"),
-            cmp,
-        );
+        for v in RankKernel::ALL {
+            if !v.fits(n_items, f, k) {
+                continue;
+            }
+            // Batches of 24 users, so that the batching (and a part block) is checked too.
+            let (got_i, got_s) = gpu.rank_all_with(v, &tables, &users, &seen_ptr, &seen, k, 24)?;
+            let cmp = compare_all(
+                &[(widen(&got_i), widen(&want_i)), (finite(&got_s), finite(&want_s))],
+                0.0,
+                0.0,
+            );
+            push(
+                v.kernel(),
+                format!("U={n_users} I={n_items} F={f} k={k}{bias}"),
+                cmp,
+            );
+        }
     }
     Ok(())
 }
