@@ -2,7 +2,7 @@
 //! `score_topk_tiled`) on a GPU: each version's lists equal
 //! `ops::score_topk`'s to the bit, and, on the emulated device, each launch's
 //! global-memory counters equal the cost model's
-//! (`mfcuda::eval::ranking_bench::model`) at a small shape: v1's item-row
+//! (`mfcuda::eval::ranking_model::model`) at a small shape: v1's item-row
 //! loads touch 32 sectors a request (a lane a row: uncoalesced), v2's tile
 //! loads 4 (a row a warp: coalesced).
 //!
@@ -19,7 +19,7 @@ use std::sync::Mutex;
 use mfcuda::backend::cuda::emulated::{self, EmuLaunchRecord};
 use mfcuda::backend::cuda::ranking::{RankKernel, RankTables};
 use mfcuda::backend::cuda::Gpu;
-use mfcuda::eval::ranking_bench::{model, RankModel, RankShape};
+use mfcuda::eval::ranking_model::{model, RankModel, RankShape};
 use mfcuda::ops;
 
 /// The GPU, or `None` after saying why the test skips.

@@ -238,7 +238,7 @@ fn run_ranking(a: &BenchArgs) -> CliResult {
         json,
         &format!(
             "model    {}{}",
-            mfcuda::eval::ranking_bench::H200::describe(),
+            mfcuda::eval::ranking_model::H200::describe(),
             if cpu {
                 " (model, not measured: this run used the CPU)"
             } else {

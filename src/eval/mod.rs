@@ -8,4 +8,5 @@ pub mod cv;
 pub mod ensemble;
 pub mod ranking;
 pub mod ranking_bench;
+pub mod ranking_model;
 pub mod tune;

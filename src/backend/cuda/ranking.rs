@@ -10,7 +10,7 @@
 //!   default wherever it fits ([`RankKernel::default_for`]).
 //!
 //! `mfcuda bench --ranking` prints both versions' cost model on an H200
-//! ([`crate::eval::ranking_bench::model`]) and times both on a card.
+//! ([`crate::eval::ranking_model::model`]) and times both on a card.
 
 use cudarc::driver::{CudaView, CudaViewMut, LaunchConfig, PushKernelArg};
 
