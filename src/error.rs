@@ -49,7 +49,9 @@ pub enum Error {
     /// The loss became NaN or infinite.
     #[error(
         "training diverged in epoch {epoch}, {where_}: the loss is {loss}. Try a smaller --lr \
-         (this step's was {lr}; {lr_hint} is a start); no model was saved from this run"
+         (this step's was {}; {} is a start); no model was saved from this run",
+        crate::text::short(*lr as f64),
+        crate::text::short(*lr_hint as f64)
     )]
     Diverged {
         /// The epoch (0-based).

@@ -278,10 +278,17 @@ pub fn run(a: &TrainArgs) -> CliResult {
         report.seconds,
         report.history.iter().map(|r| r.train_seconds).sum::<f64>() / report.epochs as f64
     );
+    console.say(&format!(
+        "baseline val_mse {:.4}  (predicting the training mean, {:.3}, for every rating)",
+        report.baseline_mse, report.global_mean
+    ));
     if a.quiet && !a.json {
         emit(&format!("{last}\n"))?;
     } else {
         console.say(&last);
+    }
+    if let Some(w) = &report.warning {
+        eprintln!("warning: {w}");
     }
     let ranking = a
         .metrics
