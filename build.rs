@@ -30,6 +30,9 @@ const NVCC_FLAGS: &[&str] = &[
     "-fmad=false",
 ];
 
+/// The stamp `scripts/install-nvcc.sh` writes in `.cuda/`, relative to the package root.
+const NVCC_STAMP: &str = ".cuda/installed";
+
 fn main() {
     for var in [
         "NVCC",
@@ -45,6 +48,17 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
 
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    // scripts/install-nvcc.sh rewrites this stamp when it installs (or finds)
+    // nvcc in .cuda/, so that the next build compiles the kernels. A watched
+    // path must exist, or Cargo reruns the script on every build, so an empty
+    // stamp is made first where the folder can be written.
+    let stamp = root.join(NVCC_STAMP);
+    if !stamp.exists() {
+        let _ = fs::create_dir_all(root.join(".cuda")).and_then(|()| fs::write(&stamp, ""));
+    }
+    if stamp.exists() {
+        println!("cargo:rerun-if-changed={}", stamp.display());
+    }
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let require = env::var("MFCUDA_REQUIRE_NVCC").map(|v| v == "1").unwrap_or(false);
 

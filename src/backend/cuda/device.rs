@@ -201,12 +201,19 @@ impl Gpu {
     /// cannot be used. Which GPU a command opens is decided by
     /// [`crate::backend::select::choose`].
     pub fn open(ordinal: usize) -> std::result::Result<Gpu, String> {
-        if PTX.is_empty() {
-            return Err(format!("this binary has no CUDA kernels ({BUILD_NOTE})"));
-        }
+        // The driver first: without one, installing nvcc for the kernels
+        // (a few hundred MB) would not help.
         // SAFETY: only tries to dlopen libcuda; no CUDA call is made.
         if !unsafe { cudarc::driver::sys::is_culib_present() } {
-            return Err("no NVIDIA driver found (libcuda.so cannot be loaded)".into());
+            return Err(match PTX.is_empty() {
+                false => "no NVIDIA driver found (libcuda.so cannot be loaded)".into(),
+                true => "no NVIDIA driver found (libcuda.so cannot be loaded); this binary has no \
+                         CUDA kernels either, which matters only once there is a driver"
+                    .into(),
+            });
+        }
+        if PTX.is_empty() {
+            return Err(format!("this binary has no CUDA kernels ({BUILD_NOTE})"));
         }
         let count =
             CudaContext::device_count().map_err(|e| format!("the NVIDIA driver did not initialise: {e}"))?;
