@@ -159,6 +159,14 @@ fn bad_arguments_are_rejected() {
             &["train", "--epochs", "0"],
             "invalid --epochs: 0: must be from 1 to 10000",
         ),
+        (
+            &["train", "--epochs", "-1"],
+            "invalid --epochs: -1: must be a whole number of 1 or more",
+        ),
+        (
+            &["train", "--recipe", "learner", "--cycles", "-2"],
+            "invalid --cycles: -2: must be a whole number of 1 or more",
+        ),
         (&["train", "--batch-size", "0"], "invalid --batch-size"),
         (&["train", "--lr", "-1"], "invalid --lr"),
         (&["train", "--wd", "-0.1"], "invalid --wd"),
@@ -563,5 +571,18 @@ fn ctrl_c_stops_mid_epoch_on_the_cpu_and_saves_the_model_as_it_stood() {
     assert!((mse - m.val_mse).abs() < 1e-9, "{mse} vs {}", m.val_mse);
     if mid {
         assert_ne!(m.val_mse, m.history[0].val_loss, "the model moved after epoch 1");
+    }
+}
+
+/// `--val-pct 1` is refused once, with the error alone: no warning about
+/// the training rows it would leave before it.
+#[test]
+fn an_impossible_val_pct_gets_the_error_without_a_warning_first() {
+    for pct in ["1", "0", "1.5"] {
+        let o = mfcuda(&["train", "--val-pct", pct, "--epochs", "1"]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{pct}: {err}");
+        assert!(err.contains("invalid --val-pct"), "{pct}: {err}");
+        assert!(!err.contains("warning"), "{pct}: {err}");
     }
 }

@@ -170,11 +170,12 @@ pub struct RecipeArgs {
     /// Epochs in all, split across the recipe's stages in its proportions
     /// (an SGDR stage keeps its cycle lengths; a last cycle that does not fit
     /// is cut short).
-    #[arg(long)]
-    pub epochs: Option<usize>,
+    /// (Signed here, so that `-1` reaches the check that says what it must be.)
+    #[arg(long, allow_negative_numbers = true)]
+    pub epochs: Option<i64>,
     /// Whole SGDR cycles, for the learner recipe (1 + 2 + 4 ... epochs).
-    #[arg(long, conflicts_with = "epochs")]
-    pub cycles: Option<usize>,
+    #[arg(long, conflicts_with = "epochs", allow_negative_numbers = true)]
+    pub cycles: Option<i64>,
     /// Learning rate of the first stage; later stages keep their ratio to it.
     #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f32>,
@@ -196,8 +197,8 @@ impl RecipeArgs {
     /// The overrides the flags give.
     pub fn overrides(&self) -> Overrides {
         Overrides {
-            epochs: self.epochs,
-            cycles: self.cycles,
+            epochs: self.epochs.map(|n| n.max(0) as usize),
+            cycles: self.cycles.map(|n| n.max(0) as usize),
             lr: self.lr,
             wd: self.wd,
             factors: self.factors,
@@ -218,6 +219,14 @@ impl RecipeArgs {
     /// The recipe (built in, or from a file) with the flags applied, and
     /// all the overrides applied to the built-in recipe.
     pub fn resolve(&self) -> mfcuda::Result<(Recipe, Overrides)> {
+        for (flag, n) in [("--epochs", self.epochs), ("--cycles", self.cycles)] {
+            if let Some(n) = n.filter(|&n| n < 0) {
+                return Err(mfcuda::Error::invalid(
+                    flag,
+                    format!("{n}: must be a whole number of 1 or more"),
+                ));
+            }
+        }
         let overrides = self.overrides();
         match self.file()? {
             Some(file) => file.recipe(&overrides),

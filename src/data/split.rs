@@ -226,6 +226,10 @@ pub const MIN_TRAIN_SHARE: f64 = 0.10;
 /// [`MIN_TRAIN_ROWS`] when that is also under half); `None` when the split
 /// is fine.
 pub fn thin_training_warning(n: usize, val_pct: f64) -> Option<String> {
+    // Outside (0, 1) the split refuses it; a warning first would only repeat it.
+    if !(val_pct > 0.0 && val_pct < 1.0) {
+        return None;
+    }
     let n_valid = ((val_pct * n as f64) as usize).min(n);
     let n_train = n - n_valid;
     let few = n_train < MIN_TRAIN_ROWS && 2 * n_train < n;
