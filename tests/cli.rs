@@ -586,3 +586,29 @@ fn an_impossible_val_pct_gets_the_error_without_a_warning_first() {
         assert!(!err.contains("warning"), "{pct}: {err}");
     }
 }
+
+/// Every flag is checked before any work: `--metrics 0` before training,
+/// and a GPU that cannot be used before `cv` prints its table's header.
+#[test]
+fn flags_and_the_device_are_checked_before_any_work() {
+    let o = mfcuda(&["train", "--metrics", "0", "--epochs", "1"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("invalid --metrics: k must be at least 1"), "{err}");
+    assert!(
+        !err.contains("final") && !err.contains("epoch "),
+        "trained first: {err}"
+    );
+    let o = mfcuda(&["cv", "--device", "cuda", "--folds", "2"]);
+    let err = stderr(&o);
+    if o.status.success() {
+        eprintln!("SKIPPED the cv half: a GPU is here, so cv --device cuda ran");
+        return;
+    }
+    let out = stdout(&o);
+    assert!(err.contains("device cuda"), "{err}");
+    assert!(
+        !out.contains("fold ") && !err.contains("fold "),
+        "the header came before the error: {out}"
+    );
+}

@@ -56,6 +56,10 @@ pub fn run(a: &CvArgs) -> CliResult {
     let (recipe, _) = a.recipe.resolve()?;
     let data = a.data.load()?;
     let ranking = a.metrics.options()?;
+    // A device that cannot be used is refused before the table's header.
+    if a.device.device != mfcuda::backend::Device::Cpu {
+        mfcuda::backend::select::choose(a.device.device, &mfcuda::backend::select::Needs::default())?;
+    }
     let opts = CvOptions {
         folds: a.folds,
         fold_seed: a.fold_seed,

@@ -159,6 +159,8 @@ pub fn run(a: &TrainArgs) -> CliResult {
         return run_ensemble(a, &members);
     }
     let (recipe, overrides) = a.recipe.resolve()?;
+    // Every flag is checked before any work: --metrics 0 as well.
+    a.metrics.options()?;
     // Refuse an unwritable --save before spending the training time.
     if let Some(path) = &a.save {
         mfcuda::files::check_writable(path)?;
