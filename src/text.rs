@@ -10,6 +10,15 @@ pub fn count(n: impl Into<u128>, noun: &str) -> String {
     }
 }
 
+/// "1 row repeats" or "N rows repeat": the subject and verb for `n`
+/// duplicate rows.
+pub fn repeats(n: u64) -> String {
+    match n {
+        1 => "1 row repeats".into(),
+        _ => format!("{n} rows repeat"),
+    }
+}
+
 /// `x` with three significant digits (all of an integer part) and no
 /// trailing zeros, as a value to type: "0.002" (not 0.0019999999), "0.1", "1000", "1.23e-7".
 pub fn short(x: f64) -> String {
@@ -31,6 +40,12 @@ pub fn short(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::{count, short};
+
+    #[test]
+    fn one_repeated_row_repeats_and_more_repeat() {
+        assert_eq!(super::repeats(1), "1 row repeats");
+        assert_eq!(super::repeats(3), "3 rows repeat");
+    }
 
     #[test]
     fn short_decimals_are_three_digits_without_trailing_zeros() {

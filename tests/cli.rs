@@ -612,3 +612,18 @@ fn flags_and_the_device_are_checked_before_any_work() {
         "the header came before the error: {out}"
     );
 }
+
+/// One of a thing is singular: "1 row repeats", not "1 rows repeat".
+#[test]
+fn one_repeated_row_is_singular() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let path = dir.path().join("dup.csv");
+    std::fs::write(&path, "userId,movieId,rating\n1,2,3.5\n1,2,4\n2,3,4\n").expect("write");
+    let o = mfcuda(&["stats", "--data", path.to_str().expect("utf-8")]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        out.contains("repeated  1 row repeats an earlier (user, movie) pair"),
+        "{out}"
+    );
+}

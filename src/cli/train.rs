@@ -12,7 +12,7 @@ use mfcuda::data::split::{SplitKind, NOTEBOOK_SPLIT_SEED, NOTEBOOK_VAL_PCT};
 use mfcuda::eval::ensemble::train_ensemble;
 use mfcuda::eval::ranking::model_metrics;
 use mfcuda::recipe::{self, Overrides, Recipe};
-use mfcuda::text::count;
+use mfcuda::text::{count, repeats};
 use mfcuda::tools::trace;
 use mfcuda::train::{train, EpochRecord, Observer, Progress, TrainConfig};
 use mfcuda::trained::saved::{self, SavedModel};
@@ -205,7 +205,8 @@ pub fn run(a: &TrainArgs) -> CliResult {
     let dups = data.duplicate_pairs();
     if dups > 0 {
         console.say(&format!(
-            "note     {dups} rows repeat an earlier (user, movie) pair; each is trained on as its own rating"
+            "note     {} an earlier (user, movie) pair; each is trained on as its own rating",
+            repeats(dups as u64)
         ));
     }
     let mut report = train(&data, &cfg, &mut console)?;

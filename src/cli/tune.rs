@@ -196,10 +196,10 @@ pub fn run(a: &TuneArgs) -> CliResult {
     say(
         json,
         &format!(
-            "tune     {base} on {} ({} rows): the validation rows ({} of them) are set aside; \
+            "tune     {base} on {} ({}): the validation rows ({} of them) are set aside; \
              trials train on {}% of the rest and are judged on the other {}%",
             data.source,
-            data.len(),
+            mfcuda::text::count(data.len() as u64, "row"),
             (NOTEBOOK_VAL_PCT * data.len() as f64) as usize,
             ((1.0 - a.inner_pct) * 100.0).round(),
             (a.inner_pct * 100.0).round()

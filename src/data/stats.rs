@@ -145,8 +145,8 @@ impl Stats {
         }
         let _ = writeln!(
             s,
-            "repeated  {} rows repeat an earlier (user, movie) pair; kept as separate ratings",
-            self.duplicates
+            "repeated  {} an earlier (user, movie) pair; kept as separate ratings",
+            crate::text::repeats(self.duplicates as u64)
         );
         for (title, col, rows) in [
             ("top users", "userId", &self.top_users),
