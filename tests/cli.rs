@@ -160,6 +160,14 @@ fn bad_arguments_are_rejected() {
             "invalid --epochs: 0: must be from 1 to 10000",
         ),
         (
+            &["cv", "--recipe", "best"],
+            "invalid --recipe: best: it is an ensemble of 2 recipes",
+        ),
+        (
+            &["train", "--recipe", "best", "--metrics", "10"],
+            "invalid --metrics: ranking an ensemble (best) is not built yet",
+        ),
+        (
             &["train", "--epochs", "-1"],
             "invalid --epochs: -1: must be a whole number of 1 or more",
         ),

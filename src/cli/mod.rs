@@ -229,7 +229,15 @@ impl RecipeArgs {
         }
         let overrides = self.overrides();
         match self.file()? {
-            Some(file) => file.recipe(&overrides),
+            // A recipe kept as a file (`--recipe best`) is named by the flag typed.
+            Some(file) => file.recipe(&overrides).map_err(|e| match e {
+                mfcuda::Error::Invalid { name, msg }
+                    if name == "--recipe-file" && self.recipe_file.is_none() =>
+                {
+                    mfcuda::Error::invalid("--recipe", format!("{}: {msg}", self.recipe))
+                }
+                e => e,
+            }),
             None => Ok((recipe::find(&self.recipe)?.with_overrides(&overrides)?, overrides)),
         }
     }

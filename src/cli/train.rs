@@ -317,6 +317,15 @@ pub fn run(a: &TrainArgs) -> CliResult {
 /// Trains an ensemble's members on the run's split and reports each, and
 /// their average (which is not one model, so it cannot be saved or traced).
 fn run_ensemble(a: &TrainArgs, members: &[Recipe]) -> CliResult {
+    if a.metrics.metrics.is_some() {
+        return Err(format!(
+            "invalid --metrics: ranking an ensemble ({}) is not built yet; rank one of its members, \
+             for example --recipe {} --metrics K",
+            a.recipe.recipe,
+            members.first().map_or("sparse", |m| m.name)
+        )
+        .into());
+    }
     if a.recipe.overrides() != Overrides::default() || a.save.is_some() || a.plot.is_some() || a.trace {
         return Err(
             "an ensemble trains its members as its file says: --epochs, --lr and the other \
