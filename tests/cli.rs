@@ -168,6 +168,10 @@ fn bad_arguments_are_rejected() {
             "invalid --metrics: ranking an ensemble (best) is not built yet",
         ),
         (
+            &["tune", "--lr", "0.01:0.03"],
+            "invalid --lr: a range (lo:hi) is drawn from in a random search: give --trials N",
+        ),
+        (
             &["train", "--epochs", "-1"],
             "invalid --epochs: -1: must be a whole number of 1 or more",
         ),

@@ -159,8 +159,9 @@ pub fn configurations(
                     None => {}
                     Some(Axis::Range(..)) => {
                         return Err(Error::invalid(
-                            "--grid",
-                            format!("--{name} is a range; a grid needs a list of values (a,b,c)"),
+                            &format!("--{name}"),
+                            "a range (lo:hi) is drawn from in a random search: give --trials N, \
+                             or a list of values (a,b,c) for a grid",
                         ))
                     }
                     Some(Axis::List(values)) => {
