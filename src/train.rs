@@ -497,11 +497,13 @@ pub fn baseline_warning(
     baseline_mse: f64,
     y_range: (f32, f32),
 ) -> Option<String> {
-    if !(val_mse > BASELINE_MARGIN * baseline_mse) {
+    // NaN compares false, so it never warns here (Diverged catches it).
+    let worse = val_mse > BASELINE_MARGIN * baseline_mse;
+    if !worse {
         return None;
     }
     let lr = recipe.stages.first().map_or(0.0, |s| s.lr()) as f64;
-    let built_in = crate::recipe::find(&recipe.name)
+    let built_in = crate::recipe::find(recipe.name)
         .ok()
         .and_then(|r| r.stages.first().map(|s| s.lr() as f64));
     let span = (y_range.1 - y_range.0) as f64;
