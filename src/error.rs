@@ -49,9 +49,7 @@ pub enum Error {
     /// The loss became NaN or infinite.
     #[error(
         "training diverged in epoch {epoch}, {where_}: the loss is {loss}. Try a smaller --lr \
-         (this step's was {}; {} is a start); no model was saved from this run",
-        crate::text::short(*lr as f64),
-        crate::text::short(*lr_hint as f64)
+         (this step's was {lr}; {lr_hint} is a start); no model was saved from this run"
     )]
     Diverged {
         /// The epoch (0-based).
@@ -60,10 +58,10 @@ pub enum Error {
         where_: String,
         /// The first non-finite loss.
         loss: f64,
-        /// The learning rate at that step.
-        lr: f32,
-        /// A tenth of it.
-        lr_hint: f32,
+        /// The learning rate at that step, in short decimals.
+        lr: String,
+        /// A tenth of it, in short decimals.
+        lr_hint: String,
     },
     /// A CUDA driver call or kernel launch failed.
     #[error("CUDA error in {what}: {msg}")]

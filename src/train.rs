@@ -393,8 +393,8 @@ pub fn train(data: &Ratings, cfg: &TrainConfig, obs: &mut dyn Observer) -> Resul
                     epoch,
                     where_: format!("step {} of {}", s + 1, losses.len()),
                     loss: losses[s] as f64,
-                    lr: lrs[s],
-                    lr_hint: lrs[s] / 10.0,
+                    lr: crate::text::short(lrs[s] as f64),
+                    lr_hint: crate::text::short(lrs[s] as f64 / 10.0),
                 });
             }
             let train_seconds = t0.elapsed().as_secs_f64();
@@ -419,8 +419,8 @@ pub fn train(data: &Ratings, cfg: &TrainConfig, obs: &mut dyn Observer) -> Resul
                     epoch,
                     where_,
                     loss: val_loss,
-                    lr,
-                    lr_hint: lr / 10.0,
+                    lr: crate::text::short(lr as f64),
+                    lr_hint: crate::text::short(lr as f64 / 10.0),
                 });
             }
             let rec = EpochRecord {
