@@ -128,56 +128,53 @@ fn one_simulated_warp_is_each_schedules_twin_to_the_bit() {
 /// warps (item races in the worst case) within 0.002 of one warp in tasks,
 /// with no user update lost; version 1's runs at the same counts overwrite
 /// each other's user rows, as the issue measured.
-#[test]
-fn tasks_hold_their_accuracy_under_concurrency_on_ml_latest_small() {
-    let (setup, training) = sparse_setup();
-    let one = run(
-        &setup,
-        &training,
-        Schedule::Tasks {
-            share: None,
-            merge_every: MERGE_EVERY,
-        },
-        1,
-    );
+/// Tasks (default shares) at 196, 1,024 and 8,448 simulated warps on
+/// `setup`: no user row overwritten, and validation RMSE within 0.002 of
+/// one warp. Prints each figure under `label`; returns one warp's report.
+fn within_one_warp_at_many(setup: &Setup, training: &SimTraining, label: &str) -> SimReport {
+    let tasks = Schedule::Tasks {
+        share: None,
+        merge_every: MERGE_EVERY,
+    };
+    let one = run(setup, training, tasks, 1);
     println!(
-        "tasks, 1 warp: val RMSE {:.4}, {} epoch ticks",
+        "{label}, 1 warp: val RMSE {:.4}, {} epoch ticks",
         one.val_rmse, one.max_epoch_ticks
     );
     for warps in [196, 1024, 8448] {
-        let r = run(
-            &setup,
-            &training,
-            Schedule::Tasks {
-                share: None,
-                merge_every: MERGE_EVERY,
-            },
-            warps,
-        );
+        let r = run(setup, training, tasks, warps);
         println!(
-            "tasks, {warps} warps: val RMSE {:.4} ({:+.4}), {} of {} item updates lost, {} epoch ticks",
+            "{label}, {warps} warps: val RMSE {:.4} ({:+.4}), {} of {} item updates lost, {} epoch ticks",
             r.val_rmse,
             r.val_rmse - one.val_rmse,
             r.item_losses,
             r.item_updates,
             r.max_epoch_ticks
         );
-        assert_eq!(r.overwritten, 0, "{warps} warps: a task overwrote a user row");
+        assert_eq!(
+            r.overwritten, 0,
+            "{label}, {warps} warps: a task overwrote a user row"
+        );
         assert!(
             (r.val_rmse - one.val_rmse).abs() <= 0.002,
-            "{warps} warps: val RMSE {:.4} against one warp's {:.4}",
+            "{label}, {warps} warps: val RMSE {:.4} against one warp's {:.4}",
             r.val_rmse,
             one.val_rmse
         );
-        if warps == 196 {
-            let v1 = run(&setup, &training, Schedule::RunsV1, warps);
-            println!(
-                "runs v1, {warps} warps: val RMSE {:.4}, {} of {} write-backs overwrote another run",
-                v1.val_rmse, v1.overwritten, v1.write_backs
-            );
-            assert!(v1.overwritten * 10 > v1.write_backs, "{v1:?}");
-        }
     }
+    one
+}
+
+#[test]
+fn tasks_hold_their_accuracy_under_concurrency_on_ml_latest_small() {
+    let (setup, training) = sparse_setup();
+    within_one_warp_at_many(&setup, &training, "tasks");
+    let v1 = run(&setup, &training, Schedule::RunsV1, 196);
+    println!(
+        "runs v1, 196 warps: val RMSE {:.4}, {} of {} write-backs overwrote another run",
+        v1.val_rmse, v1.overwritten, v1.write_backs
+    );
+    assert!(v1.overwritten * 10 > v1.write_backs, "{v1:?}");
 }
 
 /// A skewed synthetic set (`synth --user-skew 1.1`: 3,000 users, 2,000
@@ -218,45 +215,7 @@ fn tasks_hold_their_accuracy_on_skewed_users() {
         tasks.len()
     );
     assert!(shared >= 20, "the set must cut heavy users into shares: {shared}");
-    let one = run(
-        &setup,
-        &training,
-        Schedule::Tasks {
-            share: None,
-            merge_every: MERGE_EVERY,
-        },
-        1,
-    );
-    println!(
-        "skewed, 1 warp: val RMSE {:.4}, {} epoch ticks",
-        one.val_rmse, one.max_epoch_ticks
-    );
-    for warps in [196, 1024, 8448] {
-        let r = run(
-            &setup,
-            &training,
-            Schedule::Tasks {
-                share: None,
-                merge_every: MERGE_EVERY,
-            },
-            warps,
-        );
-        println!(
-            "skewed, {warps} warps: val RMSE {:.4} ({:+.4}), {} of {} item updates lost, {} epoch ticks",
-            r.val_rmse,
-            r.val_rmse - one.val_rmse,
-            r.item_losses,
-            r.item_updates,
-            r.max_epoch_ticks
-        );
-        assert_eq!(r.overwritten, 0);
-        assert!(
-            (r.val_rmse - one.val_rmse).abs() <= 0.002,
-            "{warps} warps: val RMSE {:.4} against one warp's {:.4}",
-            r.val_rmse,
-            one.val_rmse
-        );
-    }
+    within_one_warp_at_many(&setup, &training, "skewed");
 }
 
 /// The shares' stress case: ml-latest-small cut into shares of 64 on 1,024
