@@ -302,6 +302,16 @@ impl Recipe {
             self.model.dropout.1 = p;
         }
         if let Some(b) = o.batch_size {
+            if self.model.kind == ModelKind::Svd {
+                return Err(Error::invalid(
+                    "--batch-size",
+                    format!(
+                        "the {} recipe is sparse SGD, which updates the factors one rating at a time \
+                         (as Surprise's SVD); there is no batch to size",
+                        self.name
+                    ),
+                ));
+            }
             if b == 0 {
                 return Err(Error::invalid("--batch-size", "must be at least 1"));
             }

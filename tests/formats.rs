@@ -159,6 +159,11 @@ fn bad_files_get_messages_that_point_at_the_fix() {
     let e = run("r.csv.zst", &[0x28, 0xB5, 0x2F, 0xFD, 0, 1, 2, 0xff], &[]);
     assert!(e.contains("zstd"), "{e}");
     let e = run("r.zip", &[0x50, 0x4B, 3, 4, 0, 0, 0xff, 0xfe], &[]);
+    assert!(
+        e.contains("is a zip archive that cannot be read") && !e.contains('\u{fffd}'),
+        "{e}"
+    );
+    let e = run("r.bin", &[0x7F, b'E', b'L', b'F', 0, 1, 0xff, 0xfe], &[]);
     assert!(e.contains("not text") && !e.contains('\u{fffd}'), "{e}");
     // A gzip file cut short: an error, not a panic.
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

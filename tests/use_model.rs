@@ -321,7 +321,10 @@ fn bad_model_files_get_clear_errors() {
     std::fs::write(&garbage, b"userId,movieId\n").unwrap();
     for (path, want) in [
         (&truncated, "is it truncated?"),
-        (&garbage, "not a readable safetensors file"),
+        (
+            &garbage,
+            "is not a safetensors model (it starts with \"userId,movieId.",
+        ),
     ] {
         let p = path.to_str().unwrap();
         let o = mfcuda(&["summary", "--model", p]);
@@ -445,8 +448,10 @@ fn other_data_is_refused() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("2 rows, 1 users and 2 movies, but the model was trained on 100836 rows")
-            && err.contains("pass the data it was trained on with --data"),
+        err.contains(
+            "is not the data the model was trained on, data/ml-latest-small/ratings.csv (bundled): \
+             2 rows against the model's 100836, 1 user against the model's 610, 2 movies against the model's 9724"
+        ) && err.contains("leave out --data to reopen that file"),
         "{err}"
     );
     // biases and similar refuse it too, and plot's message names only flags plot has.
@@ -463,7 +468,7 @@ fn other_data_is_refused() {
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(1), "{cmd}: {err}");
         assert!(
-            err.contains("but the model was trained on") && !err.contains("--pairs"),
+            err.contains("is not the data the model was trained on") && !err.contains("--pairs"),
             "{cmd}: {err}"
         );
     }

@@ -215,13 +215,29 @@ fn run_versions(a: &BenchArgs, which: VersionsArg) -> CliResult {
 /// on a sample on the CPU.
 fn run_ranking(a: &BenchArgs) -> CliResult {
     let json = a.json;
+    // A bar on a terminal; elsewhere (a log, CI) a line only when drawing
+    // has gone on for 10 s since the last one, so that quick runs print none.
     let mut last = std::time::Instant::now();
+    let mut bar: Option<ProgressBar> = None;
     let report = mfcuda::eval::ranking_bench::run(a.device, a.quick, |done, total| {
-        if last.elapsed().as_secs() >= 10 || done == 0 {
+        if io::stderr().is_terminal() {
+            let b = bar.get_or_insert_with(|| {
+                let b = ProgressBar::new(total as u64);
+                b.set_message("drawing ratings");
+                b
+            });
+            b.set_position(done as u64);
+            if done >= total {
+                b.finish_and_clear();
+            }
+        } else if last.elapsed().as_secs() >= 10 {
             eprintln!("progress  drawing ratings {done}/{total}");
             last = std::time::Instant::now();
         }
     })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
     let (users, items, ratings) = report.shape;
     say(
         json,

@@ -13,7 +13,7 @@ use mfcuda::data::format::Separator;
 use mfcuda::data::{Columns, Ratings, Source};
 use mfcuda::eval::ranking::RankingOptions;
 use mfcuda::recipe::{self, Overrides, Recipe, RecipeFile};
-use mfcuda::trained::explore::Movies;
+use mfcuda::trained::explore::{self, Movies};
 use mfcuda::trained::saved::SavedModel;
 
 pub mod bench;
@@ -109,6 +109,10 @@ pub struct DataArgs {
     /// The first line is data, not a header [default: detected: a first line of numbers is data]
     #[arg(long)]
     pub no_header: bool,
+    /// Skip rows that cannot be read (a missing field, a rating that is not a number), counting them and showing
+    /// the first; the file is still refused when more than 1% of its rows are bad.
+    #[arg(long)]
+    pub skip_bad_rows: bool,
     /// Keep a binary copy of the parsed --data file beside it (FILE.mfcache) and reuse it while the file is unchanged.
     #[arg(long)]
     pub cache: bool,
@@ -123,12 +127,27 @@ impl DataArgs {
             rating: self.rating_col.clone(),
             sep: self.sep,
             header: self.no_header.then_some(false),
+            skip_bad_rows: self.skip_bad_rows,
         }
     }
 
     /// The data.
     pub fn load(&self) -> mfcuda::Result<Ratings> {
         Ok(self.load_reported()?.0)
+    }
+
+    /// The data to use `model` with: `--data` when given, else the file the
+    /// model was trained on, reopened with the flags it was read with
+    /// ([`explore::model_data`]).
+    pub fn load_for(&self, model: &SavedModel) -> mfcuda::Result<Ratings> {
+        let columns = self.columns();
+        if self.data.is_none() && columns != Columns::default() {
+            return Err(mfcuda::Error::invalid(
+                "--user-col, --item-col, --rating-col, --sep and --no-header",
+                "they describe a --data file; without --data the model's own file is reopened as it was read in training",
+            ));
+        }
+        explore::model_data(model, self.data.as_deref().map(|p| (p, &columns)), self.cache)
     }
 
     /// The data, and how long it took and how much memory.
@@ -150,9 +169,16 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
-    /// The model.
+    /// The model; a file saved before models carried a checksum loads with a note.
     pub fn load(&self) -> mfcuda::Result<SavedModel> {
-        SavedModel::load(&self.model)
+        let model = SavedModel::load(&self.model)?;
+        if !model.checked {
+            eprintln!(
+                "note: {} was saved before models carried a checksum, so its tensors cannot be checked",
+                self.model.display()
+            );
+        }
+        Ok(model)
     }
 }
 
@@ -301,5 +327,10 @@ pub fn model_data_movies(
     data: &DataArgs,
     movies: Option<&Path>,
 ) -> mfcuda::Result<(SavedModel, Ratings, Movies)> {
-    Ok((model.load()?, data.load()?, Movies::load(movies)?))
+    let model = model.load()?;
+    let ratings = data.load_for(&model)?;
+    let columns = data.columns();
+    let (source, _) = explore::model_source(&model, data.data.as_deref().map(|p| (p, &columns)));
+    let movies = Movies::for_data(movies, &source)?;
+    Ok((model, ratings, movies))
 }

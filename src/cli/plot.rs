@@ -27,7 +27,7 @@ pub struct PlotArgs {
 /// Writes both plots and prints their paths.
 pub fn run(a: &PlotArgs) -> CliResult {
     let model = a.model.load()?;
-    for path in write_plots(&model, &a.data.load()?, &a.out)? {
+    for path in write_plots(&model, &a.data.load_for(&model)?, &a.out)? {
         emit(&format!("{}\n", path.display()))?;
     }
     Ok(())

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use mfcuda::data::{self, Source};
 use mfcuda::eval::ranking::model_metrics;
+use mfcuda::text::count;
 use mfcuda::trained::explore;
 
 use super::plot::{create_dir, write_joint_plot};
@@ -73,8 +74,10 @@ pub fn run(a: &PredictArgs) -> CliResult {
             let name = path.display().to_string();
             explore::predict_pairs(&model, reader, &name, &cols, a.unknown.into())?
         }
-        None => explore::predict_validation(&model, &a.data.load()?)?,
+        None => explore::predict_validation(&model, &a.data.load_for(&model)?)?,
     };
+    // The raw RMSE is train's and summary's figure; the clipped one is that of what is printed.
+    let raw_rmse = explore::rmse(&preds);
     if !a.no_clip {
         explore::clip_predictions(&model, &mut preds);
     }
@@ -96,23 +99,32 @@ pub fn run(a: &PredictArgs) -> CliResult {
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     emit(&String::from_utf8_lossy(&out))?;
     let unknown = preds.iter().filter(|p| !p.known).count();
-    match explore::rmse(&preds) {
-        Some(r) => eprintln!(
-            "rmse {r:.4} over {} rated rows",
-            preds.iter().filter(|p| p.rating.is_some()).count()
+    let rated = count(
+        preds.iter().filter(|p| p.rating.is_some()).count() as u64,
+        "rated row",
+    );
+    match (explore::rmse(&preds), raw_rmse) {
+        (Some(r), Some(raw)) if !a.no_clip => eprintln!(
+            "rmse {r:.4} clipped to the rating range {} (raw {raw:.4}, the figure train and summary give) over {rated}",
+            model.range_text()
         ),
-        None => eprintln!("{} predictions (no ratings to compare with)", preds.len()),
+        (Some(r), _) => eprintln!("rmse {r:.4} raw (not clipped) over {rated}"),
+        _ => eprintln!("{} (no ratings to compare with)", count(preds.len() as u64, "prediction")),
     }
     if let Some(opts) = ranking {
         let device = mfcuda::backend::Device::Cpu;
         eprintln!(
             "ranking {}",
-            model_metrics(&model, &a.data.load()?, opts, device)?.line()
+            model_metrics(&model, &a.data.load_for(&model)?, opts, device)?.line()
         );
     }
     if unknown > 0 {
         eprintln!(
-            "{unknown} rows had unknown ids and got the mean rating {:.3}",
+            "{} unknown ids and got the mean rating {:.3}",
+            match unknown {
+                1 => "1 row had".to_string(),
+                n => format!("{n} rows had"),
+            },
             model.global_mean
         );
     }

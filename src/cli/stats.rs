@@ -18,8 +18,13 @@ pub struct StatsArgs {
 /// Prints the statistics, then how the data was loaded.
 pub fn run(a: &StatsArgs) -> CliResult {
     let (data, loaded) = a.data.load_reported()?;
+    let skipped = data
+        .skipped
+        .note()
+        .map(|n| format!("note      {n}\n"))
+        .unwrap_or_default();
     emit(&format!(
-        "{}load      {}\n",
+        "{}{skipped}load      {}\n",
         Stats::new(&data, a.top).render(&data.source),
         loaded.line()
     ))?;

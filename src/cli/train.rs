@@ -9,13 +9,14 @@ use std::sync::Arc;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use mfcuda::data::split::{SplitKind, NOTEBOOK_SPLIT_SEED, NOTEBOOK_VAL_PCT};
+use mfcuda::data::Source;
 use mfcuda::eval::ensemble::train_ensemble;
 use mfcuda::eval::ranking::model_metrics;
 use mfcuda::recipe::{self, Overrides, Recipe};
 use mfcuda::text::{count, repeats};
 use mfcuda::tools::trace;
 use mfcuda::train::{train, EpochRecord, Observer, Progress, TrainConfig};
-use mfcuda::trained::saved::{self, SavedModel};
+use mfcuda::trained::saved::{self, DataOrigin, SavedModel};
 
 use super::plot::write_plots;
 use super::{emit, CliResult, DataArgs, DeviceArgs, MetricsArgs, RecipeArgs};
@@ -202,6 +203,9 @@ pub fn run(a: &TrainArgs) -> CliResult {
     {
         console.say(&format!("warning  {w}"));
     }
+    if let Some(note) = data.skipped.note() {
+        console.say(&format!("note     {note}"));
+    }
     let dups = data.duplicate_pairs();
     if dups > 0 {
         console.say(&format!(
@@ -209,13 +213,23 @@ pub fn run(a: &TrainArgs) -> CliResult {
             repeats(dups as u64)
         ));
     }
+    for (column, ids) in [("user", &data.user_ids), ("movie", &data.item_ids)] {
+        if let Some((ints, texts, first)) = ids.list().mixed() {
+            console.say(&format!(
+                "note     the {column} ids mix kinds: {} written as integers and {} as text (the first: {first:?}); \
+                 each is its own id, so check the column if that is not meant",
+                count(ints as u64, "id"),
+                count(texts as u64, "id")
+            ));
+        }
+    }
     let mut report = train(&data, &cfg, &mut console)?;
-    // Where an interrupted run stopped, in words.
+    // Where an interrupted run stopped, in words, numbering epochs from 0 as the table does.
     let stopped = match report.stopped_mid_epoch {
         Some((done, steps)) => format!(
-            "in epoch {} of {}, after {done} of {steps} steps",
-            report.history.len() + 1,
-            recipe.epochs()
+            "in epoch {} (of epochs 0 to {}), after {done} of {steps} steps",
+            report.history.len(),
+            recipe.epochs().saturating_sub(1)
         ),
         None => format!(
             "after {} of {}",
@@ -223,16 +237,24 @@ pub fn run(a: &TrainArgs) -> CliResult {
             recipe.epochs()
         ),
     };
-    if report.interrupted
-        && report.history.is_empty()
-        && !matches!(report.stopped_mid_epoch, Some((done, _)) if done > 0)
-    {
-        return Err("interrupted before the first step finished: nothing to save"
-            .to_string()
-            .into());
+    // No finished epoch, no model: a file already at --save is left as it was.
+    if report.interrupted && report.history.is_empty() {
+        return Err(format!(
+            "interrupted {stopped}, before the first epoch finished: nothing was saved{}",
+            match &a.save {
+                Some(path) if path.exists() => format!(" ({} is left as it was)", path.display()),
+                _ => String::new(),
+            }
+        )
+        .into());
     }
     console.say(&format!("model    {}", saved::model_summary(&report.spec)));
-    let model = SavedModel::from_report(&report, &data);
+    let origin = DataOrigin::of(
+        &data,
+        &Source::from_option(a.data.data.as_deref()),
+        &a.data.columns(),
+    );
+    let model = SavedModel::from_report(&report, &data, Some(origin));
     if let Some(path) = &a.save {
         model.save(path)?;
         console.say(&format!(

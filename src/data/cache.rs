@@ -110,7 +110,8 @@ fn stamp(csv: &Path) -> Result<(u64, u64)> {
 pub fn load(source: &Source, cols: &Columns, use_cache: bool) -> Result<(Ratings, LoadReport)> {
     let t0 = Instant::now();
     let csv = match source {
-        Source::File(p) if use_cache => p,
+        // A cached copy would forget which rows were skipped, so skipping reads the file itself.
+        Source::File(p) if use_cache && !cols.skip_bad_rows => p,
         Source::Bundled => {
             let r = Ratings::load(source, cols)?;
             let bytes = crate::data::BUNDLED_RATINGS.len() as u64;
@@ -317,5 +318,6 @@ fn decode(
         user_ids,
         item_ids,
         timestamps,
+        skipped: Default::default(),
     })
 }

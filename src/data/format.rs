@@ -1,5 +1,6 @@
 //! What a ratings file looks like, found from its first bytes: compression
-//! (gzip is read through; other binary data is refused by name), the field
+//! (gzip, bzip2, xz and zstd are read through; other binary data is refused
+//! by name; zip archives are opened in [`crate::data::archive`]), the field
 //! separator (`,` tab `::` `;` `|`), and whether the first line is a header.
 //! A first line whose user, item and rating fields are numbers is data, and
 //! then the columns are MovieLens's order: user, item, rating[, timestamp].
@@ -90,7 +91,11 @@ pub struct Format {
 /// (at least two, up to three) are numbers. `sep` and `header` override what is found.
 pub fn sniff(head: &[u8], sep: Option<Separator>, header: Option<bool>) -> Format {
     let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
-    let line = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    // The first line with anything on it: blank lines are skipped wherever they are.
+    let line = head
+        .split(|&b| b == b'\n')
+        .find(|l| !l.trim_ascii().is_empty())
+        .unwrap_or(&[]);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let sep = sep.unwrap_or_else(|| {
         if line.windows(2).any(|w| w == b"::") {
@@ -140,15 +145,29 @@ fn split_double_colon(line: &[u8]) -> Vec<&[u8]> {
     out
 }
 
-/// The bytes gzip and zstd files start with.
+/// The bytes each compressed format starts with.
 const GZIP: &[u8] = &[0x1F, 0x8B];
 const ZSTD: &[u8] = &[0x28, 0xB5, 0x2F, 0xFD];
+const BZIP2: &[u8] = b"BZh";
+const XZ: &[u8] = &[0xFD, b'7', b'z', b'X', b'Z', 0x00];
+/// A zip archive's first local header; an empty one starts with its end record.
+pub const ZIP: &[u8] = b"PK\x03\x04";
+const ZIP_EMPTY: &[u8] = b"PK\x05\x06";
 
-/// Opens the text inside `raw`: gzip is decompressed as it streams; zstd,
-/// and anything else that is not text (a NUL byte in the first 64 KiB, or a
-/// first line that is not UTF-8), is refused with a message that says what
-/// it looks like. The returned reader holds the text's first bytes in its
-/// buffer, for [`sniff`].
+/// A compression [`open_text`] reads through, named by its first bytes.
+fn compression(first: &[u8]) -> Option<&'static str> {
+    [(GZIP, "gzip"), (ZSTD, "zstd"), (BZIP2, "bzip2"), (XZ, "xz")]
+        .into_iter()
+        .find(|(magic, _)| first.starts_with(magic))
+        .map(|(_, name)| name)
+}
+
+/// Opens the text inside `raw`: gzip, bzip2, xz and zstd are decompressed
+/// as they stream. A zip archive here (a stream, not a file that can be
+/// searched for its members) and anything else that is not text (a NUL
+/// byte in the first 64 KiB, or a first line that is not UTF-8) are refused
+/// with a message that says what they look like. The returned reader holds
+/// the text's first bytes in its buffer, for [`sniff`].
 pub fn open_text<'a>(
     raw: Box<dyn Read + Send + 'a>,
     name: &str,
@@ -159,21 +178,24 @@ pub fn open_text<'a>(
         source: e,
     };
     let first = raw.fill_buf().map_err(io)?;
-    let inner: Box<dyn Read + Send + 'a> = if first.starts_with(GZIP) {
-        Box::new(flate2::read::MultiGzDecoder::new(raw))
-    } else if first.starts_with(ZSTD) {
+    let kind = compression(first);
+    if first.starts_with(ZIP) || first.starts_with(ZIP_EMPTY) {
         return Err(Error::File {
             file: name.to_string(),
-            msg: "is zstd-compressed, which mfcuda does not read: decompress it first (zstd -d), or gzip it"
-                .into(),
+            msg: "is a zip archive, which is read only from a file on disk: give its path with --data".into(),
         });
-    } else {
-        Box::new(raw)
+    }
+    let inner: Box<dyn Read + Send + 'a> = match kind {
+        Some("gzip") => Box::new(flate2::read::MultiGzDecoder::new(raw)),
+        Some("bzip2") => Box::new(bzip2::read::MultiBzDecoder::new(raw)),
+        Some("xz") => Box::new(lzma_rust2::XzReader::new(raw, true)),
+        Some("zstd") => Box::new(ZstdFrames::new(raw)),
+        _ => Box::new(raw),
     };
     let mut text = BufReader::with_capacity(1 << 16, inner);
     let head = text.fill_buf().map_err(|e| Error::File {
         file: name.to_string(),
-        msg: format!("cannot be read as gzip: {e}"),
+        msg: format!("cannot be read as {}: {e}", kind.unwrap_or("text")),
     })?;
     // A NUL byte, or a first line that is not UTF-8, is binary; a stray bad
     // byte further on is reported with its line by the parser.
@@ -181,10 +203,53 @@ pub fn open_text<'a>(
     if head.contains(&0) || !utf8_prefix(first_line) {
         return Err(Error::File {
             file: name.to_string(),
-            msg: "is not text (binary data): expected a ratings file (CSV, TSV, MovieLens .dat), optionally gzipped".into(),
+            msg: match kind {
+                Some(k) => format!("is {k}-compressed, and what it holds is not text (binary data)"),
+                None => "is not text (binary data): expected a ratings file (CSV, TSV, MovieLens .dat), \
+                         optionally compressed (gzip, bzip2, xz, zstd) or in a zip"
+                    .into(),
+            },
         });
     }
     Ok(text)
+}
+
+/// A zstd stream of one frame or several (as `pzstd` and `zstd -T` write),
+/// decoded one frame after another.
+struct ZstdFrames<R: BufRead> {
+    source: Option<R>,
+    frame: Option<ruzstd::decoding::StreamingDecoder<R, ruzstd::decoding::FrameDecoder>>,
+}
+
+impl<R: BufRead> ZstdFrames<R> {
+    fn new(source: R) -> Self {
+        ZstdFrames {
+            source: Some(source),
+            frame: None,
+        }
+    }
+}
+
+impl<R: BufRead> Read for ZstdFrames<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            if let Some(frame) = &mut self.frame {
+                let n = frame.read(buf)?;
+                if n > 0 || buf.is_empty() {
+                    return Ok(n);
+                }
+                self.source = self.frame.take().map(|f| f.into_inner());
+            }
+            let Some(mut source) = self.source.take() else {
+                return Ok(0);
+            };
+            if source.fill_buf()?.is_empty() {
+                return Ok(0);
+            }
+            self.frame =
+                Some(ruzstd::decoding::StreamingDecoder::new(source).map_err(std::io::Error::other)?);
+        }
+    }
 }
 
 /// Whether `b` is UTF-8, allowing a character cut off at the end.
@@ -371,7 +436,8 @@ mod tests {
                 .to_string()
         };
         assert!(msg(vec![0x28, 0xB5, 0x2F, 0xFD, 1, 2]).contains("zstd"));
-        assert!(msg(vec![0x50, 0x4B, 3, 4, 0, 0, 0xff]).contains("not text"));
+        assert!(msg(vec![0x50, 0x4B, 3, 4, 0, 0, 0xff]).contains("zip archive"));
+        assert!(msg(vec![0x7F, b'E', b'L', b'F', 0, 0, 0xff]).contains("not text"));
         assert!(msg(vec![b'a', 0xff, 0xfe, b'b']).contains("not text"));
     }
 }

@@ -155,6 +155,15 @@ impl IdList {
         self.len() == 0
     }
 
+    /// When a text column also holds ids written as integers: how many of
+    /// each kind, and the first text id. `None` when all are one kind.
+    pub fn mixed(&self) -> Option<(usize, usize, &str)> {
+        let IdList::Text(v) = self else { return None };
+        let first = v.iter().find(|s| int_id(s.as_bytes()).is_none())?;
+        let texts = v.iter().filter(|s| int_id(s.as_bytes()).is_none()).count();
+        (texts < v.len()).then(|| (v.len() - texts, texts, first.as_str()))
+    }
+
     /// The id at index `i`.
     pub fn get(&self, i: usize) -> Id {
         match self {

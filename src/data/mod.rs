@@ -2,6 +2,7 @@
 //!
 //! - [`ratings`] streams a MovieLens-style CSV into [`Ratings`], mapping raw
 //!   ids to contiguous indices ([`ids`]: integers, or any text); [`mod@format`] finds the file's compression,
+//!   [`archive`] opens the member of a zip,
 //!   separator and header; [`cache`] keeps a binary copy beside it.
 //! - [`examples`] holds rows in the columnar form a backend trains on.
 //! - [`split`] picks the notebook's validation rows with numpy's legacy
@@ -13,6 +14,7 @@
 //!
 //! It depends on the base modules and on [`crate::ops`] only.
 
+pub mod archive;
 pub mod cache;
 pub mod examples;
 pub mod format;
@@ -26,4 +28,6 @@ pub mod tasks;
 
 pub use examples::Examples;
 pub use ids::{Id, IdList, IdMap};
-pub use ratings::{open, parse_i64, Columns, CsvRows, Ratings, Source, BUNDLED_NAME, BUNDLED_RATINGS};
+pub use ratings::{
+    open, open_named, parse_i64, Columns, CsvRows, Ratings, Source, Table, BUNDLED_NAME, BUNDLED_RATINGS,
+};

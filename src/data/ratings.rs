@@ -12,8 +12,9 @@ use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use crate::data::archive::{self, RATINGS_FILES};
 use crate::data::format::{open_text, sniff, DoubleColonReader, Format, Separator};
-use crate::data::ids::{int_id, Id, IdMap};
+use crate::data::ids::{int_id, Id, IdList, IdMap};
 use crate::error::{Error, Result};
 
 /// ml-latest-small's `ratings.csv`, compiled into the binary so that the
@@ -68,6 +69,9 @@ pub struct Columns {
     pub sep: Option<Separator>,
     /// Whether the first line is a header; `None` detects it.
     pub header: Option<bool>,
+    /// Skip bad rows (up to [`MAX_BAD_SHARE`] of them), counting them,
+    /// instead of stopping at the first.
+    pub skip_bad_rows: bool,
 }
 
 impl Default for Columns {
@@ -78,6 +82,7 @@ impl Default for Columns {
             rating: "rating".into(),
             sep: None,
             header: None,
+            skip_bad_rows: false,
         }
     }
 }
@@ -85,14 +90,107 @@ impl Default for Columns {
 impl Columns {
     /// The columns to look up in a file laid out as `format`: the names as
     /// given, except that a file without a header names its columns by
-    /// position ("1", "2", ...), and the default names then mean
-    /// MovieLens's order, user, item, rating.
+    /// position ("1", "2", ...), and a default name there means its place
+    /// in MovieLens's order: user 1, item 2, rating 3.
     fn resolve(&self, format: Format) -> (String, String, String) {
         let d = Columns::default();
-        if !format.header && self.user == d.user && self.item == d.item && self.rating == d.rating {
-            return ("1".into(), "2".into(), "3".into());
-        }
-        (self.user.clone(), self.item.clone(), self.rating.clone())
+        let pick = |given: &String, default: &String, position: &str| {
+            if !format.header && given == default {
+                position.to_string()
+            } else {
+                given.clone()
+            }
+        };
+        (
+            pick(&self.user, &d.user, "1"),
+            pick(&self.item, &d.item, "2"),
+            pick(&self.rating, &d.rating, "3"),
+        )
+    }
+
+    /// What messages call each column of a file laid out as `format`: its
+    /// header name, or in a file without a header its role and position
+    /// ("rating (column 3)").
+    fn labels(&self, format: Format) -> (String, String, String) {
+        let (user, item, rating) = self.resolve(format);
+        let label = |role: &str, name: String| {
+            if format.header {
+                name
+            } else {
+                format!("{role} (column {name})")
+            }
+        };
+        (label("user", user), label("item", item), label("rating", rating))
+    }
+}
+
+/// A table file opened for reading, as `--data` and `--pairs` read one:
+/// decompressed ([`open_text`]), its separator and header found or taken
+/// from `columns` ([`sniff`]), `::` turned into one byte, and the user,
+/// item and rating columns looked up in it.
+pub struct Table<'a> {
+    /// The rows.
+    pub rows: CsvRows<Box<dyn Read + Send + 'a>>,
+    /// The layout found.
+    pub format: Format,
+    /// The user and item columns.
+    pub user: usize,
+    /// The item column.
+    pub item: usize,
+    /// The rating column, where the file has it.
+    pub rating: Option<usize>,
+    /// The timestamp column, where the file has it.
+    pub timestamp: Option<usize>,
+    /// What messages call the user, item and rating columns.
+    pub labels: Columns,
+}
+
+impl<'a> Table<'a> {
+    /// Opens `reader` (named `name` in messages; `what` names its rows for
+    /// the empty-file message). With `need_rating` a missing rating column
+    /// is an error; without it the column is optional, as in a pairs file.
+    pub fn open(
+        reader: Box<dyn Read + Send + 'a>,
+        name: &str,
+        what: &str,
+        columns: &Columns,
+        need_rating: bool,
+    ) -> Result<Table<'a>> {
+        let mut text = open_text(reader, name)?;
+        let head = std::io::BufRead::fill_buf(&mut text).map_err(|e| Error::Io {
+            file: name.to_string(),
+            source: e,
+        })?;
+        let format = sniff(head, columns.sep, columns.header);
+        let text: Box<dyn Read + Send + 'a> = match format.sep {
+            Separator::DoubleColon => Box::new(DoubleColonReader::new(text)),
+            Separator::Byte(_) => Box::new(text),
+        };
+        let rows = CsvRows::with_format(text, name, what, format)?;
+        let (user, item, rating) = columns.resolve(format);
+        let (ucol, icol) = (rows.column(&user)?, rows.column(&item)?);
+        let rcol = if need_rating {
+            Some(rows.column(&rating)?)
+        } else {
+            rows.optional_column(&rating)
+        };
+        // The timestamp, by name, or as the fourth column of a file without a header.
+        let tcol = rows.optional_column(if format.header { "timestamp" } else { "4" });
+        let (user, item, rating) = columns.labels(format);
+        Ok(Table {
+            rows,
+            format,
+            user: ucol,
+            item: icol,
+            rating: rcol,
+            timestamp: tcol,
+            labels: Columns {
+                user,
+                item,
+                rating,
+                ..columns.clone()
+            },
+        })
     }
 }
 
@@ -116,6 +214,65 @@ pub struct Ratings {
     /// where the file has a `timestamp` column (or, without a header, a
     /// fourth one); empty otherwise. Evaluation by time needs it.
     pub timestamps: Vec<i64>,
+    /// The bad rows `--skip-bad-rows` skipped (none without it: the first
+    /// bad row is an error).
+    pub skipped: BadRows,
+}
+
+/// At most this share of a file's rows may be bad for `--skip-bad-rows` to
+/// skip them; past it the file is refused.
+pub const MAX_BAD_SHARE: f64 = 0.01;
+
+/// Rows skipped as bad: how many, and the first few, each as "line N: what".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BadRows {
+    /// How many rows were skipped.
+    pub count: usize,
+    /// The first [`BadRows::SHOWN`] of them.
+    pub first: Vec<String>,
+}
+
+impl BadRows {
+    /// How many are kept to show.
+    pub const SHOWN: usize = 3;
+
+    fn push(&mut self, line: u64, msg: String) {
+        self.count += 1;
+        if self.first.len() < Self::SHOWN {
+            self.first.push(format!("line {line}: {msg}"));
+        }
+    }
+
+    /// A line for the user, when rows were skipped.
+    pub fn note(&self) -> Option<String> {
+        (self.count > 0).then(|| {
+            format!(
+                "skipped {} (--skip-bad-rows){}: {}",
+                crate::text::count(self.count as u64, "bad row"),
+                if self.count > self.first.len() {
+                    ", the first"
+                } else {
+                    ""
+                },
+                self.first.join("; ")
+            )
+        })
+    }
+}
+
+/// A bad row's error, with a word on `--skip-bad-rows` when it was not given.
+fn with_skip_hint(e: Error, skipping: bool) -> Error {
+    match e {
+        Error::Line { file, line, msg } if !skipping => Error::Line {
+            file,
+            line,
+            msg: format!(
+                "{msg} (--skip-bad-rows skips such rows, up to {}% of a file)",
+                MAX_BAD_SHARE * 100.0
+            ),
+        },
+        e => e,
+    }
 }
 
 impl Ratings {
@@ -160,6 +317,42 @@ impl Ratings {
         pairs.windows(2).filter(|w| w[0] == w[1]).count()
     }
 
+    /// A fingerprint of the data: the CRC-32 of its ids (both columns, in
+    /// index order) and of every row (user index, item index, rating bits,
+    /// little-endian). Two loads of the same file under the same flags give
+    /// the same value; other ids, other rows or another row order give
+    /// another, but for a chance of 1 in 2^32.
+    pub fn fingerprint(&self) -> u32 {
+        let mut h = crc32fast::Hasher::new();
+        for ids in [self.user_ids.list(), self.item_ids.list()] {
+            match ids {
+                IdList::Int(v) => {
+                    h.update(b"int");
+                    v.iter().for_each(|x| h.update(&x.to_le_bytes()));
+                }
+                IdList::Text(v) => {
+                    h.update(b"text");
+                    for s in v {
+                        h.update(&(s.len() as u64).to_le_bytes());
+                        h.update(s.as_bytes());
+                    }
+                }
+            }
+        }
+        // Rows in blocks, so that the hasher sees long runs of bytes.
+        let mut buf = Vec::with_capacity(12 * 4096);
+        for start in (0..self.len()).step_by(4096) {
+            buf.clear();
+            for r in start..(start + 4096).min(self.len()) {
+                buf.extend_from_slice(&self.users[r].to_le_bytes());
+                buf.extend_from_slice(&self.items[r].to_le_bytes());
+                buf.extend_from_slice(&self.ratings[r].to_bits().to_le_bytes());
+            }
+            h.update(&buf);
+        }
+        h.finalize()
+    }
+
     /// Mean rating, accumulated in f64.
     pub fn mean(&self) -> f64 {
         self.ratings.iter().map(|&r| r as f64).sum::<f64>() / self.len() as f64
@@ -167,7 +360,8 @@ impl Ratings {
 
     /// Loads ratings from `source`, picking `columns` by header name.
     pub fn load(source: &Source, columns: &Columns) -> Result<Ratings> {
-        Self::from_reader(open(source, BUNDLED_RATINGS)?, &source.display_name(), columns)
+        let (reader, name) = open_named(source, BUNDLED_RATINGS, RATINGS_FILES)?;
+        Self::from_reader(reader, &name, columns)
     }
 
     /// Parses a ratings CSV from any reader; `name` is used in messages.
@@ -178,41 +372,17 @@ impl Ratings {
     /// bounded, and the first bad row ends the load at once.
     pub fn from_reader<R: Read + Send>(reader: R, name: &str, columns: &Columns) -> Result<Ratings> {
         const CHUNK: usize = 1 << 15;
-        let mut text = open_text(Box::new(reader), name)?;
-        let format = sniff(
-            std::io::BufRead::fill_buf(&mut text).map_err(|e| Error::Io {
-                file: name.to_string(),
-                source: e,
-            })?,
-            columns.sep,
-            columns.header,
-        );
-        let text: Box<dyn Read + Send + '_> = match format.sep {
-            Separator::DoubleColon => Box::new(DoubleColonReader::new(text)),
-            Separator::Byte(_) => Box::new(text),
-        };
-        let mut rows = CsvRows::with_format(text, name, "rating rows", format)?;
-        let (user, item, rating) = columns.resolve(format);
-        let (ucol, icol) = (rows.column(&user)?, rows.column(&item)?);
-        let rcol = rows.column(&rating)?;
-        // The timestamp, by name, or as the fourth column of a file without a header.
-        let tname = if format.header { "timestamp" } else { "4" };
-        let tcol = rows.optional_column(tname);
-        // What messages call each column: its header name, or in a file
-        // without a header its role and position ("rating (column 3)").
-        let label = |role: &str, name: String| {
-            if format.header {
-                name
-            } else {
-                format!("{role} (column {name})")
-            }
-        };
-        let columns = &Columns {
-            user: label("user", user),
-            item: label("item", item),
-            rating: label("rating", rating),
-            ..columns.clone()
-        };
+        let table = Table::open(Box::new(reader), name, "rating rows", columns, true)?;
+        let Table {
+            mut rows,
+            user: ucol,
+            item: icol,
+            timestamp: tcol,
+            ..
+        } = table;
+        let rcol = table.rating.expect("a rating column, as asked");
+        let columns = &table.labels;
+        let skip_bad = columns.skip_bad_rows;
         let mut out = Ratings {
             source: name.to_string(),
             users: Vec::new(),
@@ -221,19 +391,20 @@ impl Ratings {
             user_ids: IdMap::default(),
             item_ids: IdMap::default(),
             timestamps: Vec::new(),
+            skipped: BadRows::default(),
         };
         std::thread::scope(|s| -> Result<()> {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk>>(4);
             s.spawn(move || loop {
                 let mut chunk = Chunk::with_capacity(CHUNK, tcol.is_some());
+                // Every field of a row is read before any is stored, so that
+                // a bad row (skipped with --skip-bad-rows) leaves no trace.
                 let mut next = |chunk: &mut Chunk| -> Result<bool> {
                     if !rows.advance()? {
                         return Ok(false);
                     }
                     let r = rows.number(rcol, &columns.rating)?;
-                    if let Some(t) = tcol {
-                        chunk.timestamps.push(rows.timestamp(t)?);
-                    }
+                    let t = tcol.map(|t| rows.timestamp(t)).transpose()?;
                     match (rows.int_id(ucol), rows.int_id(icol)) {
                         (Some(u), Some(i)) => chunk.push_ints(u, i, r),
                         (u, i) => {
@@ -241,8 +412,12 @@ impl Ratings {
                                 Some(v) => Ok(RawId::Int(v)),
                                 None => rows.text_id(col, name).map(RawId::Text),
                             };
-                            chunk.push(field(u, ucol, &columns.user)?, field(i, icol, &columns.item)?, r)
+                            let (u, i) = (field(u, ucol, &columns.user)?, field(i, icol, &columns.item)?);
+                            chunk.push(u, i, r)
                         }
+                    }
+                    if let Some(t) = t {
+                        chunk.timestamps.push(t);
                     }
                     Ok(true)
                 };
@@ -255,6 +430,7 @@ impl Ratings {
                             more = false;
                             break;
                         }
+                        Err(Error::Line { line, msg, .. }) if skip_bad => chunk.bad.push(line, msg),
                         Err(e) => {
                             failed = Some(e);
                             break;
@@ -275,10 +451,22 @@ impl Ratings {
                 }
             });
             for msg in rx {
-                msg?.append_to(&mut out);
+                msg.map_err(|e| with_skip_hint(e, skip_bad))?.append_to(&mut out);
             }
             Ok(())
         })?;
+        let (bad, all) = (out.skipped.count, out.skipped.count + out.len());
+        if bad as f64 > MAX_BAD_SHARE * all as f64 {
+            return Err(Error::File {
+                file: name.to_string(),
+                msg: format!(
+                    "{bad} of {all} rows are bad, more than --skip-bad-rows skips ({}%): {}; is this the right file, \
+                     and are the columns the right ones?",
+                    MAX_BAD_SHARE * 100.0,
+                    out.skipped.first.join("; ")
+                ),
+            });
+        }
         if out.is_empty() {
             return Err(Error::Line {
                 file: name.to_string(),
@@ -308,6 +496,7 @@ struct Chunk {
     text: String,
     user_text: Vec<(usize, Range<usize>)>,
     item_text: Vec<(usize, Range<usize>)>,
+    bad: BadRows,
 }
 
 impl Chunk {
@@ -320,6 +509,7 @@ impl Chunk {
             text: String::new(),
             user_text: Vec::new(),
             item_text: Vec::new(),
+            bad: BadRows::default(),
         }
     }
 
@@ -371,13 +561,31 @@ impl Chunk {
         map(&self.items, &self.item_text, &mut out.item_ids, &mut out.items);
         out.ratings.extend_from_slice(&self.ratings);
         out.timestamps.extend_from_slice(&self.timestamps);
+        out.skipped.count += self.bad.count;
+        for m in self.bad.first {
+            if out.skipped.first.len() < BadRows::SHOWN {
+                out.skipped.first.push(m);
+            }
+        }
     }
 }
 
-/// Opens `source` for reading.
+/// Opens `source` for reading; a zip archive opens its ratings member.
 pub fn open(source: &Source, bundled: &'static [u8]) -> Result<Box<dyn Read + Send>> {
+    Ok(open_named(source, bundled, RATINGS_FILES)?.0)
+}
+
+/// Opens `source` for reading, and gives the name to use in messages: the
+/// file's, or for a zip archive ([`crate::data::archive`]) the file's and
+/// its member's (`ml-25m.zip: ml-25m/ratings.csv`), the member being the
+/// one named one of `wanted`.
+pub fn open_named(
+    source: &Source,
+    bundled: &'static [u8],
+    wanted: &[&str],
+) -> Result<(Box<dyn Read + Send>, String)> {
     match source {
-        Source::Bundled => Ok(Box::new(bundled)),
+        Source::Bundled => Ok((Box::new(bundled), source.display_name())),
         Source::File(path) => {
             let name = path.display().to_string();
             let file = File::open(path).map_err(|e| Error::Io {
@@ -390,7 +598,15 @@ pub fn open(source: &Source, bundled: &'static [u8]) -> Result<Box<dyn Read + Se
                     msg: "is a directory, not a CSV file".into(),
                 });
             }
-            Ok(Box::new(std::io::BufReader::new(file)))
+            if archive::is_zip(path) {
+                let (reader, member) =
+                    archive::open_member(path, &name, wanted, true)?.ok_or_else(|| Error::File {
+                        file: name.clone(),
+                        msg: "holds no member to read".into(),
+                    })?;
+                return Ok((reader, format!("{name}: {member}")));
+            }
+            Ok((Box::new(std::io::BufReader::new(file)), name))
         }
     }
 }
@@ -406,6 +622,8 @@ pub struct CsvRows<R: Read> {
     line: u64,
     /// The file's layout (for messages).
     format: Format,
+    /// The header's line (0 without one).
+    header_line: u64,
     /// A file without a header: its first row, read to count the columns,
     /// not yet handed out.
     pending: bool,
@@ -426,8 +644,9 @@ impl<R: Read> CsvRows<R> {
     /// byte by [`DoubleColonReader`]). Without a header its columns are
     /// named by position from 1.
     pub fn with_format(reader: R, name: &str, what: &str, format: Format) -> Result<Self> {
+        // The header is read as a row, so that blank lines before it are skipped too.
         let mut csv = csv::ReaderBuilder::new()
-            .has_headers(format.header)
+            .has_headers(false)
             .delimiter(format.sep.byte())
             .flexible(true)
             .from_reader(reader);
@@ -439,22 +658,29 @@ impl<R: Read> CsvRows<R> {
             ),
         };
         let mut record = csv::ByteRecord::new();
-        let header: Vec<String> = if format.header {
-            let header = csv.byte_headers().map_err(|e| csv_error(e, name))?.clone();
-            if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
-                return Err(empty());
-            }
-            header
-                .iter()
-                .map(|f| String::from_utf8_lossy(f).trim().to_string())
-                .collect()
-        } else {
+        loop {
             if !csv
                 .read_byte_record(&mut record)
                 .map_err(|e| csv_error(e, name))?
             {
                 return Err(empty());
             }
+            if !blank(&record, format.sep) {
+                break;
+            }
+        }
+        let first_line = record.position().map_or(1, |p| p.line());
+        let header: Vec<String> = if format.header {
+            let mut fields: Vec<&[u8]> = record.iter().collect();
+            // A byte-order mark starts the file, so it can only be on the header.
+            if let Some(f) = fields.first_mut() {
+                *f = f.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(f);
+            }
+            fields
+                .iter()
+                .map(|f| String::from_utf8_lossy(f).trim().to_string())
+                .collect()
+        } else {
             (1..=record.len()).map(|k| k.to_string()).collect()
         };
         Ok(CsvRows {
@@ -462,7 +688,8 @@ impl<R: Read> CsvRows<R> {
             name: name.to_string(),
             header,
             record,
-            line: if format.header { 1 } else { 0 },
+            line: if format.header { first_line } else { 0 },
+            header_line: if format.header { first_line } else { 0 },
             format,
             pending: !format.header,
         })
@@ -497,7 +724,7 @@ impl<R: Read> CsvRows<R> {
             }
             Error::Line {
                 file: self.name.clone(),
-                line: 1,
+                line: self.header_line.max(1),
                 msg,
             }
         })
@@ -515,10 +742,15 @@ impl<R: Read> CsvRows<R> {
             self.line = self.record.position().map(|p| p.line()).unwrap_or(1);
             return Ok(true);
         }
-        match self.csv.read_byte_record(&mut self.record) {
-            Ok(false) => return Ok(false),
-            Ok(true) => {}
-            Err(e) => return Err(csv_error(e, &self.name)),
+        // Blank and whitespace-only lines are skipped wherever they are
+        // (the csv crate skips only empty ones).
+        loop {
+            match self.csv.read_byte_record(&mut self.record) {
+                Ok(false) => return Ok(false),
+                Ok(true) if blank(&self.record, self.format.sep) => {}
+                Ok(true) => break,
+                Err(e) => return Err(csv_error(e, &self.name)),
+            }
         }
         self.line = self.record.position().map(|p| p.line()).unwrap_or(self.line + 1);
         if self.record.len() != self.header.len() {
@@ -549,7 +781,7 @@ impl<R: Read> CsvRows<R> {
     pub fn no_rows(&self) -> Error {
         Error::Line {
             file: self.name.clone(),
-            line: 1,
+            line: self.header_line.max(1),
             msg: "header has no data rows".into(),
         }
     }
@@ -618,6 +850,13 @@ impl<R: Read> CsvRows<R> {
         }
         Ok(v)
     }
+}
+
+/// A line holding nothing but whitespace (spaces, tabs, a CR): one blank
+/// field, or with a whitespace separator several.
+fn blank(record: &csv::ByteRecord, sep: Separator) -> bool {
+    let whitespace_sep = matches!(sep, Separator::Byte(b) if b.is_ascii_whitespace());
+    (record.len() == 1 || whitespace_sep) && record.iter().all(|f| f.trim_ascii().is_empty())
 }
 
 /// A decimal integer with an optional sign, as `str::parse::<i64>` reads it;

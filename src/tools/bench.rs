@@ -390,7 +390,11 @@ fn epoch_rows(data: &Ratings, which: &Which<'_>, push: &mut dyn FnMut(BenchRow))
             push(BenchRow {
                 device: which.name().into(),
                 what,
-                size: format!("{} rows, B={}", setup.train.len(), r.batch_size),
+                // Sparse SGD has no batch: it updates one rating at a time.
+                size: match r.model.kind {
+                    crate::model::ModelKind::Svd => format!("{} rows, one at a time", setup.train.len()),
+                    _ => format!("{} rows, B={}", setup.train.len(), r.batch_size),
+                },
                 ms,
                 gb_per_s: None,
                 pct_of_copy: None,

@@ -7,8 +7,9 @@ use std::io::Read;
 use std::path::Path;
 
 use crate::data::split::Split;
-use crate::data::{open, Columns, CsvRows, Id, Ratings, Source};
+use crate::data::{archive, cache, open, Columns, CsvRows, Id, Ratings, Source, Table};
 use crate::error::{Error, Result};
+use crate::text::count;
 use crate::trained::saved::SavedModel;
 
 /// ml-latest-small's `movies.csv`, compiled in for titles.
@@ -33,6 +34,23 @@ impl Movies {
             None => "data/ml-latest-small/movies.csv (bundled)".to_string(),
         };
         Self::from_reader(open(&source, BUNDLED_MOVIES)?, &name)
+    }
+
+    /// The titles for `data`: `movies` when given; else the `movies.csv` in
+    /// `data`'s zip archive when it holds one (MovieLens's downloads do);
+    /// else the bundled ones.
+    pub fn for_data(movies: Option<&Path>, data: &Source) -> Result<Movies> {
+        if let (None, Source::File(path)) = (movies, data) {
+            if archive::is_zip(path) {
+                let name = path.display().to_string();
+                if let Some((reader, member)) =
+                    archive::open_member(path, &name, &[archive::MOVIES_FILE], false)?
+                {
+                    return Self::from_reader(reader, &format!("{name}: {member}"));
+                }
+            }
+        }
+        Self::load(movies)
     }
 
     /// Parses a movies CSV; `name` is used in messages.
@@ -83,17 +101,21 @@ pub fn clip_predictions(model: &SavedModel, preds: &mut [Prediction]) {
     }
 }
 
-/// Predicts a CSV of (user, movie) pairs, with an optional rating column.
-pub fn predict_pairs<R: Read>(
+/// Predicts a file of (user, movie) pairs, with an optional rating column.
+/// It is read as `--data` is ([`Table::open`]): gzip, any separator, with
+/// or without a header, columns by name or position. Without a header the
+/// default columns are user, movie[, rating].
+pub fn predict_pairs<R: Read + Send>(
     model: &SavedModel,
     reader: R,
     name: &str,
     cols: &Columns,
     unknown: Unknown,
 ) -> Result<Vec<Prediction>> {
-    let mut rows = CsvRows::new(reader, name, "user,movie rows")?;
-    let (ucol, icol) = (rows.column(&cols.user)?, rows.column(&cols.item)?);
-    let rcol = rows.optional_column(&cols.rating);
+    let table = Table::open(Box::new(reader), name, "user,movie rows", cols, false)?;
+    let (ucol, icol, rcol) = (table.user, table.item, table.rating);
+    let cols = &table.labels;
+    let mut rows = table.rows;
     let mut out = Vec::new();
     let (mut users, mut items, mut at) = (Vec::new(), Vec::new(), Vec::new());
     while rows.advance()? {
@@ -177,26 +199,118 @@ pub fn model_split(model: &SavedModel, data: &Ratings) -> Result<Split> {
 }
 
 /// Ok when `data` is the data `model` was trained on (the same rows and
-/// the same ids in the same order); otherwise an error saying what differs.
-/// The validation split, the movies a user has seen and the rating counts
-/// all come from the data, so on other data they would be wrong.
+/// the same ids in the same order, and where the model recorded one, the
+/// same fingerprint); otherwise an error naming the file the model was
+/// trained on and what differs. The validation split, the movies a user
+/// has seen and the rating counts all come from the data, so on other data
+/// they would be wrong.
 pub fn ensure_model_data(model: &SavedModel, data: &Ratings) -> Result<()> {
-    if data.len() == model.rows && data.user_ids == model.user_ids && data.item_ids == model.item_ids {
+    let same_shape =
+        data.len() == model.rows && data.user_ids == model.user_ids && data.item_ids == model.item_ids;
+    let fingerprint = model.data.as_ref().map(|o| o.fingerprint);
+    if same_shape && fingerprint.is_none_or(|f| f == data.fingerprint()) {
         return Ok(());
     }
+    let mut what = Vec::new();
+    if data.len() != model.rows {
+        what.push(format!(
+            "{} against the model's {}",
+            count(data.len() as u64, "row"),
+            model.rows
+        ));
+    }
+    for (noun, ours, theirs) in [
+        ("user", &data.user_ids, &model.user_ids),
+        ("movie", &data.item_ids, &model.item_ids),
+    ] {
+        if ours.len() != theirs.len() {
+            what.push(format!(
+                "{} against the model's {}",
+                count(ours.len() as u64, noun),
+                theirs.len()
+            ));
+        } else if ours != theirs {
+            what.push(format!("other {noun} ids (the same {} of them)", ours.len()));
+        }
+    }
+    if what.is_empty() {
+        what.push("the same ids and row count, but other ratings or rows in another order".into());
+    }
+    let what = what.join(", ");
+    let msg = match &model.data {
+        Some(origin) if same_file(&origin.source, &data.source) => {
+            format!("has changed since the model was trained on it: {what}; train the model again on it")
+        }
+        Some(origin) => format!(
+            "is not the data the model was trained on, {}: {what}; leave out --data to reopen that file, \
+             or pass it with --data",
+            origin.name()
+        ),
+        None => format!(
+            "is not the data the model was trained on: {what}; pass the data it was trained on with --data \
+             (this model was saved by an older mfcuda, which did not record the file)"
+        ),
+    };
     Err(Error::File {
         file: data.source.clone(),
-        msg: format!(
-            "{} rows, {} users and {} movies, but the model was trained on {} rows, {} users and {} movies; \
-             pass the data it was trained on with --data",
-            data.len(),
-            data.n_users(),
-            data.n_items(),
-            model.rows,
-            model.user_ids.len(),
-            model.item_ids.len()
-        ),
+        msg,
     })
+}
+
+/// Whether `source` and the file named `name` are one file.
+fn same_file(source: &Source, name: &str) -> bool {
+    match source {
+        Source::Bundled => name == crate::data::BUNDLED_NAME,
+        Source::File(p) => {
+            // A zip's data is named "PATH: MEMBER".
+            let file = match name.rsplit_once(": ") {
+                Some((f, _)) if !Path::new(name).exists() => f,
+                _ => name,
+            };
+            p.display().to_string() == file || std::fs::canonicalize(file).is_ok_and(|c| c == *p)
+        }
+    }
+}
+
+/// The data to use `model` with: `given` (a file and the flags that read
+/// it) when the user named one; otherwise the data the model was trained
+/// on, reopened with the flags it was read with. A model saved before the
+/// data was recorded gets the bundled set. Whichever it is, it must be the
+/// model's own ([`ensure_model_data`]) before anything uses it.
+pub fn model_data(model: &SavedModel, given: Option<(&Path, &Columns)>, use_cache: bool) -> Result<Ratings> {
+    let (source, columns) = model_source(model, given);
+    if let Source::File(path) = &source {
+        if given.is_none() && !path.exists() {
+            return Err(Error::File {
+                file: path.display().to_string(),
+                msg:
+                    "the model was trained on this file, and it is no longer there; pass its data with --data"
+                        .into(),
+            });
+        }
+    }
+    Ok(cache::load(&source, &columns, use_cache)?.0)
+}
+
+/// Where [`model_data`] reads from, and with which flags: `given`, else
+/// the model's own data, else (a model saved before it was recorded) the
+/// bundled set.
+pub fn model_source(model: &SavedModel, given: Option<(&Path, &Columns)>) -> (Source, Columns) {
+    match (given, &model.data) {
+        (Some((path, columns)), _) => (Source::File(path.to_path_buf()), columns.clone()),
+        (None, Some(origin)) => (origin.source.clone(), origin.columns.clone()),
+        (None, None) => (Source::Bundled, Columns::default()),
+    }
+}
+
+/// The validation RMSE of `model` on its own `data`, of raw scores (the
+/// figure training reports) and of scores clipped to the rating range (what
+/// `predict` prints).
+pub fn validation_rmse(model: &SavedModel, data: &Ratings) -> Result<(f64, f64)> {
+    let mut preds = predict_validation(model, data)?;
+    let raw = rmse(&preds).unwrap_or(f64::NAN);
+    clip_predictions(model, &mut preds);
+    Ok((raw, rmse(&preds).unwrap_or(f64::NAN)))
 }
 
 /// Root mean squared error over the predictions that have a rating.

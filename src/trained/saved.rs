@@ -9,7 +9,10 @@
 //! with integer ids is written as version 1, which earlier builds read.
 //! The header's metadata says what is needed to use it again: the model
 //! kind, factors, hidden width, rating range, dropout, the recipe, the
-//! split, the global mean rating and the training history. In Python:
+//! split, the global mean rating and the training history; `data`, the
+//! file it was trained on (an absolute path, or `bundled`), the flags that
+//! read it and a fingerprint of its rows ([`DataOrigin`]); and `checksum`,
+//! the CRC-32 of every tensor's bytes, checked on load. In Python:
 //!
 //! ```text
 //! from safetensors.numpy import load_file
@@ -26,9 +29,10 @@ use std::path::Path;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
+use crate::data::format::Separator;
 use crate::data::ids::{pack_text, unpack_text};
 use crate::data::split::SplitKind;
-use crate::data::{IdList, IdMap};
+use crate::data::{Columns, IdList, IdMap, Ratings, Source};
 use crate::error::{Error, Result};
 use crate::files::write_atomic;
 use crate::model::{ModelConfig, ModelKind, ModelSpec};
@@ -73,6 +77,155 @@ pub struct SavedModel {
     /// True when training was stopped early (Ctrl-C): the model is that of
     /// the last epoch that finished.
     pub interrupted: bool,
+    /// The data it was trained on; `None` in files saved before it was recorded.
+    pub data: Option<DataOrigin>,
+    /// Whether the file's tensors were checked against a stored checksum on
+    /// load (true for a model not read from a file); false for files saved
+    /// before checksums were written.
+    pub checked: bool,
+}
+
+/// Where a model's training data came from, so that the commands that use
+/// the model reopen it by themselves and know it when they see it again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataOrigin {
+    /// The bundled set, or the file by its absolute path.
+    pub source: Source,
+    /// The flags that read it: columns, separator, header.
+    pub columns: Columns,
+    /// [`Ratings::fingerprint`] of the data as loaded.
+    pub fingerprint: u32,
+}
+
+impl DataOrigin {
+    /// The origin of `data`, read from `source` with `columns`; a file is
+    /// recorded by its absolute path.
+    pub fn of(data: &Ratings, source: &Source, columns: &Columns) -> DataOrigin {
+        let source = match source {
+            Source::Bundled => Source::Bundled,
+            Source::File(p) => Source::File(
+                std::fs::canonicalize(p)
+                    .unwrap_or_else(|_| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
+            ),
+        };
+        DataOrigin {
+            source,
+            columns: columns.clone(),
+            fingerprint: data.fingerprint(),
+        }
+    }
+
+    /// Its name in messages: the absolute path, or the bundled set's name.
+    pub fn name(&self) -> String {
+        self.source.display_name()
+    }
+
+    /// The metadata value: JSON, readable from Python.
+    fn to_json(&self) -> String {
+        let sep = self.columns.sep.map(|s| match s {
+            Separator::Byte(b'\t') => "tab".to_string(),
+            Separator::DoubleColon => "::".to_string(),
+            Separator::Byte(b) => (b as char).to_string(),
+        });
+        serde_json::json!({
+            "file": match &self.source {
+                Source::Bundled => "bundled".to_string(),
+                Source::File(p) => p.display().to_string(),
+            },
+            "user_col": self.columns.user,
+            "item_col": self.columns.item,
+            "rating_col": self.columns.rating,
+            "sep": sep,
+            "header": self.columns.header,
+            "skip_bad_rows": self.columns.skip_bad_rows,
+            "fingerprint": format!("crc32:{:08x}", self.fingerprint),
+        })
+        .to_string()
+    }
+
+    /// Parses [`DataOrigin::to_json`]'s value.
+    fn from_json(text: &str) -> std::result::Result<DataOrigin, String> {
+        #[derive(serde::Deserialize)]
+        struct Raw {
+            file: String,
+            user_col: String,
+            item_col: String,
+            rating_col: String,
+            sep: Option<String>,
+            header: Option<bool>,
+            #[serde(default)]
+            skip_bad_rows: bool,
+            fingerprint: String,
+        }
+        let raw: Raw = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let fingerprint = raw
+            .fingerprint
+            .strip_prefix("crc32:")
+            .and_then(|h| u32::from_str_radix(h, 16).ok())
+            .ok_or_else(|| format!("fingerprint '{}' is not crc32:XXXXXXXX", raw.fingerprint))?;
+        let sep = raw.sep.map(|s| s.parse::<Separator>()).transpose()?;
+        Ok(DataOrigin {
+            source: if raw.file == "bundled" {
+                Source::Bundled
+            } else {
+                Source::File(raw.file.into())
+            },
+            columns: Columns {
+                user: raw.user_col,
+                item: raw.item_col,
+                rating: raw.rating_col,
+                sep,
+                header: raw.header,
+                skip_bad_rows: raw.skip_bad_rows,
+            },
+            fingerprint,
+        })
+    }
+}
+
+/// The CRC-32 of a model file's tensors: each tensor's name, then its
+/// bytes, in name order. Written as `crc32:XXXXXXXX` under `checksum`.
+fn tensor_checksum<'a>(tensors: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> u32 {
+    let mut sorted: Vec<(&str, &[u8])> = tensors.into_iter().collect();
+    sorted.sort_by_key(|t| t.0);
+    let mut h = crc32fast::Hasher::new();
+    for (name, bytes) in sorted {
+        h.update(name.as_bytes());
+        h.update(&(bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    }
+    h.finalize()
+}
+
+/// Why `bytes` cannot be a safetensors file, looked at before parsing: a
+/// safetensors file is an 8-byte little-endian header length, then a JSON
+/// header of that length starting with `{`.
+fn not_safetensors(bytes: &[u8]) -> Option<String> {
+    let n = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
+    let fits = n.is_some_and(|n| n >= 2 && n <= (bytes.len() - 8) as u64);
+    if fits && bytes[8] == b'{' {
+        return None;
+    }
+    let start: String = String::from_utf8_lossy(&bytes[..bytes.len().min(24)])
+        .chars()
+        .map(|c| if c.is_control() { '.' } else { c })
+        .collect();
+    Some(if bytes.is_empty() {
+        "is empty: not a safetensors model".to_string()
+    } else if n.is_some_and(|n| n >= 2 && n > (bytes.len() - 8) as u64) && bytes.get(8) == Some(&b'{') {
+        format!(
+            "is cut short: its header alone is {} bytes long, and the file holds {}; is it truncated?",
+            n.unwrap_or(0) + 8,
+            bytes.len()
+        )
+    } else {
+        format!(
+            "is not a safetensors model (it starts with \"{start}\"; a model file starts with an \
+             8-byte header length and a JSON header); give a file saved with `train --save`"
+        )
+    })
 }
 
 fn kind_name(kind: ModelKind) -> &'static str {
@@ -114,8 +267,12 @@ fn id_tensors(key: &str, ids: &IdList) -> Vec<(String, Dtype, Vec<usize>, Vec<u8
 }
 
 impl SavedModel {
-    /// The model a training run produced on `data`.
-    pub fn from_report(report: &crate::train::TrainReport, data: &crate::data::Ratings) -> SavedModel {
+    /// The model a training run produced on `data`, which came from `origin`.
+    pub fn from_report(
+        report: &crate::train::TrainReport,
+        data: &Ratings,
+        origin: Option<DataOrigin>,
+    ) -> SavedModel {
         SavedModel {
             spec: report.spec.clone(),
             params: report.params.clone(),
@@ -131,6 +288,8 @@ impl SavedModel {
             val_mse: report.val_mse,
             history: report.history.clone(),
             interrupted: report.interrupted,
+            data: origin,
+            checked: true,
         }
     }
 
@@ -163,6 +322,7 @@ impl SavedModel {
                 ))
             })
             .collect::<Result<Vec<_>>>()?;
+        let checksum = tensor_checksum(buffers.iter().map(|(n, _, _, d)| (n.as_str(), d.as_slice())));
         let s = &self.spec;
         let history =
             serde_json::to_string(&self.history).map_err(|e| Error::invalid("model", e.to_string()))?;
@@ -191,8 +351,10 @@ impl SavedModel {
             ("val_mse", self.val_mse.to_string()),
             ("history", history),
             ("interrupted", self.interrupted.to_string()),
+            ("checksum", format!("crc32:{checksum:08x}")),
         ]
         .into_iter()
+        .chain(self.data.as_ref().map(|d| ("data", d.to_json())))
         .map(|(k, v)| (k.to_string(), v))
         .collect();
         safetensors::serialize(views, &Some(meta)).map_err(bad)
@@ -220,6 +382,9 @@ impl SavedModel {
             file: name.to_string(),
             msg,
         };
+        if let Some(why) = not_safetensors(bytes) {
+            return Err(bad(why));
+        }
         let st = SafeTensors::deserialize(bytes)
             .map_err(|e| bad(format!("not a readable safetensors file ({e}); is it truncated?")))?;
         let (_, header) =
@@ -279,6 +444,21 @@ impl SavedModel {
                 IdList::Int(i64s(tensor(key, Dtype::I64)?))
             };
             IdMap::from_list(list).ok_or_else(|| bad(format!("'{key}' holds an id twice")))
+        };
+        // The checksum first: nothing is read from tensors that are damaged.
+        let checked = match meta.get("checksum") {
+            Some(want) => {
+                let views = st.tensors();
+                let got = tensor_checksum(views.iter().map(|(n, v)| (n.as_str(), v.data())));
+                if *want != format!("crc32:{got:08x}") {
+                    return Err(bad(format!(
+                        "is corrupt: its tensors' checksum is crc32:{got:08x}, and the file says {want}; \
+                         the bytes changed after it was saved (restore it, or train it again)"
+                    )));
+                }
+                true
+            }
+            None => false,
         };
         let (user_ids, item_ids) = (ids("user_ids")?, ids("movie_ids")?);
         let spec = ModelSpec {
@@ -360,6 +540,14 @@ impl SavedModel {
             history,
             // Files from before the key was written were never interrupted.
             interrupted: meta.get("interrupted").is_some_and(|v| v == "true"),
+            data: match meta.get("data") {
+                Some(v) => Some(
+                    DataOrigin::from_json(v)
+                        .map_err(|e| bad(format!("metadata 'data' is not valid: {e}")))?,
+                ),
+                None => None,
+            },
+            checked,
         })
     }
 
@@ -371,6 +559,12 @@ impl SavedModel {
         p.clamp(lo, hi)
     }
 
+    /// The rating range predictions are clipped to, as text: "0.5 .. 5".
+    pub fn range_text(&self) -> String {
+        let (lo, hi) = self.spec.y_range;
+        format!("{lo} .. {hi}")
+    }
+
     /// Predictions for (user row, item row) pairs, in eval mode on the CPU.
     pub fn predict(&self, users: &[u32], items: &[u32]) -> Vec<f32> {
         self.spec.predict(&self.params, users, items)
@@ -380,7 +574,7 @@ impl SavedModel {
     pub fn summary(&self) -> String {
         let mut s = model_summary(&self.spec);
         s.push_str(&format!(
-            "\ntrained  recipe {}, seed {}, {}, validation MSE {:.4} (RMSE {:.4}){}",
+            "\ntrained  recipe {}, seed {}, {}, validation MSE {:.4} (RMSE {:.4}, raw scores){}",
             self.recipe,
             self.seed,
             crate::text::count(self.history.len() as u64, "epoch"),
@@ -388,6 +582,25 @@ impl SavedModel {
             self.val_mse.sqrt(),
             if self.interrupted { ", interrupted" } else { "" }
         ));
+        s.push_str(&format!(
+            "\nratings  {} (predictions are clipped to it unless --no-clip)",
+            self.range_text()
+        ));
+        s.push_str(&match &self.data {
+            Some(d) => format!(
+                "\ndata     {}, {} (fingerprint crc32:{:08x})",
+                d.name(),
+                crate::text::count(self.rows as u64, "row"),
+                d.fingerprint
+            ),
+            None => format!(
+                "\ndata     {} (not recorded: saved by an older mfcuda)",
+                crate::text::count(self.rows as u64, "row")
+            ),
+        });
+        if !self.checked {
+            s.push_str("\nchecksum none (saved by an older mfcuda): the tensors were not checked");
+        }
         s
     }
 
