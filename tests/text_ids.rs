@@ -29,7 +29,7 @@ fn user_id(u: &str) -> String {
 /// with leading zeros.
 fn item_id(m: &str) -> String {
     let n: u64 = m.parse().unwrap();
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         format!("B{n:09}")
     } else {
         format!("{n:010}")

@@ -137,7 +137,7 @@ impl Observer for Console {
             bar
         });
         // Redrawing is rate-limited by indicatif; updating every 16 steps keeps the cost invisible.
-        if p.step % 16 == 0 || p.step == p.steps {
+        if p.step.is_multiple_of(16) || p.step == p.steps {
             bar.set_position(p.step as u64);
             bar.set_message(format!("{:.4}", p.loss));
         }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use mfcuda::data::split::{NOTEBOOK_SPLIT_SEED, NOTEBOOK_VAL_PCT};
-use mfcuda::eval::tune::{choose_ensemble, tune, Axis, Space, Trial, TuneOptions};
+use mfcuda::eval::tune::{choose_ensemble, tune, Axis, Settings, Space, Trial, TuneOptions};
 use mfcuda::recipe::{Overrides, RecipeFile};
 
 use super::{emit, say, CliResult, DataArgs, DeviceArgs};
@@ -95,23 +95,53 @@ fn write_winner(a: &TuneArgs, winner: &RecipeFile, about: String) -> CliResult {
     Ok(())
 }
 
-fn show(v: Option<impl std::fmt::Display>) -> String {
-    v.map_or("-".into(), |v| v.to_string())
+fn trial_line(k: usize, t: &Trial) -> String {
+    let v = &t.settings;
+    format!(
+        "{:>5} {:>10.5} {:>10.5} {:>7} {:>6} {:>7} {:>10.4} {:>8}{}",
+        k,
+        v.lr,
+        v.wd,
+        v.factors,
+        v.epochs,
+        v.dropout.map_or("-".into(), |p| format!("{p:.3}")),
+        t.inner_rmse,
+        super::cv::secs(t.seconds),
+        if k == 0 { "  (the recipe as given)" } else { "" }
+    )
 }
 
-fn trial_line(k: usize, t: &Trial) -> String {
-    let o = &t.overrides;
-    format!(
-        "{:>5} {:>10} {:>10} {:>7} {:>6} {:>7} {:>10.4} {:>8.1}",
-        k + 1,
-        show(o.lr.map(|v| format!("{v:.5}"))),
-        show(o.wd.map(|v| format!("{v:.5}"))),
-        show(o.factors),
-        show(o.epochs),
-        show(o.dropout.map(|v| format!("{v:.3}"))),
-        t.inner_rmse,
-        t.seconds
-    )
+/// A trial's settings in words: `lr 0.01000, wd 0.05000, 100 factors, 20 epochs`.
+fn settings_words(v: &Settings) -> String {
+    let mut s = format!(
+        "lr {:.5}, wd {:.5}, {} factors, {} epochs",
+        v.lr, v.wd, v.factors, v.epochs
+    );
+    if let Some(p) = v.dropout {
+        s.push_str(&format!(", dropout {p:.3}"));
+    }
+    s
+}
+
+/// The members' names in the candidates: their file names, or the paths as
+/// given where two share a file name.
+fn member_names(paths: &[PathBuf]) -> Vec<String> {
+    let file_name = |p: &PathBuf| {
+        p.file_name()
+            .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+    };
+    let short: Vec<String> = paths.iter().map(file_name).collect();
+    paths
+        .iter()
+        .zip(&short)
+        .map(|(p, n)| {
+            if short.iter().filter(|m| *m == n).count() > 1 {
+                p.display().to_string()
+            } else {
+                n.clone()
+            }
+        })
+        .collect()
 }
 
 /// Chooses among the member files and their averages on the inner split.
@@ -136,7 +166,8 @@ fn run_members(a: &TuneArgs, opts: &TuneOptions) -> CliResult {
         ),
     );
     say(json, &format!("{:>10}  candidate", "inner_rmse"));
-    let choice = choose_ensemble(&data, &files, opts, |c| {
+    let names = member_names(&a.members);
+    let choice = choose_ensemble(&data, &files, &names, opts, |c| {
         say(json, &format!("{:>10.4}  {}", c.inner_rmse, c.name))
     })?;
     let best = &choice.candidates[choice.best];
@@ -197,7 +228,8 @@ pub fn run(a: &TuneArgs) -> CliResult {
         json,
         &format!(
             "tune     {base} on {} ({}): the validation rows ({} of them) are set aside; \
-             trials train on {}% of the rest and are judged on the other {}%",
+             trials train on {}% of the rest and are judged on the other {}%; trial 0 is the \
+             recipe as given",
             data.source,
             mfcuda::text::count(data.len() as u64, "row"),
             (NOTEBOOK_VAL_PCT * data.len() as f64) as usize,
@@ -216,21 +248,58 @@ pub fn run(a: &TuneArgs) -> CliResult {
         say(json, &trial_line(k, t))
     })?;
     let best = &report.trials[report.best];
+    let recipe_rmse = report.trials[0].inner_rmse;
+    match report.best_tuned {
+        None => say(
+            json,
+            "note     no axis to tune (give --lr, --wd, --factors, --epochs or --dropout): \
+             the winner is the recipe as given",
+        ),
+        Some(t) if !report.beat_recipe => say(
+            json,
+            &format!(
+                "note     the best tuned trial, trial {t} (inner RMSE {:.4}), is {} on the inner split \
+                 than the recipe it started from (trial 0, inner RMSE {recipe_rmse:.4}): \
+                 keeping the recipe's own settings",
+                report.trials[t].inner_rmse,
+                if report.trials[t].inner_rmse > recipe_rmse {
+                    "worse"
+                } else {
+                    "no better"
+                }
+            ),
+        ),
+        Some(_) => {}
+    }
+    let against = if report.beat_recipe {
+        format!(
+            ", {:.4} below the recipe's own {recipe_rmse:.4}",
+            recipe_rmse - best.inner_rmse
+        )
+    } else {
+        ", the recipe as given".to_string()
+    };
     say(
         json,
         &format!(
-            "best     trial {} (inner RMSE {:.4}); trained on all the training rows and scored once: \
-             validation RMSE {:.4} (MSE {:.4})",
-            report.best + 1,
+            "best     trial {}: {} (inner RMSE {:.4}{against}); trained on all the training rows \
+             and scored once: validation RMSE {:.4} (MSE {:.4})",
+            report.best,
+            settings_words(&best.settings),
             best.inner_rmse,
             report.val_rmse,
             report.val_rmse * report.val_rmse
         ),
     );
     let about = format!(
-        "chosen by mfcuda tune from {} trials on an inner split (inner RMSE {:.4}); validation RMSE {:.4}, scored once",
+        "chosen by mfcuda tune from {} trials on an inner split (inner RMSE {:.4}{}); validation RMSE {:.4}, scored once",
         report.trials.len(),
         best.inner_rmse,
+        if report.beat_recipe {
+            ""
+        } else {
+            "; no tuned trial beat the recipe as given"
+        },
         report.val_rmse
     );
     write_winner(a, &report.file, about)?;

@@ -4,7 +4,8 @@
 //! recipe trains on the other folds and is tested on it; RMSE and MAE are
 //! over the fold's predictions clipped to the rating range (Surprise's
 //! `predict(..., clip=True)`), and the summary is their mean and standard
-//! deviation (numpy's, ddof = 0).
+//! deviation (numpy's, ddof = 0), as are the fit and test times (Surprise's
+//! `fit_time` and `test_time`) and, when asked for, the ranking metrics.
 
 use std::time::Instant;
 
@@ -51,7 +52,9 @@ pub struct FoldResult {
     pub mae: f64,
     /// Wall seconds of training.
     pub fit_seconds: f64,
-    /// Wall seconds of predicting the test rows.
+    /// Wall seconds of the test phase: gathering the test rows, predicting
+    /// each and scoring the predictions (Surprise's `test_time`; the full
+    /// ranking is timed apart, in `ranking.seconds`).
     pub test_seconds: f64,
     /// The device that trained it.
     pub device: String,
@@ -72,6 +75,56 @@ pub struct CvReport {
     pub mae: (f64, f64),
     /// Mean wall seconds a fold (training and testing).
     pub seconds_per_fold: f64,
+    /// Mean and standard deviation of the folds' fit seconds.
+    pub fit_seconds: (f64, f64),
+    /// Mean and standard deviation of the folds' test seconds.
+    pub test_seconds: (f64, f64),
+    /// Mean and standard deviation of each ranking metric, when asked for.
+    pub ranking: Option<RankingSummary>,
+}
+
+/// The folds' ranking metrics: each a mean and a standard deviation
+/// (ddof = 0).
+#[derive(Debug, Clone, Serialize)]
+pub struct RankingSummary {
+    /// The cut-off.
+    pub k: usize,
+    /// The relevance threshold.
+    pub threshold: f32,
+    /// Precision@k.
+    pub precision: (f64, f64),
+    /// Recall@k.
+    pub recall: (f64, f64),
+    /// NDCG@k.
+    pub ndcg: (f64, f64),
+    /// MAP@k.
+    pub map: (f64, f64),
+    /// Catalogue coverage.
+    pub coverage: (f64, f64),
+    /// Wall seconds of the ranking.
+    pub seconds: (f64, f64),
+}
+
+impl RankingSummary {
+    /// The summary of `folds`' ranking metrics; `None` when a fold has none.
+    pub fn of(folds: &[FoldResult]) -> Option<RankingSummary> {
+        let all = folds
+            .iter()
+            .map(|f| f.ranking.as_ref())
+            .collect::<Option<Vec<&RankingMetrics>>>()?;
+        let first = all.first()?;
+        let pick = |f: fn(&RankingMetrics) -> f64| mean_std(&all.iter().map(|r| f(r)).collect::<Vec<f64>>());
+        Some(RankingSummary {
+            k: first.k,
+            threshold: first.threshold,
+            precision: pick(|r| r.precision),
+            recall: pick(|r| r.recall),
+            ndcg: pick(|r| r.ndcg),
+            map: pick(|r| r.map),
+            coverage: pick(|r| r.coverage),
+            seconds: pick(|r| r.seconds),
+        })
+    }
 }
 
 /// Mean and standard deviation (ddof = 0, as numpy and Surprise).
@@ -121,6 +174,7 @@ pub fn cross_validate(
         let t0 = Instant::now();
         let report = train(data, &cfg, &mut Silent)?;
         let fit_seconds = t0.elapsed().as_secs_f64();
+        // The test phase, timed alone: the rows gathered, predicted, scored.
         let t1 = Instant::now();
         let test = Examples::select(data, &split.valid);
         let (rmse, mae) = rmse_mae(&report.spec, &report.params, &test);
@@ -159,6 +213,9 @@ pub fn cross_validate(
         rmse: mean_std(&pick(|f| f.rmse)),
         mae: mean_std(&pick(|f| f.mae)),
         seconds_per_fold: mean_std(&pick(|f| f.fit_seconds + f.test_seconds)).0,
+        fit_seconds: mean_std(&pick(|f| f.fit_seconds)),
+        test_seconds: mean_std(&pick(|f| f.test_seconds)),
+        ranking: RankingSummary::of(&folds),
         folds,
     })
 }
@@ -172,5 +229,46 @@ mod tests {
         let (m, s) = mean_std(&[1.0, 2.0, 3.0, 4.0]);
         assert_eq!(m, 2.5);
         assert!((s - 1.118033988749895).abs() < 1e-15, "{s}");
+    }
+
+    fn fold(fold: usize, precision: f64, ranked: bool) -> FoldResult {
+        FoldResult {
+            fold,
+            train_rows: 80,
+            test_rows: 20,
+            rmse: 0.9,
+            mae: 0.7,
+            fit_seconds: 1.0,
+            test_seconds: 0.001,
+            device: "cpu".into(),
+            ranking: ranked.then(|| RankingMetrics {
+                k: 10,
+                threshold: 4.0,
+                users: 5,
+                skipped: 0,
+                precision,
+                recall: 2.0 * precision,
+                ndcg: 0.5,
+                map: 0.25,
+                coverage: 0.1,
+                seconds: 0.5,
+                device: "cpu".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn the_ranking_columns_get_a_mean_and_std() {
+        let folds = [fold(0, 0.1, true), fold(1, 0.3, true)];
+        let s = RankingSummary::of(&folds).unwrap();
+        assert_eq!(s.k, 10);
+        assert!((s.precision.0 - 0.2).abs() < 1e-12 && (s.precision.1 - 0.1).abs() < 1e-12);
+        assert!((s.recall.0 - 0.4).abs() < 1e-12 && (s.recall.1 - 0.2).abs() < 1e-12);
+        assert_eq!(
+            (s.ndcg, s.map, s.coverage, s.seconds),
+            ((0.5, 0.0), (0.25, 0.0), (0.1, 0.0), (0.5, 0.0))
+        );
+        assert!(RankingSummary::of(&[fold(0, 0.1, true), fold(1, 0.3, false)]).is_none());
+        assert!(RankingSummary::of(&[]).is_none());
     }
 }

@@ -7,9 +7,11 @@
 //! 2. the training rows are split again (`inner_pct` of them, numpy's
 //!    permutation under the tune seed): every trial trains on the inner
 //!    training rows and is scored on the inner validation rows;
-//! 3. the trial with the lowest inner RMSE wins, and only then is it
-//!    trained on all the training rows and scored, once, on the validation
-//!    rows.
+//! 3. trial 0 is the recipe as given (its own settings, untouched); the
+//!    trial with the lowest inner RMSE wins, so tuning never does worse on
+//!    the inner split than the recipe it started from, and only then is the
+//!    winner trained on all the training rows and scored, once, on the
+//!    validation rows.
 //!
 //! Choosing between model families works the same way: tune each, and
 //! compare their inner RMSEs, never their validation RMSEs.
@@ -23,6 +25,7 @@ use crate::data::split::Split;
 use crate::data::Ratings;
 use crate::error::{Error, Result};
 use crate::eval::ensemble;
+use crate::model::ModelKind;
 use crate::recipe::{Overrides, Recipe, RecipeFile};
 use crate::rng::Mt19937;
 use crate::train::{train, Silent, TrainConfig};
@@ -96,11 +99,41 @@ pub struct TuneOptions {
     pub gpu: GpuOptions,
 }
 
+/// The values a trial trained with, tuned or the recipe's own.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Settings {
+    /// The first stage's learning rate.
+    pub lr: f32,
+    /// Weight decay.
+    pub wd: f32,
+    /// Embedding width.
+    pub factors: usize,
+    /// Epochs in all.
+    pub epochs: usize,
+    /// The net's hidden-layer dropout; `None` for a model without one.
+    pub dropout: Option<f32>,
+}
+
+impl Settings {
+    /// The settings `recipe` trains with.
+    pub fn of(recipe: &Recipe) -> Settings {
+        Settings {
+            lr: recipe.stages.first().map_or(0.0, |s| s.lr()),
+            wd: recipe.wd,
+            factors: recipe.model.factors,
+            epochs: recipe.epochs(),
+            dropout: (recipe.model.kind == ModelKind::Net).then_some(recipe.model.dropout.1),
+        }
+    }
+}
+
 /// One configuration tried.
 #[derive(Debug, Clone, Serialize)]
 pub struct Trial {
     /// The overrides it tried, laid over the base's.
     pub overrides: Overrides,
+    /// Every value it trained with: the tuned ones and the recipe's own.
+    pub settings: Settings,
     /// RMSE on the inner validation rows.
     pub inner_rmse: f64,
     /// Wall seconds of its training.
@@ -114,10 +147,16 @@ pub struct TuneReport {
     pub base: String,
     /// Inner training and validation rows.
     pub inner_rows: (usize, usize),
-    /// Every trial, in the order run.
+    /// Every trial, in the order run; trial 0 is the recipe as given.
     pub trials: Vec<Trial>,
-    /// Index of the winner in `trials`.
+    /// Index of the winner in `trials` (0 when no tuned trial beat the
+    /// recipe on the inner split).
     pub best: usize,
+    /// Index of the best tuned trial (the best from 1 on), if any ran.
+    pub best_tuned: Option<usize>,
+    /// Whether the best tuned trial beat trial 0, the recipe as given, on
+    /// the inner split.
+    pub beat_recipe: bool,
     /// The winner trained on all the training rows, scored once on the
     /// validation rows.
     pub val_rmse: f64,
@@ -217,7 +256,10 @@ pub fn inner_split(outer: &Split, inner_pct: f64, seed: u32) -> Result<Split> {
 }
 
 /// Tunes the recipe `base` (a built-in name, with `base_overrides` already
-/// chosen) over `space`, calling `on_trial` as each trial ends.
+/// chosen) over `space`, calling `on_trial` as each trial ends. Trial 0 is
+/// `base_overrides` themselves, the recipe as given; the tuned trials follow
+/// (none when `space` has no axis), so the winner is never worse on the
+/// inner split than the recipe it started from.
 pub fn tune(
     data: &Ratings,
     base: &str,
@@ -228,47 +270,66 @@ pub fn tune(
 ) -> Result<TuneReport> {
     let outer = Split::new(data.len(), opts.val_pct, opts.split_seed)?;
     let inner = inner_split(&outer, opts.inner_pct, opts.seed)?;
-    let configs = configurations(space, base_overrides, opts.trials, opts.seed)?;
+    if opts.trials == Some(0) {
+        return Err(Error::invalid("--trials", "must be at least 1"));
+    }
+    let mut configs = vec![base_overrides.clone()];
+    if *space != Space::default() {
+        configs.extend(configurations(space, base_overrides, opts.trials, opts.seed)?);
+    }
     let file = |o: &Overrides| RecipeFile {
         base: base.to_string(),
         about: String::new(),
         overrides: o.clone(),
         members: Vec::new(),
     };
-    let config = |o: &Overrides, rows: &Split| -> Result<TrainConfig> {
-        let recipe = file(o).recipe(&Overrides::default())?.0;
-        Ok(TrainConfig::on_rows(
+    let recipe = |o: &Overrides| -> Result<Recipe> { Ok(file(o).recipe(&Overrides::default())?.0) };
+    let config = |recipe: Recipe, rows: &Split| {
+        TrainConfig::on_rows(
             recipe,
             opts.train_seed,
             rows.clone(),
             data.len(),
             opts.device,
             opts.gpu,
-        ))
+        )
     };
+    // Every configuration is checked before any training.
+    let recipes = configs.iter().map(recipe).collect::<Result<Vec<Recipe>>>()?;
     let mut trials = Vec::with_capacity(configs.len());
-    for (k, o) in configs.iter().enumerate() {
+    for (k, (o, r)) in configs.iter().zip(recipes).enumerate() {
+        let settings = Settings::of(&r);
         let t0 = Instant::now();
-        let report = train(data, &config(o, &inner)?, &mut Silent)?;
+        let report = train(data, &config(r, &inner), &mut Silent)?;
         let trial = Trial {
             overrides: o.clone(),
+            settings,
             inner_rmse: report.val_rmse,
             seconds: t0.elapsed().as_secs_f64(),
         };
         on_trial(k, configs.len(), &trial);
         trials.push(trial);
     }
-    let best = (0..trials.len())
-        .min_by(|&a, &b| trials[a].inner_rmse.total_cmp(&trials[b].inner_rmse))
-        .ok_or_else(|| Error::invalid("--trials", "no configuration to try"))?;
+    let lowest = |from: usize| {
+        (from..trials.len()).min_by(|&a, &b| trials[a].inner_rmse.total_cmp(&trials[b].inner_rmse))
+    };
+    let best_tuned = lowest(1);
+    // A tie keeps the recipe as given.
+    let best = lowest(0).unwrap_or(0);
     // Only now are the validation rows used: once, for the winner.
-    let last = train(data, &config(&trials[best].overrides, &outer)?, &mut Silent)?;
+    let last = train(
+        data,
+        &config(recipe(&trials[best].overrides)?, &outer),
+        &mut Silent,
+    )?;
     Ok(TuneReport {
         base: base.to_string(),
         inner_rows: (inner.train.len(), inner.valid.len()),
         file: file(&trials[best].overrides),
         val_rmse: last.val_rmse,
         best,
+        best_tuned,
+        beat_recipe: best != 0,
         trials,
     })
 }
@@ -276,7 +337,7 @@ pub fn tune(
 /// One candidate of an ensemble choice: some of the members, averaged.
 #[derive(Debug, Clone, Serialize)]
 pub struct Candidate {
-    /// The members' recipe names, joined by " + ".
+    /// The members' names (as given to [`choose_ensemble`]), joined by " + ".
     pub name: String,
     /// Indices of the members it averages.
     pub members: Vec<usize>,
@@ -302,9 +363,12 @@ pub struct EnsembleChoice {
 /// Chooses among `files` (each a single recipe) and the averages of every
 /// subset of them, by RMSE on the inner split; the winner alone is then
 /// trained on all the training rows and scored once on the validation rows.
+/// `names` name the files in the candidates (their file names, say: two
+/// files of one base would otherwise read the same).
 pub fn choose_ensemble(
     data: &Ratings,
     files: &[RecipeFile],
+    names: &[String],
     opts: &TuneOptions,
     mut on_candidate: impl FnMut(&Candidate),
 ) -> Result<EnsembleChoice> {
@@ -312,6 +376,12 @@ pub fn choose_ensemble(
         return Err(Error::invalid(
             "--members",
             format!("{} members: give 1 to 6", files.len()),
+        ));
+    }
+    if names.len() != files.len() {
+        return Err(Error::invalid(
+            "--members",
+            format!("{} names for {} members", names.len(), files.len()),
         ));
     }
     let recipes = files
@@ -337,7 +407,7 @@ pub fn choose_ensemble(
             let c = Candidate {
                 name: idx
                     .iter()
-                    .map(|&i| files[i].base.as_str())
+                    .map(|&i| names[i].as_str())
                     .collect::<Vec<_>>()
                     .join(" + "),
                 inner_rmse: ensemble::average_mse(&picked, &inner_ratings).sqrt(),
@@ -412,6 +482,25 @@ mod tests {
             configurations(&ranged, &Overrides::default(), Some(50), 1).unwrap(),
             "seeded"
         );
+    }
+
+    #[test]
+    fn settings_read_every_value_a_recipe_trains_with() {
+        let sparse = crate::recipe::find("sparse").unwrap();
+        let s = Settings::of(&sparse);
+        assert_eq!(
+            (s.lr, s.wd, s.factors, s.epochs, s.dropout),
+            (0.02, 0.06, 100, 20, None)
+        );
+        let o = Overrides {
+            epochs: Some(4),
+            lr: Some(0.01),
+            ..Default::default()
+        };
+        let s = Settings::of(&sparse.with_overrides(&o).unwrap());
+        assert_eq!((s.lr, s.epochs, s.factors), (0.01, 4, 100));
+        let net = Settings::of(&crate::recipe::find("net").unwrap());
+        assert_eq!(net.dropout, Some(0.5));
     }
 
     #[test]

@@ -299,7 +299,7 @@ impl CudaBackend {
         let Optimizer::Adam { beta1, beta2, eps } = self.optimizer else {
             return Err(Error::invalid("adam epoch", "the optimizer is not Adam"));
         };
-        if !self.adam_epoch.as_ref().is_some_and(|b| b.bs == bs) {
+        if self.adam_epoch.as_ref().is_none_or(|b| b.bs != bs) {
             match AdamEpochBuffers::new(&self.gpu, &self.spec, bs, self.coop_extra_blocks)? {
                 Ok(b) => self.adam_epoch = Some(b),
                 Err(why) => {

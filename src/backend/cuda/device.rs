@@ -482,7 +482,7 @@ mod tests {
         let mut params = 0;
         for entry in std::fs::read_dir(&dir).expect("kernels/") {
             let path = entry.expect("an entry").path();
-            if !path.extension().is_some_and(|e| e == "cu") {
+            if path.extension().is_none_or(|e| e != "cu") {
                 continue;
             }
             let text = std::fs::read_to_string(&path).expect("a kernel file");

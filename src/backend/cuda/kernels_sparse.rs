@@ -46,7 +46,7 @@ impl DeviceFactor for half::bf16 {
 /// four chunks of its row in registers, four factors a chunk when `f` is a
 /// multiple of 4 and one otherwise (see `kernels/sparse.cu`).
 pub fn sparse_max_factors(f: usize) -> usize {
-    if f % 4 == 0 {
+    if f.is_multiple_of(4) {
         512
     } else {
         128
@@ -120,7 +120,7 @@ impl Gpu {
             ));
         }
         // One chunk a lane fits F ≤ 128 (multiples of 4) or F ≤ 32: fewer registers, more warps.
-        let narrow = f <= if f % 4 == 0 { 128 } else { 32 };
+        let narrow = f <= if f.is_multiple_of(4) { 128 } else { 32 };
         let func = match (S::STORAGE, narrow) {
             (Storage::F32, false) => &self.k.mf_sgd_sparse_f32,
             (Storage::Bf16, false) => &self.k.mf_sgd_sparse_bf16,
@@ -174,7 +174,7 @@ impl Gpu {
     /// The widest embedding [`Gpu::mf_sgd_sparse_runs`] takes: one chunk a
     /// lane, F ≤ 128 in multiples of 4, or F ≤ 32.
     pub fn sparse_runs_fit(f: usize) -> bool {
-        f >= 1 && f <= if f % 4 == 0 { 128 } else { 32 }
+        f >= 1 && f <= if f.is_multiple_of(4) { 128 } else { 32 }
     }
 
     /// See [`crate::ops::mf_sgd_sparse_runs`]: one warp per run, warp w

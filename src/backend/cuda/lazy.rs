@@ -166,7 +166,7 @@ impl CudaBackend {
         let steps = n.div_ceil(bs);
         let gpu = self.gpu.clone();
         let key = (lr.to_bits(), steps);
-        if !self.powers.as_ref().is_some_and(|p| p.key == key) {
+        if self.powers.as_ref().is_none_or(|p| p.key != key) {
             let lazy = LazyMomentum::new(lr, momentum, self.wd, steps);
             let flat: Vec<f64> = (0..=steps).flat_map(|k| lazy.power(k)).collect();
             self.powers = Some(DevicePowers {

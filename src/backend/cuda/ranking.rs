@@ -151,8 +151,8 @@ impl Gpu {
         let b = users.len();
         assert!(top_items.len() >= b * k && top_scores.len() >= b * k && seen_ptr.len() > b);
         assert!(t.u.len() % t.f.max(1) == 0 && t.m.len() >= t.n_items * t.f);
-        assert!(t.ub.as_ref().map_or(true, |v| v.len() * t.f >= t.u.len()));
-        assert!(t.mb.as_ref().map_or(true, |v| v.len() >= t.n_items));
+        assert!(t.ub.as_ref().is_none_or(|v| v.len() * t.f >= t.u.len()));
+        assert!(t.mb.as_ref().is_none_or(|v| v.len() >= t.n_items));
         let shared = rank_shared_bytes(t.n_items, t.f, k);
         if k == 0 || k > TOPK_MAX || shared > SHARED_LIMIT {
             return Err(Error::invalid(
@@ -217,8 +217,8 @@ impl Gpu {
         let b = users.len();
         assert!(top_items.len() >= b * k && top_scores.len() >= b * k && seen_ptr.len() > b);
         assert!(t.u.len() % t.f.max(1) == 0 && t.m.len() >= t.n_items * t.f);
-        assert!(t.ub.as_ref().map_or(true, |v| v.len() * t.f >= t.u.len()));
-        assert!(t.mb.as_ref().map_or(true, |v| v.len() >= t.n_items));
+        assert!(t.ub.as_ref().is_none_or(|v| v.len() * t.f >= t.u.len()));
+        assert!(t.mb.as_ref().is_none_or(|v| v.len() >= t.n_items));
         let shared = tiled_shared_bytes(t.f, k);
         if !RankKernel::Tiled.fits(t.n_items, t.f, k) {
             return Err(Error::invalid(

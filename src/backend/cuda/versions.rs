@@ -58,7 +58,7 @@ impl DotVersion {
     pub fn takes(self, f: usize) -> bool {
         match self {
             DotVersion::ThreadPerRow | DotVersion::WarpPerRow => true,
-            DotVersion::WarpFloat4 | DotVersion::HalfWarpFloat4 => f % 4 == 0,
+            DotVersion::WarpFloat4 | DotVersion::HalfWarpFloat4 => f.is_multiple_of(4),
         }
     }
 }
@@ -126,8 +126,8 @@ impl SparseVersion {
             && match self {
                 SparseVersion::ThreadPerRating => true,
                 SparseVersion::WarpScalar => f <= 128,
-                SparseVersion::WarpFloat4 => f % 4 == 0 && f <= 512,
-                SparseVersion::Narrow | SparseVersion::NarrowBf16 => f % 4 == 0 && f <= 128,
+                SparseVersion::WarpFloat4 => f.is_multiple_of(4) && f <= 512,
+                SparseVersion::Narrow | SparseVersion::NarrowBf16 => f.is_multiple_of(4) && f <= 128,
             }
     }
 }
