@@ -160,8 +160,12 @@ fn bad_arguments_are_rejected() {
             "invalid --epochs: 0: must be from 1 to 10000",
         ),
         (
-            &["cv", "--recipe", "best"],
-            "invalid --recipe: best: it is an ensemble of 2 recipes",
+            &["cv", "--recipe", "best", "--metrics", "10"],
+            "invalid --metrics: best is an ensemble of 2 recipes, and ranking an average of models is not built",
+        ),
+        (
+            &["cv", "--recipe", "best", "--epochs", "3"],
+            "an ensemble trains its members as its file says",
         ),
         (
             &["train", "--recipe", "best", "--metrics", "10"],

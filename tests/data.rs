@@ -143,7 +143,7 @@ fn a_bad_row_is_reported_without_reading_the_rest() {
     let err = Ratings::from_reader(&mut src, "endless.csv", &Columns::default()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "endless.csv: line 3: rating 'oops' is not a number"
+        "endless.csv: line 3: rating 'oops' is not a number (--skip-bad-rows skips such rows, up to 1% of a file)"
     );
     assert!(
         src.sent < 1 << 20,

@@ -2,7 +2,7 @@
 //! full-ranking metrics on request.
 
 use clap::Args;
-use mfcuda::eval::cv::{cross_validate, mean_std, CvOptions, CvReport, FoldResult};
+use mfcuda::eval::cv::{cross_validate_members, mean_std, CvOptions, CvReport, FoldResult};
 use mfcuda::eval::ranking::RankingMetrics;
 
 use super::{emit, say, CliResult, DataArgs, DeviceArgs, MetricsArgs, RecipeArgs};
@@ -170,7 +170,30 @@ fn table(report: &CvReport) -> String {
 
 /// Runs the folds, printing each as it ends, then the summary.
 pub fn run(a: &CvArgs) -> CliResult {
-    let (recipe, _) = a.recipe.resolve()?;
+    // An ensemble (`--recipe best`, or a file with members) is cross-validated as a whole.
+    let ensemble = match a.recipe.file()? {
+        Some(file) => file.ensemble()?,
+        None => None,
+    };
+    let members = match ensemble {
+        Some(members) => {
+            if a.recipe.overrides() != mfcuda::recipe::Overrides::default() {
+                return Err(
+                    "an ensemble trains its members as its file says: --epochs, --lr and the other \
+                            overrides do not apply"
+                        .to_string()
+                        .into(),
+                );
+            }
+            members
+        }
+        None => vec![a.recipe.resolve()?.0],
+    };
+    let name = match (&a.recipe.recipe_file, members.len()) {
+        (_, 1) => members[0].name.to_string(),
+        (Some(path), _) => path.display().to_string(),
+        (None, _) => a.recipe.recipe.clone(),
+    };
     let data = a.data.load()?;
     let ranking = a.metrics.options()?;
     // A device that cannot be used is refused before the table's header.
@@ -185,24 +208,32 @@ pub fn run(a: &CvArgs) -> CliResult {
         gpu: a.device.gpu(),
         ranking,
     };
+    opts.check(&name, &members)?;
     let json = a.json;
     say(
         json,
         &format!(
-            "cv       {} folds of {} ({}), recipe {}: {}",
+            "cv       {} folds of {} ({}), recipe {name}: {}",
             a.folds,
             data.len(),
             data.source,
-            recipe.name,
-            recipe
-                .stages
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>()
-                .join(", then ")
+            match members.as_slice() {
+                [one] => one
+                    .stages
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", then "),
+                many => format!(
+                    "an ensemble of {}, their predictions averaged",
+                    many.iter().map(|r| r.name).collect::<Vec<_>>().join(" + ")
+                ),
+            }
         ),
     );
-    let report = cross_validate(&data, &recipe, &opts, |f| say(json, &fold_line(f, a.folds)))?;
+    let report = cross_validate_members(&data, &name, &members, &opts, |f| {
+        say(json, &fold_line(f, a.folds))
+    })?;
     say(json, "");
     say(json, &table(&report));
     say(json, "");

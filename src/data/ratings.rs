@@ -948,11 +948,11 @@ mod tests {
         let e = parse("userId,movieId,rating\n1,2,3\n1,2\n")
             .unwrap_err()
             .to_string();
-        assert_eq!(e, "t.csv: line 3: expected 3 fields as in the header, found 2");
+        assert_eq!(e, "t.csv: line 3: expected 3 fields as in the header, found 2 (--skip-bad-rows skips such rows, up to 1% of a file)");
         let e = parse("userId,movieId,rating\n1,2,abc\n").unwrap_err().to_string();
-        assert_eq!(e, "t.csv: line 2: rating 'abc' is not a number");
+        assert_eq!(e, "t.csv: line 2: rating 'abc' is not a number (--skip-bad-rows skips such rows, up to 1% of a file)");
         let e = parse("userId,movieId,rating\n1,2,NaN\n").unwrap_err().to_string();
-        assert_eq!(e, "t.csv: line 2: rating 'NaN' is not a finite number");
+        assert_eq!(e, "t.csv: line 2: rating 'NaN' is not a finite number (--skip-bad-rows skips such rows, up to 1% of a file)");
         let e = parse("userId,item,rating\n1,2,3\n").unwrap_err().to_string();
         assert!(e.starts_with("t.csv: line 1: column 'movieId' not found"), "{e}");
         let e = parse("").unwrap_err().to_string();

@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::backend::{Device, GpuOptions};
 use crate::data::split::Split;
 use crate::data::{Examples, Ratings};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::eval::ranking::{full_ranking_on, RankingMetrics, RankingOptions};
 use crate::model::ModelSpec;
 use crate::recipe::Recipe;
@@ -35,6 +35,24 @@ pub struct CvOptions {
     pub gpu: GpuOptions,
     /// Ranking metrics too, at this cut-off and threshold.
     pub ranking: Option<RankingOptions>,
+}
+
+impl CvOptions {
+    /// Ok when these options apply to `members` (named `name`): ranking
+    /// metrics rank one model's scores, so an ensemble refuses `--metrics`.
+    pub fn check(&self, name: &str, members: &[Recipe]) -> Result<()> {
+        if members.len() > 1 && self.ranking.is_some() {
+            return Err(Error::invalid(
+                "--metrics",
+                format!(
+                    "{name} is an ensemble of {} recipes, and ranking an average of models is not built; \
+                     rank a member with --recipe-file",
+                    members.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// One fold's figures.
@@ -138,18 +156,19 @@ pub fn mean_std(v: &[f64]) -> (f64, f64) {
 /// RMSE and MAE of the model's predictions of `rows`, each clipped to the
 /// model's rating range.
 pub fn rmse_mae(spec: &ModelSpec, params: &[f32], rows: &Examples) -> (f64, f64) {
-    let (lo, hi) = spec.y_range;
+    let preds = spec.predict(params, &rows.users, &rows.items);
+    clipped_rmse_mae(&preds, &rows.ratings, spec.y_range)
+}
+
+/// RMSE and MAE of `preds` against `ratings`, each prediction clipped to `range`.
+pub fn clipped_rmse_mae(preds: &[f32], ratings: &[f32], (lo, hi): (f32, f32)) -> (f64, f64) {
     let (mut sq, mut abs) = (0.0f64, 0.0f64);
-    for (p, &y) in spec
-        .predict(params, &rows.users, &rows.items)
-        .iter()
-        .zip(&rows.ratings)
-    {
+    for (p, &y) in preds.iter().zip(ratings) {
         let e = p.clamp(lo, hi) as f64 - y as f64;
         sq += e * e;
         abs += e.abs();
     }
-    let n = rows.len().max(1) as f64;
+    let n = ratings.len().max(1) as f64;
     ((sq / n).sqrt(), abs / n)
 }
 
@@ -158,27 +177,60 @@ pub fn cross_validate(
     data: &Ratings,
     recipe: &Recipe,
     opts: &CvOptions,
+    on_fold: impl FnMut(&FoldResult),
+) -> Result<CvReport> {
+    cross_validate_members(data, recipe.name, std::slice::from_ref(recipe), opts, on_fold)
+}
+
+/// Cross-validates the average of `members` (an ensemble named `name`, or
+/// one recipe): on each fold every member trains on the other folds, and
+/// the mean of their raw predictions, clipped to the rating range, is
+/// scored. The fit time is all the members' training; the test time their
+/// predicting, averaging and scoring. Ranking metrics rank one model's
+/// scores, so an ensemble is refused with `--metrics`.
+pub fn cross_validate_members(
+    data: &Ratings,
+    name: &str,
+    members: &[Recipe],
+    opts: &CvOptions,
     mut on_fold: impl FnMut(&FoldResult),
 ) -> Result<CvReport> {
+    opts.check(name, members)?;
     let mut folds = Vec::with_capacity(opts.folds);
     for fold in 0..opts.folds {
         let split = Split::kfold(data.len(), opts.folds, fold, opts.fold_seed)?;
-        let cfg = TrainConfig::on_rows(
-            recipe.clone(),
-            opts.seed,
-            split.clone(),
-            data.len(),
-            opts.device,
-            opts.gpu,
-        );
         let t0 = Instant::now();
-        let report = train(data, &cfg, &mut Silent)?;
+        let mut reports = Vec::with_capacity(members.len());
+        for recipe in members {
+            let cfg = TrainConfig::on_rows(
+                recipe.clone(),
+                opts.seed,
+                split.clone(),
+                data.len(),
+                opts.device,
+                opts.gpu,
+            );
+            reports.push(train(data, &cfg, &mut Silent)?);
+        }
         let fit_seconds = t0.elapsed().as_secs_f64();
-        // The test phase, timed alone: the rows gathered, predicted, scored.
+        // The test phase, timed alone: the rows gathered, predicted, averaged, scored.
         let t1 = Instant::now();
         let test = Examples::select(data, &split.valid);
-        let (rmse, mae) = rmse_mae(&report.spec, &report.params, &test);
+        let (rmse, mae) = match reports.as_slice() {
+            [one] => rmse_mae(&one.spec, &one.params, &test),
+            many => {
+                let preds: Vec<Vec<f32>> = many
+                    .iter()
+                    .map(|r| r.spec.predict(&r.params, &test.users, &test.items))
+                    .collect();
+                let mean: Vec<f32> = (0..test.len())
+                    .map(|k| (preds.iter().map(|p| p[k] as f64).sum::<f64>() / preds.len() as f64) as f32)
+                    .collect();
+                clipped_rmse_mae(&mean, &test.ratings, many[0].spec.y_range)
+            }
+        };
         let test_seconds = t1.elapsed().as_secs_f64();
+        let report = &reports[0];
         let ranking = match opts.ranking {
             Some(r) => {
                 let train_rows = Examples::select(data, &split.train);
@@ -209,7 +261,7 @@ pub fn cross_validate(
     }
     let pick = |f: fn(&FoldResult) -> f64| folds.iter().map(f).collect::<Vec<f64>>();
     Ok(CvReport {
-        recipe: recipe.name.to_string(),
+        recipe: name.to_string(),
         rmse: mean_std(&pick(|f| f.rmse)),
         mae: mean_std(&pick(|f| f.mae)),
         seconds_per_fold: mean_std(&pick(|f| f.fit_seconds + f.test_seconds)).0,
