@@ -742,3 +742,14 @@ fn cv_takes_the_headline_ensemble() {
     assert_eq!(rmse.len(), 4, "{out}");
     assert!(rmse[..3].iter().all(|&r| r > 0.8 && r < 0.87), "{rmse:?}");
 }
+
+#[test]
+fn no_progress_line_reaches_output_that_is_not_a_terminal() {
+    // bench --ranking drew a "progress  drawing ratings 0/N" line into logs; a short run prints none.
+    let (out, err) = ok(&["bench", "--ranking", "--quick", "--device", "cpu"]);
+    assert!(out.contains("ranking "), "{out}");
+    assert!(
+        !out.contains("progress") && !err.contains("progress"),
+        "{out}\n{err}"
+    );
+}
