@@ -35,7 +35,7 @@ for name in ["learner", "dot", "dotbias", "net"]:
         one = f", one kernel {mk * 1e3:.1f} µs ({tv / mk:.1f}x)" if mk else ""
         print(f"{'':<9} validation: torch {tv:.3f} ms, mfcuda op by op {mv:.3f} ms ({tv / mv:.1f}x){one}")
 print()
-print("targets of issue #14 (the fastest mfcuda path of each recipe):")
+print("targets (the fastest mfcuda path of each recipe):")
 for name, target in [("dot", 2.5), ("dotbias", 2.5), ("learner", 4.0), ("net", 10.0)]:
     print(f"  {name:<9} {best[name]:8.2f} ms  target <= {target} ms  {'met' if best[name] <= target else 'MISSED'}")
 for name, mse in torch.get("final_val_mse", {}).items():
@@ -45,7 +45,7 @@ echo
 echo "=== mfcuda bench --scale (ml-25m and Netflix shapes, k = 128, synthetic)"
 gpu-bin/mfcuda bench --scale --device cuda --json > "$out/mfcuda-scale.jsonl" || { echo "mfcuda bench --scale failed"; exit 1; }
 echo
-echo "=== issue #15's targets (the fastest variant of each shape and storage; the CuPy Hogwild anchor,"
+echo "=== the scale targets (the fastest variant of each shape and storage; the CuPy Hogwild anchor,"
 echo "    1.94 G/s at ml-25m and 1.68 G/s at Netflix on an H200, is cited from docs/gpu-results/2026-11-28-h200-07491a1.md, not measured here)"
 python3 - "$out/mfcuda-scale.jsonl" <<'PY'
 import json, sys
@@ -61,7 +61,7 @@ for shape in ["ml-25m", "netflix"]:
               f"target >= {target / 1e9:.0f} G/s: {'met' if ok else 'MISSED'}")
 PY
 echo
-echo "=== issue #17's target: full-ranking NDCG@10 at ml-25m's size (25M synthetic ratings, planted factors) in < 10 s"
+echo "=== the ranking target: full-ranking NDCG@10 at ml-25m's size (25M synthetic ratings, planted factors) in < 10 s"
 timeout 300 gpu-bin/mfcuda bench --ranking --device cuda --json > "$out/mfcuda-ranking.jsonl" || { echo "mfcuda bench --ranking failed"; exit 1; }
 python3 - "$out/mfcuda-ranking.jsonl" <<'PY'
 import json, sys

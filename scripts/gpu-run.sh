@@ -9,16 +9,16 @@
 # faults: --deterministic twice, cuda:N, out of memory.
 # bench: mfcuda bench --quick (the kernel-case table, epochs) and bench --scale --quick, timed
 #   on the card (the full tables against PyTorch are scripts/gpu-bench.sh).
-# versions (issue #18): bench --versions dot and sparse, each version's check against the CPU twin and its
+# versions: bench --versions dot and sparse, each version's check against the CPU twin and its
 #   GB/s and % of copy, with the roofline plots (about a minute).
-# latency (issue #14): the one-kernel epochs: train's own per-epoch seconds against the bench
+# latency: the one-kernel epochs: train's own per-epoch seconds against the bench
 #   epoch (target: within 1.3x), and an ncu profile of each one-kernel epoch (lazy SGD, Adam, net).
-# scale (issues #15, #25): bench --scale at the full ml-25m, ml-25m-skew (heavy-tailed users, the
+# scale: bench --scale at the full ml-25m, ml-25m-skew (heavy-tailed users, the
 #   heaviest about 32k ratings) and Netflix shapes: per-rating, per-user tasks off a queue (the sparse
 #   recipes' kernel) and version 1's per-user runs side by side, each row with its validation RMSE.
-# sparse (issue #15): train --recipe sparse end to end on a 25M-rating file, against the task kernel's
+# sparse: train --recipe sparse end to end on a 25M-rating file, against the task kernel's
 #   time from the scale section (target: within 2x), and ncu of the task kernel at that full shape.
-# ranking (issue #17): bench --ranking (full-ranking NDCG@10 over 25M synthetic ratings, target < 10 s): the
+# ranking: bench --ranking (full-ranking NDCG@10 over 25M synthetic ratings, target < 10 s): the
 #   H200 cost model of both ranking kernels, then each timed over all 155,412 ranked users and checked to the
 #   bit (v1 score_topk about 1.1 s by the model, L1-bound; v2 score_topk_tiled about 27 ms); about 20 s in all
 #   (drawing about 8 s, the CPU sample of 2,000 users about 1 s), cut at 5 minutes; then train --metrics 10 and

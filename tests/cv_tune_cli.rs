@@ -1,4 +1,4 @@
-//! `mfcuda cv` and `mfcuda tune` as a user runs them (issue 26, walls 9
+//! `mfcuda cv` and `mfcuda tune` as a user runs them (walls 9
 //! and 11): cv's table in Surprise's layout (a column a fold, then Mean and
 //! Std), with fit and test times measured and the ranking columns summed up;
 //! tune's member file names, the recipe's own values for the axes not tuned,

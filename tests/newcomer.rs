@@ -1,4 +1,4 @@
-//! What a new user types, wall by wall (issue 26's list): pairs files read
+//! What a new user types, wall by wall: pairs files read
 //! as `--data` is, models that remember their data and check their bytes,
 //! an interrupted run that keeps a finished model, MovieLens's own zips,
 //! clipped and raw RMSEs told apart, and blank lines anywhere. Each test
