@@ -543,31 +543,14 @@ fn the_gpu_runs_fused_unless_asked_for_op_by_op() {
 
 #[test]
 fn ctrl_c_stops_mid_epoch_on_the_cpu_and_saves_the_model_as_it_stood() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("net.safetensors");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mfcuda"))
-        .args(["train", "--recipe", "net", "--device", "cpu", "--save"])
-        .arg(&path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     // Wait for the first epoch's line, then send SIGINT, as Ctrl-C does.
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    for line in lines.by_ref() {
-        if line.unwrap().trim_start().starts_with("0     1") {
-            break;
-        }
-    }
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
-    let out = child.wait_with_output().unwrap();
+    let p = path.to_str().unwrap();
+    let (rest, out) = common::interrupt_when(
+        &["train", "--recipe", "net", "--device", "cpu", "--save", p],
+        |l| l.trim_start().starts_with("0     1"),
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("stopping; the model as it stands is kept"), "{err}");

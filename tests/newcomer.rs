@@ -162,33 +162,16 @@ fn blank_and_whitespace_only_lines_are_skipped_anywhere() {
 
 #[test]
 fn ctrl_c_before_the_first_epoch_ends_leaves_a_saved_model_as_it_was() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
     let dir = scratch("interrupt");
     let path = dir.join("kept.safetensors");
     std::fs::copy(dot_model(), &path).unwrap();
     let before = std::fs::read(&path).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mfcuda"))
-        .args(["train", "--recipe", "net", "--device", "cpu", "--save"])
-        .arg(&path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     // The table's header is printed just before epoch 0 starts (about 3 s of work).
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    for line in lines.by_ref() {
-        if line.unwrap().starts_with("epoch ") {
-            break;
-        }
-    }
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
-    let out = child.wait_with_output().unwrap();
+    let p = path.to_str().unwrap();
+    let (rest, out) = common::interrupt_when(
+        &["train", "--recipe", "net", "--device", "cpu", "--save", p],
+        |l| l.starts_with("epoch "),
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(

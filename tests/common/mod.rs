@@ -76,3 +76,31 @@ pub fn train_on_cpu(data: &Ratings, recipe: Recipe) -> TrainReport {
 pub fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
+
+/// Runs the built `mfcuda` binary with `args`, sends it SIGINT (as Ctrl-C
+/// does) as soon as a stdout line satisfies `ready`, and waits for it to
+/// end. Returns the stdout lines after that one, and the run's output
+/// (whose stdout is then empty: the lines are in the first value).
+pub fn interrupt_when(args: &[&str], ready: impl Fn(&str) -> bool) -> (Vec<String>, Output) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mfcuda"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the mfcuda binary runs");
+    let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+    for line in lines.by_ref() {
+        if ready(&line.expect("stdout is text")) {
+            break;
+        }
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success());
+    let rest: Vec<String> = lines.map(|l| l.expect("stdout is text")).collect();
+    (rest, child.wait_with_output().expect("the run ends"))
+}
