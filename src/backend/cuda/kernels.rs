@@ -28,12 +28,9 @@ impl Gpu {
     ) -> Result<()> {
         assert!(out.len() >= batch && a.len() >= batch * f && b.len() >= batch * f);
         let (n, f_arg) = (int("dot_forward", batch)?, int("dot_forward", f)?);
-        let mut l = self.stream.launch_builder(&self.k.dot_forward);
-        l.arg(out).arg(a).arg(b).arg(&n).arg(&f_arg);
         // SAFETY: matches dot_forward(float*, const float*, const float*, int, int);
         // sizes asserted above.
-        unsafe { l.launch(grid(batch)) }.map_err(|e| cuda_err("dot_forward", e))?;
-        Ok(())
+        unsafe { launch!(self, dot_forward, grid(batch); out, a, b, &n, &f_arg) }
     }
 
     /// See [`crate::ops::dot_backward`]; `batch` rows.
@@ -51,12 +48,9 @@ impl Gpu {
         let n = batch * f;
         assert!(da.len() >= n && db.len() >= n && dout.len() >= batch && a.len() >= n && b.len() >= n);
         let (b_arg, f_arg) = (int("dot_backward", batch)?, int("dot_backward", f)?);
-        let mut l = self.stream.launch_builder(&self.k.dot_backward);
-        l.arg(da).arg(db).arg(dout).arg(a).arg(b).arg(&b_arg).arg(&f_arg);
         // SAFETY: matches dot_backward(float*, float*, const float*, const float*,
         // const float*, int, int); sizes asserted above.
-        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("dot_backward", e))?;
-        Ok(())
+        unsafe { launch!(self, dot_backward, grid(n); da, db, dout, a, b, &b_arg, &f_arg) }
     }
 
     /// See [`crate::ops::bias_add`].
@@ -69,12 +63,9 @@ impl Gpu {
         let batch = idx.len();
         assert!(x.len() >= batch);
         let b = int("bias_add", batch)?;
-        let mut l = self.stream.launch_builder(&self.k.bias_add);
-        l.arg(x).arg(bias).arg(idx).arg(&b);
         // SAFETY: matches bias_add(float*, const float*, const uint*, int); every idx
         // is an entry of bias.
-        unsafe { l.launch(grid(batch)) }.map_err(|e| cuda_err("bias_add", e))?;
-        Ok(())
+        unsafe { launch!(self, bias_add, grid(batch); x, bias, idx, &b) }
     }
 
     /// See [`crate::ops::gather_rows`].
@@ -92,20 +83,12 @@ impl Gpu {
         let n = order.len();
         assert!(users_out.len() >= n && items_out.len() >= n && ratings_out.len() >= n);
         let n_arg = int("gather_rows", n)?;
-        let mut l = self.stream.launch_builder(&self.k.gather_rows);
-        l.arg(users_out)
-            .arg(items_out)
-            .arg(ratings_out)
-            .arg(users)
-            .arg(items)
-            .arg(ratings)
-            .arg(order)
-            .arg(&n_arg);
         // SAFETY: matches gather_rows(uint*, uint*, float*, const uint*, const uint*,
         // const float*, const uint*, int); outputs hold n elements and order's
         // entries index the source rows.
-        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("gather_rows", e))?;
-        Ok(())
+        unsafe {
+            launch!(self, gather_rows, grid(n); users_out, items_out, ratings_out, users, items, ratings, order, &n_arg)
+        }
     }
 
     /// See [`crate::ops::embedding_gather`].
@@ -119,12 +102,9 @@ impl Gpu {
         let batch = idx.len();
         assert!(out.len() >= batch * f);
         let (b, f_arg) = (int("embedding_gather", batch)?, int("embedding_gather", f)?);
-        let mut l = self.stream.launch_builder(&self.k.embedding_gather);
-        l.arg(out).arg(table).arg(idx).arg(&b).arg(&f_arg);
         // SAFETY: matches embedding_gather(float*, const float*, const uint*, int, int);
         // out holds batch*f floats and every idx is a row of table.
-        unsafe { l.launch(grid(batch * f)) }.map_err(|e| cuda_err("embedding_gather", e))?;
-        Ok(())
+        unsafe { launch!(self, embedding_gather, grid(batch * f); out, table, idx, &b, &f_arg) }
     }
 
     /// See [`crate::ops::embedding_scatter_add`].
@@ -141,12 +121,9 @@ impl Gpu {
             int("embedding_scatter_add", batch)?,
             int("embedding_scatter_add", f)?,
         );
-        let mut l = self.stream.launch_builder(&self.k.embedding_scatter_add);
-        l.arg(grad).arg(drows).arg(idx).arg(&b).arg(&f_arg);
         // SAFETY: matches embedding_scatter_add(float*, const float*, const uint*, int, int);
         // drows holds batch*f floats and every idx is a row of grad.
-        unsafe { l.launch(grid(batch * f)) }.map_err(|e| cuda_err("embedding_scatter_add", e))?;
-        Ok(())
+        unsafe { launch!(self, embedding_scatter_add, grid(batch * f); grad, drows, idx, &b, &f_arg) }
     }
 
     /// [`crate::ops::embedding_scatter_add`] without atomics, in the CPU's
@@ -171,18 +148,11 @@ impl Gpu {
             int(what, row_stride)?,
             int(what, col_offset)?,
         ];
-        let mut l = self.stream.launch_builder(&self.k.embedding_scatter_add_det);
-        l.arg(grad)
-            .arg(drows)
-            .arg(idx)
-            .arg(&args[0])
-            .arg(&args[1])
-            .arg(&args[2])
-            .arg(&args[3]);
         // SAFETY: matches embedding_scatter_add_det(float*, const float*, const uint*, int, int,
         // int, int); drows holds batch rows of row_stride floats; every idx is a row of grad.
-        unsafe { l.launch(grid(batch * f)) }.map_err(|e| cuda_err(what, e))?;
-        Ok(())
+        unsafe {
+            launch!(self, embedding_scatter_add_det, grid(batch * f); grad, drows, idx, &args[0], &args[1], &args[2], &args[3])
+        }
     }
 
     /// See [`crate::ops::mse_loss_grad`]: the CPU twin returns the loss,
@@ -197,12 +167,9 @@ impl Gpu {
         let batch = target.len();
         assert!(dpred.len() >= batch && pred.len() >= batch && !loss.is_empty());
         let b = int("mse_loss_grad", batch)?;
-        let mut l = self.stream.launch_builder(&self.k.mse_loss_grad);
-        l.arg(dpred).arg(loss).arg(pred).arg(target).arg(&b);
         // SAFETY: matches mse_loss_grad(float*, float*, const float*, const float*, int),
         // launched as the single block the kernel requires.
-        unsafe { l.launch(one_block()) }.map_err(|e| cuda_err("mse_loss_grad", e))?;
-        Ok(())
+        unsafe { launch!(self, mse_loss_grad, one_block(); dpred, loss, pred, target, &b) }
     }
 
     /// See [`crate::ops::mse_sum`]: adds Σ (pred − target)² to `out[0]`,
@@ -238,11 +205,8 @@ impl Gpu {
     ) -> Result<()> {
         assert!(out.len() >= batch && x.len() >= batch);
         let b = int("sigmoid_range_forward", batch)?;
-        let mut l = self.stream.launch_builder(&self.k.sigmoid_range_forward);
-        l.arg(out).arg(x).arg(&lo).arg(&hi).arg(&b);
         // SAFETY: matches sigmoid_range_forward(float*, const float*, float, float, int).
-        unsafe { l.launch(grid(batch)) }.map_err(|e| cuda_err("sigmoid_range_forward", e))?;
-        Ok(())
+        unsafe { launch!(self, sigmoid_range_forward, grid(batch); out, x, &lo, &hi, &b) }
     }
 
     /// See [`crate::ops::sigmoid_range_backward`]; `batch` rows.
@@ -257,12 +221,9 @@ impl Gpu {
     ) -> Result<()> {
         assert!(dx.len() >= batch && dout.len() >= batch && x.len() >= batch);
         let b = int("sigmoid_range_backward", batch)?;
-        let mut l = self.stream.launch_builder(&self.k.sigmoid_range_backward);
-        l.arg(dx).arg(dout).arg(x).arg(&lo).arg(&hi).arg(&b);
         // SAFETY: matches sigmoid_range_backward(float*, const float*, const float*,
         // float, float, int).
-        unsafe { l.launch(grid(batch)) }.map_err(|e| cuda_err("sigmoid_range_backward", e))?;
-        Ok(())
+        unsafe { launch!(self, sigmoid_range_backward, grid(batch); dx, dout, x, &lo, &hi, &b) }
     }
 
     // ------------------------------------------------------------ the net
@@ -280,18 +241,11 @@ impl Gpu {
         let batch = uidx.len();
         assert!(iidx.len() == batch && out.len() >= batch * 2 * f);
         let (b, f_arg) = (int("concat_gather", batch)?, int("concat_gather", f)?);
-        let mut l = self.stream.launch_builder(&self.k.concat_gather);
-        l.arg(out)
-            .arg(utable)
-            .arg(uidx)
-            .arg(itable)
-            .arg(iidx)
-            .arg(&b)
-            .arg(&f_arg);
         // SAFETY: matches concat_gather(float*, const float*, const uint*, const float*,
         // const uint*, int, int); out holds batch*2f floats; indices are table rows.
-        unsafe { l.launch(grid(batch * 2 * f)) }.map_err(|e| cuda_err("concat_gather", e))?;
-        Ok(())
+        unsafe {
+            launch!(self, concat_gather, grid(batch * 2 * f); out, utable, uidx, itable, iidx, &b, &f_arg)
+        }
     }
 
     /// See [`crate::ops::concat_scatter_add`].
@@ -308,18 +262,11 @@ impl Gpu {
         let batch = uidx.len();
         assert!(iidx.len() == batch && dx.len() >= batch * 2 * f);
         let (b, f_arg) = (int("concat_scatter_add", batch)?, int("concat_scatter_add", f)?);
-        let mut l = self.stream.launch_builder(&self.k.concat_scatter_add);
-        l.arg(ugrad)
-            .arg(igrad)
-            .arg(dx)
-            .arg(uidx)
-            .arg(iidx)
-            .arg(&b)
-            .arg(&f_arg);
         // SAFETY: matches concat_scatter_add(float*, float*, const float*, const uint*,
         // const uint*, int, int); dx holds batch*2f floats; indices are table rows.
-        unsafe { l.launch(grid(batch * 2 * f)) }.map_err(|e| cuda_err("concat_scatter_add", e))?;
-        Ok(())
+        unsafe {
+            launch!(self, concat_scatter_add, grid(batch * 2 * f); ugrad, igrad, dx, uidx, iidx, &b, &f_arg)
+        }
     }
 
     /// See [`crate::ops::linear_forward`]; `batch` rows, `out_dim` = bias length.
@@ -336,12 +283,9 @@ impl Gpu {
         assert!(out.len() >= batch * out_dim && x.len() >= batch * in_dim && w.len() == out_dim * in_dim);
         let what = "linear_forward";
         let (b, i, o) = (int(what, batch)?, int(what, in_dim)?, int(what, out_dim)?);
-        let mut l = self.stream.launch_builder(&self.k.linear_forward);
-        l.arg(out).arg(x).arg(w).arg(bias).arg(&b).arg(&i).arg(&o);
         // SAFETY: matches linear_forward(float*, const float*, const float*, const float*,
         // int, int, int); sizes asserted above.
-        unsafe { l.launch(grid(batch * out_dim)) }.map_err(|e| cuda_err(what, e))?;
-        Ok(())
+        unsafe { launch!(self, linear_forward, grid(batch * out_dim); out, x, w, bias, &b, &i, &o) }
     }
 
     /// See [`crate::ops::linear_backward_input`]; `batch` rows.
@@ -358,12 +302,9 @@ impl Gpu {
         assert!(dx.len() >= batch * in_dim && dout.len() >= batch * out_dim);
         let what = "linear_backward_input";
         let (b, i, o) = (int(what, batch)?, int(what, in_dim)?, int(what, out_dim)?);
-        let mut l = self.stream.launch_builder(&self.k.linear_backward_input);
-        l.arg(dx).arg(dout).arg(w).arg(&b).arg(&i).arg(&o);
         // SAFETY: matches linear_backward_input(float*, const float*, const float*, int,
         // int, int); sizes asserted above.
-        unsafe { l.launch(grid(batch * in_dim)) }.map_err(|e| cuda_err(what, e))?;
-        Ok(())
+        unsafe { launch!(self, linear_backward_input, grid(batch * in_dim); dx, dout, w, &b, &i, &o) }
     }
 
     /// See [`crate::ops::linear_backward_weight`]; `batch` rows.
@@ -380,12 +321,9 @@ impl Gpu {
         assert!(dout.len() >= batch * out_dim && x.len() >= batch * in_dim);
         let what = "linear_backward_weight";
         let (b, i, o) = (int(what, batch)?, int(what, in_dim)?, int(what, out_dim)?);
-        let mut l = self.stream.launch_builder(&self.k.linear_backward_weight);
-        l.arg(dw).arg(dout).arg(x).arg(&b).arg(&i).arg(&o);
         // SAFETY: matches linear_backward_weight(float*, const float*, const float*, int,
         // int, int); dw holds out_dim*in_dim floats, the inputs batch rows.
-        unsafe { l.launch(grid(out_dim * in_dim)) }.map_err(|e| cuda_err(what, e))?;
-        Ok(())
+        unsafe { launch!(self, linear_backward_weight, grid(out_dim * in_dim); dw, dout, x, &b, &i, &o) }
     }
 
     /// See [`crate::ops::linear_backward_bias`]; `batch` rows.
@@ -399,22 +337,16 @@ impl Gpu {
         assert!(dout.len() >= batch * out_dim);
         let what = "linear_backward_bias";
         let (b, o) = (int(what, batch)?, int(what, out_dim)?);
-        let mut l = self.stream.launch_builder(&self.k.linear_backward_bias);
-        l.arg(dbias).arg(dout).arg(&b).arg(&o);
         // SAFETY: matches linear_backward_bias(float*, const float*, int, int).
-        unsafe { l.launch(grid(out_dim)) }.map_err(|e| cuda_err(what, e))?;
-        Ok(())
+        unsafe { launch!(self, linear_backward_bias, grid(out_dim); dbias, dout, &b, &o) }
     }
 
     /// See [`crate::ops::relu_forward`]: in place over all of `x`.
     pub fn relu_forward(&self, x: &mut CudaViewMut<'_, f32>) -> Result<()> {
         let n = x.len();
         let n_arg = int("relu_forward", n)?;
-        let mut l = self.stream.launch_builder(&self.k.relu_forward);
-        l.arg(x).arg(&n_arg);
         // SAFETY: matches relu_forward(float*, int); x holds n floats.
-        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("relu_forward", e))?;
-        Ok(())
+        unsafe { launch!(self, relu_forward, grid(n); x, &n_arg) }
     }
 
     /// See [`crate::ops::relu_backward`]: over all of `dx`.
@@ -427,11 +359,8 @@ impl Gpu {
         let n = dx.len();
         assert!(dout.len() >= n && out.len() >= n);
         let n_arg = int("relu_backward", n)?;
-        let mut l = self.stream.launch_builder(&self.k.relu_backward);
-        l.arg(dx).arg(dout).arg(out).arg(&n_arg);
         // SAFETY: matches relu_backward(float*, const float*, const float*, int).
-        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("relu_backward", e))?;
-        Ok(())
+        unsafe { launch!(self, relu_backward, grid(n); dx, dout, out, &n_arg) }
     }
 
     /// See [`crate::ops::dropout_forward`]: in place over all of `x`.

@@ -366,11 +366,8 @@ impl Gpu {
         let groups = n.div_ceil(group.max(1));
         assert!(group > 0 && out.len() >= groups);
         let (n_arg, g_arg) = (int("group_mean", n)?, int("group_mean", group)?);
-        let mut l = self.stream.launch_builder(&self.k.group_mean);
-        l.arg(out).arg(x).arg(&n_arg).arg(&g_arg);
         // SAFETY: matches group_mean(float*, const float*, int, int); out holds
         // ceil(n / group) floats.
-        unsafe { l.launch(grid(groups)) }.map_err(|e| cuda_err("group_mean", e))?;
-        Ok(())
+        unsafe { launch!(self, group_mean, grid(groups); out, x, &n_arg, &g_arg) }
     }
 }

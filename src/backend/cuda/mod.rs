@@ -38,6 +38,24 @@
 //! - [`versions`]: the earlier versions of `dot_forward` and of the sparse
 //!   update, kept side by side for `mfcuda bench --versions`.
 
+/// Enqueues the kernel `k.$kernel` on `$gpu`'s stream with launch
+/// configuration `$cfg` and the arguments in the order of its C signature;
+/// an error names the kernel. It replaces the builder, one `.arg` a
+/// parameter, and the `map_err` of every plain launch. Launching is unsafe
+/// (nothing checks the arguments against the kernel's parameters), so each
+/// use stands in an `unsafe` block under the `SAFETY` comment that names the
+/// C signature.
+macro_rules! launch {
+    ($gpu:expr, $kernel:ident, $cfg:expr; $($arg:expr),+ $(,)?) => {{
+        let mut builder = $gpu.stream.launch_builder(&$gpu.k.$kernel);
+        $( cudarc::driver::PushKernelArg::arg(&mut builder, $arg); )+
+        builder
+            .launch($cfg)
+            .map(|_| ())
+            .map_err(|e| $crate::backend::cuda::cuda_err(stringify!($kernel), e))
+    }};
+}
+
 pub mod memory;
 pub mod sparse;
 

@@ -82,18 +82,9 @@ impl Gpu {
         let n = params.len();
         assert!(grads.len() >= n && bufs.len() >= n);
         let n_arg = int("sgd_update", n)?;
-        let mut l = self.stream.launch_builder(&self.k.sgd_update);
-        l.arg(params)
-            .arg(grads)
-            .arg(bufs)
-            .arg(&lr)
-            .arg(&momentum)
-            .arg(&wd)
-            .arg(&n_arg);
         // SAFETY: matches sgd_update(float*, float*, float*, float, float, float, int);
         // all three buffers hold n floats.
-        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("sgd_update", e))?;
-        Ok(())
+        unsafe { launch!(self, sgd_update, grid(n); params, grads, bufs, &lr, &momentum, &wd, &n_arg) }
     }
 
     /// See [`crate::ops::adam_update`].
@@ -141,19 +132,11 @@ impl Gpu {
         let n = params.len();
         assert!(grads.len() >= n && bufs.len() >= n && sched.len() > 2 * step);
         let (s, n_arg) = (int("sgd_update_sched", step)?, int("sgd_update_sched", n)?);
-        let mut l = self.stream.launch_builder(&self.k.sgd_update_sched);
-        l.arg(params)
-            .arg(grads)
-            .arg(bufs)
-            .arg(sched)
-            .arg(&s)
-            .arg(&momentum)
-            .arg(&wd)
-            .arg(&n_arg);
         // SAFETY: matches sgd_update_sched(float*, float*, float*, const float*, int, float,
         // float, int); buffers hold n floats, sched at least 2·step + 1.
-        unsafe { l.launch(grid(n)) }.map_err(|e| cuda_err("sgd_update_sched", e))?;
-        Ok(())
+        unsafe {
+            launch!(self, sgd_update_sched, grid(n); params, grads, bufs, sched, &s, &momentum, &wd, &n_arg)
+        }
     }
 
     /// [`Gpu::adam_update`] with step_size = `sched[2·step]` and
