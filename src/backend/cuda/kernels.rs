@@ -185,13 +185,10 @@ impl Gpu {
         let n = target.len();
         assert!(pred.len() >= n && !out.is_empty());
         let n_arg = int("mse_sum", n)?;
-        let mut l = self.stream.launch_builder(&self.k.mse_sum);
-        l.arg(out).arg(pred).arg(target).arg(&n_arg);
-        // SAFETY: matches mse_sum(double*, const float*, const float*, int).
         // One block sums in a fixed order; many blocks meet in a double atomicAdd.
         let cfg = if deterministic { one_block() } else { grid(n) };
-        unsafe { l.launch(cfg) }.map_err(|e| cuda_err("mse_sum", e))?;
-        Ok(())
+        // SAFETY: matches mse_sum(double*, const float*, const float*, int).
+        unsafe { launch!(self, mse_sum, cfg; out, pred, target, &n_arg) }
     }
 
     /// See [`crate::ops::sigmoid_range_forward`]; `batch` rows.
@@ -461,25 +458,15 @@ impl Gpu {
             int(what, spec.factors)?,
         ];
         let (lo, hi) = spec.y_range;
-        let mut l = self.stream.launch_builder(&self.k.mf_step_fused);
-        l.arg(grads)
-            .arg(losses)
-            .arg(params)
-            .arg(users)
-            .arg(items)
-            .arg(ratings);
-        l.arg(&args[0])
-            .arg(&args[1])
-            .arg(&args[2])
-            .arg(&dims[0])
-            .arg(&dims[1])
-            .arg(&dims[2]);
-        l.arg(&with_bias).arg(&lo).arg(&hi);
         // SAFETY: matches mf_step_fused(float*, float*, const float*, const uint*, const uint*,
         // const float*, int x7, float, float); params and grads hold the model's tensors in
         // ModelSpec::tensors order; the step's rows lie inside the n rows; one warp per row.
-        unsafe { l.launch(grid(batch * 32)) }.map_err(|e| cuda_err(what, e))?;
-        Ok(())
+        unsafe {
+            launch!(self, mf_step_fused, grid(batch * 32);
+                grads, losses, params, users, items, ratings,
+                &args[0], &args[1], &args[2], &dims[0], &dims[1], &dims[2],
+                &with_bias, &lo, &hi)
+        }
     }
 
     /// Blocks of [`Gpu::mf_validate`]: about what an H100 or H200 holds at
@@ -523,20 +510,16 @@ impl Gpu {
             with_bias,
         ];
         let (lo, hi) = spec.y_range;
-        let mut l = self.stream.launch_builder(&self.k.mf_validate);
-        l.arg(out).arg(partial).arg(done).arg(params);
-        l.arg(users).arg(items).arg(ratings);
-        for d in &dims {
-            l.arg(d);
-        }
-        l.arg(&lo).arg(&hi);
         let mut cfg = grid(n * 32);
         cfg.grid_dim.0 = cfg.grid_dim.0.min(Self::VALIDATE_BLOCKS as u32);
         // SAFETY: matches mf_validate(double*, double*, uint*, const float*, const uint* x2,
         // const float*, int x5, float, float); partial holds a double per block (at most
         // VALIDATE_BLOCKS), params the model's tensors in ModelSpec::tensors order; one
         // warp per row.
-        unsafe { l.launch(cfg) }.map_err(|e| cuda_err(what, e))?;
-        Ok(())
+        unsafe {
+            launch!(self, mf_validate, cfg;
+                out, partial, done, params, users, items, ratings,
+                &dims[0], &dims[1], &dims[2], &dims[3], &dims[4], &lo, &hi)
+        }
     }
 }
