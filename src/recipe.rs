@@ -302,7 +302,7 @@ impl Recipe {
             self.model.dropout.1 = p;
         }
         if let Some(b) = o.batch_size {
-            if self.model.kind == ModelKind::Svd {
+            if !self.model.kind.batched() {
                 return Err(Error::invalid(
                     "--batch-size",
                     format!(

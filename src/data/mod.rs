@@ -1,6 +1,7 @@
 //! The data layer: ratings in, the notebook's split, and data made to order.
 //!
-//! - [`ratings`] streams a MovieLens-style CSV into [`Ratings`], mapping raw
+//! - [`table`] opens a table file ([`Source`], [`Columns`], [`Table`]);
+//!   [`ratings`] streams a MovieLens-style CSV into [`Ratings`], mapping raw
 //!   ids to contiguous indices ([`ids`]: integers, or any text); [`mod@format`] finds the file's compression,
 //!   [`archive`] opens the member of a zip,
 //!   separator and header; [`cache`] keeps a binary copy beside it.
@@ -24,10 +25,12 @@ pub mod runs;
 pub mod split;
 pub mod stats;
 pub mod synth;
+pub mod table;
 pub mod tasks;
 
 pub use examples::Examples;
 pub use ids::{Id, IdList, IdMap};
-pub use ratings::{
-    open, open_named, parse_i64, Columns, CsvRows, Ratings, Source, Table, BUNDLED_NAME, BUNDLED_RATINGS,
+pub use ratings::{BadRows, Ratings, MAX_BAD_SHARE};
+pub use table::{
+    open, open_named, parse_i64, Columns, CsvRows, Source, Table, BUNDLED_NAME, BUNDLED_RATINGS,
 };

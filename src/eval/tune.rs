@@ -25,7 +25,6 @@ use crate::data::split::Split;
 use crate::data::Ratings;
 use crate::error::{Error, Result};
 use crate::eval::ensemble;
-use crate::model::ModelKind;
 use crate::recipe::{Overrides, Recipe, RecipeFile};
 use crate::rng::Mt19937;
 use crate::train::{train, Silent, TrainConfig};
@@ -122,7 +121,7 @@ impl Settings {
             wd: recipe.wd,
             factors: recipe.model.factors,
             epochs: recipe.epochs(),
-            dropout: (recipe.model.kind == ModelKind::Net).then_some(recipe.model.dropout.1),
+            dropout: recipe.model.kind.has_dropout().then_some(recipe.model.dropout.1),
         }
     }
 }

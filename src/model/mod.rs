@@ -97,6 +97,17 @@ impl ModelKind {
         }
     }
 
+    /// Whether the model has a tunable hidden-layer dropout (the net's).
+    pub fn has_dropout(self) -> bool {
+        self == ModelKind::Net
+    }
+
+    /// Whether the model trains on minibatches; sparse SGD (`Svd`) updates
+    /// one rating at a time, so it has no batch size.
+    pub fn batched(self) -> bool {
+        self != ModelKind::Svd
+    }
+
     /// PyTorch's class name.
     pub fn class_name(self) -> &'static str {
         self.model().class_name()

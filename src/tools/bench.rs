@@ -391,9 +391,10 @@ fn epoch_rows(data: &Ratings, which: &Which<'_>, push: &mut dyn FnMut(BenchRow))
                 device: which.name().into(),
                 what,
                 // Sparse SGD has no batch: it updates one rating at a time.
-                size: match r.model.kind {
-                    crate::model::ModelKind::Svd => format!("{} rows, one at a time", setup.train.len()),
-                    _ => format!("{} rows, B={}", setup.train.len(), r.batch_size),
+                size: if r.model.kind.batched() {
+                    format!("{} rows, B={}", setup.train.len(), r.batch_size)
+                } else {
+                    format!("{} rows, one at a time", setup.train.len())
                 },
                 ms,
                 gb_per_s: None,
