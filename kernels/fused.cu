@@ -4,9 +4,10 @@
 //
 //   mf_step_fused     gather → dot → biases → sigmoid range → MSE gradient →
 //                     backward → scatter-add, one warp per batch row
-//   sgd_update_sched  ops::sgd_update, with lr read from a device schedule
-//   adam_update_sched ops::adam_update, with step_size and sqrt(1 - beta2^t)
-//                     read from a device schedule
+//
+// The optimizer's update that follows each step, its scalars read from a
+// device schedule, is in optim.cu (sgd_update_sched, adam_update_sched) and
+// in each optimizer's own kernel file.
 //
 // CPU twin of mf_step_fused: the dot / dotbias model's forward and backward
 // (src/model/, dot and dotbias: the unfused ops in sequence) followed by
@@ -14,7 +15,6 @@
 // dot product, atomics for the loss), so it matches to rounding, not to the
 // bit.
 #include "common.cuh"
-#include "optim.cuh"
 
 // Step `step` of an epoch whose rows, already in the epoch's order, are
 // users/items/ratings (n). The step's batch is rows [step*bs, min(n, (step+1)*bs)).
@@ -68,29 +68,6 @@ extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) mf_step_fused(float*
     }
 }
 
-// ops::sgd_update with lr = sched[2*step]. One thread per parameter.
-//
-// params, grads, bufs (P), sched (2*steps)
-extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) sgd_update_sched(float* params, float* grads, float* bufs, const float* sched,
-                                            int step, float momentum, float wd, int n) {
-    const float lr = sched[2 * step];
-    GRID_STRIDE(i, n) { sgd_element(params, grads, bufs, i, lr, momentum, wd); }
-}
-
-// ops::adam_update with step_size = sched[2*step], bias_correction2_sqrt = sched[2*step + 1].
-// One thread per parameter.
-//
-// params, grads, m, v (P), sched (2*steps)
-extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) adam_update_sched(float* params, float* grads, float* m, float* v,
-                                             const float* sched, int step, float beta1, float beta2,
-                                             float one_minus_beta1, float one_minus_beta2, float eps,
-                                             float wd, int n) {
-    const float step_size = sched[2 * step], bias_correction2_sqrt = sched[2 * step + 1];
-    GRID_STRIDE(i, n) {
-        adam_element(params, grads, m, v, i, beta1, beta2, one_minus_beta1, one_minus_beta2, eps, step_size,
-                     bias_correction2_sqrt, wd);
-    }
-}
 
 // Validation for dot and dotbias in one kernel: out[0] = Σ_r (pred[r] − ratings[r])²,
 // summed in double (CPU twin: ModelSpec::mse, which is the model's forward pass

@@ -1,6 +1,6 @@
 // One parameter's dense optimizer update, shared by the plain kernels
-// (optim.cu: scalars as arguments) and the scheduled ones (fused.cu: scalars
-// read from a device schedule). CPU twins: ops::sgd_update, ops::adam_update.
+// (optim.cu: scalars as arguments), the scheduled ones (optim.cu too: scalars
+// read from a device schedule) and the Adam epochs. CPU twins: ops::sgd_update, ops::adam_update.
 #pragma once
 
 // g = grad + wd*p;  buf = momentum*buf + g;  p -= lr*buf;  grad = 0

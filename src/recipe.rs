@@ -49,7 +49,7 @@ pub struct Recipe {
 /// Every recipe, the default (`learner`) first.
 pub fn all() -> Vec<Recipe> {
     let sgd = Training::Dense {
-        optimizer: Optimizer::Sgd { momentum: 0.9 },
+        optimizer: Optimizer::SGD,
     };
     let adam = Training::Dense {
         optimizer: Optimizer::ADAM,
@@ -140,6 +140,16 @@ pub fn all() -> Vec<Recipe> {
             ..sparse
         },
         Recipe {
+            name: "adagrad",
+            about: "the learner's model and SGDR schedule under Adagrad (PyTorch's defaults) at lr 0.2",
+            training: Training::Dense {
+                optimizer: Optimizer::Adagrad(Default::default()),
+            },
+            stages: vec![Schedule::sgdr_cycles(0.2, 2, 1, 2)],
+            notebook_mse: None,
+            ..base.clone()
+        },
+        Recipe {
             name: "net",
             about: "EmbeddingNet (dropout 0.05/0.5, 10 hidden), Adam 1e-3 wd 1e-5 for 3 epochs, then 3 more",
             model: ModelConfig {
@@ -207,6 +217,10 @@ pub struct Overrides {
     /// The net's hidden-layer dropout (the notebook's 0.5; the embedding
     /// dropout keeps its 0.05).
     pub dropout: Option<f32>,
+    /// Another dense optimizer, for a recipe file: `[overrides.optimizer]`
+    /// with `kind = "adagrad"` and its hyperparameters
+    /// ([`crate::optim::Optimizer`]).
+    pub optimizer: Option<Optimizer>,
 }
 
 impl Recipe {
@@ -300,6 +314,20 @@ impl Recipe {
                 return Err(Error::invalid("--dropout", format!("{p} is not in [0, 1)")));
             }
             self.model.dropout.1 = p;
+        }
+        if let Some(optimizer) = o.optimizer {
+            let Training::Dense { .. } = self.training else {
+                return Err(Error::invalid(
+                    "optimizer",
+                    format!(
+                        "the {} recipe trains by sparse SGD, one rating at a time; a dense optimizer \
+                         ({}) needs a dense recipe",
+                        self.name,
+                        optimizer.name()
+                    ),
+                ));
+            };
+            self.training = Training::Dense { optimizer };
         }
         if let Some(b) = o.batch_size {
             if !self.model.kind.batched() {
@@ -442,6 +470,7 @@ impl RecipeFile {
             factors: more.factors.or(o.factors),
             batch_size: more.batch_size.or(o.batch_size),
             dropout: more.dropout.or(o.dropout),
+            optimizer: more.optimizer.or(o.optimizer),
         };
         Ok((find(&self.base)?.with_overrides(&merged)?, merged))
     }

@@ -16,6 +16,7 @@ use crate::error::Result;
 use crate::model::{DropoutKey, ModelKind, ModelSpec, Workspace};
 use crate::ops;
 use crate::optim::lazy_sgd::{self, LazyMomentum};
+use crate::optim::sgd::Sgd;
 use crate::optim::{Optimizer, OptimizerState};
 
 /// Trains on the CPU.
@@ -143,7 +144,8 @@ impl CpuBackend<'_> {
         lrs: &[f32],
         first_step: u64,
     ) -> Result<(Vec<f32>, bool)> {
-        let (Optimizer::Sgd { momentum }, Some(lr)) = (self.opt.optimizer, lazy_sgd::constant_lr(lrs)) else {
+        let (Optimizer::Sgd(Sgd { momentum }), Some(lr)) = (self.opt.optimizer, lazy_sgd::constant_lr(lrs))
+        else {
             return Ok((
                 self.train_epoch(
                     order,
@@ -168,7 +170,7 @@ impl CpuBackend<'_> {
             "m" | "mb" => Some(1),
             _ => None,
         };
-        let (params, bufs, grads) = (&mut self.params, &mut self.opt.m, &mut self.grads);
+        let (params, bufs, grads) = (&mut self.params, &mut self.opt.state[0], &mut self.grads);
         // Rows [start, end) of every tensor indexed by `side`, row `r`.
         let row_ranges = |side: usize, r: usize| {
             tensors

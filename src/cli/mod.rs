@@ -230,6 +230,7 @@ impl RecipeArgs {
             factors: self.factors,
             batch_size: self.batch_size,
             dropout: self.dropout,
+            optimizer: None,
         }
     }
 

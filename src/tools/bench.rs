@@ -29,8 +29,7 @@ use crate::data::split::{Split, NOTEBOOK_SPLIT_SEED, NOTEBOOK_VAL_PCT};
 use crate::data::Ratings;
 use crate::error::{Error, Result};
 use crate::model::ModelKind;
-use crate::ops;
-use crate::optim::{adam, Training};
+use crate::optim::{Optimizer, OptimizerState, Training};
 use crate::recipe::{self, EpochOrder};
 use crate::rng::Mt19937;
 use crate::tools::bench_emu::emu_bench;
@@ -440,28 +439,24 @@ fn cpu_bench(
     for n in [527_034usize, large] {
         let mut p: Vec<f32> = (0..n).map(|i| ((i % 97) as f32 - 48.0) * 1e-3).collect();
         let mut g = vec![1e-3f32; n];
-        let (mut m, mut v) = (vec![0f32; n], vec![0f32; n]);
         let reps = if n < 1_000_000 { 50 } else { 5 };
-        // The update zeroes the gradient; its work does not depend on the values.
-        let ms = median_ms(reps, || ops::sgd_update(&mut p, &mut g, &mut m, 0.01, 0.9, 1e-4));
-        add(kernel_row(
-            "cpu",
-            "sgd_update",
-            format!("P={n}"),
-            ms,
-            24 * n,
-            None,
-        ));
-        let s = adam::scalars(1e-3, 0.9, 0.999, 1e-8, 10);
-        let ms = median_ms(reps, || ops::adam_update(&mut p, &mut g, &mut m, &mut v, s, 1e-5));
-        add(kernel_row(
-            "cpu",
-            "adam_update",
-            format!("P={n}"),
-            ms,
-            32 * n,
-            None,
-        ));
+        // Each dense optimizer's step (which zeroes the gradient; its work
+        // does not depend on the values): it reads and writes the
+        // parameters, the gradient and each state buffer.
+        for optimizer in Optimizer::examples() {
+            let o = optimizer.get();
+            let mut state = OptimizerState::new(optimizer, 1e-4, n).state;
+            let ms = median_ms(reps, || o.step(&mut p, &mut g, &mut state, 1e-3, 10, 1e-4));
+            let bytes = 8 * (2 + o.state_buffers()) * n;
+            add(kernel_row(
+                "cpu",
+                o.kernels().plain,
+                format!("P={n}"),
+                ms,
+                bytes,
+                None,
+            ));
+        }
     }
     epoch_rows(data, &Which::Cpu, &mut add)?;
     for row in out {

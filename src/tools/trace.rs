@@ -12,7 +12,7 @@ use crate::data::{Examples, Ratings};
 use crate::error::{Error, Result};
 use crate::model::{ModelKind, ModelSpec, Workspace};
 use crate::ops;
-use crate::optim::{Optimizer, OptimizerState, Training};
+use crate::optim::{OptimizerState, Training};
 use crate::recipe::Recipe;
 use crate::train::Setup;
 
@@ -218,12 +218,7 @@ pub fn trace_step(
             let mut state = OptimizerState::new(optimizer, wd, params.len());
             let (mut p, mut gr) = (params.to_vec(), grads.clone());
             state.step(&mut p, &mut gr, lr);
-            let how = match optimizer {
-                Optimizer::Sgd { momentum } => format!(
-                    "SGD (momentum {momentum}; at step 1 the buffer is the gradient itself): p −= lr·(g + wd·p)"
-                ),
-                Optimizer::Adam { .. } => "Adam, step 1 (m̂ = d, v̂ = d², so p −= lr·d/(|d| + eps): about lr)".into(),
-            };
+            let how = optimizer.get().first_step();
             let _ = writeln!(
                 s,
                 "after one step of {how}, lr {lr}, wd {wd}; every row moves, the update is dense:"

@@ -17,7 +17,7 @@ use crate::backend::cuda::{cuda_err, CudaBackend, Gpu};
 use crate::error::{Error, Result};
 use crate::model::{DropoutKey, ModelKind, ModelSpec};
 use crate::ops::AdamStep;
-use crate::optim::{adam, Optimizer};
+use crate::optim::Optimizer;
 
 /// The shared memory of the net's block (`kernels/net_epoch.cu`): the
 /// batch's concatenated rows, three (batch × hidden) activations, the dense
@@ -279,7 +279,7 @@ impl CudaBackend {
     /// Whether this epoch runs as the one-kernel Adam epoch: the path is on,
     /// the optimizer is Adam, and the model and batch fit one block.
     pub(super) fn adam_epoch(&self, bs: usize) -> bool {
-        self.one_kernel && matches!(self.optimizer, Optimizer::Adam { .. }) && adam_epoch_fits(&self.spec, bs)
+        self.one_kernel && matches!(self.optimizer, Optimizer::Adam(_)) && adam_epoch_fits(&self.spec, bs)
     }
 
     /// The Adam epoch: upload the order and the per-step scalars, zero the
@@ -296,7 +296,7 @@ impl CudaBackend {
         lrs: &[f32],
         first_step: u64,
     ) -> Result<Option<Vec<f32>>> {
-        let Optimizer::Adam { beta1, beta2, eps } = self.optimizer else {
+        let Optimizer::Adam(adam) = self.optimizer else {
             return Err(Error::invalid("adam epoch", "the optimizer is not Adam"));
         };
         if self.adam_epoch.as_ref().is_none_or(|b| b.bs != bs) {
@@ -326,9 +326,15 @@ impl CudaBackend {
             .memset_zeros(&mut bufs.barrier)
             .map_err(|e| cuda_err("zero barrier", e))?;
         let p = self.params.len();
+        let [m, v] = &mut self.state[..] else {
+            return Err(Error::invalid(
+                "optimizer",
+                "the Adam epoch runs Adam, which keeps two moments",
+            ));
+        };
         let launched = gpu.mf_epoch_adam(
             &mut self.params.as_view_mut(),
-            (&mut self.m.slice_mut(..p), &mut self.v.slice_mut(..p)),
+            (&mut m.slice_mut(..p), &mut v.slice_mut(..p)),
             bufs,
             &mut self.losses.as_view_mut(),
             &self.sched.as_view(),
@@ -339,7 +345,7 @@ impl CudaBackend {
             ),
             bs,
             &self.spec,
-            adam::constants(beta1, beta2, eps),
+            adam.constant_scalars(),
             self.wd,
             DropoutKey {
                 seed: self.seed,

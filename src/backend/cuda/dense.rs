@@ -386,8 +386,8 @@ pub struct CudaBackend {
     valid: DeviceExamples,
     pub(super) params: CudaSlice<f32>,
     pub(super) grads: CudaSlice<f32>,
-    pub(super) m: CudaSlice<f32>,
-    pub(super) v: CudaSlice<f32>,
+    /// The optimizer's state buffers (SGD's momentum, Adam's moments, …).
+    pub(super) state: Vec<CudaSlice<f32>>,
     ws: DeviceWorkspace,
     pub(super) losses: CudaSlice<f32>,
     mse: CudaSlice<f64>,
@@ -438,8 +438,6 @@ impl CudaBackend {
         gpu.ensure_fits(&plan, "try a smaller --factors, or --device cpu")?;
         let n = init.params.len();
         let cap = EVAL_CHUNK;
-        // Adam's second moment; SGD keeps one buffer (a 1-element stand-in here).
-        let v_len = if optimizer.state_buffers() > 1 { n } else { 1 };
         Ok(CudaBackend {
             spec: init.spec.clone(),
             optimizer,
@@ -452,8 +450,7 @@ impl CudaBackend {
             valid: DeviceExamples::upload(&gpu, init.valid)?,
             params: gpu.upload(&init.params)?,
             grads: gpu.zeros(n)?,
-            m: gpu.zeros(n)?,
-            v: gpu.zeros(v_len)?,
+            state: gpu.optimizer_state(optimizer, n)?,
             ws: DeviceWorkspace::new(&gpu, cap, init.spec)?,
             losses: gpu.zeros(1)?,
             mse: gpu.zeros(1)?,
@@ -487,7 +484,7 @@ impl CudaBackend {
     }
 
     /// The per-step optimizer scalars of an epoch at rates `lrs` (two a
-    /// step, see `kernels/fused.cu`), uploaded to `sched` (sized by
+    /// step, see [`crate::optim::UpdateKernels`]), uploaded to `sched` (sized by
     /// [`CudaBackend::epoch_buffers`] first); advances Adam's `t` by the
     /// epoch's steps.
     pub(super) fn upload_schedule(&mut self, lrs: &[f32]) -> Result<()> {
@@ -515,8 +512,8 @@ impl CudaBackend {
     fn optimizer_step(&mut self, lr: f32) -> Result<()> {
         self.t += 1;
         let step = Step::Plain { lr, t: self.t };
-        let (p, g, m, v) = (&mut self.params, &mut self.grads, &mut self.m, &mut self.v);
-        update(&self.gpu, self.optimizer, self.wd, p, g, m, v, step)
+        let (p, g) = (&mut self.params, &mut self.grads);
+        update(&self.gpu, self.optimizer, self.wd, p, g, &mut self.state, step)
     }
 }
 

@@ -14,6 +14,7 @@ use cudarc::nvrtc::Ptx;
 
 use crate::backend::cuda::memory::MemoryPlan;
 use crate::error::{Error, Result};
+use crate::optim::{KernelParam, Optimizer};
 
 mod ptx {
     include!(concat!(env!("OUT_DIR"), "/kernels.rs"));
@@ -143,8 +144,6 @@ kernels! {
     sigmoid_range_backward in "sigmoid_range",
     mse_loss_grad in "loss",
     mse_sum in "loss",
-    sgd_update in "optim",
-    adam_update in "optim",
     concat_gather in "net",
     concat_scatter_add in "net",
     linear_forward in "net",
@@ -156,8 +155,6 @@ kernels! {
     dropout_forward in "net",
     dropout_backward in "net",
     mf_step_fused in "fused",
-    sgd_update_sched in "fused",
-    adam_update_sched in "fused",
     mf_validate in "fused",
     mf_epoch_lazy_sgd in "lazy",
     sgd_catch_up_all in "lazy",
@@ -183,6 +180,69 @@ kernels! {
     score_topk_tiled in "ranking",
 }
 
+/// The parameter kinds of kernel `name` as `ptx` declares them (`.param
+/// .u64 …` a line, up to the closing parenthesis), or `None` if `ptx` has no
+/// such entry.
+pub(super) fn entry_params(ptx: &str, name: &str) -> Option<Vec<KernelParam>> {
+    let head = format!(".entry {name}(");
+    let mut lines = ptx
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with(&format!(".visible {head}")));
+    lines.next()?;
+    let mut params = Vec::new();
+    for line in lines {
+        let l = line.trim();
+        let Some(rest) = l.strip_prefix(".param ") else {
+            break;
+        };
+        params.push(match rest.split_whitespace().next() {
+            Some(".u64") => KernelParam::Ptr,
+            Some(".f32") => KernelParam::F32,
+            Some(".u32" | ".s32") => KernelParam::Int,
+            _ => return None,
+        });
+    }
+    Some(params)
+}
+
+/// Every registered dense optimizer's update kernels ([`Optimizer::examples`]),
+/// by name, each checked against the argument list its optimizer declares
+/// ([`DenseOptimizer::kernel_params`]): a kernel that takes other
+/// parameters is refused here, so that the one launcher of them all
+/// (`optim.rs`) cannot pass a wrong list.
+fn load_updates(
+    modules: &HashMap<&str, Arc<CudaModule>>,
+) -> std::result::Result<HashMap<&'static str, CudaFunction>, String> {
+    let mut out = HashMap::new();
+    for optimizer in Optimizer::examples() {
+        let o = optimizer.get();
+        let k = o.kernels();
+        let (module, text) = modules
+            .get(k.file)
+            .zip(PTX.iter().find(|p| p.0 == k.file))
+            .ok_or_else(|| format!("kernels/{}.cu was not built", k.file))?;
+        for (name, scheduled) in [(k.plain, false), (k.scheduled, true)] {
+            let want = o.kernel_params(scheduled);
+            let got = entry_params(text.1, name);
+            if got.as_ref() != Some(&want) {
+                return Err(format!(
+                    "kernel {name} in kernels/{}.cu takes {}, and the {} optimizer passes {} \
+                     (the argument convention of optim::UpdateKernels)",
+                    k.file,
+                    got.map_or("no parameters (it is missing)".into(), |g| format!("{g:?}")),
+                    o.name(),
+                    format_args!("{want:?}"),
+                ));
+            }
+            let f = module
+                .load_function(name)
+                .map_err(|e| format!("kernel {name} missing from kernels/{}.cu: {e}", k.file))?;
+            out.insert(name, f);
+        }
+    }
+    Ok(out)
+}
+
 /// An open GPU: context, stream and loaded kernels.
 pub struct Gpu {
     /// The CUDA context on the opened device.
@@ -194,6 +254,8 @@ pub struct Gpu {
     /// Streaming multiprocessors.
     pub sm_count: usize,
     pub(super) k: Kernels,
+    /// The dense optimizers' update kernels, by name ([`load_updates`]).
+    pub(super) updates: HashMap<&'static str, CudaFunction>,
 }
 
 impl Gpu {
@@ -257,6 +319,7 @@ impl Gpu {
             modules.insert(*stem, module);
         }
         let k = Kernels::load(&modules)?;
+        let updates = load_updates(&modules)?;
         let name = ctx.name().unwrap_or_else(|_| "unknown GPU".into());
         let (major, minor) = ctx.compute_capability().unwrap_or((0, 0));
         let description = format!("{name} (sm_{major}{minor}, driver CUDA {driver})");
@@ -270,6 +333,7 @@ impl Gpu {
             description,
             sm_count,
             k,
+            updates,
         })
     }
 
@@ -357,7 +421,8 @@ impl Gpu {
 
 #[cfg(test)]
 mod tests {
-    use super::BLOCK;
+    use super::{entry_params, BLOCK, BUILD_NOTE, PTX};
+    use crate::optim::Optimizer;
 
     /// No allocation asks the driver for 0 bytes: an empty buffer still
     /// takes one element.
@@ -505,5 +570,39 @@ mod tests {
             }
         }
         assert!(params > 200, "only {params} kernel parameters found");
+    }
+
+    /// Each registered optimizer's kernels take what it declares, as the
+    /// PTX states it: the check [`Gpu::open`] makes, here without a GPU.
+    #[test]
+    fn every_optimizer_kernel_takes_the_parameters_its_optimizer_declares() {
+        if PTX.is_empty() {
+            eprintln!("skipped: this build has no PTX ({BUILD_NOTE})");
+            return;
+        }
+        let mut modules = 0;
+        for optimizer in Optimizer::examples() {
+            let o = optimizer.get();
+            let k = o.kernels();
+            let text = PTX
+                .iter()
+                .find(|p| p.0 == k.file)
+                .expect("the optimizer's kernel file is built");
+            for (name, scheduled) in [(k.plain, false), (k.scheduled, true)] {
+                assert_eq!(
+                    entry_params(text.1, name),
+                    Some(o.kernel_params(scheduled)),
+                    "{name} in kernels/{}.cu",
+                    k.file
+                );
+                modules += 1;
+            }
+        }
+        assert_eq!(modules, 2 * Optimizer::examples().len());
+        // A kernel that does not exist, and one with other parameters, do not pass.
+        let optim = PTX.iter().find(|p| p.0 == "optim").expect("optim.cu is built");
+        assert_eq!(entry_params(optim.1, "no_such_kernel"), None);
+        let sgd = entry_params(optim.1, "sgd_update").expect("sgd_update");
+        assert_ne!(Some(sgd), Some(Optimizer::ADAM.get().kernel_params(false)));
     }
 }

@@ -85,8 +85,8 @@ impl CudaBackend {
                 sched: &self.sched.as_view(),
                 s,
             };
-            let (p, g, m, v) = (&mut self.params, &mut self.grads, &mut self.m, &mut self.v);
-            update(gpu, self.optimizer, self.wd, p, g, m, v, step)?;
+            let (p, g) = (&mut self.params, &mut self.grads);
+            update(gpu, self.optimizer, self.wd, p, g, &mut self.state, step)?;
         }
         Ok(())
     }

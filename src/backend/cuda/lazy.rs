@@ -11,6 +11,7 @@ use crate::backend::cuda::{cuda_err, CudaBackend, Gpu};
 use crate::error::{Error, Result};
 use crate::model::{ModelKind, ModelSpec};
 use crate::optim::lazy_sgd::{self, LazyMomentum};
+use crate::optim::sgd::Sgd;
 use crate::optim::Optimizer;
 
 /// Elements of a step's rows each thread of the lazy block keeps in
@@ -145,7 +146,7 @@ impl CudaBackend {
     /// Whether this epoch runs lazily: the lazy path is on, the optimizer is
     /// SGD, the model and batch fit the kernel, and the rates are constant.
     pub(super) fn lazy_epoch(&self, bs: usize, lrs: &[f32]) -> Option<(f32, f32)> {
-        let Optimizer::Sgd { momentum } = self.optimizer else {
+        let Optimizer::Sgd(Sgd { momentum }) = self.optimizer else {
             return None;
         };
         let lr = lazy_sgd::constant_lr(lrs)?;
@@ -190,7 +191,7 @@ impl CudaBackend {
         let p = self.params.len();
         gpu.mf_epoch_lazy_sgd(
             &mut self.params.as_view_mut(),
-            &mut self.m.slice_mut(..p),
+            &mut self.state[0].slice_mut(..p),
             &mut self.last.as_view_mut(),
             &mut self.losses.as_view_mut(),
             &powers,
@@ -205,7 +206,7 @@ impl CudaBackend {
         )?;
         gpu.sgd_catch_up_all(
             &mut self.params.as_view_mut(),
-            &mut self.m.slice_mut(..p),
+            &mut self.state[0].slice_mut(..p),
             &self.last.as_view(),
             &powers,
             steps,

@@ -48,7 +48,7 @@ impl MemoryPlan {
     ) -> Self {
         let p = spec.n_params() as u64;
         let (n, nv) = (n_train as u64, n_valid as u64);
-        let state = optimizer.state_buffers() as u64 * 4 * p;
+        let state = optimizer.get().state_bytes(p);
         let cap = EVAL_CHUNK.max(batch) as u64;
         let f = spec.factors as u64;
         let (cat, h) = match spec.kind {
@@ -60,8 +60,11 @@ impl MemoryPlan {
         let rows = (spec.n_users + spec.n_items) as u64;
         let epoch = match optimizer {
             _ if !one_kernel => 0,
-            Optimizer::Adam { .. } => 2 * 4 * p + 3 * 4 * rows,
-            Optimizer::Sgd { .. } => 4 * rows + 32 * (n + 1),
+            Optimizer::Adam(_) => 2 * 4 * p + 3 * 4 * rows,
+            Optimizer::Sgd(_) => 4 * rows + 32 * (n + 1),
+            // The one-kernel epochs run these two; any other optimizer's
+            // epochs are the graph or op by op.
+            _ => 0,
         };
         MemoryPlan {
             parts: vec![
@@ -182,7 +185,7 @@ pub(crate) mod tests {
         let mut spec = svd(610, 9724, 50);
         spec.config.kind = ModelKind::DotBias;
         let p = spec.n_params() as u64;
-        let sgd = MemoryPlan::dense(&spec, Optimizer::Sgd { momentum: 0.9 }, 80_669, 20_167, 64, false);
+        let sgd = MemoryPlan::dense(&spec, Optimizer::SGD, 80_669, 20_167, 64, false);
         let adam = MemoryPlan::dense(&spec, Optimizer::ADAM, 80_669, 20_167, 64, false);
         assert_eq!(adam.total() - sgd.total(), 4 * p);
         // The Adam epoch's own buffers: two steps' gradients and three stamps a row.

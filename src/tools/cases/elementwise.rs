@@ -4,11 +4,12 @@
 use cudarc::driver::CudaSlice;
 
 use super::{compare_device, uniform, KernelCase};
+use crate::backend::cuda::optim::{update, Step};
 use crate::backend::cuda::Gpu;
 use crate::compare::Comparison;
 use crate::error::Result;
-use crate::ops::{self, AdamStep};
-use crate::optim::adam;
+use crate::ops;
+use crate::optim::Optimizer;
 use crate::rng::Mt19937;
 
 pub(super) struct SigmoidRange {
@@ -166,54 +167,59 @@ impl KernelCase for MseSum {
     }
 }
 
-/// SGD (`adam: None`) or Adam at step `t`: parameters, state, and the
-/// gradient, which the update zeroes.
+/// A dense optimizer's update at step `t`: parameters, gradient (which the
+/// update zeroes) and state, on the host and on the device.
 pub(super) struct Update {
-    adam: Option<AdamStep>,
-    host: [Vec<f32>; 4],
-    dev: [CudaSlice<f32>; 4],
+    optimizer: Optimizer,
+    t: u64,
+    host: Vec<Vec<f32>>,
+    dev: Vec<CudaSlice<f32>>,
 }
 
 impl Update {
-    pub(super) fn new(gpu: &Gpu, rng: &mut Mt19937, n: usize, t: Option<u64>) -> Result<Self> {
-        let p = uniform(rng, n, -0.05, 0.05);
-        let g = uniform(rng, n, -1e-2, 1e-2);
-        let m = uniform(rng, n, -1e-2, 1e-2);
-        let v = uniform(rng, n, 0.0, 1e-4);
-        let adam = t.map(|t| adam::scalars(1e-2, 0.9, 0.999, 1e-8, t));
+    pub(super) fn new(gpu: &Gpu, rng: &mut Mt19937, optimizer: Optimizer, n: usize, t: u64) -> Result<Self> {
+        let mut host = vec![uniform(rng, n, -0.05, 0.05), uniform(rng, n, -1e-2, 1e-2)];
+        // Non-negative state: second moments and sums must be, momentum may be.
+        for _ in 0..optimizer.state_buffers() {
+            host.push(uniform(rng, n, 0.0, 1e-4));
+        }
         Ok(Update {
-            adam,
-            dev: [gpu.upload(&p)?, gpu.upload(&g)?, gpu.upload(&m)?, gpu.upload(&v)?],
-            host: [p, g, m, v],
+            optimizer,
+            t,
+            dev: host.iter().map(|h| gpu.upload(h)).collect::<Result<_>>()?,
+            host,
         })
     }
 }
 
 impl KernelCase for Update {
     fn bytes(&self) -> usize {
-        // SGD reads p, g, buf and writes them; Adam adds v.
-        self.host[0].len() * if self.adam.is_some() { 32 } else { 24 }
+        // Reads and writes the parameters, the gradient and each state buffer.
+        self.host[0].len() * 8 * self.host.len()
     }
     fn run_cpu(&mut self) {
-        let [p, g, m, v] = &mut self.host;
-        match self.adam {
-            None => ops::sgd_update(p, g, m, 0.1, 0.9, 2e-4),
-            Some(s) => ops::adam_update(p, g, m, v, s, 2e-4),
-        }
+        let (pg, state) = self.host.split_at_mut(2);
+        let (p, g) = pg.split_at_mut(1);
+        let mut st: Vec<Vec<f32>> = state.to_vec();
+        self.optimizer
+            .get()
+            .step(&mut p[0], &mut g[0], &mut st, 1e-2, self.t, 2e-4);
+        state.clone_from_slice(&st);
     }
     fn run_gpu(&mut self, gpu: &Gpu) -> Result<()> {
-        let [p, g, m, v] = &mut self.dev;
-        let (p, g, m) = (&mut p.as_view_mut(), &mut g.as_view_mut(), &mut m.as_view_mut());
-        match self.adam {
-            None => gpu.sgd_update(p, g, m, 0.1, 0.9, 2e-4),
-            Some(s) => gpu.adam_update(p, g, m, &mut v.as_view_mut(), s, 2e-4),
-        }
+        let (pg, state) = self.dev.split_at_mut(2);
+        let (p, g) = pg.split_at_mut(1);
+        let step = Step::Plain { lr: 1e-2, t: self.t };
+        update(gpu, self.optimizer, 2e-4, &mut p[0], &mut g[0], state, step)
     }
     fn compare(&self, gpu: &Gpu) -> Result<Comparison> {
         // Element-wise, no fused multiply-add: exact, state and zeroed gradient included.
-        let k = if self.adam.is_some() { 4 } else { 3 };
-        let pairs: Vec<(&CudaSlice<f32>, &[f32])> =
-            (0..k).map(|i| (&self.dev[i], &self.host[i][..])).collect();
+        let pairs: Vec<(&CudaSlice<f32>, &[f32])> = self
+            .dev
+            .iter()
+            .zip(&self.host)
+            .map(|(d, h)| (d, &h[..]))
+            .collect();
         compare_device(gpu, &pairs, 0.0, 0.0)
     }
 }

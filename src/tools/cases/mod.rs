@@ -26,6 +26,7 @@ mod embedding;
 use crate::backend::cuda::Gpu;
 use crate::compare::{compare, Comparison};
 use crate::error::Result;
+use crate::optim::Optimizer;
 use crate::rng::Mt19937;
 use elementwise::{MseLossGrad, MseSum, SigmoidRange, Update};
 use embedding::{BiasAdd, DotBackward, DotForward, EmbeddingGather, GatherRows, ScatterAdd};
@@ -173,16 +174,15 @@ pub enum Case {
         /// Elements.
         n: usize,
     },
-    /// `sgd_update` at lr 0.1, momentum 0.9, wd 2e-4.
-    SgdUpdate {
+    /// A dense optimizer's plain update kernel (`sgd_update`,
+    /// `adam_update`, …) at lr 1e-2, wd 2e-4, step `t`, the optimizer as
+    /// [`Optimizer::examples`] holds it.
+    Update {
+        /// The optimizer.
+        optimizer: Optimizer,
         /// Parameters.
         n: usize,
-    },
-    /// `adam_update` at lr 1e-2, PyTorch's betas and eps, wd 2e-4, step `t`.
-    AdamUpdate {
-        /// Parameters.
-        n: usize,
-        /// The step (1-based): the bias corrections depend on it.
+        /// The step (1-based): Adam's bias corrections and Adagrad's rate depend on it.
         t: u64,
     },
 }
@@ -224,11 +224,11 @@ pub fn table(sizes: &Sizes) -> Vec<Case> {
         cases.push(Case::MseSum { n });
     }
     for &n in &sizes.params {
-        cases.extend([
-            Case::SgdUpdate { n },
-            Case::AdamUpdate { n, t: 1 },
-            Case::AdamUpdate { n, t: 10 },
-        ]);
+        for optimizer in Optimizer::examples() {
+            for &t in optimizer.get().check_steps() {
+                cases.push(Case::Update { optimizer, n, t });
+            }
+        }
     }
     cases
 }
@@ -248,8 +248,7 @@ impl Case {
             Case::SigmoidRangeBackward { .. } => "sigmoid_range_backward",
             Case::MseLossGrad { .. } => "mse_loss_grad",
             Case::MseSum { .. } => "mse_sum",
-            Case::SgdUpdate { .. } => "sgd_update",
-            Case::AdamUpdate { .. } => "adam_update",
+            Case::Update { optimizer, .. } => optimizer.get().kernels().plain,
         }
     }
 
@@ -270,8 +269,10 @@ impl Case {
             | Case::SigmoidRangeBackward { batch }
             | Case::MseLossGrad { batch } => format!("B={batch}"),
             Case::MseSum { n } => format!("n={n}"),
-            Case::SgdUpdate { n } => format!("P={n}"),
-            Case::AdamUpdate { n, t } => format!("P={n} t={t}"),
+            Case::Update { optimizer, n, t } => match optimizer.get().check_steps() {
+                [_] => format!("P={n}"),
+                _ => format!("P={n} t={t}"),
+            },
         }
     }
 
@@ -295,8 +296,7 @@ impl Case {
             Case::SigmoidRangeBackward { batch } => Box::new(SigmoidRange::new(gpu, rng, batch, true)?),
             Case::MseLossGrad { batch } => Box::new(MseLossGrad::new(gpu, rng, batch)?),
             Case::MseSum { n } => Box::new(MseSum::new(gpu, rng, n)?),
-            Case::SgdUpdate { n } => Box::new(Update::new(gpu, rng, n, None)?),
-            Case::AdamUpdate { n, t } => Box::new(Update::new(gpu, rng, n, Some(t))?),
+            Case::Update { optimizer, n, t } => Box::new(Update::new(gpu, rng, optimizer, n, t)?),
         })
     }
 }
@@ -348,8 +348,14 @@ mod tests {
     #[test]
     fn the_check_table_covers_every_size_and_the_bench_table_the_notebooks() {
         let check = table(&Sizes::check());
-        // 5 gather_rows, 25 embedding shapes × 5 kernels, 5 batches × 4, 7 reductions, 4 counts × 3.
-        assert_eq!(check.len(), 5 + 25 * 5 + 5 * 4 + 7 + 4 * 3);
+        // 5 gather_rows, 25 embedding shapes × 5 kernels, 5 batches × 4, 7 reductions,
+        // 4 counts × the optimizers' check steps (SGD 1, Adam 2, ...).
+        let updates: usize = Optimizer::examples()
+            .iter()
+            .map(|o| o.get().check_steps().len())
+            .sum();
+        assert!(updates >= 3, "{updates}");
+        assert_eq!(check.len(), 5 + 25 * 5 + 5 * 4 + 7 + 4 * updates);
         let bench = table(&Sizes::bench(true));
         // The deterministic scatter is quadratic in the batch: only the notebook's is timed.
         let det: Vec<_> = bench
@@ -362,9 +368,17 @@ mod tests {
             factors: 50,
             rows: 9_724
         }));
-        assert!(bench.contains(&Case::AdamUpdate { n: 527_034, t: 10 }));
+        assert!(bench.contains(&Case::Update {
+            optimizer: Optimizer::ADAM,
+            n: 527_034,
+            t: 10
+        }));
         let names: std::collections::BTreeSet<_> = check.iter().map(Case::kernel).collect();
-        assert_eq!(names.len(), 13, "{names:?}");
+        // 11 kernels of the models, and one update kernel an optimizer.
+        assert_eq!(names.len(), 11 + Optimizer::examples().len(), "{names:?}");
+        for o in Optimizer::examples() {
+            assert!(names.contains(o.get().kernels().plain), "{names:?}");
+        }
         assert_eq!(
             Case::DotBackward {
                 batch: 64,

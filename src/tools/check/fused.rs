@@ -3,13 +3,14 @@
 use cudarc::driver::CudaSlice;
 
 use super::{BATCHES, FACTORS, PARAM_COUNTS};
+use crate::backend::cuda::optim::{update, Step};
 use crate::backend::cuda::Gpu;
 use crate::compare::Comparison;
 use crate::error::Result;
 use crate::model::{ModelConfig, ModelKind, ModelSpec};
 use crate::ops;
-use crate::ops::AdamStep;
 use crate::optim::lazy_sgd::LazyMomentum;
+use crate::optim::Optimizer;
 use crate::rng::Mt19937;
 use crate::tools::cases::{compare_all, compare_device, indices, uniform, widen};
 
@@ -124,54 +125,39 @@ pub(super) fn checks(
     for kind in [ModelKind::Dot, ModelKind::DotBias] {
         catch_up_check(gpu, rng, kind, push)?;
     }
+    // Each optimizer's scheduled update, step 3 of an epoch whose schedule
+    // holds the scalars of optimizer step 17, against its CPU step there.
     for &n in &PARAM_COUNTS {
         let p = uniform(rng, n, -0.05, 0.05);
         let g = uniform(rng, n, -1e-2, 1e-2);
-        let buf = uniform(rng, n, -1e-2, 1e-2);
-        let v = uniform(rng, n, 0.0, 1e-4);
-        let step = 3;
-        let adam = AdamStep::new(1e-2, 0.9, 0.999, 1e-8, 17);
-        let mut sched = vec![0f32; 2 * (step + 1)];
-        sched[2 * step] = adam.step_size;
-        sched[2 * step + 1] = adam.bias_correction2_sqrt;
-        let dsched = gpu.upload(&sched)?;
-
-        let (mut wp, mut wg, mut wb) = (p.clone(), g.clone(), buf.clone());
-        ops::sgd_update(&mut wp, &mut wg, &mut wb, adam.step_size, 0.9, 2e-4);
-        let (mut dp, mut dg, mut db) = (gpu.upload(&p)?, gpu.upload(&g)?, gpu.upload(&buf)?);
-        gpu.sgd_update_sched(
-            &mut dp.as_view_mut(),
-            &mut dg.as_view_mut(),
-            &mut db.as_view_mut(),
-            &dsched.as_view(),
-            step,
-            0.9,
-            2e-4,
-        )?;
-        let cmp = compare_device(gpu, &[(&dp, &wp), (&db, &wb), (&dg, &wg)], 0.0, 0.0)?;
-        push("sgd_update_sched", format!("P={n}"), cmp);
-
-        let (mut wp, mut wg, mut wm, mut wv) = (p.clone(), g.clone(), buf.clone(), v.clone());
-        ops::adam_update(&mut wp, &mut wg, &mut wm, &mut wv, adam, 2e-4);
-        let (mut dp, mut dg, mut dm, mut dv) = (
-            gpu.upload(&p)?,
-            gpu.upload(&g)?,
-            gpu.upload(&buf)?,
-            gpu.upload(&v)?,
-        );
-        let constants = AdamStep::new(0.0, 0.9, 0.999, 1e-8, 1);
-        gpu.adam_update_sched(
-            &mut dp.as_view_mut(),
-            &mut dg.as_view_mut(),
-            &mut dm.as_view_mut(),
-            &mut dv.as_view_mut(),
-            &dsched.as_view(),
-            step,
-            constants,
-            2e-4,
-        )?;
-        let cmp = compare_device(gpu, &[(&dp, &wp), (&dm, &wm), (&dv, &wv), (&dg, &wg)], 0.0, 0.0)?;
-        push("adam_update_sched", format!("P={n} t=17"), cmp);
+        // State values of either sign would be fine for momentum, not for
+        // second moments and sums: all are drawn non-negative.
+        let state0: Vec<f32> = uniform(rng, n, -1e-2, 1e-2).iter().map(|x| x.abs()).collect();
+        let state1 = uniform(rng, n, 0.0, 1e-4);
+        let (step, t, lr, wd) = (3, 17, 1e-2, 2e-4);
+        for optimizer in Optimizer::examples() {
+            let o = optimizer.get();
+            let mut sched = vec![0f32; 2 * (step + 1)];
+            sched[2 * step..].copy_from_slice(&o.step_scalars(lr, t));
+            let dsched = gpu.upload(&sched)?;
+            let mut state: Vec<Vec<f32>> = [&state0, &state1][..o.state_buffers()]
+                .iter()
+                .map(|s| s.to_vec())
+                .collect();
+            let mut dstate = state.iter().map(|s| gpu.upload(s)).collect::<Result<Vec<_>>>()?;
+            let (mut dp, mut dg) = (gpu.upload(&p)?, gpu.upload(&g)?);
+            let (mut wp, mut wg) = (p.clone(), g.clone());
+            o.step(&mut wp, &mut wg, &mut state, lr, t, wd);
+            let step = Step::Scheduled {
+                sched: &dsched.as_view(),
+                s: step,
+            };
+            update(gpu, optimizer, wd, &mut dp, &mut dg, &mut dstate, step)?;
+            let mut pairs = vec![(&dp, &wp[..]), (&dg, &wg[..])];
+            pairs.extend(dstate.iter().zip(&state).map(|(d, h)| (d, &h[..])));
+            let cmp = compare_device(gpu, &pairs, 0.0, 0.0)?;
+            push(o.kernels().scheduled, format!("P={n} t={t}"), cmp);
+        }
     }
     Ok(())
 }

@@ -18,7 +18,8 @@ use crate::data::{Examples, Ratings};
 use crate::error::{Error, Result};
 use crate::model::ModelSpec;
 use crate::ops::{self, Storage};
-use crate::optim::{Optimizer, Training};
+use crate::optim::sgd::Sgd;
+use crate::optim::{Optimizer, StepTerms, Training};
 use crate::recipe::Recipe;
 use crate::tools::cases::{compare_all, widen};
 use crate::train::Setup;
@@ -131,46 +132,18 @@ pub const PARAM_RTOL: f64 = 1e-5;
 /// A gradient g with terms of total size A = Σ|term| can so differ by up to
 /// δ = (B + 4)·2⁻²⁴·A, with B the batch (at most B terms summed in some
 /// order, a few roundings in each). What that does to a parameter depends on
-/// the optimizer:
-/// - SGD moves p by lr·g, with momentum carrying g into later steps: the
-///   slack is Σ_s lr_s·δ_s·(1 + μ + μ² + … over the steps after s).
-/// - Adam moves p by lr·m̂/(√v̂ + ε). The δs enter m̂ as the gradients do
-///   (δm̂ = the same moving average of δ), and move the step by up to
-///   lr·2·δm̂/(√v̂ + ε), and at most by 2·lr (a sign flip). The slack is
-///   Σ_s lr_s·min(2, 2·δm̂_s/(√v̂_s + ε)), with v̂ the CPU's own second
-///   moment. So a parameter whose gradients have been rounding noise
-///   (√v̂ ≲ δ) may move by a whole lr on one device and not on the other,
-///   and one with a real gradient may not: this is why Adam, which divides
-///   by √v̂ + ε, needs more than a relative tolerance.
+/// the optimizer, and each says in its own file
+/// ([`crate::optim::DenseOptimizer::parity_slack`]).
 pub fn param_tolerance(optimizer: Optimizer, lrs: &[f32], grads: &[StepGradient], batch: usize) -> Vec<f64> {
-    let n = grads.first().map_or(0, |g| g.grad.len());
     let kappa = (batch as f64 + 4.0) * (-24f64).exp2();
-    let mut slack = vec![0.0f64; n];
-    match optimizer {
-        Optimizer::Sgd { momentum } => {
-            let mu = momentum as f64;
-            for (s, g) in grads.iter().enumerate() {
-                let carry: f64 = (s..grads.len()).map(|k| mu.powi((k - s) as i32)).sum();
-                for (x, &a) in slack.iter_mut().zip(&g.abs_terms) {
-                    *x += lrs[s] as f64 * kappa * a * carry;
-                }
-            }
-        }
-        Optimizer::Adam { beta1, beta2, eps } => {
-            for (i, x) in slack.iter_mut().enumerate() {
-                // Adam's moments as the CPU ran them, and how much rounding the first one carries.
-                let (mut dm, mut v) = (0.0f64, 0.0f64);
-                for (s, g) in grads.iter().enumerate() {
-                    let t = s as i32 + 1;
-                    dm = beta1 * dm + (1.0 - beta1) * kappa * g.abs_terms[i];
-                    v = beta2 * v + (1.0 - beta2) * (g.grad[i] as f64).powi(2);
-                    let (dm_hat, v_hat) = (dm / (1.0 - beta1.powi(t)), v / (1.0 - beta2.powi(t)));
-                    *x += lrs[s] as f64 * (2.0f64).min(2.0 * dm_hat / (v_hat.sqrt() + eps));
-                }
-            }
-        }
-    }
-    slack
+    let steps: Vec<StepTerms<'_>> = grads
+        .iter()
+        .map(|g| StepTerms {
+            grad: &g.grad,
+            abs_terms: &g.abs_terms,
+        })
+        .collect();
+    optimizer.get().parity_slack(lrs, &steps, kappa)
 }
 
 /// Compares the GPU's parameters, losses and validation MSE with the CPU's:
@@ -452,7 +425,7 @@ pub fn sparse_tasks_parity<S: DeviceFactor>(
 /// The dense recipes whose training step [`run_all`](super::run_all) compares, each with how
 /// the GPU runs it: op by op, fused graph, one kernel an epoch, and
 /// deterministic (the net has no graph).
-pub const STEP_PARITY: [(&str, GpuOptions); 11] = {
+pub const STEP_PARITY: [(&str, GpuOptions); 12] = {
     const PLAIN: GpuOptions = GpuOptions {
         fused: false,
         one_kernel: false,
@@ -480,6 +453,7 @@ pub const STEP_PARITY: [(&str, GpuOptions); 11] = {
         ("net", ONE_KERNEL),
         ("dotbias", DET),
         ("net", DET),
+        ("adagrad", FUSED),
     ]
 };
 
@@ -565,7 +539,7 @@ pub fn lazy_slack(
     bs: usize,
     lrs: &[f32],
 ) -> Result<Vec<f64>> {
-    let Optimizer::Sgd { momentum } = optimizer else {
+    let Optimizer::Sgd(Sgd { momentum }) = optimizer else {
         return Err(Error::invalid("check", "lazy momentum is SGD's"));
     };
     let carry = 1.0 / (1.0 - momentum as f64);
