@@ -92,8 +92,11 @@ pub struct EpochRecord {
 pub struct TrainReport {
     /// Recipe name.
     pub recipe: String,
-    /// The device that ran it.
+    /// The device that ran it (on the GPU, with the path its epochs took and why).
     pub device: String,
+    /// The ways its epochs ran, each with its reason, in the order first
+    /// taken (the CUDA backend's paths; empty on the CPU).
+    pub paths: Vec<crate::backend::PathTaken>,
     /// The training seed.
     pub seed: u32,
     /// The model as PyTorch prints it.
@@ -449,6 +452,7 @@ pub fn train(data: &Ratings, cfg: &TrainConfig, obs: &mut dyn Observer) -> Resul
     Ok(TrainReport {
         recipe: recipe.name.to_string(),
         device: be.device(),
+        paths: be.paths(),
         seed: cfg.seed,
         model: spec.describe(),
         n_params: spec.n_params(),

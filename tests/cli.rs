@@ -153,7 +153,7 @@ fn bad_arguments_are_rejected() {
     let cases: &[(&[&str], &str)] = &[
         (
             &["train", "--recipe", "nope"],
-            "no recipe 'nope' (choose one of: learner, dot, dotbias, sparse, sparse-bf16, net, best)",
+            "no recipe 'nope' (choose one of: learner, dot, dotbias, sparse, sparse-bf16, adagrad, net, best)",
         ),
         (
             &["train", "--epochs", "0"],

@@ -202,6 +202,11 @@ fn recipes_on_gpu_match_cpu_and_notebook() {
         let op_by_op = GpuOptions::new(true, false);
         let (cpu, gpu) = (run(Device::Cpu, op_by_op), run(Device::Cuda(0), op_by_op));
         assert!(gpu.device.starts_with("cuda"), "{}", gpu.device);
+        assert!(
+            gpu.device.ends_with("(path op-by-op (asked for (--op-by-op)))"),
+            "{}",
+            gpu.device
+        );
         let _ = writeln!(
             std::io::stderr(),
             "{name}: gpu val_mse {:.5} ({:.3} s/epoch), cpu {:.5} ({:.3} s/epoch)",
@@ -238,7 +243,21 @@ fn recipes_on_gpu_match_cpu_and_notebook() {
                 .filter(|(p, _)| name != "net" || *p == "default")
             {
                 let fused = run(Device::Cuda(0), opts);
-                assert!(fused.device.contains("fused"), "{}", fused.device);
+                // The graph when asked for; by default the model's one-kernel epoch
+                // for its optimizer (lazy SGD for dot and dotbias, the Adam epoch for
+                // learner and the net).
+                let want = match (path, name) {
+                    ("fused", _) => "graph",
+                    (_, "dot" | "dotbias") => "lazy-sgd",
+                    _ => "adam-epoch",
+                };
+                assert!(
+                    fused.device.contains(&format!("(path {want} (")),
+                    "{}",
+                    fused.device
+                );
+                let names: Vec<&str> = fused.paths.iter().map(|p| p.name).collect();
+                assert_eq!(names, [want], "{}", fused.device);
                 let _ = writeln!(
                     std::io::stderr(),
                     "{name}: {path} val_mse {:.5} ({:.4} s/epoch; {})",
@@ -424,7 +443,7 @@ fn a_refused_cooperative_launch_falls_back_and_says_why() {
         return;
     };
     let data = Size::of(&gpu, "a_refused_cooperative_launch_falls_back_and_says_why").data();
-    for (name, below) in [("learner", "fused, CUDA graph"), ("net", "op by op")] {
+    for (name, below) in [("learner", "graph"), ("net", "op-by-op")] {
         let recipe = recipe::find(name).unwrap();
         let setup = Setup::notebook(&data, &recipe, 7).unwrap();
         let Training::Dense { optimizer } = setup.training else {
@@ -459,7 +478,11 @@ fn a_refused_cooperative_launch_falls_back_and_says_why() {
             device.contains(&CoopRefusal::Refused.reason()),
             "{name}: {device}"
         );
-        assert!(device.contains(&format!("({below}: ")), "{name}: {device}");
+        assert!(
+            device.contains(&format!("(path {below} (the one-kernel Adam epoch ")),
+            "{name}: {device}"
+        );
+        assert!(!from_start.contains("refused"), "{name}: {from_start}");
         // The same path from the same state: only the atomics' order differs.
         let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 + 1e-4 * b.abs();
         assert_eq!(losses.len(), want_losses.len());

@@ -13,7 +13,7 @@ use std::ops::ControlFlow;
 use crate::backend::{Backend, BackendInit};
 use crate::data::Examples;
 use crate::error::Result;
-use crate::model::{DropoutKey, ModelKind, ModelSpec, Workspace};
+use crate::model::{DropoutKey, ModelSpec, Workspace};
 use crate::ops;
 use crate::optim::lazy_sgd::{self, LazyMomentum};
 use crate::optim::sgd::Sgd;
@@ -83,7 +83,7 @@ impl CpuBackend<'_> {
         let _ftz = FlushSubnormals::new();
         self.train.gather_into(rows, &mut self.batch);
         let b = &self.batch;
-        let dropout = (self.spec.kind == ModelKind::Net).then_some(DropoutKey {
+        let dropout = self.spec.kind.has_dropout().then_some(DropoutKey {
             seed: self.seed,
             step,
         });
@@ -201,7 +201,7 @@ impl CpuBackend<'_> {
                     }
                 }
             }
-            let dropout = (self.spec.kind == ModelKind::Net).then_some(DropoutKey {
+            let dropout = self.spec.kind.has_dropout().then_some(DropoutKey {
                 seed: self.seed,
                 step: first_step + s as u64,
             });
@@ -279,7 +279,7 @@ impl Backend for CpuBackend<'_> {
         for (s, rows) in order.chunks(batch_size).enumerate() {
             self.train.gather_into(rows, &mut self.batch);
             let b = &self.batch;
-            let dropout = (self.spec.kind == ModelKind::Net).then_some(DropoutKey {
+            let dropout = self.spec.kind.has_dropout().then_some(DropoutKey {
                 seed: self.seed,
                 step: first_step + s as u64,
             });

@@ -19,7 +19,7 @@ use crate::backend::{Backend, BackendInit};
 use crate::data::runs::Runs;
 use crate::data::Examples;
 use crate::error::{Error, Result};
-use crate::model::{split, ModelKind, ModelSpec};
+use crate::model::ModelSpec;
 use crate::ops::Storage;
 use crate::ops::{group_mean, mf_predict, mf_sgd_sparse, mf_sgd_sparse_runs, mse_sum, Factor};
 
@@ -45,56 +45,7 @@ pub fn cpu_backend<'a>(
     })
 }
 
-/// The svd model's tables as the sparse path holds them: factors as `S`.
-#[derive(Debug, Clone)]
-pub struct SparseParams<S> {
-    /// User factors (Nu,F).
-    pub u: Vec<S>,
-    /// Item factors (Ni,F).
-    pub m: Vec<S>,
-    /// User biases (Nu).
-    pub ub: Vec<f32>,
-    /// Item biases (Ni).
-    pub mb: Vec<f32>,
-    /// The global mean.
-    pub mu: f32,
-}
-
-impl<S: Factor> SparseParams<S> {
-    /// Splits the svd model's flat parameters (`spec.tensors()` order),
-    /// rounding the factors to `S`.
-    pub fn from_flat(spec: &ModelSpec, params: &[f32]) -> Result<Self> {
-        if spec.kind != ModelKind::Svd {
-            return Err(Error::invalid("recipe", "sparse SGD trains the svd model only"));
-        }
-        if params.len() != spec.n_params() {
-            return Err(Error::invalid(
-                "params",
-                format!("{} parameters for a model of {}", params.len(), spec.n_params()),
-            ));
-        }
-        let t = spec.tensors();
-        let [u, m, ub, mb, mu] = split(params, std::array::from_fn(|k| t[k].len()));
-        Ok(SparseParams {
-            u: u.iter().map(|&x| S::put(x)).collect(),
-            m: m.iter().map(|&x| S::put(x)).collect(),
-            ub: ub.to_vec(),
-            mb: mb.to_vec(),
-            mu: mu[0],
-        })
-    }
-
-    /// The flat parameters again, factors widened to f32 (exactly).
-    pub fn to_flat(&self) -> Vec<f32> {
-        let mut out = Vec::with_capacity(self.u.len() + self.m.len() + self.ub.len() + self.mb.len() + 1);
-        out.extend(self.u.iter().map(|x| x.get()));
-        out.extend(self.m.iter().map(|x| x.get()));
-        out.extend_from_slice(&self.ub);
-        out.extend_from_slice(&self.mb);
-        out.push(self.mu);
-        out
-    }
-}
+pub use crate::model::svd::SparseParams;
 
 /// The svd model trained by stratified sparse SGD on the CPU, factors
 /// stored as `S`.

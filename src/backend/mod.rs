@@ -52,10 +52,26 @@ pub fn no_progress(_steps: usize, _loss: f32) -> ControlFlow<()> {
     ControlFlow::Continue(())
 }
 
+/// A way a backend ran its epochs, and why it took it (the CUDA backend's
+/// paths: `backend::cuda::path`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PathTaken {
+    /// The path's name (`graph`).
+    pub name: &'static str,
+    /// Why it was taken.
+    pub reason: String,
+}
+
 /// A place where training runs.
 pub trait Backend {
     /// A short description of the device, for the report.
     fn device(&self) -> String;
+
+    /// The ways its epochs ran so far, each once, in the order first taken;
+    /// empty for a backend with one way.
+    fn paths(&self) -> Vec<PathTaken> {
+        Vec::new()
+    }
 
     /// Runs one epoch: the training rows in the order `order` (indices into
     /// the training set), in batches of `batch_size` with the last batch

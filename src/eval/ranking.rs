@@ -29,7 +29,7 @@ use crate::backend::select::{choose, Needs};
 use crate::backend::Device;
 use crate::data::{Examples, Ratings};
 use crate::error::Result;
-use crate::model::{ModelKind, ModelSpec, Workspace};
+use crate::model::{ModelSpec, Workspace};
 use crate::ops;
 use crate::trained::explore::model_split;
 use crate::trained::saved::SavedModel;
@@ -145,7 +145,7 @@ pub fn relevant_items(valid: &Examples, n_users: usize, threshold: f32) -> (Vec<
 /// and `mb` (empty otherwise); `None` for the net, which ranks through its
 /// forward pass.
 pub fn mf_tables<'a>(spec: &ModelSpec, params: &'a [f32]) -> Option<[&'a [f32]; 4]> {
-    if spec.kind == ModelKind::Net {
+    if !spec.kind.scores_by_tables() {
         return None;
     }
     let tensors = spec.tensors();
@@ -296,7 +296,7 @@ pub fn full_ranking_on(
     opts: RankingOptions,
 ) -> Result<RankingMetrics> {
     // The net ranks through its forward pass, on the CPU, whatever the device.
-    if spec.kind == ModelKind::Net {
+    if !spec.kind.scores_by_tables() {
         return Ok(full_ranking(spec, params, train, valid, opts));
     }
     let Some(gpu) = choose(device, &Needs::default())?.into_gpu() else {

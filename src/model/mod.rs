@@ -112,6 +112,79 @@ impl ModelKind {
     pub fn class_name(self) -> &'static str {
         self.model().class_name()
     }
+
+    /// Every kind, in the order of this enum.
+    pub const ALL: [ModelKind; 4] = [ModelKind::Dot, ModelKind::DotBias, ModelKind::Net, ModelKind::Svd];
+
+    /// Its name in saved models and JSON (`dotbias`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Dot => "dot",
+            ModelKind::DotBias => "dotbias",
+            ModelKind::Net => "net",
+            ModelKind::Svd => "svd",
+        }
+    }
+
+    /// The kind called `name` ([`ModelKind::name`]).
+    pub fn from_name(name: &str) -> Option<ModelKind> {
+        ModelKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Whether it adds a user and an item bias to the dot product (dotbias,
+    /// svd); the one-kernel epochs and the fused step read them as one more
+    /// column of each row.
+    pub fn has_biases(self) -> bool {
+        matches!(self, ModelKind::DotBias | ModelKind::Svd)
+    }
+
+    /// Whether it scores by its factor tables alone (u·m, plus biases):
+    /// everything but the net, which scores through its layers.
+    pub fn scores_by_tables(self) -> bool {
+        self != ModelKind::Net
+    }
+
+    /// Whether it has a hidden layer (the net's `hidden` units, and the
+    /// concatenated embeddings before it).
+    pub fn has_hidden_layer(self) -> bool {
+        self == ModelKind::Net
+    }
+
+    /// The hand-written whole-step and whole-epoch kernels the model has on
+    /// the GPU: what the CUDA backend may choose from beside running its ops
+    /// one by one (`backend/cuda/path.rs` chooses).
+    pub fn gpu_kernels(self) -> GpuKernels {
+        match self {
+            ModelKind::Dot | ModelKind::DotBias => GpuKernels {
+                fused_step: true,
+                lazy_sgd_epoch: true,
+                adam_epoch: true,
+            },
+            ModelKind::Net => GpuKernels {
+                fused_step: false,
+                lazy_sgd_epoch: false,
+                adam_epoch: true,
+            },
+            ModelKind::Svd => GpuKernels {
+                fused_step: false,
+                lazy_sgd_epoch: false,
+                adam_epoch: false,
+            },
+        }
+    }
+}
+
+/// A model's own GPU kernels beyond its ops ([`ModelKind::gpu_kernels`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GpuKernels {
+    /// A training step in one kernel (`mf_step_fused`, with its fused
+    /// validation `mf_validate`), so that an epoch can be captured as a CUDA graph.
+    pub fused_step: bool,
+    /// A whole SGD epoch at a constant rate in one kernel (`mf_epoch_lazy_sgd`).
+    pub lazy_sgd_epoch: bool,
+    /// A whole Adam epoch in one cooperative kernel (`mf_epoch_adam`,
+    /// `mf_epoch_adam_net`).
+    pub adam_epoch: bool,
 }
 
 /// One named tensor inside the flat parameter buffer.

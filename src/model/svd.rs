@@ -6,10 +6,11 @@
 // The docs write formulas with indexing, which rustdoc would read as links.
 #![allow(rustdoc::broken_intra_doc_links)]
 
+use crate::error::{Error, Result};
 use crate::model::{split, split_mut, DropoutKey, Model, ModelSpec, Workspace};
 use crate::ops::{
     bias_add, dot_backward, dot_forward, embedding_gather, embedding_scatter_add, linear_backward_bias,
-    scalar_add,
+    scalar_add, Factor,
 };
 
 /// Biased MF: a global mean, a bias per user and per movie, and a dot product.
@@ -77,5 +78,56 @@ impl Model for Svd {
         format!(
             "BiasedMF(u: Embedding({nu}, {f}), m: Embedding({ni}, {f}), ub: Embedding({nu}, 1), mb: Embedding({ni}, 1), mu: global mean)"
         )
+    }
+}
+
+/// The svd model's tables as the sparse path holds them: factors as `S`.
+#[derive(Debug, Clone)]
+pub struct SparseParams<S> {
+    /// User factors (Nu,F).
+    pub u: Vec<S>,
+    /// Item factors (Ni,F).
+    pub m: Vec<S>,
+    /// User biases (Nu).
+    pub ub: Vec<f32>,
+    /// Item biases (Ni).
+    pub mb: Vec<f32>,
+    /// The global mean.
+    pub mu: f32,
+}
+
+impl<S: Factor> SparseParams<S> {
+    /// Splits the svd model's flat parameters (`spec.tensors()` order),
+    /// rounding the factors to `S`.
+    pub fn from_flat(spec: &ModelSpec, params: &[f32]) -> Result<Self> {
+        if spec.kind.batched() {
+            return Err(Error::invalid("recipe", "sparse SGD trains the svd model only"));
+        }
+        if params.len() != spec.n_params() {
+            return Err(Error::invalid(
+                "params",
+                format!("{} parameters for a model of {}", params.len(), spec.n_params()),
+            ));
+        }
+        let t = spec.tensors();
+        let [u, m, ub, mb, mu] = split(params, std::array::from_fn(|k| t[k].len()));
+        Ok(SparseParams {
+            u: u.iter().map(|&x| S::put(x)).collect(),
+            m: m.iter().map(|&x| S::put(x)).collect(),
+            ub: ub.to_vec(),
+            mb: mb.to_vec(),
+            mu: mu[0],
+        })
+    }
+
+    /// The flat parameters again, factors widened to f32 (exactly).
+    pub fn to_flat(&self) -> Vec<f32> {
+        let mut out = Vec::with_capacity(self.u.len() + self.m.len() + self.ub.len() + self.mb.len() + 1);
+        out.extend(self.u.iter().map(|x| x.get()));
+        out.extend(self.m.iter().map(|x| x.get()));
+        out.extend_from_slice(&self.ub);
+        out.extend_from_slice(&self.mb);
+        out.push(self.mu);
+        out
     }
 }

@@ -28,7 +28,6 @@ use crate::backend::{cpu_sparse, Backend, BackendInit, Device, GpuOptions};
 use crate::data::split::{Split, NOTEBOOK_SPLIT_SEED, NOTEBOOK_VAL_PCT};
 use crate::data::Ratings;
 use crate::error::{Error, Result};
-use crate::model::ModelKind;
 use crate::optim::{Optimizer, OptimizerState, Training};
 use crate::recipe::{self, EpochOrder};
 use crate::rng::Mt19937;
@@ -263,7 +262,7 @@ impl Which<'_> {
         training: Training,
         path: Path,
     ) -> Result<Option<(Box<dyn Backend + 'a>, &'static str)>> {
-        let net = init.spec.kind == ModelKind::Net;
+        let net = !init.spec.kind.gpu_kernels().fused_step;
         Ok(match (self, training) {
             (Which::Cpu, _) if path != Path::OpByOp => None,
             (Which::Cpu, Training::Dense { optimizer }) => {
@@ -402,7 +401,7 @@ fn epoch_rows(data: &Ratings, which: &Which<'_>, push: &mut dyn FnMut(BenchRow))
                 emu: None,
             });
             // Validation op by op, and in one kernel where the fused path has it (dot, dotbias).
-            if path == Path::OpByOp || (path == Path::OneKernel && r.model.kind != ModelKind::Net) {
+            if path == Path::OpByOp || (path == Path::OneKernel && r.model.kind.gpu_kernels().fused_step) {
                 let mut validate = || be.validate().map(|_| ());
                 validate()?;
                 let ms = which.time_once(&mut validate)?;

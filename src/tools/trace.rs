@@ -10,7 +10,7 @@ use crate::backend::select::{choose, Choice, Needs};
 use crate::backend::Device;
 use crate::data::{Examples, Ratings};
 use crate::error::{Error, Result};
-use crate::model::{ModelKind, ModelSpec, Workspace};
+use crate::model::{ModelSpec, Workspace};
 use crate::ops;
 use crate::optim::{OptimizerState, Training};
 use crate::recipe::Recipe;
@@ -99,10 +99,8 @@ pub fn trace_step(
     let mut grads = vec![0.0f32; params.len()];
     let loss = spec.loss_and_grad(params, &mut grads, users, items, targets, &mut ws, None);
     let t = spec.tensors();
-    let gpu = match (gpu, spec.kind) {
-        (Some(g), ModelKind::Dot | ModelKind::DotBias) => Some(g),
-        _ => None,
-    };
+    // The GPU side is shown for the batched factor models (dot, dotbias).
+    let gpu = gpu.filter(|_| spec.kind.batched() && spec.kind.scores_by_tables());
     let g = match gpu {
         Some(gpu) => Some(gpu_step(gpu, spec, params, users, items, targets)?),
         None => None,
@@ -127,26 +125,26 @@ pub fn trace_step(
             "rating {b}: user row {}, movie row {}, actual {}",
             users[b], items[b], targets[b]
         );
-        if spec.kind == ModelKind::Net {
+        if spec.kind.has_hidden_layer() {
             side("cat", &ws.cat, None, b, 2 * f, &mut s);
             side("hidden", &ws.h, None, b, spec.hidden, &mut s);
         } else {
             side("u", &ws.u, g.as_ref().map(|g| &g.u[..]), b, f, &mut s);
             side("m", &ws.m, g.as_ref().map(|g| &g.m[..]), b, f, &mut s);
         }
-        if spec.kind != ModelKind::Dot {
+        if spec.kind.has_biases() || spec.kind.has_hidden_layer() {
             side("score x", &ws.x, g.as_ref().map(|g| &g.x[..]), b, 1, &mut s);
         }
         side("pred", &ws.pred, g.as_ref().map(|g| &g.pred[..]), b, 1, &mut s);
-        if spec.kind == ModelKind::Svd {
+        if !spec.kind.batched() {
             continue; // sparse SGD takes no batch gradient: its own step is below
         }
         side("dpred", &ws.dpred, g.as_ref().map(|g| &g.dpred[..]), b, 1, &mut s);
-        if spec.kind == ModelKind::DotBias {
+        if spec.kind.has_biases() {
             // dL/dx = dpred · (hi − lo)·σ(x)·(1 − σ(x)): the sigmoid range's derivative.
             side("dx", &ws.dx, None, b, 1, &mut s);
         }
-        if spec.kind != ModelKind::Net {
+        if !spec.kind.has_hidden_layer() {
             side("du", &ws.du, g.as_ref().map(|g| &g.du[..]), b, f, &mut s);
             side("dm", &ws.dm, g.as_ref().map(|g| &g.dm[..]), b, f, &mut s);
         }
@@ -159,7 +157,7 @@ pub fn trace_step(
             .unwrap_or_default()
     );
     let (u0, m0) = (users[0] as usize, items[0] as usize);
-    if spec.kind == ModelKind::DotBias {
+    if spec.kind.has_biases() && spec.kind.batched() {
         // The bias gradients: dx scattered into ub and mb (summed over duplicates).
         let (ub, mb) = (t[2].offset, t[3].offset);
         let _ = writeln!(
@@ -293,13 +291,13 @@ fn gpu_step(
     );
     gpu.embedding_gather(&mut u.as_view_mut(), &p.slice(t[0].range()), &du_i.as_view(), f)?;
     gpu.embedding_gather(&mut m.as_view_mut(), &p.slice(t[1].range()), &di_i.as_view(), f)?;
-    let dot_into = if spec.kind == ModelKind::Dot {
+    let dot_into = if !spec.kind.has_biases() {
         &mut pred
     } else {
         &mut x
     };
     gpu.dot_forward(&mut dot_into.as_view_mut(), &u.as_view(), &m.as_view(), b, f)?;
-    if spec.kind == ModelKind::DotBias {
+    if spec.kind.has_biases() {
         gpu.bias_add(&mut x.as_view_mut(), &p.slice(t[2].range()), &du_i.as_view())?;
         gpu.bias_add(&mut x.as_view_mut(), &p.slice(t[3].range()), &di_i.as_view())?;
         gpu.sigmoid_range_forward(&mut pred.as_view_mut(), &x.as_view(), lo, hi, b)?;
@@ -310,7 +308,7 @@ fn gpu_step(
         &pred.as_view(),
         &dy.as_view(),
     )?;
-    let dout = if spec.kind == ModelKind::DotBias {
+    let dout = if spec.kind.has_biases() {
         gpu.sigmoid_range_backward(&mut dx.as_view_mut(), &dpred.as_view(), &x.as_view(), lo, hi, b)?;
         &dx
     } else {

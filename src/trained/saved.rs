@@ -229,12 +229,7 @@ fn not_safetensors(bytes: &[u8]) -> Option<String> {
 }
 
 fn kind_name(kind: ModelKind) -> &'static str {
-    match kind {
-        ModelKind::Dot => "dot",
-        ModelKind::DotBias => "dotbias",
-        ModelKind::Net => "net",
-        ModelKind::Svd => "svd",
-    }
+    kind.name()
 }
 
 fn bytes_f32(v: &[f32]) -> Vec<u8> {
@@ -409,13 +404,9 @@ impl SavedModel {
                 .map_err(|_| bad(format!("metadata '{key}' = '{v}' is not a number")))
         }
         let n = |key: &str| -> Result<f64> { num(get(key)?, key, &bad) };
-        let kind = match get("kind")?.as_str() {
-            "dot" => ModelKind::Dot,
-            "dotbias" => ModelKind::DotBias,
-            "net" => ModelKind::Net,
-            "svd" => ModelKind::Svd,
-            other => return Err(bad(format!("unknown model kind '{other}'"))),
-        };
+        let kind_name = get("kind")?;
+        let kind = ModelKind::from_name(kind_name)
+            .ok_or_else(|| bad(format!("unknown model kind '{kind_name}'")))?;
         let tensor = |key: &str, dtype: Dtype| -> Result<&[u8]> {
             let t = st.tensor(key).map_err(|_| bad(format!("no '{key}' tensor")))?;
             if t.dtype() != dtype || t.shape().len() != 1 {
@@ -475,7 +466,7 @@ impl SavedModel {
         };
         // Sizes come from the file, so they are checked before anything is allocated.
         let (f, h) = (spec.factors, spec.hidden);
-        if f == 0 || (kind == ModelKind::Net && h == 0) {
+        if f == 0 || (kind.has_hidden_layer() && h == 0) {
             return Err(bad(format!(
                 "metadata gives factors {f} and hidden {h}; both must be at least 1"
             )));
@@ -617,11 +608,10 @@ impl SavedModel {
 /// `spec` as PyTorch prints it, its parameter count and memory, and its tensors.
 pub fn model_summary(spec: &ModelSpec) -> String {
     let n = spec.n_params();
-    let training = match spec.kind {
-        ModelKind::Svd => "sparse SGD needs no more",
-        ModelKind::Dot | ModelKind::DotBias | ModelKind::Net => {
-            "training adds the gradient and 1 or 2 optimizer buffers of the same size"
-        }
+    let training = if spec.kind.batched() {
+        "training adds the gradient and 1 or 2 optimizer buffers of the same size"
+    } else {
+        "sparse SGD needs no more"
     };
     let mut s = format!(
         "{}\n{} parameters, {:.2} MiB as f32 ({training})",

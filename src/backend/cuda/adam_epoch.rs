@@ -15,7 +15,7 @@ use crate::backend::cuda::device::{
 };
 use crate::backend::cuda::{cuda_err, CudaBackend, Gpu};
 use crate::error::{Error, Result};
-use crate::model::{DropoutKey, ModelKind, ModelSpec};
+use crate::model::{DropoutKey, ModelSpec};
 use crate::ops::AdamStep;
 use crate::optim::Optimizer;
 
@@ -32,12 +32,12 @@ fn adam_kernel<'g>(gpu: &'g Gpu, spec: &ModelSpec, bs: usize) -> Option<(&'g Cud
     if !adam_epoch_fits(spec, bs) {
         return None;
     }
-    match spec.kind {
-        ModelKind::Net => Some((
+    match spec.kind.has_hidden_layer() {
+        true => Some((
             &gpu.k.mf_epoch_adam_net,
             net_shared_bytes(bs, spec.factors, spec.hidden),
         )),
-        _ => Some((
+        false => Some((
             &gpu.k.mf_epoch_adam,
             epoch_shared_bytes(bs, epoch_row_width(spec)?),
         )),
@@ -47,14 +47,16 @@ fn adam_kernel<'g>(gpu: &'g Gpu, spec: &ModelSpec, bs: usize) -> Option<(&'g Cud
 /// Whether `spec` at batch `bs` fits the Adam epoch's one block: a thread
 /// per position, shared memory, and (the net) a thread per hidden unit.
 pub fn adam_epoch_fits(spec: &ModelSpec, bs: usize) -> bool {
-    match spec.kind {
-        ModelKind::Dot | ModelKind::DotBias => epoch_row_width(spec).is_some_and(|w| epoch_fits(bs, w)),
-        ModelKind::Net => {
+    if !spec.kind.gpu_kernels().adam_epoch {
+        return false;
+    }
+    match spec.kind.has_hidden_layer() {
+        false => epoch_row_width(spec).is_some_and(|w| epoch_fits(bs, w)),
+        true => {
             epoch_fits(bs, 0)
                 && spec.hidden < EPOCH_BLOCK as usize
                 && net_shared_bytes(bs, spec.factors, spec.hidden) <= SHARED_LIMIT
         }
-        ModelKind::Svd => false,
     }
 }
 
@@ -238,9 +240,9 @@ impl Gpu {
             l.arg(d);
         }
         // The net's extra arguments: its hidden width, its widened range, dropout.
-        let net = spec.kind == ModelKind::Net;
+        let net = spec.kind.has_hidden_layer();
         let hidden = int(what, spec.hidden)?;
-        let with_bias = i32::from(spec.kind == ModelKind::DotBias);
+        let with_bias = i32::from(spec.kind.has_biases());
         let (net_lo, net_hi) = (lo - 0.5, hi + 0.5);
         let (p1, p2) = spec.dropout;
         if net {
@@ -276,12 +278,6 @@ impl Gpu {
 }
 
 impl CudaBackend {
-    /// Whether this epoch runs as the one-kernel Adam epoch: the path is on,
-    /// the optimizer is Adam, and the model and batch fit one block.
-    pub(super) fn adam_epoch(&self, bs: usize) -> bool {
-        self.one_kernel && matches!(self.optimizer, Optimizer::Adam(_)) && adam_epoch_fits(&self.spec, bs)
-    }
-
     /// The Adam epoch: upload the order and the per-step scalars, zero the
     /// stamps, one cooperative launch, read the losses back. `first_step`
     /// keys the net's dropout. Returns `None`, turns the path off and keeps
@@ -383,7 +379,7 @@ impl CudaBackend {
 mod tests {
     use super::*;
     use crate::backend::cuda::lazy::lazy_fits;
-    use crate::model::ModelConfig;
+    use crate::model::{ModelConfig, ModelKind};
 
     fn spec(kind: ModelKind, factors: usize, hidden: usize) -> ModelSpec {
         ModelSpec {

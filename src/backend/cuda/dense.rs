@@ -9,12 +9,13 @@ use std::sync::Arc;
 
 use cudarc::driver::{CudaGraph, CudaSlice, CudaView, CudaViewMut};
 
-use crate::backend::cuda::adam_epoch::{AdamEpochBuffers, CoopRefusal};
-use crate::backend::cuda::lazy::DevicePowers;
+use crate::backend::cuda::adam_epoch::{adam_epoch_fits, AdamEpochBuffers, CoopRefusal};
+use crate::backend::cuda::lazy::{lazy_fits, DevicePowers};
 use crate::backend::cuda::memory::{MemoryPlan, EVAL_CHUNK};
 use crate::backend::cuda::optim::{update, Step};
+use crate::backend::cuda::path::{self, DensePath, PathChoice, PathInputs};
 use crate::backend::cuda::{cuda_err, Gpu};
-use crate::backend::{Backend, BackendInit, GpuOptions};
+use crate::backend::{Backend, BackendInit, GpuOptions, PathTaken};
 use crate::error::{Error, Result};
 use crate::model::{DropoutKey, ModelKind, ModelSpec};
 use crate::optim::Optimizer;
@@ -52,9 +53,9 @@ struct DeviceWorkspace {
 impl DeviceWorkspace {
     fn new(gpu: &Gpu, cap: usize, spec: &ModelSpec) -> Result<Self> {
         let f = spec.factors;
-        let (cat, h) = match spec.kind {
-            ModelKind::Net => (cap * 2 * f, cap * spec.hidden),
-            ModelKind::Dot | ModelKind::DotBias | ModelKind::Svd => (0, 0),
+        let (cat, h) = match spec.kind.has_hidden_layer() {
+            true => (cap * 2 * f, cap * spec.hidden),
+            false => (0, 0),
         };
         Ok(DeviceWorkspace {
             cap,
@@ -347,27 +348,6 @@ impl DeviceExamples {
     }
 }
 
-/// The device line's name of the path a dense model of `kind` trains on,
-/// from the backend's `(fused, one_kernel, deterministic)`, and why the
-/// one-kernel Adam epoch was turned off if it was: dot and dotbias then run
-/// the fused graph, the net (which has no graph) op by op.
-pub fn dense_path(kind: ModelKind, path: (bool, bool, bool), refusal: Option<CoopRefusal>) -> String {
-    let (fused, one_kernel, deterministic) = path;
-    let below = if kind == ModelKind::Net {
-        "op by op"
-    } else {
-        "fused, CUDA graph"
-    };
-    match (fused, one_kernel, refusal) {
-        _ if deterministic => "op by op, deterministic".into(),
-        (false, _, _) => "op by op".into(),
-        (true, _, Some(why)) => format!("{below}: the one-kernel Adam epoch {}", why.reason()),
-        (true, true, None) => "fused: one kernel an epoch where the batch fits one block".into(),
-        (true, false, None) if kind == ModelKind::Net => "op by op: the net has no CUDA graph".into(),
-        (true, false, None) => below.into(),
-    }
-}
-
 /// Trains on an NVIDIA GPU. Data, parameters and optimizer state live on the
 /// device for the whole run.
 pub struct CudaBackend {
@@ -409,6 +389,10 @@ pub struct CudaBackend {
     pub(super) adam_epoch: Option<AdamEpochBuffers>,
     /// Why the one-kernel Adam epoch was turned off, once it was.
     pub(super) coop_refusal: Option<CoopRefusal>,
+    /// The paths the epochs took, each (with its reason) once, in the order first taken.
+    paths: Vec<PathChoice>,
+    /// The run's options, as given.
+    opts: GpuOptions,
     /// Blocks the Adam epoch's grid takes past what the GPU holds at once:
     /// 0, but in the test of the fallback.
     pub(super) coop_extra_blocks: u32,
@@ -424,7 +408,7 @@ impl CudaBackend {
     /// epoch where the batch fits one block; any run with
     /// `opts.deterministic` goes op by op.
     pub fn new(gpu: Arc<Gpu>, init: BackendInit<'_>, optimizer: Optimizer, opts: GpuOptions) -> Result<Self> {
-        if init.spec.kind == ModelKind::Svd {
+        if !init.spec.kind.batched() {
             return Err(no_svd());
         }
         let plan = MemoryPlan::dense(
@@ -463,6 +447,8 @@ impl CudaBackend {
             powers: None,
             adam_epoch: None,
             coop_refusal: None,
+            paths: Vec::new(),
+            opts,
             coop_extra_blocks: 0,
             val_partial: gpu.zeros(1)?,
             val_done: gpu.zeros(1)?,
@@ -508,6 +494,21 @@ impl CudaBackend {
         self.epoch.stage(&self.gpu, &self.train, order, &mut self.order)
     }
 
+    /// The path an epoch at batch `bs` and rates `lrs` takes ([`path::choose`]).
+    fn choose_path(&self, bs: usize, lrs: &[f32]) -> PathChoice {
+        path::choose(&PathInputs {
+            model: self.spec.kind.class_name(),
+            kernels: self.spec.kind.gpu_kernels(),
+            optimizer: self.optimizer,
+            opts: self.opts,
+            batch: bs,
+            constant_lr: crate::optim::lazy_sgd::constant_lr(lrs).is_some(),
+            lazy_fits: lazy_fits(&self.spec, bs),
+            adam_fits: adam_epoch_fits(&self.spec, bs),
+            adam_refused: self.coop_refusal.map(CoopRefusal::reason),
+        })
+    }
+
     /// One optimizer step over all parameters at learning rate `lr`.
     fn optimizer_step(&mut self, lr: f32) -> Result<()> {
         self.t += 1;
@@ -519,12 +520,17 @@ impl CudaBackend {
 
 impl Backend for CudaBackend {
     fn device(&self) -> String {
-        let path = dense_path(
-            self.spec.kind,
-            (self.fused, self.one_kernel, self.deterministic),
-            self.coop_refusal,
-        );
-        format!("cuda: {} ({path})", self.gpu.description)
+        format!("cuda: {} ({})", self.gpu.description, path::describe(&self.paths))
+    }
+
+    fn paths(&self) -> Vec<PathTaken> {
+        self.paths
+            .iter()
+            .map(|p| PathTaken {
+                name: p.path.name(),
+                reason: p.reason.clone(),
+            })
+            .collect()
     }
 
     fn train_epoch(
@@ -543,18 +549,24 @@ impl Backend for CudaBackend {
             ));
         }
         let steps = crate::backend::epoch_steps(n, batch_size, lrs)?;
-        // The fused paths, fastest first: one kernel an epoch (lazy SGD, the Adam
-        // epoch), then the graph of fused steps (dot and dotbias); else op by op.
+        // The path, decided in path.rs; the Adam epoch may be refused by the
+        // driver at its first launch, and then the choice is made again.
+        let mut choice = self.choose_path(batch_size, lrs);
         let mut fused = None;
-        if self.fused {
-            if let Some((lr, momentum)) = self.lazy_epoch(batch_size, lrs) {
-                fused = Some(self.train_epoch_lazy(order, batch_size, lr, momentum)?);
-            } else if self.adam_epoch(batch_size) {
-                fused = self.train_epoch_adam(order, batch_size, lrs, first_step)?;
+        if choice.path == DensePath::LazySgd {
+            let (lr, momentum) = self.lazy_epoch(lrs)?;
+            fused = Some(self.train_epoch_lazy(order, batch_size, lr, momentum)?);
+        } else if choice.path == DensePath::AdamEpoch {
+            fused = self.train_epoch_adam(order, batch_size, lrs, first_step)?;
+            if fused.is_none() {
+                choice = self.choose_path(batch_size, lrs);
             }
-            if fused.is_none() && self.spec.kind != ModelKind::Net {
-                fused = Some(self.train_epoch_fused(order, batch_size, lrs)?);
-            }
+        }
+        if choice.path == DensePath::Graph {
+            fused = Some(self.train_epoch_fused(order, batch_size, lrs)?);
+        }
+        if !self.paths.contains(&choice) {
+            self.paths.push(choice);
         }
         if let Some(losses) = fused {
             let _ = progress(losses.len(), losses.last().copied().unwrap_or(f32::NAN));
@@ -575,7 +587,7 @@ impl Backend for CudaBackend {
                 self.epoch.users.slice(rows.clone()),
                 self.epoch.items.slice(rows.clone()),
             );
-            let dropout = (self.spec.kind == ModelKind::Net).then_some(DropoutKey {
+            let dropout = self.spec.kind.has_dropout().then_some(DropoutKey {
                 seed: self.seed,
                 step: first_step + s as u64,
             });
@@ -619,7 +631,7 @@ impl Backend for CudaBackend {
             .memset_zeros(&mut self.mse)
             .map_err(|e| cuda_err("memset", e))?;
         let v = &self.valid;
-        if self.fused && matches!(self.spec.kind, ModelKind::Dot | ModelKind::DotBias) {
+        if self.fused && self.spec.kind.gpu_kernels().fused_step {
             // One kernel and a device-side reduction (kernels/fused.cu).
             if self.val_partial.len() < Gpu::VALIDATE_BLOCKS {
                 self.val_partial = self.gpu.zeros(Gpu::VALIDATE_BLOCKS)?;
@@ -659,49 +671,5 @@ impl Backend for CudaBackend {
 
     fn params(&mut self) -> Result<Vec<f32>> {
         self.gpu.download(&self.params.as_view())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The device line names the path an epoch took, and when the
-    /// one-kernel Adam epoch was turned off, the path below it and why.
-    #[test]
-    fn the_device_line_names_the_fallback_and_why() {
-        let (dotbias, net) = (ModelKind::DotBias, ModelKind::Net);
-        let one_kernel = "fused: one kernel an epoch where the batch fits one block";
-        assert_eq!(dense_path(dotbias, (true, true, false), None), one_kernel);
-        assert_eq!(dense_path(net, (true, true, false), None), one_kernel);
-        assert_eq!(
-            dense_path(dotbias, (true, false, false), None),
-            "fused, CUDA graph"
-        );
-        assert_eq!(dense_path(dotbias, (false, false, false), None), "op by op");
-        assert_eq!(
-            dense_path(net, (false, false, true), None),
-            "op by op, deterministic"
-        );
-        // The net has no graph: without the one-kernel epoch it runs op by op.
-        assert!(dense_path(net, (true, false, false), None).starts_with("op by op"));
-        let refused = dense_path(dotbias, (true, false, false), Some(CoopRefusal::Refused));
-        assert!(
-            refused.starts_with("fused, CUDA graph: the one-kernel Adam epoch was refused")
-                && refused.contains("CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE"),
-            "{refused}"
-        );
-        let net_refused = dense_path(net, (true, false, false), Some(CoopRefusal::Refused));
-        assert!(
-            net_refused.starts_with("op by op: the one-kernel Adam epoch was refused"),
-            "{net_refused}"
-        );
-        let unsupported = dense_path(net, (true, false, false), Some(CoopRefusal::Unsupported));
-        assert!(
-            unsupported.contains("cannot launch a cooperative grid"),
-            "{unsupported}"
-        );
-        let small = dense_path(dotbias, (true, false, false), Some(CoopRefusal::TooFewBlocks(1)));
-        assert!(small.contains("1 block of its kernel fit"), "{small}");
     }
 }

@@ -34,12 +34,10 @@ pub(super) const SHARED_LIMIT: usize = 48 * 1024;
 /// The columns of a row of dot or dotbias in the one-kernel epochs (its
 /// factors, and its bias), or `None` for the models they do not train.
 pub(super) fn epoch_row_width(spec: &crate::model::ModelSpec) -> Option<usize> {
-    use crate::model::ModelKind;
-    match spec.kind {
-        ModelKind::Dot => Some(spec.factors),
-        ModelKind::DotBias => Some(spec.factors + 1),
-        ModelKind::Net | ModelKind::Svd => None,
-    }
+    let kind = spec.kind;
+    kind.gpu_kernels()
+        .fused_step
+        .then_some(spec.factors + usize::from(kind.has_biases()))
 }
 
 /// The bytes of shared memory a one-kernel epoch's block needs at batch

@@ -10,7 +10,7 @@ use cudarc::driver::{CudaFunction, CudaView, CudaViewMut, PushKernelArg};
 use crate::backend::cuda::device::{grid, int, one_block};
 use crate::backend::cuda::{cuda_err, Gpu};
 use crate::error::{Error, Result};
-use crate::model::{ModelKind, ModelSpec};
+use crate::model::ModelSpec;
 use crate::ops::DropoutLayer;
 
 impl Gpu {
@@ -441,13 +441,10 @@ impl Gpu {
         let what = "mf_step_fused";
         let (users, items, ratings) = rows;
         let n = users.len();
-        let with_bias = match spec.kind {
-            ModelKind::Dot => 0i32,
-            ModelKind::DotBias => 1,
-            ModelKind::Net | ModelKind::Svd => {
-                return Err(Error::invalid(what, "only dot and dotbias have a fused step"))
-            }
-        };
+        if !spec.kind.gpu_kernels().fused_step {
+            return Err(Error::invalid(what, "only dot and dotbias have a fused step"));
+        }
+        let with_bias = i32::from(spec.kind.has_biases());
         assert!(items.len() == n && ratings.len() == n && step * bs < n && losses.len() > step);
         assert!(grads.len() == spec.n_params() && params.len() == spec.n_params());
         let batch = bs.min(n - step * bs);
@@ -490,16 +487,13 @@ impl Gpu {
         let what = "mf_validate";
         let (users, items, ratings) = rows;
         let n = users.len();
-        let with_bias = match spec.kind {
-            ModelKind::Dot => 0i32,
-            ModelKind::DotBias => 1,
-            ModelKind::Net | ModelKind::Svd => {
-                return Err(Error::invalid(
-                    what,
-                    "only dot and dotbias validate in one kernel",
-                ))
-            }
-        };
+        if !spec.kind.gpu_kernels().fused_step {
+            return Err(Error::invalid(
+                what,
+                "only dot and dotbias validate in one kernel",
+            ));
+        }
+        let with_bias = i32::from(spec.kind.has_biases());
         assert!(items.len() == n && ratings.len() == n && !out.is_empty() && !done.is_empty());
         assert!(params.len() == spec.n_params() && partial.len() >= Self::VALIDATE_BLOCKS);
         let dims = [

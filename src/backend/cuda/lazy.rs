@@ -9,7 +9,7 @@ use cudarc::driver::{CudaSlice, CudaView, CudaViewMut, LaunchConfig, PushKernelA
 use crate::backend::cuda::device::{epoch_fits, epoch_row_width, epoch_shared_bytes, grid, int, EPOCH_BLOCK};
 use crate::backend::cuda::{cuda_err, CudaBackend, Gpu};
 use crate::error::{Error, Result};
-use crate::model::{ModelKind, ModelSpec};
+use crate::model::ModelSpec;
 use crate::optim::lazy_sgd::{self, LazyMomentum};
 use crate::optim::sgd::Sgd;
 use crate::optim::Optimizer;
@@ -59,7 +59,7 @@ impl Gpu {
         assert!(items.len() == n && ratings.len() == n && losses.len() >= steps);
         assert!(params.len() == spec.n_params() && bufs.len() == spec.n_params());
         assert!(last.len() >= spec.n_users + spec.n_items && powers.len() >= 4 * (steps + 1));
-        let with_bias = i32::from(spec.kind == ModelKind::DotBias);
+        let with_bias = i32::from(spec.kind.has_biases());
         let w = spec.factors + with_bias as usize;
         let dims = [
             int(what, n)?,
@@ -105,13 +105,10 @@ impl Gpu {
         spec: &ModelSpec,
     ) -> Result<()> {
         let what = "sgd_catch_up_all";
-        let with_bias = match spec.kind {
-            ModelKind::Dot => 0i32,
-            ModelKind::DotBias => 1,
-            ModelKind::Net | ModelKind::Svd => {
-                return Err(Error::invalid(what, "only dot and dotbias train lazily"))
-            }
-        };
+        if !spec.kind.gpu_kernels().lazy_sgd_epoch {
+            return Err(Error::invalid(what, "only dot and dotbias train lazily"));
+        }
+        let with_bias = i32::from(spec.kind.has_biases());
         assert!(params.len() == spec.n_params() && bufs.len() == spec.n_params());
         assert!(last.len() >= spec.n_users + spec.n_items && powers.len() >= 4 * (steps + 1));
         // The kernel finds a parameter's row in 32-bit arithmetic.
@@ -143,14 +140,14 @@ pub(super) struct DevicePowers {
 }
 
 impl CudaBackend {
-    /// Whether this epoch runs lazily: the lazy path is on, the optimizer is
-    /// SGD, the model and batch fit the kernel, and the rates are constant.
-    pub(super) fn lazy_epoch(&self, bs: usize, lrs: &[f32]) -> Option<(f32, f32)> {
-        let Optimizer::Sgd(Sgd { momentum }) = self.optimizer else {
-            return None;
+    /// The lazy epoch's rate and momentum, for an epoch that
+    /// `path::choose` sent here (SGD at one rate).
+    pub(super) fn lazy_epoch(&self, lrs: &[f32]) -> Result<(f32, f32)> {
+        let (Optimizer::Sgd(Sgd { momentum }), Some(lr)) = (self.optimizer, lazy_sgd::constant_lr(lrs))
+        else {
+            return Err(Error::invalid("lazy epoch", "it runs SGD at one rate"));
         };
-        let lr = lazy_sgd::constant_lr(lrs)?;
-        (self.one_kernel && lazy_fits(&self.spec, bs)).then_some((lr, momentum))
+        Ok((lr, momentum))
     }
 
     /// The lazy epoch: upload the order (and the powers of M when the rate

@@ -8,7 +8,7 @@
 //! memory is measured.
 
 use crate::error::{Error, Result};
-use crate::model::{ModelKind, ModelSpec};
+use crate::model::ModelSpec;
 use crate::ops::Storage;
 use crate::optim::Optimizer;
 
@@ -51,9 +51,9 @@ impl MemoryPlan {
         let state = optimizer.get().state_bytes(p);
         let cap = EVAL_CHUNK.max(batch) as u64;
         let f = spec.factors as u64;
-        let (cat, h) = match spec.kind {
-            ModelKind::Net => (2 * f, spec.hidden as u64),
-            ModelKind::Dot | ModelKind::DotBias | ModelKind::Svd => (0, 0),
+        let (cat, h) = match spec.kind.has_hidden_layer() {
+            true => (2 * f, spec.hidden as u64),
+            false => (0, 0),
         };
         // u, m, du, dm (cap × f); x, pred, dpred, dx (cap); cat, dcat (cap × 2f); h, h_drop, dh, dh_pre (cap × h).
         let workspace = 4 * cap * (4 * f + 4 + 2 * cat + 4 * h);
@@ -134,7 +134,7 @@ impl MemoryPlan {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::model::ModelConfig;
+    use crate::model::{ModelConfig, ModelKind};
 
     /// The svd model at the given sizes, for tests.
     pub(crate) fn svd(users: usize, items: usize, factors: usize) -> ModelSpec {

@@ -25,6 +25,8 @@
 //! - `kernels_sparse.rs`: the wrappers of `kernels/sparse.cu`, generic over
 //!   the factor storage ([`DeviceFactor`], [`sparse_max_factors`]).
 //! - [`memory`]: what a run will allocate, checked before any upload.
+//! - [`path`]: which way a dense epoch runs (op by op, graph, lazy SGD,
+//!   the Adam epoch), chosen in one place and named in the device line.
 //! - `dense.rs`: [`CudaBackend`] op by op: the device workspace, the
 //!   forward and backward passes, the optimizer step, the `Backend` impl.
 //! - `fused.rs`: [`CudaBackend`]'s fused epoch for dot and dotbias, recorded
@@ -72,12 +74,13 @@ mod kernels;
 mod kernels_sparse;
 pub mod lazy;
 pub mod optim;
+pub mod path;
 pub mod ranking;
 pub mod versions;
 
 pub use adam_epoch::{coop_grid, launch_outcome, CoopRefusal};
+pub use dense::CudaBackend;
 pub(crate) use dense::DeviceExamples;
-pub use dense::{dense_path, CudaBackend};
 pub(crate) use device::cuda_err;
 pub use device::{alloc_len, Gpu, BUILD_NOTE, PTX};
 pub use kernels_sparse::{sparse_max_factors, DeviceFactor};

@@ -24,7 +24,6 @@ use std::sync::Arc;
 
 use cudarc::driver::CudaSlice;
 
-use crate::backend::cpu_sparse::SparseParams;
 use crate::backend::cuda::memory::{MemoryPlan, EVAL_CHUNK};
 use crate::backend::cuda::{cuda_err, sparse_max_factors, DeviceExamples, DeviceFactor, Gpu};
 use crate::backend::{Backend, BackendInit};
@@ -32,6 +31,7 @@ use crate::data::runs::Runs;
 use crate::data::tasks::{Tasks, MERGE_EVERY};
 use crate::data::Examples;
 use crate::error::{Error, Result};
+use crate::model::svd::SparseParams;
 use crate::model::ModelSpec;
 use crate::ops;
 use crate::ops::Storage;

@@ -80,11 +80,7 @@ pub(super) fn checks(
                     1e-6,
                     1e-5,
                 );
-                let name = if kind == ModelKind::Dot {
-                    "mf_step_fused dot"
-                } else {
-                    "mf_step_fused dotbias"
-                };
+                let name = &format!("mf_step_fused {}", kind.name());
                 push(name, format!("B={} F={f} N={}", n - bs, spec.n_users), cmp);
 
                 // Validation in one kernel over all n rows, against the model's forward pass and mse_sum.
@@ -113,11 +109,7 @@ pub(super) fn checks(
                     *g = gpu.download(&out.as_view())?[0];
                 }
                 let cmp = compare_all(&[(got.to_vec(), vec![want; 2])], 1e-9, 1e-5);
-                let name = if kind == ModelKind::Dot {
-                    "mf_validate dot"
-                } else {
-                    "mf_validate dotbias"
-                };
+                let name = &format!("mf_validate {}", kind.name());
                 push(name, format!("n={n} F={f}"), cmp);
             }
         }
@@ -215,11 +207,7 @@ fn catch_up_check(
         &spec,
     )?;
     let cmp = compare_device(gpu, &[(&dp, &want_p), (&db, &want_b)], 0.0, 0.0)?;
-    let name = if kind == ModelKind::Dot {
-        "sgd_catch_up_all dot"
-    } else {
-        "sgd_catch_up_all dotbias"
-    };
+    let name = &format!("sgd_catch_up_all {}", kind.name());
     push(name, format!("P={} k<={steps}", params.len()), cmp);
     Ok(())
 }
