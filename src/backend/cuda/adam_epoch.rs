@@ -1,4 +1,4 @@
-//! [`CudaBackend`]'s Adam epoch for dot, dotbias and the net: one
+//! The Adam epoch for dot, dotbias and the net ([`AdamEpochPath`]): one
 //! cooperative launch an epoch (`kernels/adam_epoch.cu`,
 //! `kernels/net_epoch.cu`). Block 0 runs each batch; the others run the
 //! dense Adam update one step behind it; a grid barrier ends each step. The
@@ -13,7 +13,8 @@ use cudarc::driver::{
 use crate::backend::cuda::device::{
     epoch_fits, epoch_row_width, epoch_shared_bytes, int, EPOCH_BLOCK, SHARED_LIMIT,
 };
-use crate::backend::cuda::{cuda_err, CudaBackend, Gpu};
+use crate::backend::cuda::shared::{Epoch, EpochPath, Shared};
+use crate::backend::cuda::{cuda_err, Gpu};
 use crate::error::{Error, Result};
 use crate::model::{DropoutKey, ModelSpec};
 use crate::ops::AdamStep;
@@ -277,7 +278,28 @@ impl Gpu {
     }
 }
 
-impl CudaBackend {
+/// The Adam epoch's state: its buffers, made on its first use; why it was
+/// turned off, once it was; and the blocks its grid takes past what the GPU
+/// holds at once (0, but in the test of the fallback).
+#[derive(Default)]
+pub(super) struct AdamEpochPath {
+    bufs: Option<AdamEpochBuffers>,
+    refusal: Option<CoopRefusal>,
+    extra_blocks: u32,
+}
+
+impl EpochPath for AdamEpochPath {
+    fn train_epoch(&mut self, s: &mut Shared, e: Epoch<'_>) -> Result<Option<Vec<f32>>> {
+        self.train_epoch_adam(s, e)
+    }
+}
+
+impl AdamEpochPath {
+    /// Why the one-kernel Adam epoch is off, once it is.
+    pub(super) fn refused(&self) -> Option<CoopRefusal> {
+        self.refusal
+    }
+
     /// The Adam epoch: upload the order and the per-step scalars, zero the
     /// stamps, one cooperative launch, read the losses back. `first_step`
     /// keys the net's dropout. Returns `None`, turns the path off and keeps
@@ -285,19 +307,19 @@ impl CudaBackend {
     /// cooperative grid of two blocks or the driver refuses the launch;
     /// then nothing has moved (Adam's `t` is put back), so the path below
     /// runs the epoch as if it had been taken from the start.
-    pub(super) fn train_epoch_adam(
-        &mut self,
-        order: &[u32],
-        bs: usize,
-        lrs: &[f32],
-        first_step: u64,
-    ) -> Result<Option<Vec<f32>>> {
-        let Optimizer::Adam(adam) = self.optimizer else {
+    fn train_epoch_adam(&mut self, s: &mut Shared, e: Epoch<'_>) -> Result<Option<Vec<f32>>> {
+        let Epoch {
+            order,
+            bs,
+            lrs,
+            first_step,
+        } = e;
+        let Optimizer::Adam(adam) = s.optimizer else {
             return Err(Error::invalid("adam epoch", "the optimizer is not Adam"));
         };
-        if self.adam_epoch.as_ref().is_none_or(|b| b.bs != bs) {
-            match AdamEpochBuffers::new(&self.gpu, &self.spec, bs, self.coop_extra_blocks)? {
-                Ok(b) => self.adam_epoch = Some(b),
+        if self.bufs.as_ref().is_none_or(|b| b.bs != bs) {
+            match AdamEpochBuffers::new(&s.gpu, &s.spec, bs, self.extra_blocks)? {
+                Ok(b) => self.bufs = Some(b),
                 Err(why) => {
                     self.leave_one_kernel(why);
                     return Ok(None);
@@ -305,12 +327,12 @@ impl CudaBackend {
             }
         }
         let (n, steps) = (order.len(), lrs.len());
-        let t0 = self.t;
-        self.upload_schedule(lrs)?;
-        self.stage_rows(order)?;
-        let gpu = self.gpu.clone();
+        let t0 = s.t;
+        s.upload_schedule(lrs)?;
+        s.stage_rows(order)?;
+        let gpu = s.gpu.clone();
         let stream = gpu.stream.clone();
-        let Some(bufs) = self.adam_epoch.as_mut() else {
+        let Some(bufs) = self.bufs.as_mut() else {
             return Err(Error::invalid("adam epoch", "no buffers on the device"));
         };
         for stamps in [&mut bufs.claim, &mut bufs.touch] {
@@ -321,57 +343,53 @@ impl CudaBackend {
         stream
             .memset_zeros(&mut bufs.barrier)
             .map_err(|e| cuda_err("zero barrier", e))?;
-        let p = self.params.len();
-        let [m, v] = &mut self.state[..] else {
+        let p = s.params.len();
+        let [m, v] = &mut s.state[..] else {
             return Err(Error::invalid(
                 "optimizer",
                 "the Adam epoch runs Adam, which keeps two moments",
             ));
         };
         let launched = gpu.mf_epoch_adam(
-            &mut self.params.as_view_mut(),
+            &mut s.params.as_view_mut(),
             (&mut m.slice_mut(..p), &mut v.slice_mut(..p)),
             bufs,
-            &mut self.losses.as_view_mut(),
-            &self.sched.as_view(),
+            &mut s.losses.as_view_mut(),
+            &s.sched.as_view(),
             (
-                &self.epoch.users.slice(..n),
-                &self.epoch.items.slice(..n),
-                &self.epoch.ratings.slice(..n),
+                &s.epoch.users.slice(..n),
+                &s.epoch.items.slice(..n),
+                &s.epoch.ratings.slice(..n),
             ),
             bs,
-            &self.spec,
+            &s.spec,
             adam.constant_scalars(),
-            self.wd,
+            s.wd,
             DropoutKey {
-                seed: self.seed,
+                seed: s.seed,
                 step: first_step,
             },
         )?;
         if let Err(why) = launched {
             // Nothing ran: only the schedule's upload moved Adam's step count.
-            self.t = t0;
+            s.t = t0;
             self.leave_one_kernel(why);
             return Ok(None);
         }
-        gpu.download(&self.losses.slice(..steps)).map(Some)
+        gpu.download(&s.losses.slice(..steps)).map(Some)
     }
 
     /// Turns the one-kernel Adam epoch off for the rest of the run, keeping
     /// why for the device line, and frees its buffers.
     fn leave_one_kernel(&mut self, why: CoopRefusal) {
-        self.one_kernel = false;
-        self.adam_epoch = None;
-        self.coop_refusal = Some(why);
+        self.bufs = None;
+        self.refusal = Some(why);
     }
 
-    /// Launches the Adam epoch's cooperative grid with `extra` blocks more
-    /// than the GPU holds at once, which the driver must refuse: how
-    /// `tests/gpu.rs` checks the fallback. Takes effect at the next epoch's
-    /// grid (the first, when called before training).
-    pub fn oversize_cooperative_grid(&mut self, extra: u32) {
-        self.coop_extra_blocks = extra;
-        self.adam_epoch = None;
+    /// See `CudaBackend::oversize_cooperative_grid`.
+    pub(super) fn oversize(&mut self, extra: u32) {
+        self.extra_blocks = extra;
+        self.bufs = None;
     }
 }
 

@@ -1,19 +1,22 @@
-//! [`CudaBackend`] op by op: the dense models (dot, dotbias, net) with one
-//! kernel per op of the CPU's forward and backward passes, the optimizer
-//! step, and the [`Backend`] impl, which hands dot and dotbias to the fused
-//! epoch (`fused.rs`) when that is on.
+//! [`CudaBackend`]: the dense models (dot, dotbias, net) op by op, with one
+//! kernel per op of the CPU's forward and backward passes and the
+//! optimizer's update; and the [`Backend`] impl, which runs each epoch on the
+//! path `path.rs` chooses, handing it to that path's own file (`fused.rs`,
+//! `lazy.rs`, `adam_epoch.rs`) unless it is op by op.
 
 use std::ops::ControlFlow;
 
 use std::sync::Arc;
 
-use cudarc::driver::{CudaGraph, CudaSlice, CudaView, CudaViewMut};
+use cudarc::driver::{CudaSlice, CudaView, CudaViewMut};
 
-use crate::backend::cuda::adam_epoch::{adam_epoch_fits, AdamEpochBuffers, CoopRefusal};
-use crate::backend::cuda::lazy::{lazy_fits, DevicePowers};
+use crate::backend::cuda::adam_epoch::{adam_epoch_fits, AdamEpochPath, CoopRefusal};
+use crate::backend::cuda::fused::GraphPath;
+use crate::backend::cuda::lazy::{lazy_fits, LazyPath};
 use crate::backend::cuda::memory::{MemoryPlan, EVAL_CHUNK};
 use crate::backend::cuda::optim::{update, Step};
 use crate::backend::cuda::path::{self, DensePath, PathChoice, PathInputs};
+use crate::backend::cuda::shared::{DeviceExamples, Epoch, EpochPath, Shared};
 use crate::backend::cuda::{cuda_err, Gpu};
 use crate::backend::{Backend, BackendInit, GpuOptions, PathTaken};
 use crate::error::{Error, Result};
@@ -295,107 +298,23 @@ fn backward(
     Ok(())
 }
 
-/// Rows of a ratings table on the device.
-pub(crate) struct DeviceExamples {
-    pub(crate) users: CudaSlice<u32>,
-    pub(crate) items: CudaSlice<u32>,
-    pub(crate) ratings: CudaSlice<f32>,
-    pub(crate) len: usize,
-}
-
-impl DeviceExamples {
-    pub(crate) fn upload(gpu: &Gpu, e: &crate::data::Examples) -> Result<Self> {
-        Ok(DeviceExamples {
-            users: gpu.upload(&e.users)?,
-            items: gpu.upload(&e.items)?,
-            ratings: gpu.upload(&e.ratings)?,
-            len: e.len(),
-        })
-    }
-
-    /// Rows `order` of `from`, in that order, into the first `order.len()`
-    /// rows of `self`: the order uploaded into `order_buf`, the rows gathered
-    /// on the device.
-    pub(crate) fn stage(
-        &mut self,
-        gpu: &Gpu,
-        from: &DeviceExamples,
-        order: &[u32],
-        order_buf: &mut CudaSlice<u32>,
-    ) -> Result<()> {
-        let n = order.len();
-        gpu.stream
-            .memcpy_htod(order, &mut order_buf.slice_mut(..n))
-            .map_err(|e| cuda_err("upload order", e))?;
-        gpu.gather_rows(
-            &mut self.users.slice_mut(..n),
-            &mut self.items.slice_mut(..n),
-            &mut self.ratings.slice_mut(..n),
-            &from.users.as_view(),
-            &from.items.as_view(),
-            &from.ratings.as_view(),
-            &order_buf.slice(..n),
-        )
-    }
-
-    pub(crate) fn zeros(gpu: &Gpu, len: usize) -> Result<Self> {
-        Ok(DeviceExamples {
-            users: gpu.zeros(len)?,
-            items: gpu.zeros(len)?,
-            ratings: gpu.zeros(len)?,
-            len,
-        })
-    }
-}
-
 /// Trains on an NVIDIA GPU. Data, parameters and optimizer state live on the
-/// device for the whole run.
+/// device for the whole run ([`Shared`]); each epoch runs on the path
+/// [`path::choose`] picks: op by op here, or one of the paths with their
+/// own state (the graph, lazy SGD, the Adam epoch).
 pub struct CudaBackend {
-    pub(super) gpu: Arc<Gpu>,
-    pub(super) spec: ModelSpec,
-    pub(super) optimizer: Optimizer,
-    pub(super) wd: f32,
-    /// Optimizer steps taken (Adam's t).
-    pub(super) t: u64,
-    /// Keys the dropout masks.
-    pub(super) seed: u64,
-    pub(super) train: DeviceExamples,
-    /// The training rows in this epoch's order.
-    pub(super) epoch: DeviceExamples,
-    pub(super) order: CudaSlice<u32>,
+    s: Shared,
     valid: DeviceExamples,
-    pub(super) params: CudaSlice<f32>,
-    pub(super) grads: CudaSlice<f32>,
-    /// The optimizer's state buffers (SGD's momentum, Adam's moments, …).
-    pub(super) state: Vec<CudaSlice<f32>>,
+    /// Op by op: the per-batch activations.
     ws: DeviceWorkspace,
-    pub(super) losses: CudaSlice<f32>,
     mse: CudaSlice<f64>,
-    /// Fused path: two kernels per step, the epoch replayed as a CUDA graph.
-    fused: bool,
-    /// No atomics anywhere: the same bits on every run.
-    deterministic: bool,
-    /// Fused path: the epoch's per-step optimizer scalars (see `kernels/fused.cu`).
-    pub(super) sched: CudaSlice<f32>,
-    /// Fused path: the captured epoch, with the (rows, batch size) it was captured for.
-    pub(super) graph: Option<(CudaGraph, usize, usize)>,
-    /// Lazy path (with `fused`): SGD epochs at a constant rate as one kernel.
-    pub(super) one_kernel: bool,
-    /// Lazy path: per user, then per item, the step after the row's last update.
-    pub(super) last: CudaSlice<i32>,
-    /// Lazy path: the powers of M for the epoch's rate and steps.
-    pub(super) powers: Option<DevicePowers>,
-    /// The Adam epoch's buffers, made on its first use.
-    pub(super) adam_epoch: Option<AdamEpochBuffers>,
-    /// Why the one-kernel Adam epoch was turned off, once it was.
-    pub(super) coop_refusal: Option<CoopRefusal>,
-    /// The paths the epochs took, each (with its reason) once, in the order first taken.
-    paths: Vec<PathChoice>,
     /// The run's options, as given.
     opts: GpuOptions,
-    /// Blocks the Adam epoch's grid takes past what the GPU holds at once:
-    /// 0, but in the test of the fallback.
-    pub(super) coop_extra_blocks: u32,
+    graph: GraphPath,
+    lazy: LazyPath,
+    adam: AdamEpochPath,
+    /// The paths the epochs took, each (with its reason) once, in the order first taken.
+    paths: Vec<PathChoice>,
     /// One-kernel validation: a partial sum per block, and the blocks-done counter.
     val_partial: CudaSlice<f64>,
     val_done: CudaSlice<u32>,
@@ -421,106 +340,85 @@ impl CudaBackend {
         );
         gpu.ensure_fits(&plan, "try a smaller --factors, or --device cpu")?;
         let n = init.params.len();
-        let cap = EVAL_CHUNK;
         Ok(CudaBackend {
-            spec: init.spec.clone(),
-            optimizer,
-            wd: init.wd,
-            t: 0,
-            seed: init.seed,
-            train: DeviceExamples::upload(&gpu, init.train)?,
-            epoch: DeviceExamples::zeros(&gpu, init.train.len())?,
-            order: gpu.zeros(init.train.len())?,
             valid: DeviceExamples::upload(&gpu, init.valid)?,
-            params: gpu.upload(&init.params)?,
-            grads: gpu.zeros(n)?,
-            state: gpu.optimizer_state(optimizer, n)?,
-            ws: DeviceWorkspace::new(&gpu, cap, init.spec)?,
-            losses: gpu.zeros(1)?,
+            ws: DeviceWorkspace::new(&gpu, EVAL_CHUNK, init.spec)?,
             mse: gpu.zeros(1)?,
-            fused: opts.fused && !opts.deterministic,
-            deterministic: opts.deterministic,
-            sched: gpu.zeros(1)?,
-            graph: None,
-            one_kernel: opts.one_kernel,
-            last: gpu.zeros(1)?,
-            powers: None,
-            adam_epoch: None,
-            coop_refusal: None,
-            paths: Vec::new(),
             opts,
-            coop_extra_blocks: 0,
+            graph: GraphPath::default(),
+            lazy: LazyPath::default(),
+            adam: AdamEpochPath::default(),
+            paths: Vec::new(),
             val_partial: gpu.zeros(1)?,
             val_done: gpu.zeros(1)?,
-            gpu,
+            s: Shared {
+                spec: init.spec.clone(),
+                optimizer,
+                wd: init.wd,
+                t: 0,
+                seed: init.seed,
+                train: DeviceExamples::upload(&gpu, init.train)?,
+                epoch: DeviceExamples::zeros(&gpu, init.train.len())?,
+                order: gpu.zeros(init.train.len())?,
+                params: gpu.upload(&init.params)?,
+                grads: gpu.zeros(n)?,
+                state: gpu.optimizer_state(optimizer, n)?,
+                losses: gpu.zeros(1)?,
+                sched: gpu.zeros(1)?,
+                moved: 0,
+                gpu,
+            },
         })
     }
 
-    /// The per-step schedule and loss buffers sized for an epoch of `steps`
-    /// steps. Growing them moves them, so a captured epoch graph, which
-    /// holds their old addresses, is dropped: every path that resizes them
-    /// goes through here.
-    pub(super) fn epoch_buffers(&mut self, steps: usize) -> Result<()> {
-        if self.sched.len() < 2 * steps || self.losses.len() < steps {
-            self.graph = None;
-            self.sched = self.gpu.zeros(2 * steps)?;
-            self.losses = self.gpu.zeros(steps)?;
-        }
-        Ok(())
-    }
-
-    /// The per-step optimizer scalars of an epoch at rates `lrs` (two a
-    /// step, see [`crate::optim::UpdateKernels`]), uploaded to `sched` (sized by
-    /// [`CudaBackend::epoch_buffers`] first); advances Adam's `t` by the
-    /// epoch's steps.
-    pub(super) fn upload_schedule(&mut self, lrs: &[f32]) -> Result<()> {
-        let steps = lrs.len();
-        let mut sched = vec![0f32; 2 * steps];
-        for (s, &lr) in lrs.iter().enumerate() {
-            let t = self.t + s as u64 + 1;
-            sched[2 * s..2 * s + 2].copy_from_slice(&self.optimizer.step_scalars(lr, t));
-        }
-        self.t += steps as u64;
-        self.epoch_buffers(steps)?;
-        self.gpu
-            .stream
-            .memcpy_htod(&sched[..], &mut self.sched)
-            .map_err(|e| cuda_err("upload schedule", e))
-    }
-
-    /// Uploads the epoch's order (once) and permutes the training rows into
-    /// `epoch` on the device.
-    pub(super) fn stage_rows(&mut self, order: &[u32]) -> Result<()> {
-        self.epoch.stage(&self.gpu, &self.train, order, &mut self.order)
+    /// Launches the Adam epoch's cooperative grid with `extra` blocks more
+    /// than the GPU holds at once, which the driver must refuse: how
+    /// `tests/gpu.rs` checks the fallback. Takes effect at the next epoch's
+    /// grid (the first, when called before training).
+    pub fn oversize_cooperative_grid(&mut self, extra: u32) {
+        self.adam.oversize(extra);
     }
 
     /// The path an epoch at batch `bs` and rates `lrs` takes ([`path::choose`]).
     fn choose_path(&self, bs: usize, lrs: &[f32]) -> PathChoice {
+        let spec = &self.s.spec;
         path::choose(&PathInputs {
-            model: self.spec.kind.class_name(),
-            kernels: self.spec.kind.gpu_kernels(),
-            optimizer: self.optimizer,
+            model: spec.kind.class_name(),
+            kernels: spec.kind.gpu_kernels(),
+            optimizer: self.s.optimizer,
             opts: self.opts,
             batch: bs,
             constant_lr: crate::optim::lazy_sgd::constant_lr(lrs).is_some(),
-            lazy_fits: lazy_fits(&self.spec, bs),
-            adam_fits: adam_epoch_fits(&self.spec, bs),
-            adam_refused: self.coop_refusal.map(CoopRefusal::reason),
+            lazy_fits: lazy_fits(spec, bs),
+            adam_fits: adam_epoch_fits(spec, bs),
+            adam_refused: self.adam.refused().map(CoopRefusal::reason),
         })
     }
 
     /// One optimizer step over all parameters at learning rate `lr`.
     fn optimizer_step(&mut self, lr: f32) -> Result<()> {
-        self.t += 1;
-        let step = Step::Plain { lr, t: self.t };
-        let (p, g) = (&mut self.params, &mut self.grads);
-        update(&self.gpu, self.optimizer, self.wd, p, g, &mut self.state, step)
+        let s = &mut self.s;
+        s.t += 1;
+        let step = Step::Plain { lr, t: s.t };
+        update(
+            &s.gpu,
+            s.optimizer,
+            s.wd,
+            &mut s.params,
+            &mut s.grads,
+            &mut s.state,
+            step,
+        )
     }
 }
 
 impl Backend for CudaBackend {
     fn device(&self) -> String {
-        format!("cuda: {} ({})", self.gpu.description, path::describe(&self.paths))
+        format!(
+            "cuda: {} ({})",
+            self.s.gpu.description,
+            path::describe(&self.paths)
+        )
     }
 
     fn paths(&self) -> Vec<PathTaken> {
@@ -542,10 +440,10 @@ impl Backend for CudaBackend {
         progress: &mut dyn FnMut(usize, f32) -> ControlFlow<()>,
     ) -> Result<Vec<f32>> {
         let n = order.len();
-        if n > self.train.len {
+        if n > self.s.train.len {
             return Err(Error::invalid(
                 "order",
-                format!("{n} rows ordered, {} training rows", self.train.len),
+                format!("{n} rows ordered, {} training rows", self.s.train.len),
             ));
         }
         let steps = crate::backend::epoch_steps(n, batch_size, lrs)?;
@@ -553,17 +451,26 @@ impl Backend for CudaBackend {
         // driver at its first launch, and then the choice is made again.
         let mut choice = self.choose_path(batch_size, lrs);
         let mut fused = None;
-        if choice.path == DensePath::LazySgd {
-            let (lr, momentum) = self.lazy_epoch(lrs)?;
-            fused = Some(self.train_epoch_lazy(order, batch_size, lr, momentum)?);
-        } else if choice.path == DensePath::AdamEpoch {
-            fused = self.train_epoch_adam(order, batch_size, lrs, first_step)?;
-            if fused.is_none() {
-                choice = self.choose_path(batch_size, lrs);
+        for _ in 0..2 {
+            let path: &mut dyn EpochPath = match choice.path {
+                DensePath::LazySgd => &mut self.lazy,
+                DensePath::AdamEpoch => &mut self.adam,
+                DensePath::Graph => &mut self.graph,
+                DensePath::OpByOp => break,
+            };
+            let e = Epoch {
+                order,
+                bs: batch_size,
+                lrs,
+                first_step,
+            };
+            fused = path.train_epoch(&mut self.s, e)?;
+            if fused.is_some() {
+                break;
             }
-        }
-        if choice.path == DensePath::Graph {
-            fused = Some(self.train_epoch_fused(order, batch_size, lrs)?);
+            // The path could not run after all (the driver refused the Adam
+            // epoch): nothing moved, and the choice is made again, once.
+            choice = self.choose_path(batch_size, lrs);
         }
         if !self.paths.contains(&choice) {
             self.paths.push(choice);
@@ -575,101 +482,102 @@ impl Backend for CudaBackend {
         // A batch larger than the data is the data: size the workspace for that.
         let batch_size = batch_size.min(n.max(1));
         if batch_size > self.ws.cap {
-            self.ws = DeviceWorkspace::new(&self.gpu, batch_size, &self.spec)?;
+            self.ws = DeviceWorkspace::new(&self.s.gpu, batch_size, &self.s.spec)?;
         }
-        self.epoch_buffers(steps)?;
+        self.s.epoch_buffers(steps)?;
         // The epoch's order goes up once; the rows are permuted on the device.
-        self.stage_rows(order)?;
+        self.s.stage_rows(order)?;
         for (s, &lr) in lrs.iter().enumerate() {
             let rows = s * batch_size..((s + 1) * batch_size).min(n);
             let batch = rows.len();
             let (users, items) = (
-                self.epoch.users.slice(rows.clone()),
-                self.epoch.items.slice(rows.clone()),
+                self.s.epoch.users.slice(rows.clone()),
+                self.s.epoch.items.slice(rows.clone()),
             );
-            let dropout = self.spec.kind.has_dropout().then_some(DropoutKey {
-                seed: self.seed,
+            let dropout = self.s.spec.kind.has_dropout().then_some(DropoutKey {
+                seed: self.s.seed,
                 step: first_step + s as u64,
             });
             forward(
-                &self.gpu,
-                &self.spec,
-                &self.params,
+                &self.s.gpu,
+                &self.s.spec,
+                &self.s.params,
                 &mut self.ws,
                 &users,
                 &items,
                 dropout,
             )?;
-            self.gpu.mse_loss_grad(
+            self.s.gpu.mse_loss_grad(
                 &mut self.ws.dpred.slice_mut(..batch),
-                &mut self.losses.slice_mut(s..s + 1),
+                &mut self.s.losses.slice_mut(s..s + 1),
                 &self.ws.pred.slice(..batch),
-                &self.epoch.ratings.slice(rows),
+                &self.s.epoch.ratings.slice(rows),
             )?;
             backward(
-                &self.gpu,
-                &self.spec,
-                &self.params,
-                &mut self.grads,
+                &self.s.gpu,
+                &self.s.spec,
+                &self.s.params,
+                &mut self.s.grads,
                 &mut self.ws,
                 &users,
                 &items,
                 dropout,
-                self.deterministic,
+                self.opts.deterministic,
             )?;
             self.optimizer_step(lr)?;
         }
         // The one read-back of the epoch.
-        let losses = self.gpu.download(&self.losses.slice(..steps))?;
+        let losses = self.s.gpu.download(&self.s.losses.slice(..steps))?;
         let _ = progress(steps, losses.last().copied().unwrap_or(f32::NAN));
         Ok(losses)
     }
 
     fn validate(&mut self) -> Result<f64> {
-        self.gpu
+        self.s
+            .gpu
             .stream
             .memset_zeros(&mut self.mse)
             .map_err(|e| cuda_err("memset", e))?;
         let v = &self.valid;
-        if self.fused && self.spec.kind.gpu_kernels().fused_step {
+        if self.opts.fused && !self.opts.deterministic && self.s.spec.kind.gpu_kernels().fused_step {
             // One kernel and a device-side reduction (kernels/fused.cu).
             if self.val_partial.len() < Gpu::VALIDATE_BLOCKS {
-                self.val_partial = self.gpu.zeros(Gpu::VALIDATE_BLOCKS)?;
+                self.val_partial = self.s.gpu.zeros(Gpu::VALIDATE_BLOCKS)?;
             }
-            self.gpu.mf_validate(
+            self.s.gpu.mf_validate(
                 &mut self.mse.as_view_mut(),
                 &mut self.val_partial.as_view_mut(),
                 &mut self.val_done.as_view_mut(),
-                &self.params.as_view(),
+                &self.s.params.as_view(),
                 (&v.users.as_view(), &v.items.as_view(), &v.ratings.as_view()),
-                &self.spec,
+                &self.s.spec,
             )?;
         } else {
             for start in (0..v.len).step_by(self.ws.cap) {
                 let rows = start..(start + self.ws.cap).min(v.len);
                 let batch = rows.len();
                 forward(
-                    &self.gpu,
-                    &self.spec,
-                    &self.params,
+                    &self.s.gpu,
+                    &self.s.spec,
+                    &self.s.params,
                     &mut self.ws,
                     &v.users.slice(rows.clone()),
                     &v.items.slice(rows.clone()),
                     None,
                 )?;
-                self.gpu.mse_sum(
+                self.s.gpu.mse_sum(
                     &mut self.mse.slice_mut(..),
                     &self.ws.pred.slice(..batch),
                     &v.ratings.slice(rows),
-                    self.deterministic,
+                    self.opts.deterministic,
                 )?;
             }
         }
-        let sum = self.gpu.download(&self.mse.slice(..1))?;
+        let sum = self.s.gpu.download(&self.mse.slice(..1))?;
         Ok(sum[0] / v.len as f64)
     }
 
     fn params(&mut self) -> Result<Vec<f32>> {
-        self.gpu.download(&self.params.as_view())
+        self.s.gpu.download(&self.s.params.as_view())
     }
 }

@@ -1,4 +1,4 @@
-//! [`CudaBackend`]'s lazy epoch for dot and dotbias under SGD at a constant
+//! The lazy epoch ([`LazyPath`]) for dot and dotbias under SGD at a constant
 //! rate: exact lazy momentum ([`crate::optim::lazy_sgd`]), the whole epoch
 //! in one launch of one block (`kernels/lazy.cu`), then one kernel that
 //! brings every row up to date. The CPU twin is
@@ -7,7 +7,8 @@
 use cudarc::driver::{CudaSlice, CudaView, CudaViewMut, LaunchConfig, PushKernelArg};
 
 use crate::backend::cuda::device::{epoch_fits, epoch_row_width, epoch_shared_bytes, grid, int, EPOCH_BLOCK};
-use crate::backend::cuda::{cuda_err, CudaBackend, Gpu};
+use crate::backend::cuda::shared::{Epoch, EpochPath, Shared};
+use crate::backend::cuda::{cuda_err, Gpu};
 use crate::error::{Error, Result};
 use crate::model::ModelSpec;
 use crate::optim::lazy_sgd::{self, LazyMomentum};
@@ -134,27 +135,36 @@ impl Gpu {
 
 /// The powers of M uploaded for one (learning rate, steps), kept while
 /// epochs repeat them.
-pub(super) struct DevicePowers {
+struct DevicePowers {
     key: (u32, usize),
     powers: CudaSlice<f64>,
 }
 
-impl CudaBackend {
-    /// The lazy epoch's rate and momentum, for an epoch that
-    /// `path::choose` sent here (SGD at one rate).
-    pub(super) fn lazy_epoch(&self, lrs: &[f32]) -> Result<(f32, f32)> {
-        let (Optimizer::Sgd(Sgd { momentum }), Some(lr)) = (self.optimizer, lazy_sgd::constant_lr(lrs))
-        else {
+/// The lazy path's state: per user, then per item, the step after the
+/// row's last update; and the powers of M for the epoch's rate and steps.
+#[derive(Default)]
+pub(super) struct LazyPath {
+    last: Option<CudaSlice<i32>>,
+    powers: Option<DevicePowers>,
+}
+
+impl EpochPath for LazyPath {
+    /// For an epoch that `path::choose` sent here: SGD at one rate.
+    fn train_epoch(&mut self, s: &mut Shared, e: Epoch<'_>) -> Result<Option<Vec<f32>>> {
+        let (Optimizer::Sgd(Sgd { momentum }), Some(lr)) = (s.optimizer, lazy_sgd::constant_lr(e.lrs)) else {
             return Err(Error::invalid("lazy epoch", "it runs SGD at one rate"));
         };
-        Ok((lr, momentum))
+        self.train_epoch_lazy(s, e.order, e.bs, lr, momentum).map(Some)
     }
+}
 
+impl LazyPath {
     /// The lazy epoch: upload the order (and the powers of M when the rate
     /// or the step count changed), zero `last`, run the epoch's kernel and
     /// the catch-up, read the losses back.
-    pub(super) fn train_epoch_lazy(
+    fn train_epoch_lazy(
         &mut self,
+        s: &mut Shared,
         order: &[u32],
         bs: usize,
         lr: f32,
@@ -162,54 +172,57 @@ impl CudaBackend {
     ) -> Result<Vec<f32>> {
         let n = order.len();
         let steps = n.div_ceil(bs);
-        let gpu = self.gpu.clone();
+        let gpu = s.gpu.clone();
         let key = (lr.to_bits(), steps);
         if self.powers.as_ref().is_none_or(|p| p.key != key) {
-            let lazy = LazyMomentum::new(lr, momentum, self.wd, steps);
+            let lazy = LazyMomentum::new(lr, momentum, s.wd, steps);
             let flat: Vec<f64> = (0..=steps).flat_map(|k| lazy.power(k)).collect();
             self.powers = Some(DevicePowers {
                 key,
                 powers: gpu.upload(&flat)?,
             });
         }
-        self.epoch_buffers(steps)?;
-        let last_len = self.spec.n_users + self.spec.n_items;
-        if self.last.len() < last_len {
-            self.last = gpu.zeros(last_len)?;
+        s.epoch_buffers(steps)?;
+        let last_len = s.spec.n_users + s.spec.n_items;
+        if self.last.as_ref().is_none_or(|l| l.len() < last_len) {
+            self.last = Some(gpu.zeros(last_len)?);
         }
+        let Some(last) = self.last.as_mut() else {
+            return Err(Error::invalid("lazy epoch", "no stamps on the device"));
+        };
         gpu.stream
-            .memset_zeros(&mut self.last)
+            .memset_zeros(last)
             .map_err(|e| cuda_err("zero last", e))?;
-        self.stage_rows(order)?;
+        s.stage_rows(order)?;
         let Some(DevicePowers { powers, .. }) = &self.powers else {
             return Err(Error::invalid("lazy epoch", "no powers of M on the device"));
         };
         let powers = powers.as_view();
-        let p = self.params.len();
+        let p = s.params.len();
         gpu.mf_epoch_lazy_sgd(
-            &mut self.params.as_view_mut(),
-            &mut self.state[0].slice_mut(..p),
-            &mut self.last.as_view_mut(),
-            &mut self.losses.as_view_mut(),
+            &mut s.params.as_view_mut(),
+            &mut s.state[0].slice_mut(..p),
+            &mut last.as_view_mut(),
+            &mut s.losses.as_view_mut(),
             &powers,
             (
-                &self.epoch.users.slice(..n),
-                &self.epoch.items.slice(..n),
-                &self.epoch.ratings.slice(..n),
+                &s.epoch.users.slice(..n),
+                &s.epoch.items.slice(..n),
+                &s.epoch.ratings.slice(..n),
             ),
             bs,
-            &self.spec,
-            (lr, momentum, self.wd),
+            &s.spec,
+            (lr, momentum, s.wd),
         )?;
         gpu.sgd_catch_up_all(
-            &mut self.params.as_view_mut(),
-            &mut self.state[0].slice_mut(..p),
-            &self.last.as_view(),
+            &mut s.params.as_view_mut(),
+            &mut s.state[0].slice_mut(..p),
+            &last.as_view(),
             &powers,
             steps,
-            &self.spec,
+            &s.spec,
         )?;
-        self.t += steps as u64;
-        gpu.download(&self.losses.slice(..steps))
+        s.t += steps as u64;
+        gpu.download(&s.losses.slice(..steps))
     }
 }

@@ -20,22 +20,28 @@
 //!   the launch helpers every wrapper shares.
 //! - `kernels.rs`: one [`Gpu`] method per kernel of the dense models and
 //!   the fused step, in the order of `kernels/README.md`.
-//! - [`optim`]: the optimizer update kernels' wrappers and [`optim::update`],
-//!   the one place an optimizer picks its kernel, plain or scheduled.
+//! - [`optim`]: [`Gpu::optimizer_update`], the one launcher of every dense
+//!   optimizer's update kernels, plain or scheduled (each optimizer declares
+//!   them in `src/optim/`).
 //! - `kernels_sparse.rs`: the wrappers of `kernels/sparse.cu`, generic over
 //!   the factor storage ([`DeviceFactor`], [`sparse_max_factors`]).
 //! - [`memory`]: what a run will allocate, checked before any upload.
 //! - [`path`]: which way a dense epoch runs (op by op, graph, lazy SGD,
 //!   the Adam epoch), chosen in one place and named in the device line.
-//! - `dense.rs`: [`CudaBackend`] op by op: the device workspace, the
-//!   forward and backward passes, the optimizer step, the `Backend` impl.
-//! - `fused.rs`: [`CudaBackend`]'s fused epoch for dot and dotbias, recorded
-//!   once as a CUDA graph and replayed.
-//! - [`lazy`]: the lazy epoch for dot and dotbias under SGD at a constant
-//!   rate: exact lazy momentum, the whole epoch one kernel of one block.
-//! - `adam_epoch.rs`: the Adam epoch for dot and dotbias: one cooperative
-//!   kernel, the batch on one block and the dense update on the others, a
-//!   grid barrier a step.
+//! - `shared.rs`: what every dense path shares (the device, the model,
+//!   the rows, the parameters, the optimizer state, the epoch's schedule and
+//!   losses) and `EpochPath`, the trait each path below implements over it.
+//! - `fused.rs`: the graph path for dot and dotbias, its epoch recorded
+//!   once as a CUDA graph and replayed; it holds the graph.
+//! - [`lazy`]: the lazy path for dot and dotbias under SGD at a constant
+//!   rate: exact lazy momentum, the whole epoch one kernel of one block; it
+//!   holds its stamps and powers of M.
+//! - `adam_epoch.rs`: the Adam epoch for dot, dotbias and the net: one
+//!   cooperative kernel, the batch on one block and the dense update on the
+//!   others, a grid barrier a step; it holds its buffers and why it is off.
+//! - `dense.rs`: [`CudaBackend`]: op by op (the device workspace, the
+//!   forward and backward passes, the optimizer step), and the `Backend`
+//!   impl, which runs each epoch on its chosen path.
 //! - [`sparse`]: sparse SGD for the svd model.
 //! - [`versions`]: the earlier versions of `dot_forward` and of the sparse
 //!   update, kept side by side for `mfcuda bench --versions`.
@@ -76,11 +82,12 @@ pub mod lazy;
 pub mod optim;
 pub mod path;
 pub mod ranking;
+mod shared;
 pub mod versions;
 
 pub use adam_epoch::{coop_grid, launch_outcome, CoopRefusal};
 pub use dense::CudaBackend;
-pub(crate) use dense::DeviceExamples;
 pub(crate) use device::cuda_err;
 pub use device::{alloc_len, Gpu, BUILD_NOTE, PTX};
 pub use kernels_sparse::{sparse_max_factors, DeviceFactor};
+pub(crate) use shared::DeviceExamples;
