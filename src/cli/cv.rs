@@ -171,22 +171,8 @@ fn table(report: &CvReport) -> String {
 /// Runs the folds, printing each as it ends, then the summary.
 pub fn run(a: &CvArgs) -> CliResult {
     // An ensemble (`--recipe best`, or a file with members) is cross-validated as a whole.
-    let ensemble = match a.recipe.file()? {
-        Some(file) => file.ensemble()?,
-        None => None,
-    };
-    let members = match ensemble {
-        Some(members) => {
-            if a.recipe.overrides() != mfcuda::recipe::Overrides::default() {
-                return Err(
-                    "an ensemble trains its members as its file says: --epochs, --lr and the other \
-                            overrides do not apply"
-                        .to_string()
-                        .into(),
-                );
-            }
-            members
-        }
+    let members = match a.recipe.ensemble("", false)? {
+        Some(members) => members,
         None => vec![a.recipe.resolve()?.0],
     };
     let name = match (&a.recipe.recipe_file, members.len()) {

@@ -243,6 +243,24 @@ impl RecipeArgs {
         }
     }
 
+    /// An ensemble's members (`--recipe best`, or a file with members), or
+    /// `None` for one recipe. An ensemble trains its members as its file
+    /// says, so an override is refused, and so is any of the command's
+    /// other flags named in `more` (`more_given`: whether one was given).
+    pub fn ensemble(&self, more: &str, more_given: bool) -> Result<Option<Vec<Recipe>>, Error> {
+        let Some(members) = self.file()?.map(|f| f.ensemble()).transpose()?.flatten() else {
+            return Ok(None);
+        };
+        if self.overrides() != Overrides::default() || more_given {
+            return Err(format!(
+                "an ensemble trains its members as its file says: --epochs, --lr and the other \
+                 overrides{more} do not apply"
+            )
+            .into());
+        }
+        Ok(Some(members))
+    }
+
     /// The recipe (built in, or from a file) with the flags applied, and
     /// all the overrides applied to the built-in recipe.
     pub fn resolve(&self) -> mfcuda::Result<(Recipe, Overrides)> {

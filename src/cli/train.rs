@@ -156,7 +156,8 @@ impl Observer for Console {
 
 /// Trains the recipe (or traces one step of it) and prints the report.
 pub fn run(a: &TrainArgs) -> CliResult {
-    if let Some(members) = a.recipe.file()?.map(|f| f.ensemble()).transpose()?.flatten() {
+    let more_given = a.save.is_some() || a.plot.is_some() || a.trace;
+    if let Some(members) = a.recipe.ensemble(", --save, --plot and --trace", more_given)? {
         return run_ensemble(a, &members);
     }
     let (recipe, overrides) = a.recipe.resolve()?;
@@ -347,14 +348,6 @@ fn run_ensemble(a: &TrainArgs, members: &[Recipe]) -> CliResult {
             members.first().map_or("sparse", |m| m.name)
         )
         .into());
-    }
-    if a.recipe.overrides() != Overrides::default() || a.save.is_some() || a.plot.is_some() || a.trace {
-        return Err(
-            "an ensemble trains its members as its file says: --epochs, --lr and the other \
-                    overrides, --save, --plot and --trace do not apply"
-                .to_string()
-                .into(),
-        );
     }
     let data = a.data.load()?;
     let split = a
