@@ -500,3 +500,46 @@ fn a_refused_cooperative_launch_falls_back_and_says_why() {
         assert!(close(val, want_val), "{name}: val {val} vs {want_val}");
     }
 }
+
+/// `train --trace`'s GPU column: one op-by-op step of dot and dotbias, by
+/// the training path's own forward and backward, read back, against the
+/// CPU's tensors of the same step (sums in another order: to rounding).
+#[test]
+fn the_traced_gpu_step_matches_the_cpus_tensors() {
+    use mfcuda::backend::cuda::step_tensors;
+    use mfcuda::compare::compare_f32;
+    use mfcuda::model::Workspace;
+    use mfcuda::train::Setup;
+    let Some(gpu) = gpu_or_skip("the_traced_gpu_step_matches_the_cpus_tensors") else {
+        return;
+    };
+    let data = Size::of(&gpu, "the_traced_gpu_step_matches_the_cpus_tensors").data();
+    for name in ["dot", "dotbias"] {
+        let setup = Setup::notebook(&data, &recipe::find(name).unwrap(), 7).unwrap();
+        let (spec, params) = (&setup.spec, setup.init().params);
+        let e = &setup.train;
+        let rows = 0..e.len().min(65);
+        let (users, items, targets) = (&e.users[rows.clone()], &e.items[rows.clone()], &e.ratings[rows]);
+        let mut ws = Workspace::default();
+        let mut grads = vec![0.0f32; params.len()];
+        let loss = spec.loss_and_grad(&params, &mut grads, users, items, targets, &mut ws, None);
+        let g = step_tensors(&gpu, spec, &params, users, items, targets).unwrap();
+        let pairs: [(&str, &[f32], &[f32]); 6] = [
+            ("u", &g.u, &ws.u),
+            ("m", &g.m, &ws.m),
+            ("pred", &g.pred, &ws.pred),
+            ("dpred", &g.dpred, &ws.dpred),
+            ("du", &g.du, &ws.du),
+            ("dm", &g.dm, &ws.dm),
+        ];
+        for (what, got, want) in pairs {
+            let c = compare_f32(got, &want[..got.len()], 1e-7, 1e-5);
+            assert!(c.ok(), "{name} {what}: {}", c.report(what));
+        }
+        assert!(
+            (g.loss - loss).abs() <= 1e-6 + 1e-5 * loss.abs(),
+            "{name}: loss {} vs {loss}",
+            g.loss
+        );
+    }
+}

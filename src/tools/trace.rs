@@ -5,11 +5,11 @@
 use std::fmt::Write;
 
 use crate::backend::cpu_sparse::SparseParams;
-use crate::backend::cuda::Gpu;
+use crate::backend::cuda::{step_tensors, Gpu};
 use crate::backend::select::{choose, Choice, Needs};
 use crate::backend::Device;
 use crate::data::{Examples, Ratings};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::{ModelSpec, Workspace};
 use crate::ops;
 use crate::optim::{OptimizerState, Training};
@@ -102,7 +102,7 @@ pub fn trace_step(
     // The GPU side is shown for the batched factor models (dot, dotbias).
     let gpu = gpu.filter(|_| spec.kind.batched() && spec.kind.scores_by_tables());
     let g = match gpu {
-        Some(gpu) => Some(gpu_step(gpu, spec, params, users, items, targets)?),
+        Some(gpu) => Some(step_tensors(gpu, spec, params, users, items, targets)?),
         None => None,
     };
     let side = |name: &str, cpu: &[f32], gpu: Option<&[f32]>, b: usize, w: usize, s: &mut String| {
@@ -250,91 +250,4 @@ pub fn trace_step(
         p[o0] - params[o0]
     );
     Ok(s)
-}
-
-/// The GPU's tensors for one step, read back.
-struct GpuStep {
-    u: Vec<f32>,
-    m: Vec<f32>,
-    x: Vec<f32>,
-    pred: Vec<f32>,
-    dpred: Vec<f32>,
-    du: Vec<f32>,
-    dm: Vec<f32>,
-    loss: f32,
-}
-
-fn gpu_step(
-    gpu: &Gpu,
-    spec: &ModelSpec,
-    params: &[f32],
-    users: &[u32],
-    items: &[u32],
-    targets: &[f32],
-) -> Result<GpuStep> {
-    let (b, f) = (users.len(), spec.factors);
-    let (lo, hi) = spec.y_range;
-    let t = spec.tensors();
-    let (du_i, di_i, dy) = (gpu.upload(users)?, gpu.upload(items)?, gpu.upload(targets)?);
-    let p = gpu.upload(params)?;
-    let (mut u, mut m) = (gpu.zeros::<f32>(b * f)?, gpu.zeros::<f32>(b * f)?);
-    let (mut x, mut pred, mut dpred, mut dx) = (
-        gpu.zeros::<f32>(b)?,
-        gpu.zeros::<f32>(b)?,
-        gpu.zeros::<f32>(b)?,
-        gpu.zeros::<f32>(b)?,
-    );
-    let (mut dum, mut dmm, mut loss) = (
-        gpu.zeros::<f32>(b * f)?,
-        gpu.zeros::<f32>(b * f)?,
-        gpu.zeros::<f32>(1)?,
-    );
-    gpu.embedding_gather(&mut u.as_view_mut(), &p.slice(t[0].range()), &du_i.as_view(), f)?;
-    gpu.embedding_gather(&mut m.as_view_mut(), &p.slice(t[1].range()), &di_i.as_view(), f)?;
-    let dot_into = if !spec.kind.has_biases() {
-        &mut pred
-    } else {
-        &mut x
-    };
-    gpu.dot_forward(&mut dot_into.as_view_mut(), &u.as_view(), &m.as_view(), b, f)?;
-    if spec.kind.has_biases() {
-        gpu.bias_add(&mut x.as_view_mut(), &p.slice(t[2].range()), &du_i.as_view())?;
-        gpu.bias_add(&mut x.as_view_mut(), &p.slice(t[3].range()), &di_i.as_view())?;
-        gpu.sigmoid_range_forward(&mut pred.as_view_mut(), &x.as_view(), lo, hi, b)?;
-    }
-    gpu.mse_loss_grad(
-        &mut dpred.as_view_mut(),
-        &mut loss.as_view_mut(),
-        &pred.as_view(),
-        &dy.as_view(),
-    )?;
-    let dout = if spec.kind.has_biases() {
-        gpu.sigmoid_range_backward(&mut dx.as_view_mut(), &dpred.as_view(), &x.as_view(), lo, hi, b)?;
-        &dx
-    } else {
-        &dpred
-    };
-    gpu.dot_backward(
-        &mut dum.as_view_mut(),
-        &mut dmm.as_view_mut(),
-        &dout.as_view(),
-        &u.as_view(),
-        &m.as_view(),
-        b,
-        f,
-    )?;
-    let dl = |d: &cudarc::driver::CudaSlice<f32>| gpu.download(&d.as_view());
-    Ok(GpuStep {
-        u: dl(&u)?,
-        m: dl(&m)?,
-        x: dl(&x)?,
-        pred: dl(&pred)?,
-        dpred: dl(&dpred)?,
-        du: dl(&dum)?,
-        dm: dl(&dmm)?,
-        loss: dl(&loss)?
-            .first()
-            .copied()
-            .ok_or_else(|| Error::invalid("trace", "no loss read back"))?,
-    })
 }

@@ -298,8 +298,75 @@ fn backward(
     Ok(())
 }
 
+/// The device's tensors of one op-by-op step, read back (what `mfcuda
+/// train --trace` shows beside the CPU's): the gathered rows, the score
+/// before the output, the prediction, the loss gradient and the rows'
+/// gradients, a row a rating; and the batch's mean loss.
+pub struct StepTensors {
+    /// User rows (B,F).
+    pub u: Vec<f32>,
+    /// Movie rows (B,F).
+    pub m: Vec<f32>,
+    /// The score before the sigmoid range (B); zeros for dot.
+    pub x: Vec<f32>,
+    /// Predictions (B).
+    pub pred: Vec<f32>,
+    /// dL/dpred (B).
+    pub dpred: Vec<f32>,
+    /// dL/du (B,F).
+    pub du: Vec<f32>,
+    /// dL/dm (B,F).
+    pub dm: Vec<f32>,
+    /// The batch's mean loss.
+    pub loss: f32,
+}
+
+/// One step of `spec` on (users, items, targets), without dropout, by the
+/// same forward and backward as op-by-op training, its tensors read back;
+/// nothing moves. For dot and dotbias, whose rows these are.
+pub fn step_tensors(
+    gpu: &Gpu,
+    spec: &ModelSpec,
+    params: &[f32],
+    users: &[u32],
+    items: &[u32],
+    targets: &[f32],
+) -> Result<StepTensors> {
+    let (b, f) = (users.len(), spec.factors);
+    let mut ws = DeviceWorkspace::new(gpu, b, spec)?;
+    let (users, items, targets) = (gpu.upload(users)?, gpu.upload(items)?, gpu.upload(targets)?);
+    let (p, mut grads, mut loss) = (
+        gpu.upload(params)?,
+        gpu.zeros(params.len())?,
+        gpu.zeros::<f32>(1)?,
+    );
+    let (users, items) = (users.as_view(), items.as_view());
+    forward(gpu, spec, &p, &mut ws, &users, &items, None)?;
+    gpu.mse_loss_grad(
+        &mut ws.dpred.slice_mut(..b),
+        &mut loss.as_view_mut(),
+        &ws.pred.slice(..b),
+        &targets.as_view(),
+    )?;
+    backward(gpu, spec, &p, &mut grads, &mut ws, &users, &items, None, false)?;
+    let dl = |d: &CudaSlice<f32>, n: usize| gpu.download(&d.slice(..n));
+    Ok(StepTensors {
+        u: dl(&ws.u, b * f)?,
+        m: dl(&ws.m, b * f)?,
+        x: dl(&ws.x, b)?,
+        pred: dl(&ws.pred, b)?,
+        dpred: dl(&ws.dpred, b)?,
+        du: dl(&ws.du, b * f)?,
+        dm: dl(&ws.dm, b * f)?,
+        loss: dl(&loss, 1)?
+            .first()
+            .copied()
+            .ok_or_else(|| Error::invalid("trace", "no loss read back"))?,
+    })
+}
+
 /// Trains on an NVIDIA GPU. Data, parameters and optimizer state live on the
-/// device for the whole run ([`Shared`]); each epoch runs on the path
+/// device for the whole run (`shared.rs`); each epoch runs on the path
 /// [`path::choose`] picks: op by op here, or one of the paths with their
 /// own state (the graph, lazy SGD, the Adam epoch).
 pub struct CudaBackend {

@@ -1,4 +1,4 @@
-//! The lazy epoch ([`LazyPath`]) for dot and dotbias under SGD at a constant
+//! The lazy epoch (`LazyPath`) for dot and dotbias under SGD at a constant
 //! rate: exact lazy momentum ([`crate::optim::lazy_sgd`]), the whole epoch
 //! in one launch of one block (`kernels/lazy.cu`), then one kernel that
 //! brings every row up to date. The CPU twin is

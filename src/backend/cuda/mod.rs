@@ -86,7 +86,7 @@ mod shared;
 pub mod versions;
 
 pub use adam_epoch::{coop_grid, launch_outcome, CoopRefusal};
-pub use dense::CudaBackend;
+pub use dense::{step_tensors, CudaBackend, StepTensors};
 pub(crate) use device::cuda_err;
 pub use device::{alloc_len, Gpu, BUILD_NOTE, PTX};
 pub use kernels_sparse::{sparse_max_factors, DeviceFactor};
