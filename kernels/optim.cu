@@ -1,7 +1,7 @@
 // Fused dense optimizer updates: every parameter, every step, and the
 // gradient zeroed for the next step's scatter-add. CPU twins: src/ops.rs.
 // Each has a scheduled twin that reads its per-step scalars from a device
-// schedule, for the epochs captured as a CUDA graph (backend/cuda/fused.rs).
+// schedule, for the epochs captured as a CUDA graph (backend/cuda/graph.rs).
 #include "common.cuh"
 #include "optim.cuh"
 

@@ -1,7 +1,7 @@
 //! [`CudaBackend`]: the dense models (dot, dotbias, net) op by op, with one
 //! kernel per op of the CPU's forward and backward passes and the
 //! optimizer's update; and the [`Backend`] impl, which runs each epoch on the
-//! path `path.rs` chooses, handing it to that path's own file (`fused.rs`,
+//! path `path.rs` chooses, handing it to that path's own file (`graph.rs`,
 //! `lazy.rs`, `adam_epoch.rs`) unless it is op by op.
 
 use std::ops::ControlFlow;
@@ -11,7 +11,7 @@ use std::sync::Arc;
 use cudarc::driver::{CudaSlice, CudaView, CudaViewMut};
 
 use crate::backend::cuda::adam_epoch::{adam_epoch_fits, AdamEpochPath, CoopRefusal};
-use crate::backend::cuda::fused::GraphPath;
+use crate::backend::cuda::graph::GraphPath;
 use crate::backend::cuda::lazy::{lazy_fits, LazyPath};
 use crate::backend::cuda::memory::{MemoryPlan, EVAL_CHUNK};
 use crate::backend::cuda::optim::{update, Step};

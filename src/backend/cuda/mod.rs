@@ -18,8 +18,9 @@
 //! - `device.rs`: the PTX built into the binary ([`PTX`], [`BUILD_NOTE`]),
 //!   the kernel table, [`Gpu`] (open, upload, download, memory checks) and
 //!   the launch helpers every wrapper shares.
-//! - `kernels.rs`: one [`Gpu`] method per kernel of the dense models and
-//!   the fused step, in the order of `kernels/README.md`.
+//! - `kernels/`: one [`Gpu`] method per kernel of the dense models and
+//!   the fused step, a file per `kernels/*.cu` file (`embedding.rs` for
+//!   `embedding.cu`, and so on).
 //! - [`optim`]: [`Gpu::optimizer_update`], the one launcher of every dense
 //!   optimizer's update kernels, plain or scheduled (each optimizer declares
 //!   them in `src/optim/`).
@@ -31,7 +32,7 @@
 //! - `shared.rs`: what every dense path shares (the device, the model,
 //!   the rows, the parameters, the optimizer state, the epoch's schedule and
 //!   losses) and `EpochPath`, the trait each path below implements over it.
-//! - `fused.rs`: the graph path for dot and dotbias, its epoch recorded
+//! - `graph.rs`: the graph path for dot and dotbias, its epoch recorded
 //!   once as a CUDA graph and replayed; it holds the graph.
 //! - [`lazy`]: the lazy path for dot and dotbias under SGD at a constant
 //!   rate: exact lazy momentum, the whole epoch one kernel of one block; it
@@ -75,7 +76,7 @@ mod adam_epoch;
 mod dense;
 mod device;
 pub mod emulated;
-mod fused;
+mod graph;
 mod kernels;
 mod kernels_sparse;
 pub mod lazy;

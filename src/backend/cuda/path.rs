@@ -18,7 +18,7 @@ pub enum DensePath {
     /// optimizer's update kernel (`dense.rs`): the teaching path.
     OpByOp,
     /// Two kernels a step (the fused step and the scheduled update), the
-    /// epoch captured once as a CUDA graph and replayed (`fused.rs`).
+    /// epoch captured once as a CUDA graph and replayed (`graph.rs`).
     Graph,
     /// SGD at one rate through the epoch: the whole epoch one kernel of one
     /// block, by exact lazy momentum (`lazy.rs`).

@@ -2,7 +2,7 @@
 //! device, the model, the training rows, the parameters, the optimizer and
 //! its state, and the per-epoch schedule and losses; and [`EpochPath`], the
 //! small trait each one-kernel or graph path implements over it. The paths
-//! (`fused.rs`, `lazy.rs`, `adam_epoch.rs`) keep their own state; the
+//! (`graph.rs`, `lazy.rs`, `adam_epoch.rs`) keep their own state; the
 //! backend (`dense.rs`) holds this, the paths, and what validation needs.
 
 use std::sync::Arc;
