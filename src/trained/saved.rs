@@ -228,10 +228,6 @@ fn not_safetensors(bytes: &[u8]) -> Option<String> {
     })
 }
 
-fn kind_name(kind: ModelKind) -> &'static str {
-    kind.name()
-}
-
 fn bytes_f32(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
@@ -327,7 +323,7 @@ impl SavedModel {
                 "version",
                 if text_ids { VERSION_TEXT_IDS } else { VERSION }.to_string(),
             ),
-            ("kind", kind_name(s.kind).to_string()),
+            ("kind", s.kind.name().to_string()),
             ("factors", s.factors.to_string()),
             ("hidden", s.hidden.to_string()),
             ("y_min", s.y_range.0.to_string()),

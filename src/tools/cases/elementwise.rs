@@ -200,11 +200,9 @@ impl KernelCase for Update {
     fn run_cpu(&mut self) {
         let (pg, state) = self.host.split_at_mut(2);
         let (p, g) = pg.split_at_mut(1);
-        let mut st: Vec<Vec<f32>> = state.to_vec();
         self.optimizer
             .get()
-            .step(&mut p[0], &mut g[0], &mut st, 1e-2, self.t, 2e-4);
-        state.clone_from_slice(&st);
+            .step(&mut p[0], &mut g[0], state, 1e-2, self.t, 2e-4);
     }
     fn run_gpu(&mut self, gpu: &Gpu) -> Result<()> {
         let (pg, state) = self.dev.split_at_mut(2);
