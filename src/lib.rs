@@ -17,7 +17,8 @@
 //! 2. [`data`] loads a ratings CSV (streamed, on two threads), maps raw ids
 //!    to contiguous indices, caches, splits, and synthesises data.
 //! 3. [`model`] composes the ops into the notebook's three models (and biased
-//!    MF), forward and backward by hand, one file per model.
+//!    MF), forward and backward by hand, one file per model, written once
+//!    against the ops seam that the CPU and the GPU both implement.
 //! 4. [`optim`] gives PyTorch's SGD and Adam, one file each, and fastai's
 //!    SGDR schedule.
 //! 5. [`recipe`] lists each experiment as data.

@@ -3,8 +3,7 @@
 // The docs write formulas with indexing, which rustdoc would read as links.
 #![allow(rustdoc::broken_intra_doc_links)]
 
-use crate::model::{split, split_mut, DropoutKey, Model, ModelSpec, Workspace};
-use crate::ops::{dot_backward, dot_forward, embedding_gather, embedding_scatter_add};
+use crate::model::{Act::*, DropoutKey, Model, ModelSpec, Ops, Param, Rows::*};
 
 /// A plain dot product of user and movie embeddings.
 pub struct Dot;
@@ -19,37 +18,30 @@ impl Model for Dot {
         vec![("u", vec![spec.n_users, f], e), ("m", vec![spec.n_items, f], e)]
     }
 
-    fn forward(
+    fn forward<O: Ops>(
         &self,
         spec: &ModelSpec,
-        params: &[f32],
-        users: &[u32],
-        items: &[u32],
-        ws: &mut Workspace,
+        o: &mut O,
         _dropout: Option<DropoutKey>,
-    ) {
+    ) -> Result<(), O::Err> {
         let f = spec.factors;
-        let [u, m] = split(params, spec.lens());
-        embedding_gather(&mut ws.u, u, users, f);
-        embedding_gather(&mut ws.m, m, items, f);
-        dot_forward(&mut ws.pred, &ws.u, &ws.m, f);
+        let (u, m) = (Param(0), Param(1));
+        o.embedding_gather(U, u, Users, f)?;
+        o.embedding_gather(M, m, Items, f)?;
+        o.dot_forward(Pred, U, M, f)
     }
 
-    fn backward(
+    fn backward<O: Ops>(
         &self,
         spec: &ModelSpec,
-        _params: &[f32],
-        grads: &mut [f32],
-        users: &[u32],
-        items: &[u32],
-        ws: &mut Workspace,
+        o: &mut O,
         _dropout: Option<DropoutKey>,
-    ) {
+    ) -> Result<(), O::Err> {
         let f = spec.factors;
-        let [gu, gm] = split_mut(grads, spec.lens());
-        dot_backward(&mut ws.du, &mut ws.dm, &ws.dpred, &ws.u, &ws.m, f);
-        embedding_scatter_add(gu, &ws.du, users, f);
-        embedding_scatter_add(gm, &ws.dm, items, f);
+        let (u, m) = (Param(0), Param(1));
+        o.dot_backward(Du, Dm, DPred, U, M, f)?;
+        o.embedding_scatter_add(u, Du, Users, f)?;
+        o.embedding_scatter_add(m, Dm, Items, f)
     }
 
     fn describe(&self, spec: &ModelSpec) -> String {

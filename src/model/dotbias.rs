@@ -3,11 +3,7 @@
 // The docs write formulas with indexing, which rustdoc would read as links.
 #![allow(rustdoc::broken_intra_doc_links)]
 
-use crate::model::{split, split_mut, DropoutKey, Model, ModelSpec, Workspace};
-use crate::ops::{
-    bias_add, dot_backward, dot_forward, embedding_gather, embedding_scatter_add, sigmoid_range_backward,
-    sigmoid_range_forward,
-};
+use crate::model::{Act::*, DropoutKey, Model, ModelSpec, Ops, Param, Rows::*};
 
 /// The dot product plus a bias per user and per movie, squashed into the rating range.
 pub struct DotBias;
@@ -27,45 +23,38 @@ impl Model for DotBias {
         ]
     }
 
-    fn forward(
+    fn forward<O: Ops>(
         &self,
         spec: &ModelSpec,
-        params: &[f32],
-        users: &[u32],
-        items: &[u32],
-        ws: &mut Workspace,
+        o: &mut O,
         _dropout: Option<DropoutKey>,
-    ) {
+    ) -> Result<(), O::Err> {
         let f = spec.factors;
         let (lo, hi) = spec.y_range;
-        let [u, m, ub, mb] = split(params, spec.lens());
-        embedding_gather(&mut ws.u, u, users, f);
-        embedding_gather(&mut ws.m, m, items, f);
-        dot_forward(&mut ws.x, &ws.u, &ws.m, f);
-        bias_add(&mut ws.x, ub, users);
-        bias_add(&mut ws.x, mb, items);
-        sigmoid_range_forward(&mut ws.pred, &ws.x, lo, hi);
+        let [u, m, ub, mb] = [0, 1, 2, 3].map(Param);
+        o.embedding_gather(U, u, Users, f)?;
+        o.embedding_gather(M, m, Items, f)?;
+        o.dot_forward(X, U, M, f)?;
+        o.bias_add(X, ub, Users)?;
+        o.bias_add(X, mb, Items)?;
+        o.sigmoid_range_forward(Pred, X, lo, hi)
     }
 
-    fn backward(
+    fn backward<O: Ops>(
         &self,
         spec: &ModelSpec,
-        _params: &[f32],
-        grads: &mut [f32],
-        users: &[u32],
-        items: &[u32],
-        ws: &mut Workspace,
+        o: &mut O,
         _dropout: Option<DropoutKey>,
-    ) {
+    ) -> Result<(), O::Err> {
         let f = spec.factors;
         let (lo, hi) = spec.y_range;
-        let [gu, gm, gub, gmb] = split_mut(grads, spec.lens());
-        sigmoid_range_backward(&mut ws.dx, &ws.dpred, &ws.x, lo, hi);
-        embedding_scatter_add(gub, &ws.dx, users, 1);
-        embedding_scatter_add(gmb, &ws.dx, items, 1);
-        dot_backward(&mut ws.du, &mut ws.dm, &ws.dx, &ws.u, &ws.m, f);
-        embedding_scatter_add(gu, &ws.du, users, f);
-        embedding_scatter_add(gm, &ws.dm, items, f);
+        let [u, m, ub, mb] = [0, 1, 2, 3].map(Param);
+        o.sigmoid_range_backward(Dx, DPred, X, lo, hi)?;
+        o.embedding_scatter_add(ub, Dx, Users, 1)?;
+        o.embedding_scatter_add(mb, Dx, Items, 1)?;
+        o.dot_backward(Du, Dm, Dx, U, M, f)?;
+        o.embedding_scatter_add(u, Du, Users, f)?;
+        o.embedding_scatter_add(m, Dm, Items, f)
     }
 
     fn describe(&self, spec: &ModelSpec) -> String {

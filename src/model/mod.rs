@@ -1,7 +1,9 @@
 //! The notebook's three models and biased MF (`svd`), with forward and backward written out by
-//! hand from the ops in [`crate::ops`]. Each model is one file ([`dot`], [`dotbias`], [`net`],
-//! [`svd`]) implementing [`Model`]; this file holds what they share: the flat parameter buffer's
-//! layout ([`ModelSpec`], [`TensorInfo`]), the scratch tensors ([`Workspace`]) and the loss.
+//! hand, once, against the ops seam ([`seam::Ops`]), which the CPU runs over host slices
+//! ([`HostOps`]) and the CUDA backend over device buffers. Each model is one file ([`dot`],
+//! [`dotbias`], [`net`], [`svd`]) implementing [`Model`]; this file holds what they share: the
+//! flat parameter buffer's layout ([`ModelSpec`], [`TensorInfo`]), the scratch tensors
+//! ([`Workspace`]) and the loss.
 //!
 //! All parameters live in one flat `f32` buffer, tensor after tensor, as
 //! [`ModelSpec::tensors`] lays them out. The optimizer then updates the
@@ -20,6 +22,7 @@
 pub mod dot;
 pub mod dotbias;
 pub mod net;
+pub mod seam;
 pub mod svd;
 
 use serde::Serialize;
@@ -27,10 +30,11 @@ use serde::Serialize;
 use crate::data::Examples;
 use crate::ops::{mse_loss_grad, mse_sum, DropoutLayer};
 use crate::rng::Mt19937;
+pub use seam::{Act, HostOps, Ops, Param, Rows};
 
-/// One model: its tensors, its forward and backward passes, and how PyTorch
-/// prints it. A new model is a new file implementing this, plus its arm in
-/// [`ModelKind::model`].
+/// One model: its tensors, its forward and backward passes written once
+/// against the ops seam ([`Ops`]), and how PyTorch prints it. A new model is
+/// a new file implementing this, plus its arms in [`ModelKind`]'s methods.
 pub trait Model: Sync {
     /// PyTorch's class name.
     fn class_name(&self) -> &'static str;
@@ -39,32 +43,23 @@ pub trait Model: Sync {
     /// their initial values are drawn from.
     fn tensors(&self, spec: &ModelSpec) -> Vec<(&'static str, Vec<usize>, (f32, f32))>;
 
-    /// Runs the model on a batch; the predictions land in `ws.pred`, and
-    /// `ws` keeps what the backward pass needs. `dropout` is `Some` in
-    /// training mode.
-    fn forward(
-        &self,
-        spec: &ModelSpec,
-        params: &[f32],
-        users: &[u32],
-        items: &[u32],
-        ws: &mut Workspace,
-        dropout: Option<DropoutKey>,
-    );
+    /// Runs the model on a batch through `o`; the predictions land in
+    /// [`Act::Pred`], and the other activations keep what the backward pass
+    /// needs. `dropout` is `Some` in training mode.
+    fn forward<O: Ops>(&self, spec: &ModelSpec, o: &mut O, dropout: Option<DropoutKey>) -> Result<(), O::Err>
+    where
+        Self: Sized;
 
-    /// Backpropagates `ws.dpred` through the last forward pass (same batch,
-    /// same dropout) and accumulates into `grads`.
-    #[allow(clippy::too_many_arguments)]
-    fn backward(
+    /// Backpropagates [`Act::DPred`] through the last forward pass (same
+    /// batch, same dropout), accumulating into the parameters' gradients.
+    fn backward<O: Ops>(
         &self,
         spec: &ModelSpec,
-        params: &[f32],
-        grads: &mut [f32],
-        users: &[u32],
-        items: &[u32],
-        ws: &mut Workspace,
+        o: &mut O,
         dropout: Option<DropoutKey>,
-    );
+    ) -> Result<(), O::Err>
+    where
+        Self: Sized;
 
     /// The model printed the way PyTorch prints it.
     fn describe(&self, spec: &ModelSpec) -> String;
@@ -94,6 +89,36 @@ impl ModelKind {
             ModelKind::DotBias => &dotbias::DotBias,
             ModelKind::Net => &net::Net,
             ModelKind::Svd => &svd::Svd,
+        }
+    }
+
+    /// The model's forward pass through `o` ([`Model::forward`]).
+    pub fn forward<O: Ops>(
+        self,
+        spec: &ModelSpec,
+        o: &mut O,
+        dropout: Option<DropoutKey>,
+    ) -> Result<(), O::Err> {
+        match self {
+            ModelKind::Dot => dot::Dot.forward(spec, o, dropout),
+            ModelKind::DotBias => dotbias::DotBias.forward(spec, o, dropout),
+            ModelKind::Net => net::Net.forward(spec, o, dropout),
+            ModelKind::Svd => svd::Svd.forward(spec, o, dropout),
+        }
+    }
+
+    /// The model's backward pass through `o` ([`Model::backward`]).
+    pub fn backward<O: Ops>(
+        self,
+        spec: &ModelSpec,
+        o: &mut O,
+        dropout: Option<DropoutKey>,
+    ) -> Result<(), O::Err> {
+        match self {
+            ModelKind::Dot => dot::Dot.backward(spec, o, dropout),
+            ModelKind::DotBias => dotbias::DotBias.backward(spec, o, dropout),
+            ModelKind::Net => net::Net.backward(spec, o, dropout),
+            ModelKind::Svd => svd::Svd.backward(spec, o, dropout),
         }
     }
 
@@ -300,42 +325,52 @@ pub struct Workspace {
 }
 
 impl Workspace {
+    /// Sizes every tensor for `batch` rows of `spec`'s activations ([`Act::width`]).
     fn fit(&mut self, spec: &ModelSpec, batch: usize) {
-        let (f, h) = (spec.factors, spec.hidden);
-        for (v, n) in [
-            (&mut self.u, batch * f),
-            (&mut self.m, batch * f),
-            (&mut self.x, batch),
-            (&mut self.pred, batch),
-            (&mut self.dpred, batch),
-            (&mut self.dx, batch),
-            (&mut self.du, batch * f),
-            (&mut self.dm, batch * f),
-        ] {
-            v.resize(n, 0.0);
-        }
-        if spec.kind == ModelKind::Net {
-            for (v, n) in [
-                (&mut self.cat, batch * 2 * f),
-                (&mut self.h, batch * h),
-                (&mut self.h_drop, batch * h),
-                (&mut self.dh, batch * h),
-                (&mut self.dh_pre, batch * h),
-                (&mut self.dcat, batch * 2 * f),
-            ] {
-                v.resize(n, 0.0);
-            }
+        for a in Act::ALL {
+            self.act_mut(a).resize(batch * a.width(spec), 0.0);
         }
     }
-}
 
-/// Splits `buf` into consecutive mutable pieces of the given lengths.
-pub fn split_mut<const N: usize>(mut buf: &mut [f32], lens: [usize; N]) -> [&mut [f32]; N] {
-    lens.map(|n| {
-        let (head, tail) = std::mem::take(&mut buf).split_at_mut(n);
-        buf = tail;
-        head
-    })
+    /// The tensor `a` names.
+    pub fn act(&self, a: Act) -> &Vec<f32> {
+        match a {
+            Act::U => &self.u,
+            Act::M => &self.m,
+            Act::X => &self.x,
+            Act::Pred => &self.pred,
+            Act::DPred => &self.dpred,
+            Act::Dx => &self.dx,
+            Act::Du => &self.du,
+            Act::Dm => &self.dm,
+            Act::Cat => &self.cat,
+            Act::H => &self.h,
+            Act::HDrop => &self.h_drop,
+            Act::Dh => &self.dh,
+            Act::DhPre => &self.dh_pre,
+            Act::Dcat => &self.dcat,
+        }
+    }
+
+    /// The tensor `a` names, to write.
+    pub fn act_mut(&mut self, a: Act) -> &mut Vec<f32> {
+        match a {
+            Act::U => &mut self.u,
+            Act::M => &mut self.m,
+            Act::X => &mut self.x,
+            Act::Pred => &mut self.pred,
+            Act::DPred => &mut self.dpred,
+            Act::Dx => &mut self.dx,
+            Act::Du => &mut self.du,
+            Act::Dm => &mut self.dm,
+            Act::Cat => &mut self.cat,
+            Act::H => &mut self.h,
+            Act::HDrop => &mut self.h_drop,
+            Act::Dh => &mut self.dh,
+            Act::DhPre => &mut self.dh_pre,
+            Act::Dcat => &mut self.dcat,
+        }
+    }
 }
 
 /// Splits `buf` into consecutive pieces of the given lengths.
@@ -377,13 +412,6 @@ impl ModelSpec {
         self.tensors().iter().map(TensorInfo::len).sum()
     }
 
-    /// The lengths of the model's `N` tensors, for [`split`] and [`split_mut`].
-    pub fn lens<const N: usize>(&self) -> [usize; N] {
-        let t = self.tensors();
-        assert_eq!(t.len(), N, "{:?} has {} tensors", self.kind, t.len());
-        std::array::from_fn(|i| t[i].len())
-    }
-
     /// Fresh parameters: each tensor in order, each element
     /// `lo + (hi − lo)·random_sample()` from `rng`.
     pub fn init_params(&self, rng: &mut Mt19937) -> Vec<f32> {
@@ -408,7 +436,8 @@ impl ModelSpec {
         dropout: Option<DropoutKey>,
     ) {
         ws.fit(self, users.len());
-        self.kind.model().forward(self, params, users, items, ws, dropout);
+        let mut o = HostOps::new(self, params, &mut [], users, items, ws);
+        let Ok(()) = self.kind.forward(self, &mut o, dropout);
     }
 
     /// Backpropagates `ws.dpred` through the last [`forward`](Self::forward)
@@ -422,9 +451,8 @@ impl ModelSpec {
         ws: &mut Workspace,
         dropout: Option<DropoutKey>,
     ) {
-        self.kind
-            .model()
-            .backward(self, params, grads, users, items, ws, dropout);
+        let mut o = HostOps::new(self, params, grads, users, items, ws);
+        let Ok(()) = self.kind.backward(self, &mut o, dropout);
     }
 
     /// One training step's math: forward, MSE loss, backward. Accumulates

@@ -3,12 +3,7 @@
 // The docs write formulas with indexing, which rustdoc would read as links.
 #![allow(rustdoc::broken_intra_doc_links)]
 
-use crate::model::{split, split_mut, DropoutKey, Model, ModelSpec, Workspace};
-use crate::ops::{
-    concat_gather, concat_scatter_add, dropout_backward, dropout_forward, linear_backward_bias,
-    linear_backward_input, linear_backward_weight, linear_forward, relu_backward, relu_forward,
-    sigmoid_range_backward, sigmoid_range_forward,
-};
+use crate::model::{Act::*, DropoutKey, Model, ModelSpec, Ops, Param, Rows::*};
 
 /// Concatenated embeddings through a small MLP with dropout.
 pub struct Net;
@@ -41,61 +36,53 @@ impl Model for Net {
         ]
     }
 
-    fn forward(
+    fn forward<O: Ops>(
         &self,
         spec: &ModelSpec,
-        params: &[f32],
-        users: &[u32],
-        items: &[u32],
-        ws: &mut Workspace,
+        o: &mut O,
         dropout: Option<DropoutKey>,
-    ) {
+    ) -> Result<(), O::Err> {
         let f = spec.factors;
         let (lo, hi) = spec.y_range;
-        let [u, m, w1, b1, w2, b2] = split(params, spec.lens());
-        concat_gather(&mut ws.cat, u, users, m, items, f);
+        let [u, m, w1, b1, w2, b2] = [0, 1, 2, 3, 4, 5].map(Param);
+        o.concat_gather(Cat, u, Users, m, Items, f)?;
         if let Some(k) = dropout {
-            dropout_forward(&mut ws.cat, spec.dropout.0, k.seed, k.step, ModelSpec::DROP1);
+            o.dropout_forward(Cat, spec.dropout.0, k.seed, k.step, ModelSpec::DROP1)?;
         }
-        linear_forward(&mut ws.h, &ws.cat, w1, b1, 2 * f);
-        relu_forward(&mut ws.h);
-        ws.h_drop.copy_from_slice(&ws.h);
+        o.linear_forward(H, Cat, w1, b1, 2 * f)?;
+        o.relu_forward(H)?;
+        o.copy(HDrop, H)?;
         if let Some(k) = dropout {
-            dropout_forward(&mut ws.h_drop, spec.dropout.1, k.seed, k.step, ModelSpec::DROP2);
+            o.dropout_forward(HDrop, spec.dropout.1, k.seed, k.step, ModelSpec::DROP2)?;
         }
-        linear_forward(&mut ws.x, &ws.h_drop, w2, b2, spec.hidden);
-        sigmoid_range_forward(&mut ws.pred, &ws.x, lo - 0.5, hi + 0.5);
+        o.linear_forward(X, HDrop, w2, b2, spec.hidden)?;
+        o.sigmoid_range_forward(Pred, X, lo - 0.5, hi + 0.5)
     }
 
-    fn backward(
+    fn backward<O: Ops>(
         &self,
         spec: &ModelSpec,
-        params: &[f32],
-        grads: &mut [f32],
-        users: &[u32],
-        items: &[u32],
-        ws: &mut Workspace,
+        o: &mut O,
         dropout: Option<DropoutKey>,
-    ) {
+    ) -> Result<(), O::Err> {
         let (f, h) = (spec.factors, spec.hidden);
         let (lo, hi) = spec.y_range;
-        let [_, _, w1, _, w2, _] = split(params, spec.lens());
-        let [gu, gm, gw1, gb1, gw2, gb2] = split_mut(grads, spec.lens());
-        sigmoid_range_backward(&mut ws.dx, &ws.dpred, &ws.x, lo - 0.5, hi + 0.5);
-        linear_backward_weight(gw2, &ws.dx, &ws.h_drop, h);
-        linear_backward_bias(gb2, &ws.dx);
-        linear_backward_input(&mut ws.dh, &ws.dx, w2, h);
+        let [u, m, w1, b1, w2, b2] = [0, 1, 2, 3, 4, 5].map(Param);
+        o.sigmoid_range_backward(Dx, DPred, X, lo - 0.5, hi + 0.5)?;
+        o.linear_backward_weight(w2, Dx, HDrop, h)?;
+        o.linear_backward_bias(b2, Dx)?;
+        o.linear_backward_input(Dh, Dx, w2, h)?;
         if let Some(k) = dropout {
-            dropout_backward(&mut ws.dh, spec.dropout.1, k.seed, k.step, ModelSpec::DROP2);
+            o.dropout_backward(Dh, spec.dropout.1, k.seed, k.step, ModelSpec::DROP2)?;
         }
-        relu_backward(&mut ws.dh_pre, &ws.dh, &ws.h);
-        linear_backward_weight(gw1, &ws.dh_pre, &ws.cat, 2 * f);
-        linear_backward_bias(gb1, &ws.dh_pre);
-        linear_backward_input(&mut ws.dcat, &ws.dh_pre, w1, 2 * f);
+        o.relu_backward(DhPre, Dh, H)?;
+        o.linear_backward_weight(w1, DhPre, Cat, 2 * f)?;
+        o.linear_backward_bias(b1, DhPre)?;
+        o.linear_backward_input(Dcat, DhPre, w1, 2 * f)?;
         if let Some(k) = dropout {
-            dropout_backward(&mut ws.dcat, spec.dropout.0, k.seed, k.step, ModelSpec::DROP1);
+            o.dropout_backward(Dcat, spec.dropout.0, k.seed, k.step, ModelSpec::DROP1)?;
         }
-        concat_scatter_add(gu, gm, &ws.dcat, users, items, f);
+        o.concat_scatter_add(u, m, Dcat, Users, Items, f)
     }
 
     fn describe(&self, spec: &ModelSpec) -> String {

@@ -6,12 +6,9 @@
 // The docs write formulas with indexing, which rustdoc would read as links.
 #![allow(rustdoc::broken_intra_doc_links)]
 
-use crate::error::{Error, Result};
-use crate::model::{split, split_mut, DropoutKey, Model, ModelSpec, Workspace};
-use crate::ops::{
-    bias_add, dot_backward, dot_forward, embedding_gather, embedding_scatter_add, linear_backward_bias,
-    scalar_add, Factor,
-};
+use crate::error::Error;
+use crate::model::{split, Act::*, DropoutKey, Model, ModelSpec, Ops, Param, Rows::*};
+use crate::ops::Factor;
 
 /// Biased MF: a global mean, a bias per user and per movie, and a dot product.
 pub struct Svd;
@@ -33,44 +30,37 @@ impl Model for Svd {
         ]
     }
 
-    fn forward(
+    fn forward<O: Ops>(
         &self,
         spec: &ModelSpec,
-        params: &[f32],
-        users: &[u32],
-        items: &[u32],
-        ws: &mut Workspace,
+        o: &mut O,
         _dropout: Option<DropoutKey>,
-    ) {
+    ) -> Result<(), O::Err> {
         let f = spec.factors;
-        let [u, m, ub, mb, mu] = split(params, spec.lens());
-        embedding_gather(&mut ws.u, u, users, f);
-        embedding_gather(&mut ws.m, m, items, f);
-        dot_forward(&mut ws.x, &ws.u, &ws.m, f);
-        bias_add(&mut ws.x, ub, users);
-        bias_add(&mut ws.x, mb, items);
-        scalar_add(&mut ws.x, mu);
-        ws.pred.copy_from_slice(&ws.x);
+        let [u, m, ub, mb, mu] = [0, 1, 2, 3, 4].map(Param);
+        o.embedding_gather(U, u, Users, f)?;
+        o.embedding_gather(M, m, Items, f)?;
+        o.dot_forward(X, U, M, f)?;
+        o.bias_add(X, ub, Users)?;
+        o.bias_add(X, mb, Items)?;
+        o.scalar_add(X, mu)?;
+        o.copy(Pred, X)
     }
 
-    fn backward(
+    fn backward<O: Ops>(
         &self,
         spec: &ModelSpec,
-        _params: &[f32],
-        grads: &mut [f32],
-        users: &[u32],
-        items: &[u32],
-        ws: &mut Workspace,
+        o: &mut O,
         _dropout: Option<DropoutKey>,
-    ) {
+    ) -> Result<(), O::Err> {
         let f = spec.factors;
-        let [gu, gm, gub, gmb, gmu] = split_mut(grads, spec.lens());
-        linear_backward_bias(gmu, &ws.dpred);
-        embedding_scatter_add(gub, &ws.dpred, users, 1);
-        embedding_scatter_add(gmb, &ws.dpred, items, 1);
-        dot_backward(&mut ws.du, &mut ws.dm, &ws.dpred, &ws.u, &ws.m, f);
-        embedding_scatter_add(gu, &ws.du, users, f);
-        embedding_scatter_add(gm, &ws.dm, items, f);
+        let [u, m, ub, mb, mu] = [0, 1, 2, 3, 4].map(Param);
+        o.linear_backward_bias(mu, DPred)?;
+        o.embedding_scatter_add(ub, DPred, Users, 1)?;
+        o.embedding_scatter_add(mb, DPred, Items, 1)?;
+        o.dot_backward(Du, Dm, DPred, U, M, f)?;
+        o.embedding_scatter_add(u, Du, Users, f)?;
+        o.embedding_scatter_add(m, Dm, Items, f)
     }
 
     fn describe(&self, spec: &ModelSpec) -> String {
@@ -99,7 +89,7 @@ pub struct SparseParams<S> {
 impl<S: Factor> SparseParams<S> {
     /// Splits the svd model's flat parameters (`spec.tensors()` order),
     /// rounding the factors to `S`.
-    pub fn from_flat(spec: &ModelSpec, params: &[f32]) -> Result<Self> {
+    pub fn from_flat(spec: &ModelSpec, params: &[f32]) -> crate::error::Result<Self> {
         if spec.kind.batched() {
             return Err(Error::invalid("recipe", "sparse SGD trains the svd model only"));
         }

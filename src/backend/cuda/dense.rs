@@ -4,11 +4,11 @@
 //! path `path.rs` chooses, handing it to that path's own file (`graph.rs`,
 //! `lazy.rs`, `adam_epoch.rs`) unless it is op by op.
 
-use std::ops::ControlFlow;
+use std::ops::{ControlFlow, Range};
 
 use std::sync::Arc;
 
-use cudarc::driver::{CudaSlice, CudaView, CudaViewMut};
+use cudarc::driver::{CudaSlice, CudaView};
 
 use crate::backend::cuda::adam_epoch::{adam_epoch_fits, AdamEpochPath, CoopRefusal};
 use crate::backend::cuda::graph::GraphPath;
@@ -16,286 +16,51 @@ use crate::backend::cuda::lazy::{lazy_fits, LazyPath};
 use crate::backend::cuda::memory::{MemoryPlan, EVAL_CHUNK};
 use crate::backend::cuda::optim::{update, Step};
 use crate::backend::cuda::path::{self, DensePath, PathChoice, PathInputs};
+use crate::backend::cuda::seam::{no_svd, DeviceOps, DeviceWorkspace};
 use crate::backend::cuda::shared::{DeviceExamples, Epoch, EpochPath, Shared};
 use crate::backend::cuda::{cuda_err, Gpu};
 use crate::backend::{Backend, BackendInit, GpuOptions, PathTaken};
 use crate::error::{Error, Result};
-use crate::model::{DropoutKey, ModelKind, ModelSpec};
+use crate::model::{Act, DropoutKey, ModelSpec};
 use crate::optim::Optimizer;
 
-/// The dense backend does not train the svd model: that is the sparse one's job.
-pub(crate) fn no_svd() -> Error {
-    Error::Device {
-        device: "cuda".into(),
-        msg:
-            "the svd model trains by sparse SGD (crate::backend::cuda::sparse), not in the dense CUDA backend"
-                .into(),
-    }
-}
-
-/// Per-batch activations on the device, sized for `cap` rows; the net's
-/// buffers only for the net.
-struct DeviceWorkspace {
-    cap: usize,
-    u: CudaSlice<f32>,
-    m: CudaSlice<f32>,
-    x: CudaSlice<f32>,
-    pred: CudaSlice<f32>,
-    dpred: CudaSlice<f32>,
-    dx: CudaSlice<f32>,
-    du: CudaSlice<f32>,
-    dm: CudaSlice<f32>,
-    cat: CudaSlice<f32>,
-    h: CudaSlice<f32>,
-    h_drop: CudaSlice<f32>,
-    dh: CudaSlice<f32>,
-    dh_pre: CudaSlice<f32>,
-    dcat: CudaSlice<f32>,
-}
-
-impl DeviceWorkspace {
-    fn new(gpu: &Gpu, cap: usize, spec: &ModelSpec) -> Result<Self> {
-        let f = spec.factors;
-        let (cat, h) = match spec.kind.has_hidden_layer() {
-            true => (cap * 2 * f, cap * spec.hidden),
-            false => (0, 0),
-        };
-        Ok(DeviceWorkspace {
-            cap,
-            u: gpu.zeros(cap * f)?,
-            m: gpu.zeros(cap * f)?,
-            x: gpu.zeros(cap)?,
-            pred: gpu.zeros(cap)?,
-            dpred: gpu.zeros(cap)?,
-            dx: gpu.zeros(cap)?,
-            du: gpu.zeros(cap * f)?,
-            dm: gpu.zeros(cap * f)?,
-            cat: gpu.zeros(cat)?,
-            h: gpu.zeros(h)?,
-            h_drop: gpu.zeros(h)?,
-            dh: gpu.zeros(h)?,
-            dh_pre: gpu.zeros(h)?,
-            dcat: gpu.zeros(cat)?,
-        })
-    }
-}
-
-/// The model's forward pass on the device, mirroring
-/// [`ModelSpec::forward`] op for op; predictions land in `ws.pred[..B]`.
-/// `dropout` is `Some` in training mode (the net only).
+/// The op-by-op step's forward pass: `spec`'s model through [`DeviceOps`],
+/// a kernel an op; the predictions land in [`Act::Pred`]. `dropout` is
+/// `Some` in training mode (the net only).
 fn forward(
     gpu: &Gpu,
     spec: &ModelSpec,
     params: &CudaSlice<f32>,
+    ranges: &[Range<usize>],
     ws: &mut DeviceWorkspace,
-    users: &CudaView<'_, u32>,
-    items: &CudaView<'_, u32>,
+    rows: (&CudaView<'_, u32>, &CudaView<'_, u32>),
     dropout: Option<DropoutKey>,
 ) -> Result<()> {
-    let (batch, f) = (users.len(), spec.factors);
-    let (lo, hi) = spec.y_range;
-    let t = spec.tensors();
-    let p = |k: usize| params.slice(t[k].range());
-    match spec.kind {
-        ModelKind::Dot => {
-            gpu.embedding_gather(&mut ws.u.slice_mut(..batch * f), &p(0), users, f)?;
-            gpu.embedding_gather(&mut ws.m.slice_mut(..batch * f), &p(1), items, f)?;
-            gpu.dot_forward(
-                &mut ws.pred.slice_mut(..),
-                &ws.u.as_view(),
-                &ws.m.as_view(),
-                batch,
-                f,
-            )
-        }
-        ModelKind::DotBias => {
-            gpu.embedding_gather(&mut ws.u.slice_mut(..batch * f), &p(0), users, f)?;
-            gpu.embedding_gather(&mut ws.m.slice_mut(..batch * f), &p(1), items, f)?;
-            gpu.dot_forward(
-                &mut ws.x.slice_mut(..),
-                &ws.u.as_view(),
-                &ws.m.as_view(),
-                batch,
-                f,
-            )?;
-            gpu.bias_add(&mut ws.x.slice_mut(..), &p(2), users)?;
-            gpu.bias_add(&mut ws.x.slice_mut(..), &p(3), items)?;
-            gpu.sigmoid_range_forward(&mut ws.pred.slice_mut(..), &ws.x.as_view(), lo, hi, batch)
-        }
-        ModelKind::Svd => Err(no_svd()),
-        ModelKind::Net => {
-            let (nc, nh) = (batch * 2 * f, batch * spec.hidden);
-            gpu.concat_gather(&mut ws.cat.slice_mut(..nc), &p(0), users, &p(1), items, f)?;
-            if let Some(k) = dropout {
-                let drop1 = ModelSpec::DROP1;
-                gpu.dropout_forward(&mut ws.cat.slice_mut(..nc), spec.dropout.0, k.seed, k.step, drop1)?;
-            }
-            gpu.linear_forward(
-                &mut ws.h.slice_mut(..nh),
-                &ws.cat.slice(..nc),
-                &p(2),
-                &p(3),
-                batch,
-                2 * f,
-            )?;
-            gpu.relu_forward(&mut ws.h.slice_mut(..nh))?;
-            gpu.stream
-                .memcpy_dtod(&ws.h.slice(..nh), &mut ws.h_drop.slice_mut(..nh))
-                .map_err(|e| cuda_err("copy h", e))?;
-            if let Some(k) = dropout {
-                let drop2 = ModelSpec::DROP2;
-                gpu.dropout_forward(
-                    &mut ws.h_drop.slice_mut(..nh),
-                    spec.dropout.1,
-                    k.seed,
-                    k.step,
-                    drop2,
-                )?;
-            }
-            gpu.linear_forward(
-                &mut ws.x.slice_mut(..batch),
-                &ws.h_drop.slice(..nh),
-                &p(4),
-                &p(5),
-                batch,
-                spec.hidden,
-            )?;
-            gpu.sigmoid_range_forward(
-                &mut ws.pred.slice_mut(..),
-                &ws.x.as_view(),
-                lo - 0.5,
-                hi + 0.5,
-                batch,
-            )
-        }
-    }
+    let mut o = DeviceOps::new(gpu, spec, params, None, ranges, ws, rows, false)?;
+    spec.kind.forward(spec, &mut o, dropout)
 }
 
-/// The model's backward pass on the device, mirroring
-/// [`ModelSpec::backward`]; accumulates into `grads`.
+/// The op-by-op step's backward pass, from [`Act::DPred`]; accumulates into
+/// `grads`, with atomics or (`det`) in the CPU's order.
 #[allow(clippy::too_many_arguments)]
 fn backward(
     gpu: &Gpu,
     spec: &ModelSpec,
     params: &CudaSlice<f32>,
     grads: &mut CudaSlice<f32>,
+    ranges: &[Range<usize>],
     ws: &mut DeviceWorkspace,
-    users: &CudaView<'_, u32>,
-    items: &CudaView<'_, u32>,
+    rows: (&CudaView<'_, u32>, &CudaView<'_, u32>),
     dropout: Option<DropoutKey>,
     det: bool,
 ) -> Result<()> {
-    let (batch, f) = (users.len(), spec.factors);
-    let (lo, hi) = spec.y_range;
-    let t = spec.tensors();
-    // Atomics, or (with --deterministic) the CPU's order without them.
-    let scatter =
-        |grad: &mut CudaViewMut<'_, f32>, drows: &CudaView<'_, f32>, idx: &CudaView<'_, u32>, f: usize| {
-            if det {
-                gpu.embedding_scatter_add_det(grad, drows, idx, f, f, 0)
-            } else {
-                gpu.embedding_scatter_add(grad, drows, idx, f)
-            }
-        };
-    let mut g = grads.as_view_mut();
-    let (mut gu, mut rest) = g.split_at_mut(t[0].len());
-    let (mut gm, mut rest) = rest.split_at_mut(t[1].len());
-    match spec.kind {
-        ModelKind::Dot | ModelKind::DotBias => {
-            // dout is what flows into the dot product: dpred for dot, dx for dotbias.
-            let dout = if spec.kind == ModelKind::Dot {
-                &ws.dpred
-            } else {
-                let (mut gub, mut gmb) = rest.split_at_mut(t[2].len());
-                gpu.sigmoid_range_backward(
-                    &mut ws.dx.slice_mut(..),
-                    &ws.dpred.as_view(),
-                    &ws.x.as_view(),
-                    lo,
-                    hi,
-                    batch,
-                )?;
-                scatter(&mut gub, &ws.dx.as_view(), users, 1)?;
-                scatter(&mut gmb, &ws.dx.as_view(), items, 1)?;
-                &ws.dx
-            };
-            gpu.dot_backward(
-                &mut ws.du.slice_mut(..),
-                &mut ws.dm.slice_mut(..),
-                &dout.as_view(),
-                &ws.u.as_view(),
-                &ws.m.as_view(),
-                batch,
-                f,
-            )?;
-            scatter(&mut gu, &ws.du.as_view(), users, f)?;
-            scatter(&mut gm, &ws.dm.as_view(), items, f)?;
-        }
-        ModelKind::Svd => return Err(no_svd()),
-        ModelKind::Net => {
-            let (h, nc, nh) = (spec.hidden, batch * 2 * f, batch * spec.hidden);
-            let (mut gw1, mut rest) = rest.split_at_mut(t[2].len());
-            let (mut gb1, mut rest) = rest.split_at_mut(t[3].len());
-            let (mut gw2, mut gb2) = rest.split_at_mut(t[4].len());
-            let (w1, w2) = (params.slice(t[2].range()), params.slice(t[4].range()));
-            gpu.sigmoid_range_backward(
-                &mut ws.dx.slice_mut(..),
-                &ws.dpred.as_view(),
-                &ws.x.as_view(),
-                lo - 0.5,
-                hi + 0.5,
-                batch,
-            )?;
-            gpu.linear_backward_weight(&mut gw2, &ws.dx.slice(..batch), &ws.h_drop.slice(..nh), batch, h)?;
-            gpu.linear_backward_bias(&mut gb2, &ws.dx.slice(..batch), batch)?;
-            gpu.linear_backward_input(&mut ws.dh.slice_mut(..nh), &ws.dx.slice(..batch), &w2, batch, h)?;
-            if let Some(k) = dropout {
-                gpu.dropout_backward(
-                    &mut ws.dh.slice_mut(..nh),
-                    spec.dropout.1,
-                    k.seed,
-                    k.step,
-                    ModelSpec::DROP2,
-                )?;
-            }
-            gpu.relu_backward(
-                &mut ws.dh_pre.slice_mut(..nh),
-                &ws.dh.slice(..nh),
-                &ws.h.slice(..nh),
-            )?;
-            gpu.linear_backward_weight(
-                &mut gw1,
-                &ws.dh_pre.slice(..nh),
-                &ws.cat.slice(..nc),
-                batch,
-                2 * f,
-            )?;
-            gpu.linear_backward_bias(&mut gb1, &ws.dh_pre.slice(..nh), batch)?;
-            gpu.linear_backward_input(
-                &mut ws.dcat.slice_mut(..nc),
-                &ws.dh_pre.slice(..nh),
-                &w1,
-                batch,
-                2 * f,
-            )?;
-            if let Some(k) = dropout {
-                gpu.dropout_backward(
-                    &mut ws.dcat.slice_mut(..nc),
-                    spec.dropout.0,
-                    k.seed,
-                    k.step,
-                    ModelSpec::DROP1,
-                )?;
-            }
-            if det {
-                gpu.embedding_scatter_add_det(&mut gu, &ws.dcat.slice(..nc), users, f, 2 * f, 0)?;
-                gpu.embedding_scatter_add_det(&mut gm, &ws.dcat.slice(..nc), items, f, 2 * f, f)?;
-            } else {
-                gpu.concat_scatter_add(&mut gu, &mut gm, &ws.dcat.slice(..nc), users, items, f)?;
-            }
-        }
-    }
-    Ok(())
+    let mut o = DeviceOps::new(gpu, spec, params, Some(grads), ranges, ws, rows, det)?;
+    spec.kind.backward(spec, &mut o, dropout)
+}
+
+/// Each of `spec`'s tensors' range in the flat parameter buffer.
+fn tensor_ranges(spec: &ModelSpec) -> Vec<Range<usize>> {
+    spec.tensors().iter().map(|t| t.range()).collect()
 }
 
 /// The device's tensors of one op-by-op step, read back (what `mfcuda
@@ -341,24 +106,37 @@ pub fn step_tensors(
         gpu.zeros::<f32>(1)?,
     );
     let (users, items) = (users.as_view(), items.as_view());
-    forward(gpu, spec, &p, &mut ws, &users, &items, None)?;
+    let ranges = tensor_ranges(spec);
+    forward(gpu, spec, &p, &ranges, &mut ws, (&users, &items), None)?;
+    let (dpred, pred) = ws.pair(Act::DPred, Act::Pred)?;
     gpu.mse_loss_grad(
-        &mut ws.dpred.slice_mut(..b),
+        &mut dpred.slice_mut(..b),
         &mut loss.as_view_mut(),
-        &ws.pred.slice(..b),
+        &pred.slice(..b),
         &targets.as_view(),
     )?;
-    backward(gpu, spec, &p, &mut grads, &mut ws, &users, &items, None, false)?;
-    let dl = |d: &CudaSlice<f32>, n: usize| gpu.download(&d.slice(..n));
+    backward(
+        gpu,
+        spec,
+        &p,
+        &mut grads,
+        &ranges,
+        &mut ws,
+        (&users, &items),
+        None,
+        false,
+    )?;
+    let dl = |a: Act, n: usize| gpu.download(&ws.buf(a).slice(..n));
     Ok(StepTensors {
-        u: dl(&ws.u, b * f)?,
-        m: dl(&ws.m, b * f)?,
-        x: dl(&ws.x, b)?,
-        pred: dl(&ws.pred, b)?,
-        dpred: dl(&ws.dpred, b)?,
-        du: dl(&ws.du, b * f)?,
-        dm: dl(&ws.dm, b * f)?,
-        loss: dl(&loss, 1)?
+        u: dl(Act::U, b * f)?,
+        m: dl(Act::M, b * f)?,
+        x: dl(Act::X, b)?,
+        pred: dl(Act::Pred, b)?,
+        dpred: dl(Act::DPred, b)?,
+        du: dl(Act::Du, b * f)?,
+        dm: dl(Act::Dm, b * f)?,
+        loss: gpu
+            .download(&loss.slice(..1))?
             .first()
             .copied()
             .ok_or_else(|| Error::invalid("trace", "no loss read back"))?,
@@ -374,6 +152,8 @@ pub struct CudaBackend {
     valid: DeviceExamples,
     /// Op by op: the per-batch activations.
     ws: DeviceWorkspace,
+    /// Op by op: each tensor's range in the parameters.
+    ranges: Vec<Range<usize>>,
     mse: CudaSlice<f64>,
     /// The run's options, as given.
     opts: GpuOptions,
@@ -403,13 +183,14 @@ impl CudaBackend {
             init.train.len(),
             init.valid.len(),
             EVAL_CHUNK,
-            opts.fused && opts.one_kernel && !opts.deterministic,
+            path::may_take_one_kernel(opts),
         );
         gpu.ensure_fits(&plan, "try a smaller --factors, or --device cpu")?;
         let n = init.params.len();
         Ok(CudaBackend {
             valid: DeviceExamples::upload(&gpu, init.valid)?,
             ws: DeviceWorkspace::new(&gpu, EVAL_CHUNK, init.spec)?,
+            ranges: tensor_ranges(init.spec),
             mse: gpu.zeros(1)?,
             opts,
             graph: GraphPath::default(),
@@ -565,29 +346,31 @@ impl Backend for CudaBackend {
                 seed: self.s.seed,
                 step: first_step + s as u64,
             });
+            let (gpu, spec) = (&self.s.gpu, &self.s.spec);
             forward(
-                &self.s.gpu,
-                &self.s.spec,
+                gpu,
+                spec,
                 &self.s.params,
+                &self.ranges,
                 &mut self.ws,
-                &users,
-                &items,
+                (&users, &items),
                 dropout,
             )?;
-            self.s.gpu.mse_loss_grad(
-                &mut self.ws.dpred.slice_mut(..batch),
+            let (dpred, pred) = self.ws.pair(Act::DPred, Act::Pred)?;
+            gpu.mse_loss_grad(
+                &mut dpred.slice_mut(..batch),
                 &mut self.s.losses.slice_mut(s..s + 1),
-                &self.ws.pred.slice(..batch),
+                &pred.slice(..batch),
                 &self.s.epoch.ratings.slice(rows),
             )?;
             backward(
-                &self.s.gpu,
-                &self.s.spec,
+                gpu,
+                spec,
                 &self.s.params,
                 &mut self.s.grads,
+                &self.ranges,
                 &mut self.ws,
-                &users,
-                &items,
+                (&users, &items),
                 dropout,
                 self.opts.deterministic,
             )?;
@@ -606,7 +389,7 @@ impl Backend for CudaBackend {
             .memset_zeros(&mut self.mse)
             .map_err(|e| cuda_err("memset", e))?;
         let v = &self.valid;
-        if self.opts.fused && !self.opts.deterministic && self.s.spec.kind.gpu_kernels().fused_step {
+        if path::fused_validation(self.s.spec.kind.gpu_kernels(), self.opts) {
             // One kernel and a device-side reduction (kernels/fused.cu).
             if self.val_partial.len() < Gpu::VALIDATE_BLOCKS {
                 self.val_partial = self.s.gpu.zeros(Gpu::VALIDATE_BLOCKS)?;
@@ -623,18 +406,20 @@ impl Backend for CudaBackend {
             for start in (0..v.len).step_by(self.ws.cap) {
                 let rows = start..(start + self.ws.cap).min(v.len);
                 let batch = rows.len();
+                let (users, items) = (v.users.slice(rows.clone()), v.items.slice(rows.clone()));
+                let (gpu, spec) = (&self.s.gpu, &self.s.spec);
                 forward(
-                    &self.s.gpu,
-                    &self.s.spec,
+                    gpu,
+                    spec,
                     &self.s.params,
+                    &self.ranges,
                     &mut self.ws,
-                    &v.users.slice(rows.clone()),
-                    &v.items.slice(rows.clone()),
+                    (&users, &items),
                     None,
                 )?;
-                self.s.gpu.mse_sum(
+                gpu.mse_sum(
                     &mut self.mse.slice_mut(..),
-                    &self.ws.pred.slice(..batch),
+                    &self.ws.buf(Act::Pred).slice(..batch),
                     &v.ratings.slice(rows),
                     self.opts.deterministic,
                 )?;

@@ -8,7 +8,7 @@
 //! memory is measured.
 
 use crate::error::{Error, Result};
-use crate::model::ModelSpec;
+use crate::model::{Act, ModelSpec};
 use crate::ops::Storage;
 use crate::optim::Optimizer;
 
@@ -50,13 +50,8 @@ impl MemoryPlan {
         let (n, nv) = (n_train as u64, n_valid as u64);
         let state = optimizer.get().state_bytes(p);
         let cap = EVAL_CHUNK.max(batch) as u64;
-        let f = spec.factors as u64;
-        let (cat, h) = match spec.kind.has_hidden_layer() {
-            true => (2 * f, spec.hidden as u64),
-            false => (0, 0),
-        };
-        // u, m, du, dm (cap × f); x, pred, dpred, dx (cap); cat, dcat (cap × 2f); h, h_drop, dh, dh_pre (cap × h).
-        let workspace = 4 * cap * (4 * f + 4 + 2 * cat + 4 * h);
+        // One buffer an activation, cap rows of its width (backend/cuda/seam.rs).
+        let workspace = 4 * cap * Act::ALL.iter().map(|a| a.width(spec) as u64).sum::<u64>();
         let rows = (spec.n_users + spec.n_items) as u64;
         let epoch = match optimizer {
             _ if !one_kernel => 0,

@@ -40,9 +40,11 @@
 //! - `adam_epoch.rs`: the Adam epoch for dot, dotbias and the net: one
 //!   cooperative kernel, the batch on one block and the dense update on the
 //!   others, a grid barrier a step; it holds its buffers and why it is off.
-//! - `dense.rs`: [`CudaBackend`]: op by op (the device workspace, the
-//!   forward and backward passes, the optimizer step), and the `Backend`
-//!   impl, which runs each epoch on its chosen path.
+//! - `seam.rs`: `DeviceOps`, the models' ops seam ([`crate::model::Ops`])
+//!   over device buffers, a kernel an op, and the device workspace it reads.
+//! - `dense.rs`: [`CudaBackend`]: op by op (each model's one forward and
+//!   backward through `DeviceOps`, then the optimizer step), and the
+//!   `Backend` impl, which runs each epoch on its chosen path.
 //! - [`sparse`]: sparse SGD for the svd model.
 //! - [`versions`]: the earlier versions of `dot_forward` and of the sparse
 //!   update, kept side by side for `mfcuda bench --versions`.
@@ -83,6 +85,7 @@ pub mod lazy;
 pub mod optim;
 pub mod path;
 pub mod ranking;
+mod seam;
 mod shared;
 pub mod versions;
 

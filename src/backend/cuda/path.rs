@@ -15,7 +15,7 @@ use crate::optim::Optimizer;
 #[serde(rename_all = "kebab-case")]
 pub enum DensePath {
     /// One kernel per op of the CPU's forward and backward, then the
-    /// optimizer's update kernel (`dense.rs`): the teaching path.
+    /// optimizer's update kernel (`dense.rs`, through `seam.rs`): the teaching path.
     OpByOp,
     /// Two kernels a step (the fused step and the scheduled update), the
     /// epoch captured once as a CUDA graph and replayed (`graph.rs`).
@@ -129,6 +129,18 @@ pub fn choose(i: &PathInputs<'_>) -> PathChoice {
             format!("{no_one_kernel}, and {model} has no fused step for a CUDA graph"),
         )
     }
+}
+
+/// Whether validation runs as the one fused kernel (`mf_validate`, with its
+/// device-side sum): wherever the model has a fused step and the run may
+/// take it.
+pub fn fused_validation(kernels: GpuKernels, opts: GpuOptions) -> bool {
+    kernels.fused_step && opts.fused && !opts.deterministic
+}
+
+/// Whether the run may take a one-kernel epoch, for its memory plan.
+pub fn may_take_one_kernel(opts: GpuOptions) -> bool {
+    opts.fused && opts.one_kernel && !opts.deterministic
 }
 
 /// The device line's words for the paths a run's epochs took, in the order
