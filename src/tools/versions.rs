@@ -1,5 +1,5 @@
 //! `mfcuda bench --versions dot|sparse`: each version of a kernel
-//! ([`crate::backend::cuda::versions`]) checked against its CPU twin and
+//! ([`crate::backend::cuda::DotVersion`], [`crate::backend::cuda::SparseVersion`]) checked against its CPU twin and
 //! timed, side by side, as llm.c's `dev/cuda` runs each step of an
 //! optimisation. The CPU twin is timed too, so the command runs and says
 //! something true without a GPU.
@@ -22,8 +22,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::backend::cuda::versions::{DotVersion, SparseVersion};
 use crate::backend::cuda::{DeviceFactor, Gpu};
+use crate::backend::cuda::{DotVersion, SparseVersion};
 use crate::backend::select::{choose, Choice, Needs};
 use crate::backend::Device;
 use crate::compare::{compare, compare_f32, Comparison};

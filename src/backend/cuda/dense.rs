@@ -4,64 +4,27 @@
 //! path `path.rs` chooses, handing it to that path's own file (`graph.rs`,
 //! `lazy.rs`, `adam_epoch.rs`) unless it is op by op.
 
-use std::ops::{ControlFlow, Range};
+use std::ops::ControlFlow;
 
 use std::sync::Arc;
 
-use cudarc::driver::{CudaSlice, CudaView};
+use cudarc::driver::CudaSlice;
 
-use crate::backend::cuda::adam_epoch::{adam_epoch_fits, AdamEpochPath, CoopRefusal};
+use crate::backend::cuda::adam_epoch::AdamEpochPath;
 use crate::backend::cuda::graph::GraphPath;
-use crate::backend::cuda::lazy::{lazy_fits, LazyPath};
+use crate::backend::cuda::kernels::adam_epoch::{adam_epoch_fits, CoopRefusal};
+use crate::backend::cuda::kernels::lazy::lazy_fits;
+use crate::backend::cuda::kernels::optim::{update, Step};
+use crate::backend::cuda::lazy::LazyPath;
 use crate::backend::cuda::memory::{MemoryPlan, EVAL_CHUNK};
-use crate::backend::cuda::optim::{update, Step};
 use crate::backend::cuda::path::{self, DensePath, PathChoice, PathInputs};
-use crate::backend::cuda::seam::{no_svd, DeviceOps, DeviceWorkspace};
+use crate::backend::cuda::seam::{no_svd, OpByOp};
 use crate::backend::cuda::shared::{DeviceExamples, Epoch, EpochPath, Shared};
 use crate::backend::cuda::{cuda_err, Gpu};
 use crate::backend::{Backend, BackendInit, GpuOptions, PathTaken};
 use crate::error::{Error, Result};
 use crate::model::{Act, DropoutKey, ModelSpec};
 use crate::optim::Optimizer;
-
-/// The op-by-op step's forward pass: `spec`'s model through [`DeviceOps`],
-/// a kernel an op; the predictions land in [`Act::Pred`]. `dropout` is
-/// `Some` in training mode (the net only).
-fn forward(
-    gpu: &Gpu,
-    spec: &ModelSpec,
-    params: &CudaSlice<f32>,
-    ranges: &[Range<usize>],
-    ws: &mut DeviceWorkspace,
-    rows: (&CudaView<'_, u32>, &CudaView<'_, u32>),
-    dropout: Option<DropoutKey>,
-) -> Result<()> {
-    let mut o = DeviceOps::new(gpu, spec, params, None, ranges, ws, rows, false)?;
-    spec.kind.forward(spec, &mut o, dropout)
-}
-
-/// The op-by-op step's backward pass, from [`Act::DPred`]; accumulates into
-/// `grads`, with atomics or (`det`) in the CPU's order.
-#[allow(clippy::too_many_arguments)]
-fn backward(
-    gpu: &Gpu,
-    spec: &ModelSpec,
-    params: &CudaSlice<f32>,
-    grads: &mut CudaSlice<f32>,
-    ranges: &[Range<usize>],
-    ws: &mut DeviceWorkspace,
-    rows: (&CudaView<'_, u32>, &CudaView<'_, u32>),
-    dropout: Option<DropoutKey>,
-    det: bool,
-) -> Result<()> {
-    let mut o = DeviceOps::new(gpu, spec, params, Some(grads), ranges, ws, rows, det)?;
-    spec.kind.backward(spec, &mut o, dropout)
-}
-
-/// Each of `spec`'s tensors' range in the flat parameter buffer.
-fn tensor_ranges(spec: &ModelSpec) -> Vec<Range<usize>> {
-    spec.tensors().iter().map(|t| t.range()).collect()
-}
 
 /// The device's tensors of one op-by-op step, read back (what `mfcuda
 /// train --trace` shows beside the CPU's): the gathered rows, the score
@@ -98,7 +61,7 @@ pub fn step_tensors(
     targets: &[f32],
 ) -> Result<StepTensors> {
     let (b, f) = (users.len(), spec.factors);
-    let mut ws = DeviceWorkspace::new(gpu, b, spec)?;
+    let mut op = OpByOp::new(gpu, spec, b, false)?;
     let (users, items, targets) = (gpu.upload(users)?, gpu.upload(items)?, gpu.upload(targets)?);
     let (p, mut grads, mut loss) = (
         gpu.upload(params)?,
@@ -106,27 +69,10 @@ pub fn step_tensors(
         gpu.zeros::<f32>(1)?,
     );
     let (users, items) = (users.as_view(), items.as_view());
-    let ranges = tensor_ranges(spec);
-    forward(gpu, spec, &p, &ranges, &mut ws, (&users, &items), None)?;
-    let (dpred, pred) = ws.pair(Act::DPred, Act::Pred)?;
-    gpu.mse_loss_grad(
-        &mut dpred.slice_mut(..b),
-        &mut loss.as_view_mut(),
-        &pred.slice(..b),
-        &targets.as_view(),
-    )?;
-    backward(
-        gpu,
-        spec,
-        &p,
-        &mut grads,
-        &ranges,
-        &mut ws,
-        (&users, &items),
-        None,
-        false,
-    )?;
-    let dl = |a: Act, n: usize| gpu.download(&ws.buf(a).slice(..n));
+    op.forward(gpu, spec, &p, (&users, &items), None)?;
+    op.mse_loss_grad(gpu, &mut loss.as_view_mut(), &targets.as_view())?;
+    op.backward(gpu, spec, (&p, &mut grads), (&users, &items), None)?;
+    let dl = |a: Act, n: usize| gpu.download(&op.ws.buf(a).slice(..n));
     Ok(StepTensors {
         u: dl(Act::U, b * f)?,
         m: dl(Act::M, b * f)?,
@@ -150,10 +96,8 @@ pub fn step_tensors(
 pub struct CudaBackend {
     s: Shared,
     valid: DeviceExamples,
-    /// Op by op: the per-batch activations.
-    ws: DeviceWorkspace,
-    /// Op by op: each tensor's range in the parameters.
-    ranges: Vec<Range<usize>>,
+    /// Op by op: the batch's activations and the tensors' ranges.
+    op: OpByOp,
     mse: CudaSlice<f64>,
     /// The run's options, as given.
     opts: GpuOptions,
@@ -189,8 +133,7 @@ impl CudaBackend {
         let n = init.params.len();
         Ok(CudaBackend {
             valid: DeviceExamples::upload(&gpu, init.valid)?,
-            ws: DeviceWorkspace::new(&gpu, EVAL_CHUNK, init.spec)?,
-            ranges: tensor_ranges(init.spec),
+            op: OpByOp::new(&gpu, init.spec, EVAL_CHUNK, opts.deterministic)?,
             mse: gpu.zeros(1)?,
             opts,
             graph: GraphPath::default(),
@@ -329,15 +272,12 @@ impl Backend for CudaBackend {
         }
         // A batch larger than the data is the data: size the workspace for that.
         let batch_size = batch_size.min(n.max(1));
-        if batch_size > self.ws.cap {
-            self.ws = DeviceWorkspace::new(&self.s.gpu, batch_size, &self.s.spec)?;
-        }
+        self.op.fit(&self.s.gpu, &self.s.spec, batch_size)?;
         self.s.epoch_buffers(steps)?;
         // The epoch's order goes up once; the rows are permuted on the device.
         self.s.stage_rows(order)?;
         for (s, &lr) in lrs.iter().enumerate() {
             let rows = s * batch_size..((s + 1) * batch_size).min(n);
-            let batch = rows.len();
             let (users, items) = (
                 self.s.epoch.users.slice(rows.clone()),
                 self.s.epoch.items.slice(rows.clone()),
@@ -346,34 +286,15 @@ impl Backend for CudaBackend {
                 seed: self.s.seed,
                 step: first_step + s as u64,
             });
-            let (gpu, spec) = (&self.s.gpu, &self.s.spec);
-            forward(
-                gpu,
-                spec,
-                &self.s.params,
-                &self.ranges,
-                &mut self.ws,
-                (&users, &items),
-                dropout,
-            )?;
-            let (dpred, pred) = self.ws.pair(Act::DPred, Act::Pred)?;
-            gpu.mse_loss_grad(
-                &mut dpred.slice_mut(..batch),
+            let (gpu, spec, rows_uv) = (&self.s.gpu, &self.s.spec, (&users, &items));
+            self.op.forward(gpu, spec, &self.s.params, rows_uv, dropout)?;
+            let (loss, targets) = (
                 &mut self.s.losses.slice_mut(s..s + 1),
-                &pred.slice(..batch),
                 &self.s.epoch.ratings.slice(rows),
-            )?;
-            backward(
-                gpu,
-                spec,
-                &self.s.params,
-                &mut self.s.grads,
-                &self.ranges,
-                &mut self.ws,
-                (&users, &items),
-                dropout,
-                self.opts.deterministic,
-            )?;
+            );
+            self.op.mse_loss_grad(gpu, loss, targets)?;
+            let tensors = (&self.s.params, &mut self.s.grads);
+            self.op.backward(gpu, spec, tensors, rows_uv, dropout)?;
             self.optimizer_step(lr)?;
         }
         // The one read-back of the epoch.
@@ -403,23 +324,16 @@ impl Backend for CudaBackend {
                 &self.s.spec,
             )?;
         } else {
-            for start in (0..v.len).step_by(self.ws.cap) {
-                let rows = start..(start + self.ws.cap).min(v.len);
+            for start in (0..v.len).step_by(self.op.ws.cap) {
+                let rows = start..(start + self.op.ws.cap).min(v.len);
                 let batch = rows.len();
                 let (users, items) = (v.users.slice(rows.clone()), v.items.slice(rows.clone()));
-                let (gpu, spec) = (&self.s.gpu, &self.s.spec);
-                forward(
-                    gpu,
-                    spec,
-                    &self.s.params,
-                    &self.ranges,
-                    &mut self.ws,
-                    (&users, &items),
-                    None,
-                )?;
+                let gpu = &self.s.gpu;
+                self.op
+                    .forward(gpu, &self.s.spec, &self.s.params, (&users, &items), None)?;
                 gpu.mse_sum(
                     &mut self.mse.slice_mut(..),
-                    &self.ws.buf(Act::Pred).slice(..batch),
+                    &self.op.ws.buf(Act::Pred).slice(..batch),
                     &v.ratings.slice(rows),
                     self.opts.deterministic,
                 )?;

@@ -8,7 +8,7 @@ use cudarc::driver::DriverError;
 use cudarc::driver::CudaGraph;
 
 use crate::backend::cuda::cuda_err;
-use crate::backend::cuda::optim::{update, Step};
+use crate::backend::cuda::kernels::optim::{update, Step};
 use crate::backend::cuda::shared::{Epoch, EpochPath, Shared};
 use crate::error::Result;
 

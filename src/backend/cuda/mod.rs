@@ -18,14 +18,14 @@
 //! - `device.rs`: the PTX built into the binary ([`PTX`], [`BUILD_NOTE`]),
 //!   the kernel table, [`Gpu`] (open, upload, download, memory checks) and
 //!   the launch helpers every wrapper shares.
-//! - `kernels/`: one [`Gpu`] method per kernel of the dense models and
-//!   the fused step, a file per `kernels/*.cu` file (`embedding.rs` for
-//!   `embedding.cu`, and so on).
-//! - [`optim`]: [`Gpu::optimizer_update`], the one launcher of every dense
-//!   optimizer's update kernels, plain or scheduled (each optimizer declares
-//!   them in `src/optim/`).
-//! - `kernels_sparse.rs`: the wrappers of `kernels/sparse.cu`, generic over
-//!   the factor storage ([`DeviceFactor`], [`sparse_max_factors`]).
+//! - `kernels/`: one [`Gpu`] method per kernel, a file per `kernels/*.cu`
+//!   file (`embedding.rs` for `embedding.cu`, and so on), each with its
+//!   kernels' limits and earlier versions ([`DotVersion`], [`SparseVersion`]):
+//!   `sparse.rs` generic over the factor storage ([`DeviceFactor`],
+//!   [`sparse_max_factors`]), [`ranking`] with its batched driver, and
+//!   [`optim`] with [`Gpu::optimizer_update`], the one launcher of every
+//!   dense optimizer's update kernels, plain or scheduled (each optimizer
+//!   declares them in `src/optim/`).
 //! - [`memory`]: what a run will allocate, checked before any upload.
 //! - [`path`]: which way a dense epoch runs (op by op, graph, lazy SGD,
 //!   the Adam epoch), chosen in one place and named in the device line.
@@ -34,7 +34,7 @@
 //!   losses) and `EpochPath`, the trait each path below implements over it.
 //! - `graph.rs`: the graph path for dot and dotbias, its epoch recorded
 //!   once as a CUDA graph and replayed; it holds the graph.
-//! - [`lazy`]: the lazy path for dot and dotbias under SGD at a constant
+//! - `lazy.rs`: the lazy path for dot and dotbias under SGD at a constant
 //!   rate: exact lazy momentum, the whole epoch one kernel of one block; it
 //!   holds its stamps and powers of M.
 //! - `adam_epoch.rs`: the Adam epoch for dot, dotbias and the net: one
@@ -46,8 +46,6 @@
 //!   backward through `DeviceOps`, then the optimizer step), and the
 //!   `Backend` impl, which runs each epoch on its chosen path.
 //! - [`sparse`]: sparse SGD for the svd model.
-//! - [`versions`]: the earlier versions of `dot_forward` and of the sparse
-//!   update, kept side by side for `mfcuda bench --versions`.
 
 /// Enqueues the kernel `k.$kernel` on `$gpu`'s stream with launch
 /// configuration `$cfg` and the arguments in the order of its C signature;
@@ -80,18 +78,17 @@ mod device;
 pub mod emulated;
 mod graph;
 mod kernels;
-mod kernels_sparse;
-pub mod lazy;
-pub mod optim;
+mod lazy;
 pub mod path;
-pub mod ranking;
 mod seam;
 mod shared;
-pub mod versions;
 
-pub use adam_epoch::{coop_grid, launch_outcome, CoopRefusal};
 pub use dense::{step_tensors, CudaBackend, StepTensors};
 pub(crate) use device::cuda_err;
 pub use device::{alloc_len, Gpu, BUILD_NOTE, PTX};
-pub use kernels_sparse::{sparse_max_factors, DeviceFactor};
+pub use kernels::adam_epoch::{coop_grid, launch_outcome, CoopRefusal};
+pub use kernels::dot::DotVersion;
+pub use kernels::sparse::SparseVersion;
+pub use kernels::sparse::{sparse_max_factors, DeviceFactor};
+pub use kernels::{optim, ranking};
 pub(crate) use shared::DeviceExamples;

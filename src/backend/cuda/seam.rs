@@ -9,7 +9,7 @@ use cudarc::driver::{CudaSlice, CudaView, CudaViewMut};
 
 use crate::backend::cuda::{cuda_err, Gpu};
 use crate::error::{Error, Result};
-use crate::model::{Act, ModelSpec, Ops, Param, Rows};
+use crate::model::{Act, DropoutKey, ModelSpec, Ops, Param, Rows};
 use crate::ops::DropoutLayer;
 
 /// The dense backend does not train the svd model: that is the sparse one's job.
@@ -77,7 +77,7 @@ impl Shape {
 /// [`Ops`] on the device: each op launches its kernel (the wrapper of the
 /// same name on [`Gpu`]) on the first `batch` rows of the workspace, the
 /// parameters and, in a backward pass, the gradients.
-pub(crate) struct DeviceOps<'a> {
+struct DeviceOps<'a> {
     gpu: &'a Gpu,
     params: &'a CudaSlice<f32>,
     /// `None` in a forward pass alone.
@@ -92,50 +92,118 @@ pub(crate) struct DeviceOps<'a> {
     det: bool,
 }
 
-impl<'a> DeviceOps<'a> {
-    /// Ops on the batch (users, items) with `spec`'s `params`, whose tensors
-    /// lie at `ranges`; `grads` is `None` for a forward pass alone.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
+/// The op-by-op path's state: the batch's activations, each tensor's range
+/// in the flat parameters, and how gradients are scattered. Its forward and
+/// backward run the model's own passes ([`crate::model::ModelKind::forward`])
+/// through [`DeviceOps`].
+pub(crate) struct OpByOp {
+    /// The batch's activations.
+    pub ws: DeviceWorkspace,
+    ranges: Vec<Range<usize>>,
+    /// Scatter in the CPU's order, without atomics (`--deterministic`).
+    det: bool,
+}
+
+impl OpByOp {
+    /// The state for batches of up to `cap` rows of `spec`.
+    pub fn new(gpu: &Gpu, spec: &ModelSpec, cap: usize, det: bool) -> Result<Self> {
+        if !spec.kind.batched() {
+            return Err(no_svd());
+        }
+        Ok(OpByOp {
+            ws: DeviceWorkspace::new(gpu, cap, spec)?,
+            ranges: spec.tensors().iter().map(|t| t.range()).collect(),
+            det,
+        })
+    }
+
+    /// Grows the workspace to hold `batch` rows.
+    pub fn fit(&mut self, gpu: &Gpu, spec: &ModelSpec, batch: usize) -> Result<()> {
+        if batch > self.ws.cap {
+            self.ws = DeviceWorkspace::new(gpu, batch, spec)?;
+        }
+        Ok(())
+    }
+
+    /// The model's forward pass on (users, items); the predictions land in
+    /// [`Act::Pred`]. `dropout` is `Some` in training mode (the net only).
+    pub fn forward(
+        &mut self,
+        gpu: &Gpu,
+        spec: &ModelSpec,
+        params: &CudaSlice<f32>,
+        rows: (&CudaView<'_, u32>, &CudaView<'_, u32>),
+        dropout: Option<DropoutKey>,
+    ) -> Result<()> {
+        let mut o = self.ops(gpu, spec, params, None, rows)?;
+        spec.kind.forward(spec, &mut o, dropout)
+    }
+
+    /// The MSE loss of the last forward pass against `targets` (B): its
+    /// gradient into [`Act::DPred`], the batch's mean loss into `loss[0]`.
+    pub fn mse_loss_grad(
+        &mut self,
+        gpu: &Gpu,
+        loss: &mut CudaViewMut<'_, f32>,
+        targets: &CudaView<'_, f32>,
+    ) -> Result<()> {
+        let b = targets.len();
+        let (dpred, pred) = self.ws.pair(Act::DPred, Act::Pred)?;
+        gpu.mse_loss_grad(&mut dpred.slice_mut(..b), loss, &pred.slice(..b), targets)
+    }
+
+    /// The model's backward pass from [`Act::DPred`], after the forward
+    /// pass on the same rows; accumulates into `grads`.
+    pub fn backward(
+        &mut self,
+        gpu: &Gpu,
+        spec: &ModelSpec,
+        (params, grads): (&CudaSlice<f32>, &mut CudaSlice<f32>),
+        rows: (&CudaView<'_, u32>, &CudaView<'_, u32>),
+        dropout: Option<DropoutKey>,
+    ) -> Result<()> {
+        let mut o = self.ops(gpu, spec, params, Some(grads), rows)?;
+        spec.kind.backward(spec, &mut o, dropout)
+    }
+
+    /// The ops on a batch of (users, items); `grads` is `None` for a
+    /// forward pass alone.
+    fn ops<'a>(
+        &'a mut self,
         gpu: &'a Gpu,
         spec: &ModelSpec,
         params: &'a CudaSlice<f32>,
         grads: Option<&'a mut CudaSlice<f32>>,
-        ranges: &'a [Range<usize>],
-        ws: &'a mut DeviceWorkspace,
         (users, items): (&'a CudaView<'a, u32>, &'a CudaView<'a, u32>),
-        det: bool,
-    ) -> Result<Self> {
-        if !spec.kind.batched() {
-            return Err(no_svd());
-        }
+    ) -> Result<DeviceOps<'a>> {
         let batch = users.len();
-        if items.len() != batch || batch > ws.cap {
+        if items.len() != batch || batch > self.ws.cap {
             return Err(Error::invalid(
                 "batch",
                 format!(
                     "{batch} users and {} items for a workspace of {}",
                     items.len(),
-                    ws.cap
+                    self.ws.cap
                 ),
             ));
         }
-        let shape = Shape {
-            batch,
-            widths: Act::ALL.map(|a| a.width(spec)),
-        };
         Ok(DeviceOps {
             gpu,
             params,
             grads,
-            ranges,
-            ws,
+            ranges: &self.ranges,
+            ws: &mut self.ws,
             idx: [users, items],
-            shape,
-            det,
+            shape: Shape {
+                batch,
+                widths: Act::ALL.map(|a| a.width(spec)),
+            },
+            det: self.det,
         })
     }
+}
 
+impl<'a> DeviceOps<'a> {
     fn param(&self, p: Param) -> CudaView<'a, f32> {
         self.params.slice(self.ranges[p.0].clone())
     }

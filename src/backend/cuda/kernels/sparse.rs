@@ -1,6 +1,7 @@
 //! The wrappers of `kernels/sparse.cu` (sparse SGD, prediction, group
 //! means), generic over how the factors are stored on the device:
-//! [`DeviceFactor`], f32 or bf16.
+//! [`DeviceFactor`], f32 or bf16; and the earlier versions of the update
+//! ([`SparseVersion`]), kept side by side for `mfcuda bench --versions`.
 
 use cudarc::driver::{
     CudaFunction, CudaView, CudaViewMut, DeviceRepr, LaunchConfig, PushKernelArg, ValidAsZeroBits,
@@ -63,7 +64,7 @@ impl Gpu {
     /// then sweep the work once, side by side, so that a tile's rows meet in
     /// L2; a larger grid would start later waves at the far end of the order,
     /// and every wave would reload every tile.
-    pub(super) fn hogwild_grid(
+    pub(in crate::backend::cuda) fn hogwild_grid(
         &self,
         func: &CudaFunction,
         what: &str,
@@ -133,10 +134,10 @@ impl Gpu {
 
     /// Launches `func`, a sparse SGD kernel of the signature every one of
     /// them shares (`mf_sgd_sparse_*` and their versions in
-    /// [`super::versions`]), with `cfg`. The caller has checked that `f` is
+    /// [`SparseVersion`]), with `cfg`. The caller has checked that `f` is
     /// within `func`'s limit and that `S` is its storage.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn launch_sgd_sparse<S: DeviceFactor>(
+    pub(in crate::backend::cuda) fn launch_sgd_sparse<S: DeviceFactor>(
         &self,
         func: &CudaFunction,
         what: &str,
@@ -369,5 +370,131 @@ impl Gpu {
         // SAFETY: matches group_mean(float*, const float*, int, int); out holds
         // ceil(n / group) floats.
         unsafe { launch!(self, group_mean, grid(groups); out, x, &n_arg, &g_arg) }
+    }
+}
+
+/// A version of the sparse SGD update (`ops::mf_sgd_sparse`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SparseVersion {
+    /// v1, `mf_sgd_sparse_thread`: a thread per rating, f32.
+    ThreadPerRating,
+    /// v2, `mf_sgd_sparse_f32_scalar`: a warp per rating, a factor a load.
+    WarpScalar,
+    /// v3, `mf_sgd_sparse_f32`: a warp per rating, float4 loads, room for four chunks a lane.
+    WarpFloat4,
+    /// v4, `mf_sgd_sparse_f32_narrow`: one chunk a lane, fewer registers.
+    Narrow,
+    /// v5, `mf_sgd_sparse_bf16_narrow`: v4 with bf16 storage, half the bytes.
+    NarrowBf16,
+}
+
+impl SparseVersion {
+    /// Every version, in the order they were written.
+    pub const ALL: [SparseVersion; 5] = [
+        SparseVersion::ThreadPerRating,
+        SparseVersion::WarpScalar,
+        SparseVersion::WarpFloat4,
+        SparseVersion::Narrow,
+        SparseVersion::NarrowBf16,
+    ];
+
+    /// The kernel's name in `kernels/sparse.cu`.
+    pub fn kernel(self) -> &'static str {
+        match self {
+            SparseVersion::ThreadPerRating => "mf_sgd_sparse_thread",
+            SparseVersion::WarpScalar => "mf_sgd_sparse_f32_scalar",
+            SparseVersion::WarpFloat4 => "mf_sgd_sparse_f32",
+            SparseVersion::Narrow => "mf_sgd_sparse_f32_narrow",
+            SparseVersion::NarrowBf16 => "mf_sgd_sparse_bf16_narrow",
+        }
+    }
+
+    /// What changed in this version, in a few words.
+    pub fn about(self) -> &'static str {
+        match self {
+            SparseVersion::ThreadPerRating => "v1 thread per rating",
+            SparseVersion::WarpScalar => "v2 warp per rating, scalar",
+            SparseVersion::WarpFloat4 => "v3 warp per rating, float4",
+            SparseVersion::Narrow => "v4 float4, one chunk a lane",
+            SparseVersion::NarrowBf16 => "v5 v4 with bf16 storage",
+        }
+    }
+
+    /// How it stores the factor tables.
+    pub fn storage(self) -> Storage {
+        match self {
+            SparseVersion::NarrowBf16 => Storage::Bf16,
+            _ => Storage::F32,
+        }
+    }
+
+    /// Whether it takes `f` factors. Every version here is timed at
+    /// F = 128; the float4 ones need `f % 4 == 0`, the scalar and narrow
+    /// ones `f ≤ 128`.
+    pub fn takes(self, f: usize) -> bool {
+        f > 0
+            && match self {
+                SparseVersion::ThreadPerRating => true,
+                SparseVersion::WarpScalar => f <= 128,
+                SparseVersion::WarpFloat4 => f.is_multiple_of(4) && f <= 512,
+                SparseVersion::Narrow | SparseVersion::NarrowBf16 => f.is_multiple_of(4) && f <= 128,
+            }
+    }
+}
+
+impl Gpu {
+    /// [`Gpu::mf_sgd_sparse`] as version `v`: see [`crate::ops::mf_sgd_sparse`].
+    /// `S` must be `v`'s storage. With `max_warps` 1 the ratings run in
+    /// order (one warp; v1, one thread), as the CPU twin runs them.
+    ///
+    /// u (Nu,F), m (Ni,F), ub (Nu), mb (Ni), rows (n each), sq_err (n)
+    #[allow(clippy::too_many_arguments)]
+    pub fn mf_sgd_sparse_version<S: DeviceFactor>(
+        &self,
+        v: SparseVersion,
+        u: &mut CudaViewMut<'_, S::Dev>,
+        m: &mut CudaViewMut<'_, S::Dev>,
+        ub: &mut CudaViewMut<'_, f32>,
+        mb: &mut CudaViewMut<'_, f32>,
+        mu: f32,
+        rows: (&CudaView<'_, u32>, &CudaView<'_, u32>, &CudaView<'_, f32>),
+        sq_err: &mut CudaViewMut<'_, f32>,
+        f: usize,
+        lr: f32,
+        reg: f32,
+        max_warps: usize,
+    ) -> Result<()> {
+        let what = v.kernel();
+        if S::STORAGE != v.storage() || !v.takes(f) {
+            return Err(Error::invalid(
+                what,
+                format!(
+                    "{} storage and {f} factors; it takes {} storage",
+                    S::STORAGE.name(),
+                    v.storage().name()
+                ),
+            ));
+        }
+        let func = match v {
+            SparseVersion::ThreadPerRating => &self.k.mf_sgd_sparse_thread,
+            SparseVersion::WarpScalar => &self.k.mf_sgd_sparse_f32_scalar,
+            SparseVersion::WarpFloat4 => &self.k.mf_sgd_sparse_f32,
+            SparseVersion::Narrow => &self.k.mf_sgd_sparse_f32_narrow,
+            SparseVersion::NarrowBf16 => &self.k.mf_sgd_sparse_bf16_narrow,
+        };
+        let n = rows.0.len();
+        let cfg = match (v, max_warps) {
+            (SparseVersion::ThreadPerRating, 0 | 1) => LaunchConfig {
+                grid_dim: (1, 1, 1),
+                block_dim: (1, 1, 1),
+                shared_mem_bytes: 0,
+            },
+            // A thread a rating: a warp holds 32 ratings.
+            (SparseVersion::ThreadPerRating, _) => {
+                self.hogwild_grid(func, what, max_warps, n.div_ceil(32))?
+            }
+            _ => self.hogwild_grid(func, what, max_warps, n)?,
+        };
+        self.launch_sgd_sparse::<S>(func, what, cfg, u, m, ub, mb, mu, rows, sq_err, f, lr, reg)
     }
 }
