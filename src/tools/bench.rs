@@ -33,7 +33,8 @@ use crate::recipe::{self, EpochOrder};
 use crate::rng::Mt19937;
 use crate::tools::bench_emu::emu_bench;
 pub use crate::tools::bench_emu::{EmuCounters, EMU_DEVICE, EMU_TIME_NOTE};
-use crate::tools::cases::{self, Sizes};
+use crate::tools::kernels::{self, Sizes};
+use crate::tools::timing::{copy_bandwidth, copy_floats, median_ms, time_gpu};
 use crate::train::Setup as TrainSetup;
 
 /// One measured line of the table.
@@ -311,39 +312,6 @@ impl Which<'_> {
     }
 }
 
-fn cuda_err(what: &str, e: cudarc::driver::DriverError) -> Error {
-    Error::Cuda {
-        what: what.into(),
-        msg: e.to_string(),
-    }
-}
-
-/// Milliseconds per call of `f` on `gpu`, over `reps` calls between two
-/// CUDA events, after `warm` calls.
-pub(crate) fn time_gpu(
-    gpu: &Gpu,
-    warm: usize,
-    reps: usize,
-    f: &mut dyn FnMut() -> Result<()>,
-) -> Result<f64> {
-    use cudarc::driver::sys::CUevent_flags;
-    for _ in 0..warm {
-        f()?;
-    }
-    let event = || {
-        gpu.stream
-            .record_event(Some(CUevent_flags::CU_EVENT_DEFAULT))
-            .map_err(|e| cuda_err("event", e))
-    };
-    let start = event()?;
-    for _ in 0..reps {
-        f()?;
-    }
-    let end = event()?;
-    end.synchronize().map_err(|e| cuda_err("event", e))?;
-    Ok(start.elapsed_ms(&end).map_err(|e| cuda_err("event", e))? as f64 / reps as f64)
-}
-
 /// One epoch of every recipe (after a warm-up epoch) on every path it has
 /// (op by op, fused graph, one kernel), and each recipe's validation pass.
 fn epoch_rows(data: &Ratings, which: &Which<'_>, push: &mut dyn FnMut(BenchRow)) -> Result<()> {
@@ -464,21 +432,6 @@ fn cpu_bench(
     Ok(())
 }
 
-/// Median wall milliseconds of `reps` calls after one warm-up call.
-/// The median of `reps` timed calls of `f` after one untimed call, in ms.
-pub(crate) fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    let mut t: Vec<f64> = (0..reps)
-        .map(|_| {
-            let t0 = Instant::now();
-            f();
-            t0.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    t.sort_by(|a, b| a.total_cmp(b));
-    t[reps / 2]
-}
-
 fn kernel_row(device: &str, what: &str, size: String, ms: f64, bytes: usize, copy: Option<f64>) -> BenchRow {
     let gbps = bytes as f64 / (ms / 1e3) / 1e9;
     BenchRow {
@@ -491,30 +444,6 @@ fn kernel_row(device: &str, what: &str, size: String, ms: f64, bytes: usize, cop
         ratings_per_s: None,
         emu: None,
     }
-}
-
-/// Floats in the copy that measures bandwidth: 256 MB, or 64 MB with `quick`.
-fn copy_floats(quick: bool) -> usize {
-    if quick {
-        16 << 20
-    } else {
-        64 << 20
-    }
-}
-
-/// The device-to-device copy bandwidth in GB/s, counting the read and the
-/// write: the yardstick of every "% copy" figure. The mean of 20 copies
-/// between two events, after 3 warm-up copies.
-pub(crate) fn copy_bandwidth(gpu: &Gpu, quick: bool) -> Result<f64> {
-    let copy_n = copy_floats(quick);
-    let src = gpu.zeros::<f32>(copy_n)?;
-    let mut dst = gpu.zeros::<f32>(copy_n)?;
-    let ms = time_gpu(gpu, 3, 20, &mut || {
-        gpu.stream
-            .memcpy_dtod(&src, &mut dst)
-            .map_err(|e| cuda_err("copy", e))
-    })?;
-    Ok(2.0 * (copy_n * 4) as f64 / (ms / 1e3) / 1e9)
 }
 
 fn gpu_bench(
@@ -545,7 +474,7 @@ fn gpu_bench(
     // at the notebook's sizes and at sizes that measure bandwidth.
     let mut rng = Mt19937::new(7);
     let reps = if opts.quick { 20 } else { 200 };
-    for case in cases::table(&Sizes::bench(opts.quick)) {
+    for case in kernels::table(&Sizes::bench(opts.quick)) {
         let mut k = case.build(gpu, &mut rng)?;
         let bytes = k.bytes();
         let reps = if bytes > 400_000_000 { 20 } else { reps };
@@ -714,8 +643,8 @@ mod tests {
     fn emulated_sizes_are_small_and_leave_the_det_scatter_small() {
         for quick in [true, false] {
             let s = emulated_sizes(quick);
-            for case in cases::table(&s) {
-                if let cases::Case::EmbeddingScatterAddDet { batch, .. } = case {
+            for case in kernels::table(&s) {
+                if let kernels::Case::EmbeddingScatterAddDet { batch, .. } = case {
                     assert!(batch <= 256, "{case:?}");
                 }
             }

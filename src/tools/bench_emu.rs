@@ -12,8 +12,9 @@ use crate::backend::cuda::emulated::{self, LaunchCounters};
 use crate::backend::cuda::{cuda_err, Gpu};
 use crate::error::Result;
 use crate::rng::Mt19937;
-use crate::tools::bench::{time_gpu, BenchOptions, BenchReport, BenchRow};
-use crate::tools::cases::{self, Sizes};
+use crate::tools::bench::{BenchOptions, BenchReport, BenchRow};
+use crate::tools::kernels::{self, Sizes};
+use crate::tools::timing::time_gpu;
 
 /// The device label of rows measured on the emulated device.
 pub const EMU_DEVICE: &str = "emu";
@@ -30,7 +31,7 @@ pub struct EmuCounters {
     /// the timed calls.
     #[serde(flatten)]
     pub per_call: LaunchCounters,
-    /// Bytes a call moves in the roofline model ([`cases::KernelCase::bytes`]).
+    /// Bytes a call moves in the roofline model ([`kernels::KernelCase::bytes`]).
     pub model_bytes: usize,
     /// Bytes the global sectors imply: (load + store sectors) × 32.
     pub sector_bytes: u64,
@@ -108,7 +109,7 @@ pub(crate) fn emu_row(
 /// count that take well under a second a call. The deterministic scatter
 /// scans its batch for each row (B² work: 10 s a call at B = 1024), so the
 /// larger embedding is B = 256 with `quick`, and otherwise past
-/// [`cases::MAX_DET_BATCH`], where the table leaves it out as `bench` does
+/// [`kernels::MAX_DET_BATCH`], where the table leaves it out as `bench` does
 /// on a card. Counters scale with size, so these show what a design moves.
 pub(crate) fn emulated_sizes(quick: bool) -> Sizes {
     if quick {
@@ -146,7 +147,7 @@ pub(crate) fn emu_bench(
     let mut rng = Mt19937::new(7);
     let reps = if opts.quick { 2 } else { 5 };
     let mut uncounted = 0;
-    for case in cases::table(&emulated_sizes(opts.quick)) {
+    for case in kernels::table(&emulated_sizes(opts.quick)) {
         let mut k = case.build(gpu, &mut rng)?;
         let bytes = k.bytes();
         k.run_gpu(gpu)?; // warm-up

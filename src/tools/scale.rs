@@ -29,7 +29,7 @@ use crate::error::{Error, Result};
 use crate::model::{ModelConfig, ModelKind, ModelSpec};
 use crate::ops::Storage;
 use crate::rng::Mt19937;
-use crate::tools::bench::{copy_bandwidth, time_gpu};
+use crate::tools::timing::{copy_bandwidth, time_gpu};
 
 /// A dataset shape: (name, users, items, ratings, user skew), the skew as
 /// `mfcuda synth --user-skew` takes it (0: uniform users).

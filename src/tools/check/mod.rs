@@ -15,28 +15,13 @@ use crate::compare::Comparison;
 use crate::data::Ratings;
 use crate::error::Result;
 use crate::ops::Storage;
-use crate::rng::Mt19937;
-use crate::tools::cases::{self, Sizes};
-pub use crate::tools::cases::{BATCHES, FACTORS, PARAM_COUNTS};
+use crate::tools::kernels;
 
-mod fused;
-mod net;
 pub mod parity;
-mod ranking;
-mod sparse;
 
 pub use parity::{
     lazy_parity, sparse_parity, sparse_runs_parity, sparse_tasks_parity, step_parity, STEP_PARITY,
 };
-
-/// Embedding widths the sparse kernels are checked at: both load paths (four
-/// factors a load when F % 4 == 0, one otherwise), in the narrow kernel (1,
-/// 31, 64, 100, 128) and the wide one (50, 132, 512), up to each one's limit.
-pub const SPARSE_FACTORS: [usize; 8] = [1, 31, 50, 64, 100, 128, 132, 512];
-/// Batch sizes the net's kernels are checked at.
-pub const NET_BATCHES: [usize; 3] = [1, 65, 1000];
-/// Hidden widths the net's kernels are checked at.
-pub const HIDDEN: [usize; 3] = [1, 10, 33];
 
 /// One row of the check table.
 #[derive(Debug, Clone)]
@@ -78,9 +63,8 @@ impl CheckRow {
     }
 }
 
-/// Runs every kernel check, calling `on_row` as each row is measured: the
-/// shared table of [`cases`] at [`Sizes::check`], then the net's, the fused
-/// and the sparse kernels, whose inputs only make sense together.
+/// Runs every kernel check ([`kernels::checks`]), calling `on_row` as each
+/// row is measured.
 pub fn kernel_checks(gpu: &Gpu, mut on_row: impl FnMut(&CheckRow)) -> Result<Vec<CheckRow>> {
     let mut rows = Vec::new();
     let mut push = |kernel: &str, shape: String, cmp: Comparison| {
@@ -93,19 +77,7 @@ pub fn kernel_checks(gpu: &Gpu, mut on_row: impl FnMut(&CheckRow)) -> Result<Vec
         on_row(&row);
         rows.push(row);
     };
-    let mut rng = Mt19937::new(2024);
-    for case in cases::table(&Sizes::check()) {
-        let mut k = case.build(gpu, &mut rng)?;
-        k.run_cpu();
-        k.run_gpu(gpu)?;
-        push(case.kernel(), case.shape(), k.compare(gpu)?);
-    }
-    net::checks(gpu, &mut rng, &mut push)?;
-    fused::checks(gpu, &mut rng, &mut push)?;
-    sparse::checks::<f32>(gpu, &mut rng, &mut push)?;
-    sparse::checks::<half::bf16>(gpu, &mut rng, &mut push)?;
-    sparse::group_mean_checks(gpu, &mut rng, &mut push)?;
-    ranking::checks(gpu, &mut rng, &mut push)?;
+    kernels::checks(gpu, &mut push)?;
     Ok(rows)
 }
 

@@ -21,7 +21,7 @@ use crate::ops::{self, Storage};
 use crate::optim::sgd::Sgd;
 use crate::optim::{Optimizer, StepTerms, Training};
 use crate::recipe::Recipe;
-use crate::tools::cases::{compare_all, widen};
+use crate::tools::kernels::{compare_all, widen};
 use crate::train::Setup;
 
 /// Two training steps of `recipe`'s model on `data` (a full batch, then a

@@ -1,20 +1,25 @@
-//! `mfcuda check`: the net's kernels, layer by layer.
+//! The net's kernels (`kernels/net.cu`), layer by layer, checked for
+//! `mfcuda check`.
 
 use cudarc::driver::CudaSlice;
 
-use super::{FACTORS, HIDDEN, NET_BATCHES};
+use super::{compare_all, indices, uniform, widen, FACTORS};
 use crate::backend::cuda::Gpu;
 use crate::compare::{compare, Comparison};
 use crate::error::Result;
 use crate::model::ModelSpec;
 use crate::ops;
 use crate::rng::Mt19937;
-use crate::tools::cases::{compare_all, indices, uniform, widen};
+
+/// Batch sizes the net's kernels are checked at.
+pub const NET_BATCHES: [usize; 3] = [1, 65, 1000];
+/// Hidden widths the net's kernels are checked at.
+pub const HIDDEN: [usize; 3] = [1, 10, 33];
 
 /// The net's kernels: the concatenating gather and its scatter, both linear
 /// layers forward and backward, ReLU and dropout. All but the scatter sum in
 /// the CPU's order, so they are compared exactly.
-pub(super) fn checks(
+pub(crate) fn checks(
     gpu: &Gpu,
     rng: &mut Mt19937,
     push: &mut impl FnMut(&str, String, Comparison),

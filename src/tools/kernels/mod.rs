@@ -1,5 +1,21 @@
-//! One table of kernel cases, walked by both `mfcuda check` and `mfcuda bench`,
-//! as llm.c's `dev/cuda` pairs each kernel with its check and its timing.
+//! The kernels' tools, one file per kernel family, as llm.c's `dev/cuda`
+//! keeps each kernel beside its check and its timing. Each file mirrors a
+//! `kernels/*.cu` file (and its wrappers in `backend/cuda/kernels/`): its
+//! cases for `check` and `bench`, its whole-family checks, and its versions
+//! for `bench --versions`.
+//!
+//! | file | kernels | cases (check, bench) | family checks | versions |
+//! |---|---|---|---|---|
+//! | `embedding.rs` | gather_rows, embedding_gather, the scatters | yes | | |
+//! | `dot.rs` | dot_forward, dot_backward, bias_add | yes | | `dot_forward` v1–v4 |
+//! | `sigmoid_range.rs` | sigmoid_range forward, backward | yes | | |
+//! | `loss.rs` | mse_loss_grad, mse_sum | yes | | |
+//! | `optim.rs` | every optimizer's update, plain and scheduled | yes | scheduled | |
+//! | `net.rs` | the net's layers | | yes | |
+//! | `fused.rs` | mf_step_fused, mf_validate | | yes | |
+//! | `lazy.rs` | sgd_catch_up_all | | yes | |
+//! | `sparse.rs` | sparse SGD, predict, group_mean | | yes | the update v1–v5 |
+//! | `ranking.rs` | score_topk, score_topk_tiled | | yes | |
 //!
 //! A [`Case`] names one kernel at one size. [`Case::build`] makes its inputs
 //! once, on the host and on the device. Then:
@@ -12,24 +28,35 @@
 //!
 //! [`table`] lists the cases for a set of [`Sizes`]: [`Sizes::check`] for
 //! awkward sizes that catch indexing bugs, [`Sizes::bench`] for the
-//! notebook's batch and sizes large enough to measure bandwidth.
-//!
-//! The net's, the fused and the sparse kernels have inputs that only make
-//! sense together (a whole layer, a whole step); `check` tests them in
-//! [`crate::tools::check`] and `bench` times them through whole epochs.
+//! notebook's batch and sizes large enough to measure bandwidth. [`checks`]
+//! is the one runner of `check`'s kernel rows: the table, then each
+//! family's own checks, whose inputs only make sense together (a whole
+//! layer, a whole step); `bench` times those families through whole epochs.
 
 use cudarc::driver::CudaSlice;
+use serde::Serialize;
 
-mod elementwise;
-mod embedding;
+pub mod dot;
+pub mod embedding;
+pub mod fused;
+pub mod lazy;
+pub mod loss;
+pub mod net;
+pub mod optim;
+pub mod ranking;
+pub mod sigmoid_range;
+pub mod sparse;
 
 use crate::backend::cuda::Gpu;
 use crate::compare::{compare, Comparison};
 use crate::error::Result;
 use crate::optim::Optimizer;
 use crate::rng::Mt19937;
-use elementwise::{MseLossGrad, MseSum, SigmoidRange, Update};
-use embedding::{BiasAdd, DotBackward, DotForward, EmbeddingGather, GatherRows, ScatterAdd};
+use dot::{BiasAdd, DotBackward, DotForward};
+use embedding::{EmbeddingGather, GatherRows, ScatterAdd};
+use loss::{MseLossGrad, MseSum};
+use optim::Update;
+use sigmoid_range::SigmoidRange;
 
 /// Batch sizes every batched kernel is checked at: around the warp (32)
 /// and block (256) edges, and a batch larger than a block.
@@ -301,6 +328,29 @@ impl Case {
     }
 }
 
+/// Runs every kernel check, calling `push(kernel, shape, comparison)` as
+/// each is measured: the [`table`] at [`Sizes::check`], then each family's
+/// own checks, in a fixed order from one seed (2024), so that a run's
+/// inputs are the same every time.
+pub fn checks(gpu: &Gpu, push: &mut impl FnMut(&str, String, Comparison)) -> Result<()> {
+    let mut rng = Mt19937::new(2024);
+    for case in table(&Sizes::check()) {
+        let mut k = case.build(gpu, &mut rng)?;
+        k.run_cpu();
+        k.run_gpu(gpu)?;
+        push(case.kernel(), case.shape(), k.compare(gpu)?);
+    }
+    let rng = &mut rng;
+    net::checks(gpu, rng, push)?;
+    fused::checks(gpu, rng, push)?;
+    lazy::checks(gpu, rng, push)?;
+    optim::scheduled_checks(gpu, rng, push)?;
+    sparse::checks::<f32>(gpu, rng, push)?;
+    sparse::checks::<half::bf16>(gpu, rng, push)?;
+    sparse::group_mean_checks(gpu, rng, push)?;
+    ranking::checks(gpu, rng, push)
+}
+
 /// `n` values uniform on `[lo, hi)`. Past 2^20 the first 2^20 repeat, so
 /// that bench's 100M-element inputs take no seconds to draw.
 pub(crate) fn uniform(rng: &mut Mt19937, n: usize, lo: f32, hi: f32) -> Vec<f32> {
@@ -340,6 +390,99 @@ pub(crate) fn compare_device<T: cudarc::driver::DeviceRepr + Copy + Into<f64>>(
     }
     Ok(compare_all(&both, atol, rtol))
 }
+
+/// One line: a version (or the CPU twin), its check and its speed.
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionRow {
+    /// `cpu`, `cuda`, or `emu` (the emulated device: host time, no GB/s).
+    pub device: String,
+    /// The version, in a few words (`v2 warp per row, shuffle sum`).
+    pub version: String,
+    /// The kernel (or CPU function) that ran.
+    pub kernel: String,
+    /// The check against the CPU twin: max |err| and whether it passed
+    /// (`None` for the twin itself, and where the version did not run).
+    pub check: Option<VersionCheck>,
+    /// Milliseconds per launch (per epoch for `sparse`).
+    pub ms: Option<f64>,
+    /// Bytes the job must move over the time, GB/s.
+    pub gb_per_s: Option<f64>,
+    /// GB/s against the measured device-to-device copy.
+    pub pct_of_copy: Option<f64>,
+    /// Rows (dot) or rating updates (sparse) a second.
+    pub per_s: Option<f64>,
+    /// Why it did not run, when it did not.
+    pub skipped: Option<String>,
+}
+
+/// A version's check against its twin.
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionCheck {
+    /// Every element within `atol + rtol·|want|`.
+    pub ok: bool,
+    /// The largest |got − want|.
+    pub max_abs_err: f64,
+    /// The comparison's report (the first mismatches), when it failed.
+    pub report: Option<String>,
+}
+
+impl VersionCheck {
+    /// The check `c` of the kernel `name`.
+    pub fn of(c: &Comparison, name: &str) -> VersionCheck {
+        VersionCheck {
+            ok: c.ok(),
+            max_abs_err: c.max_abs_err,
+            report: (!c.ok()).then(|| c.report(name)),
+        }
+    }
+}
+
+impl VersionRow {
+    /// The row as a table line.
+    pub fn line(&self) -> String {
+        let check = match (&self.check, &self.skipped) {
+            (Some(c), _) => format!("{} {:.1e}", if c.ok { "ok" } else { "FAIL" }, c.max_abs_err),
+            (None, Some(_)) => "not run".into(),
+            (None, None) => "(the twin)".into(),
+        };
+        let time = match self.ms {
+            Some(ms) if ms >= 100.0 => format!("{:.3} s", ms / 1e3),
+            Some(ms) if ms >= 0.1 => format!("{ms:.3} ms"),
+            Some(ms) => format!("{:.2} µs", ms * 1e3),
+            None => "-".into(),
+        };
+        let opt = |v: Option<f64>, d: usize| v.map(|x| format!("{x:.d$}")).unwrap_or_else(|| "-".into());
+        let rate = self
+            .per_s
+            .map(|r| {
+                if r >= 1e9 {
+                    format!("{:.2}G", r / 1e9)
+                } else {
+                    format!("{:.1}M", r / 1e6)
+                }
+            })
+            .unwrap_or_else(|| "-".into());
+        let mut s = format!(
+            "{:<5} {:<33} {:<18} {:>11} {:>9} {:>7} {:>10}",
+            self.device,
+            self.version,
+            check,
+            time,
+            opt(self.gb_per_s, 1),
+            opt(self.pct_of_copy, 1),
+            rate
+        );
+        if let Some(report) = self.check.as_ref().and_then(|c| c.report.as_ref()) {
+            s.push('\n');
+            s.push_str(report);
+        }
+        s
+    }
+}
+
+/// How a version's row is made from its time: (device, version, kernel,
+/// ms, bytes, items, check), the runner's rule for GB/s, % copy and rates.
+pub type Speed<'a> = dyn Fn(&str, &str, &str, f64, f64, f64, Option<VersionCheck>) -> VersionRow + 'a;
 
 #[cfg(test)]
 mod tests {

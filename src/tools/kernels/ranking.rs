@@ -1,13 +1,14 @@
-//! `mfcuda check`: both versions of the ranking kernel (`score_topk`,
-//! `score_topk_tiled`) against `ops::score_topk`, to the bit.
+//! The ranking kernels (`kernels/ranking.cu`): both versions (`score_topk`,
+//! `score_topk_tiled`) against `ops::score_topk`, to the bit, for `mfcuda
+//! check`.
 
+use super::{compare_all, uniform, widen};
 use crate::backend::cuda::ranking::{RankKernel, RankTables};
 use crate::backend::cuda::Gpu;
 use crate::compare::Comparison;
 use crate::error::Result;
 use crate::ops;
 use crate::rng::Mt19937;
-use crate::tools::cases::{compare_all, uniform, widen};
 
 /// Users with random seen lists (some empty, one holding all but three
 /// items, so that its list is padded), at several widths and cut-offs,
@@ -16,7 +17,7 @@ use crate::tools::cases::{compare_all, uniform, widen};
 /// tiled version's last block holds 8 of its 16. Each version must agree
 /// with the CPU exactly: both sum in factor order with one rounding per
 /// operation, and the order of (score, item) is total.
-pub(super) fn checks(
+pub(crate) fn checks(
     gpu: &Gpu,
     rng: &mut Mt19937,
     push: &mut impl FnMut(&str, String, Comparison),
