@@ -193,6 +193,80 @@ pub fn find(name: &str) -> Result<Recipe> {
     })
 }
 
+/// What a run asks for: a recipe by name (from the table or a compiled-in
+/// file such as `best`) or a recipe file, and the overrides. `mfcuda train`
+/// and `cv` build it from their flags, and the Python package from its
+/// keywords, so that both resolve it by the same rules and messages.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Request {
+    /// `--recipe`.
+    pub name: String,
+    /// `--recipe-file`, which takes the place of the name.
+    pub file: Option<std::path::PathBuf>,
+    /// The overrides given.
+    pub overrides: Overrides,
+}
+
+impl Request {
+    /// The recipe file the request names, if it names one.
+    pub fn file(&self) -> Result<Option<RecipeFile>> {
+        match &self.file {
+            Some(path) => Ok(Some(RecipeFile::load(path)?)),
+            None => Ok(find_file(&self.name)),
+        }
+    }
+
+    /// The members, when the request names an ensemble (`best`). An
+    /// ensemble trains its members as its file says, so no override may be
+    /// given, nor any of `more` (the caller's further options, in words,
+    /// given when `more_given`).
+    pub fn ensemble(&self, more: &str, more_given: bool) -> Result<Option<Vec<Recipe>>> {
+        let Some(members) = self.file()?.map(|f| f.ensemble()).transpose()?.flatten() else {
+            return Ok(None);
+        };
+        if self.overrides != Overrides::default() || more_given {
+            return Err(Error::invalid(
+                &format!("--recipe {}", self.name),
+                format!(
+                    "an ensemble trains its members as its file says: --epochs, --lr and the other \
+                     overrides{more} do not apply"
+                ),
+            ));
+        }
+        Ok(Some(members))
+    }
+
+    /// The one recipe the request names, its overrides applied and checked.
+    pub fn resolve(&self) -> Result<(Recipe, Overrides)> {
+        match self.file()? {
+            // A recipe kept as a file (`--recipe best`) is named by the flag typed.
+            Some(file) => file.recipe(&self.overrides).map_err(|e| match e {
+                Error::Invalid { name, msg } if name == "--recipe-file" && self.file.is_none() => {
+                    Error::invalid("--recipe", format!("{}: {msg}", self.name))
+                }
+                e => e,
+            }),
+            None => Ok((
+                find(&self.name)?.with_overrides(&self.overrides)?,
+                self.overrides.clone(),
+            )),
+        }
+    }
+}
+
+/// A count given as a signed number (`--epochs`, `--cycles`): `flag`'s
+/// error for one below zero (zero is refused later, with the range).
+pub fn count(flag: &str, n: Option<i64>) -> Result<Option<usize>> {
+    match n {
+        Some(n) if n < 0 => Err(Error::invalid(
+            flag,
+            format!("{n}: must be a whole number of 1 or more"),
+        )),
+        Some(n) => Ok(Some(n as usize)),
+        None => Ok(None),
+    }
+}
+
 /// The longest run a recipe may ask for, in epochs.
 pub const MAX_EPOCHS: usize = 10_000;
 

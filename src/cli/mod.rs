@@ -12,7 +12,7 @@ use mfcuda::data::cache::{self, LoadReport};
 use mfcuda::data::format::Separator;
 use mfcuda::data::{Columns, Ratings, Source};
 use mfcuda::eval::ranking::RankingOptions;
-use mfcuda::recipe::{self, Overrides, Recipe, RecipeFile};
+use mfcuda::recipe::{self, Overrides, Recipe, Request};
 use mfcuda::trained::explore::{self, Movies};
 use mfcuda::trained::saved::SavedModel;
 
@@ -234,61 +234,30 @@ impl RecipeArgs {
         }
     }
 
-    /// The recipe file asked for: `--recipe-file`, or a recipe kept as a
-    /// file (`--recipe best`); `None` for a built-in recipe.
-    pub fn file(&self) -> mfcuda::Result<Option<RecipeFile>> {
-        match &self.recipe_file {
-            Some(path) => Ok(Some(RecipeFile::load(path)?)),
-            None => Ok(recipe::find_file(&self.recipe)),
-        }
+    /// The run's request: the recipe or file named, and the overrides.
+    pub fn request(&self) -> mfcuda::Result<Request> {
+        Ok(Request {
+            name: self.recipe.clone(),
+            file: self.recipe_file.clone(),
+            overrides: Overrides {
+                epochs: recipe::count("--epochs", self.epochs)?,
+                cycles: recipe::count("--cycles", self.cycles)?,
+                ..self.overrides()
+            },
+        })
     }
 
-    /// An ensemble's members (`--recipe best`, or a file with members), or
-    /// `None` for one recipe. An ensemble trains its members as its file
-    /// says, so an override is refused, and so is any of the command's
-    /// other flags named in `more` (`more_given`: whether one was given).
+    /// The members, when `--recipe` names an ensemble ([`Request::ensemble`]).
     pub fn ensemble(&self, more: &str, more_given: bool) -> Result<Option<Vec<Recipe>>, Error> {
-        let Some(members) = self.file()?.map(|f| f.ensemble()).transpose()?.flatten() else {
-            return Ok(None);
-        };
-        if self.overrides() != Overrides::default() || more_given {
-            return Err(format!(
-                "an ensemble trains its members as its file says: --epochs, --lr and the other \
-                 overrides{more} do not apply"
-            )
-            .into());
-        }
-        Ok(Some(members))
+        Ok(self.request()?.ensemble(more, more_given)?)
     }
 
-    /// The recipe (built in, or from a file) with the flags applied, and
-    /// all the overrides applied to the built-in recipe.
+    /// The recipe and overrides the flags name ([`Request::resolve`]).
     pub fn resolve(&self) -> mfcuda::Result<(Recipe, Overrides)> {
-        for (flag, n) in [("--epochs", self.epochs), ("--cycles", self.cycles)] {
-            if let Some(n) = n.filter(|&n| n < 0) {
-                return Err(mfcuda::Error::invalid(
-                    flag,
-                    format!("{n}: must be a whole number of 1 or more"),
-                ));
-            }
-        }
-        let overrides = self.overrides();
-        match self.file()? {
-            // A recipe kept as a file (`--recipe best`) is named by the flag typed.
-            Some(file) => file.recipe(&overrides).map_err(|e| match e {
-                mfcuda::Error::Invalid { name, msg }
-                    if name == "--recipe-file" && self.recipe_file.is_none() =>
-                {
-                    mfcuda::Error::invalid("--recipe", format!("{}: {msg}", self.recipe))
-                }
-                e => e,
-            }),
-            None => Ok((recipe::find(&self.recipe)?.with_overrides(&overrides)?, overrides)),
-        }
+        self.request()?.resolve()
     }
 }
 
-/// Full-ranking metrics on request, shared by `train`, `cv` and `predict`.
 #[derive(Args)]
 pub struct MetricsArgs {
     /// Also report full-ranking precision, recall, NDCG and MAP at this k, and coverage

@@ -11,7 +11,7 @@ use std::io::Read;
 use std::ops::Range;
 
 use crate::data::archive::RATINGS_FILES;
-use crate::data::ids::{IdList, IdMap};
+use crate::data::ids::{Id, IdList, IdMap};
 use crate::data::table::{open_named, Columns, Source, Table, BUNDLED_RATINGS};
 use crate::error::{Error, Result};
 
@@ -183,6 +183,61 @@ impl Ratings {
     pub fn load(source: &Source, columns: &Columns) -> Result<Ratings> {
         let (reader, name) = open_named(source, BUNDLED_RATINGS, RATINGS_FILES)?;
         Self::from_reader(reader, &name, columns)
+    }
+
+    /// Ratings from memory (a DataFrame's columns, say): row `r` is user
+    /// `users[r]`, item `items[r]`, rating `ratings[r]`, with ids as the
+    /// user knows them, each mapped to its index by the rules a file's are
+    /// ([`IdMap`]: first-seen order). `timestamps` is empty or one a row.
+    /// `name` names the data in messages, and an error names the row, from 0.
+    pub fn from_rows(
+        name: &str,
+        users: &[Id],
+        items: &[Id],
+        ratings: &[f32],
+        timestamps: Vec<i64>,
+    ) -> Result<Ratings> {
+        let n = ratings.len();
+        let bad = |msg: String| Error::File {
+            file: name.to_string(),
+            msg,
+        };
+        if users.len() != n || items.len() != n || !(timestamps.is_empty() || timestamps.len() == n) {
+            return Err(bad(format!(
+                "{} users, {} items, {n} ratings and {} timestamps: one of each a row",
+                users.len(),
+                items.len(),
+                timestamps.len()
+            )));
+        }
+        if n == 0 {
+            return Err(bad("no rating rows".into()));
+        }
+        if let Some(r) = ratings.iter().position(|v| !v.is_finite()) {
+            return Err(bad(format!(
+                "row {r}: rating {} is not a finite number",
+                ratings[r]
+            )));
+        }
+        let mut out = Ratings {
+            source: name.to_string(),
+            users: Vec::with_capacity(n),
+            items: Vec::with_capacity(n),
+            ratings: ratings.to_vec(),
+            user_ids: IdMap::default(),
+            item_ids: IdMap::default(),
+            timestamps,
+            skipped: BadRows::default(),
+        };
+        let intern = |map: &mut IdMap, id: &Id| match id {
+            Id::Int(v) => map.intern(*v),
+            Id::Text(t) => map.intern_text(t),
+        };
+        for (u, i) in users.iter().zip(items) {
+            out.users.push(intern(&mut out.user_ids, u));
+            out.items.push(intern(&mut out.item_ids, i));
+        }
+        Ok(out)
     }
 
     /// Parses a ratings CSV from any reader; `name` is used in messages.
@@ -394,7 +449,43 @@ impl Chunk {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::ids::{Id, IdList};
+    use crate::data::ids::IdList;
+
+    #[test]
+    fn rows_from_memory_map_as_the_file_does() {
+        let file = Ratings::load(&Source::Bundled, &Columns::default()).unwrap();
+        let ids = |map: &IdMap, idx: &[u32]| idx.iter().map(|&k| map.get(k as usize)).collect::<Vec<Id>>();
+        let (u, i) = (ids(&file.user_ids, &file.users), ids(&file.item_ids, &file.items));
+        let mem = Ratings::from_rows("df", &u, &i, &file.ratings, file.timestamps.clone()).unwrap();
+        assert_eq!(
+            (&mem.users, &mem.items, &mem.ratings),
+            (&file.users, &file.items, &file.ratings)
+        );
+        assert_eq!(
+            (mem.user_ids == file.user_ids, mem.item_ids == file.item_ids),
+            (true, true)
+        );
+        assert_eq!(mem.fingerprint(), file.fingerprint());
+        // Text ids, a mismatch of lengths and a NaN rating.
+        let t = |s: &str| Id::parse(s);
+        let r =
+            Ratings::from_rows("df", &[t("a7"), t("42")], &[t("x"), t("x")], &[4.0, 3.5], vec![]).unwrap();
+        assert_eq!((r.n_users(), r.n_items(), r.items.clone()), (2, 1, vec![0, 0]));
+        let e = Ratings::from_rows("df", &[t("a")], &[], &[1.0], vec![])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("1 users, 0 items, 1 ratings"), "{e}");
+        let e = Ratings::from_rows(
+            "df",
+            &[t("a"), t("b")],
+            &[t("x"), t("y")],
+            &[1.0, f32::NAN],
+            vec![],
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(e, "df: row 1: rating NaN is not a finite number");
+    }
 
     fn parse(text: &str) -> Result<Ratings> {
         Ratings::from_reader(text.as_bytes(), "t.csv", &Columns::default())
