@@ -1,0 +1,556 @@
+//! `mfcuda._native`: the library's surface for Python, thin over it. Each
+//! function converts its arguments, calls the library, and converts the
+//! answer back; the library decides everything else (formats, recipes,
+//! devices, messages). `python/mfcuda/__init__.py` turns these lists into
+//! numpy arrays and pandas frames.
+//!
+//! Errors become Python exceptions with the library's message: a file that
+//! cannot be read is an `OSError` (`FileNotFoundError` when it is missing),
+//! a GPU error a `RuntimeError`, and anything the caller gave wrongly a
+//! `ValueError`.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use mfcuda::backend::{Device, GpuOptions};
+use mfcuda::data::cache;
+use mfcuda::data::format::Separator;
+use mfcuda::data::split::{SplitKind, NOTEBOOK_SPLIT_SEED, NOTEBOOK_VAL_PCT};
+use mfcuda::data::{Columns, Id, IdMap, Ratings, Source};
+use mfcuda::recipe::{self, Overrides, Request};
+use mfcuda::train::{train as train_run, EpochRecord, Observer, Progress, TrainConfig};
+use mfcuda::trained::saved::{DataOrigin, SavedModel};
+use pyo3::exceptions::{PyFileNotFoundError, PyKeyboardInterrupt, PyOSError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyFloat, PyInt, PyString};
+
+/// The library's error as the Python exception that fits it.
+fn py_err(e: mfcuda::Error) -> PyErr {
+    let msg = e.to_string();
+    match &e {
+        mfcuda::Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            PyFileNotFoundError::new_err(msg)
+        }
+        mfcuda::Error::Io { .. } | mfcuda::Error::Write { .. } => PyOSError::new_err(msg),
+        mfcuda::Error::Cuda { .. } | mfcuda::Error::Device { .. } => PyRuntimeError::new_err(msg),
+        _ => PyValueError::new_err(msg),
+    }
+}
+
+/// A ratings table, loaded from a file (or the bundled ml-latest-small) or
+/// built from memory.
+#[pyclass(name = "Ratings", module = "mfcuda._native", frozen)]
+struct PyRatings {
+    data: Ratings,
+    /// Where it came from, for the models trained on it; `None` from memory.
+    origin: Option<(Source, Columns)>,
+}
+
+#[pymethods]
+impl PyRatings {
+    /// Loads a ratings file as `--data` does (the same formats, separator
+    /// and header detection, compressions); `path=None` is the bundled set.
+    #[staticmethod]
+    #[allow(clippy::too_many_arguments)] // Python's keyword arguments, one a parameter.
+    #[pyo3(signature = (path=None, user="userId", item="movieId", rating="rating", sep=None, header=None, skip_bad_rows=false))]
+    fn load(
+        py: Python<'_>,
+        path: Option<PathBuf>,
+        user: &str,
+        item: &str,
+        rating: &str,
+        sep: Option<&str>,
+        header: Option<bool>,
+        skip_bad_rows: bool,
+    ) -> PyResult<PyRatings> {
+        let sep = sep
+            .map(|s| s.parse::<Separator>())
+            .transpose()
+            .map_err(|e| PyValueError::new_err(format!("invalid sep: {e}")))?;
+        let columns = Columns {
+            user: user.into(),
+            item: item.into(),
+            rating: rating.into(),
+            sep,
+            header,
+            skip_bad_rows,
+        };
+        let source = Source::from_option(path.as_deref());
+        let (data, _) = py
+            .allow_threads(|| cache::load(&source, &columns, false))
+            .map_err(py_err)?;
+        Ok(PyRatings {
+            data,
+            origin: Some((source, columns)),
+        })
+    }
+
+    /// Ratings from memory, a row per rating: ids as Python ints or strs
+    /// (a str written as an integer is that integer, as in a file), and
+    /// ratings as floats. `timestamps` is empty or one int a row.
+    #[staticmethod]
+    #[pyo3(signature = (name, users, items, ratings, timestamps=Vec::new()))]
+    fn from_rows(
+        name: &str,
+        users: Vec<Bound<'_, PyAny>>,
+        items: Vec<Bound<'_, PyAny>>,
+        ratings: Vec<f64>,
+        timestamps: Vec<i64>,
+    ) -> PyResult<PyRatings> {
+        let ids = |column: &str, v: &[Bound<'_, PyAny>]| -> PyResult<Vec<Id>> {
+            v.iter()
+                .enumerate()
+                .map(|(row, x)| {
+                    to_id(x)
+                        .map_err(|why| PyValueError::new_err(format!("{name}: row {row}: {column} id {why}")))
+                })
+                .collect()
+        };
+        let (u, i) = (ids("user", &users)?, ids("item", &items)?);
+        let r: Vec<f32> = ratings.iter().map(|&x| x as f32).collect();
+        let data = Ratings::from_rows(name, &u, &i, &r, timestamps).map_err(py_err)?;
+        Ok(PyRatings { data, origin: None })
+    }
+
+    /// Rows.
+    fn __len__(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Distinct users.
+    #[getter]
+    fn n_users(&self) -> usize {
+        self.data.n_users()
+    }
+
+    /// Distinct items.
+    #[getter]
+    fn n_items(&self) -> usize {
+        self.data.n_items()
+    }
+
+    /// Where the data came from, for messages.
+    #[getter]
+    fn source(&self) -> String {
+        self.data.source.clone()
+    }
+
+    /// The columns: (user ids, item ids, ratings, timestamps), a value a
+    /// row, ids as the file writes them.
+    fn columns(&self, py: Python<'_>) -> PyResult<ColumnsOut> {
+        let d = &self.data;
+        let ids = |map: &IdMap, idx: &[u32]| -> PyResult<Vec<PyObject>> {
+            let distinct: Vec<PyObject> = (0..map.len())
+                .map(|k| id_object(py, &map.get(k)))
+                .collect::<PyResult<_>>()?;
+            Ok(idx.iter().map(|&k| distinct[k as usize].clone_ref(py)).collect())
+        };
+        Ok((
+            ids(&d.user_ids, &d.users)?,
+            ids(&d.item_ids, &d.items)?,
+            d.ratings.clone(),
+            d.timestamps.clone(),
+        ))
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Ratings({}: {} ratings, {} users, {} items)",
+            self.data.source,
+            self.data.len(),
+            self.data.n_users(),
+            self.data.n_items()
+        )
+    }
+}
+
+/// The columns of [`PyRatings::columns`]: user ids, item ids, ratings, timestamps.
+type ColumnsOut = (Vec<PyObject>, Vec<PyObject>, Vec<f32>, Vec<i64>);
+
+/// A Python int, integral float or str as an id; why not, otherwise.
+fn to_id(x: &Bound<'_, PyAny>) -> Result<Id, String> {
+    if x.is_instance_of::<PyInt>() {
+        return x
+            .extract::<i64>()
+            .map(Id::Int)
+            .map_err(|_| format!("{x} does not fit 64 bits"));
+    }
+    if x.is_instance_of::<PyString>() {
+        let s: String = x.extract().map_err(|e| e.to_string())?;
+        return s.parse::<Id>();
+    }
+    if x.is_instance_of::<PyFloat>() {
+        // pandas writes an integer column with a gap as floats: 1.0 is 1.
+        let v: f64 = x.extract().map_err(|e| e.to_string())?;
+        if v.fract() == 0.0 && v.abs() < 9.0e15 {
+            return Ok(Id::Int(v as i64));
+        }
+        return Err(format!("{v} is not an integer"));
+    }
+    // numpy integers and the like: anything that converts to an int exactly.
+    match x.call_method0("__index__").and_then(|i| i.extract::<i64>()) {
+        Ok(v) => Ok(Id::Int(v)),
+        Err(_) => Err(format!(
+            "{} is neither an int nor a str",
+            x.repr().map(|r| r.to_string()).unwrap_or_default()
+        )),
+    }
+}
+
+/// An id as the Python value it is: an int or a str.
+fn id_object(py: Python<'_>, id: &Id) -> PyResult<PyObject> {
+    Ok(match id {
+        Id::Int(v) => v.into_pyobject(py)?.into_any().unbind(),
+        Id::Text(s) => s.into_pyobject(py)?.into_any().unbind(),
+    })
+}
+
+/// The id `x` names in `map`: its index, or a `KeyError`-like `ValueError` naming it.
+fn index_of(map: &IdMap, what: &str, x: &Bound<'_, PyAny>) -> PyResult<u32> {
+    let id = to_id(x).map_err(|why| PyValueError::new_err(format!("{what} id {why}")))?;
+    map.find(&id)
+        .ok_or_else(|| PyValueError::new_err(format!("no {what} {id} in the model's data")))
+}
+
+/// A trained model: its figures, its tensors and its id maps, as
+/// `mfcuda train --save` writes them.
+#[pyclass(module = "mfcuda._native", frozen)]
+struct Model {
+    model: SavedModel,
+    /// The device line of the run that trained it (with the path its epochs took); `None` when loaded.
+    device: Option<String>,
+    /// The run's report as JSON (what `train --json` prints); `None` when loaded.
+    report: Option<String>,
+}
+
+#[pymethods]
+impl Model {
+    /// Loads a model file that `mfcuda train --save` (or `Model.save`) wrote.
+    #[staticmethod]
+    fn load(path: PathBuf) -> PyResult<Model> {
+        Ok(Model {
+            model: SavedModel::load(&path).map_err(py_err)?,
+            device: None,
+            report: None,
+        })
+    }
+
+    /// Writes the model as safetensors, atomically: the file `mfcuda train --save` writes.
+    fn save(&self, path: PathBuf) -> PyResult<()> {
+        self.model.save(&path).map_err(py_err)
+    }
+
+    /// The validation MSE at the end of training (raw scores, as the notebook's).
+    #[getter]
+    fn val_mse(&self) -> f64 {
+        self.model.val_mse
+    }
+
+    /// The recipe that trained it.
+    #[getter]
+    fn recipe(&self) -> String {
+        self.model.recipe.clone()
+    }
+
+    /// The device line, with the path the epochs took; `None` for a loaded model.
+    #[getter]
+    fn device(&self) -> Option<String> {
+        self.device.clone()
+    }
+
+    /// Whether training was interrupted before its last epoch.
+    #[getter]
+    fn interrupted(&self) -> bool {
+        self.model.interrupted
+    }
+
+    /// The epoch table as JSON: a list of records (epoch, stage, trn_loss,
+    /// val_loss, train_seconds, seconds).
+    fn history_json(&self) -> PyResult<String> {
+        serde_json::to_string(&self.model.history).map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    /// The training run's report as `mfcuda train --json` prints it; `None` for a loaded model.
+    fn report_json(&self) -> Option<String> {
+        self.report.clone()
+    }
+
+    /// The model printed as PyTorch prints it, then its size and data.
+    fn summary(&self) -> String {
+        self.model.summary()
+    }
+
+    /// The rating range predictions are clipped to.
+    #[getter]
+    fn rating_range(&self) -> (f32, f32) {
+        self.model.spec.y_range
+    }
+
+    /// Predictions for (user, item) pairs of raw ids, clipped to the rating
+    /// range as `mfcuda predict` clips, or raw scores with `clip=False`.
+    #[pyo3(signature = (users, items, clip=true))]
+    fn predict(
+        &self,
+        users: Vec<Bound<'_, PyAny>>,
+        items: Vec<Bound<'_, PyAny>>,
+        clip: bool,
+    ) -> PyResult<Vec<f32>> {
+        if users.len() != items.len() {
+            return Err(PyValueError::new_err(format!(
+                "{} users and {} items: give one of each a prediction",
+                users.len(),
+                items.len()
+            )));
+        }
+        let m = &self.model;
+        let u = users
+            .iter()
+            .map(|x| index_of(&m.user_ids, "user", x))
+            .collect::<PyResult<Vec<u32>>>()?;
+        let i = items
+            .iter()
+            .map(|x| index_of(&m.item_ids, "item", x))
+            .collect::<PyResult<Vec<u32>>>()?;
+        let mut p = m.predict(&u, &i);
+        if clip {
+            p.iter_mut().for_each(|x| *x = m.clip(*x));
+        }
+        Ok(p)
+    }
+
+    /// The tensor `name` (`u`, `m`, `ub`, `mb`, `lin1.weight`, …): its
+    /// values, a copy, and its shape.
+    fn tensor(&self, name: &str) -> PyResult<(Vec<f32>, Vec<usize>)> {
+        let t = self
+            .model
+            .spec
+            .tensors()
+            .into_iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = self.model.spec.tensors().iter().map(|t| t.name).collect();
+                PyValueError::new_err(format!(
+                    "the model has no tensor {name:?} (it has {})",
+                    names.join(", ")
+                ))
+            })?;
+        Ok((self.model.params[t.range()].to_vec(), t.shape.clone()))
+    }
+
+    /// The tensors' names, in the file's order.
+    fn tensor_names(&self) -> Vec<&'static str> {
+        self.model.spec.tensors().iter().map(|t| t.name).collect()
+    }
+
+    /// The user ids, in index order (row k of the user factors is user `user_ids()[k]`).
+    fn user_ids(&self, py: Python<'_>) -> PyResult<Vec<PyObject>> {
+        let map = &self.model.user_ids;
+        (0..map.len()).map(|k| id_object(py, &map.get(k))).collect()
+    }
+
+    /// The item ids, in index order.
+    fn item_ids(&self, py: Python<'_>) -> PyResult<Vec<PyObject>> {
+        let map = &self.model.item_ids;
+        (0..map.len()).map(|k| id_object(py, &map.get(k))).collect()
+    }
+}
+
+/// Hears the training run: calls `on_step` and `on_epoch` (Python callables,
+/// for a progress bar) with the GIL, and turns a pending Ctrl-C into a stop
+/// where the CLI's stops.
+struct PyObserver {
+    on_step: Option<PyObject>,
+    on_epoch: Option<PyObject>,
+    interrupted: AtomicBool,
+    /// The first error a callback raised; it stops the run and is raised after.
+    failed: Option<PyErr>,
+}
+
+impl PyObserver {
+    /// A callback's outcome: Ctrl-C while it ran is a stop like any other;
+    /// any other exception stops the run and is raised after it.
+    fn hear(&mut self, r: PyResult<PyObject>) {
+        let Err(e) = r else { return };
+        if Python::with_gil(|py| e.is_instance_of::<PyKeyboardInterrupt>(py)) {
+            self.interrupted.store(true, Ordering::SeqCst);
+        } else {
+            self.failed = Some(e);
+        }
+    }
+}
+
+impl Observer for PyObserver {
+    fn step(&mut self, p: &Progress) {
+        let Some(f) = &self.on_step else { return };
+        if !(p.step.is_multiple_of(16) || p.step == p.steps) || self.failed.is_some() {
+            return;
+        }
+        let r = Python::with_gil(|py| f.call1(py, (p.epoch, p.epochs, p.step, p.steps, p.loss)));
+        self.hear(r);
+    }
+
+    fn epoch(&mut self, r: &EpochRecord) {
+        let Some(f) = &self.on_epoch else { return };
+        if self.failed.is_some() {
+            return;
+        }
+        let args = (
+            r.epoch,
+            r.stage,
+            r.trn_loss,
+            r.val_loss,
+            r.train_seconds,
+            r.seconds,
+        );
+        let r = Python::with_gil(|py| f.call1(py, args));
+        self.hear(r);
+    }
+
+    fn stop_requested(&mut self) -> bool {
+        if self.failed.is_some() {
+            return true;
+        }
+        if Python::with_gil(|py| py.check_signals()).is_err() {
+            self.interrupted.store(true, Ordering::SeqCst);
+        }
+        self.interrupted.load(Ordering::SeqCst)
+    }
+}
+
+/// Trains one recipe on `data`, as `mfcuda train` does with the same
+/// flags, and returns the model. Ctrl-C stops where the CLI stops and
+/// raises `KeyboardInterrupt`, whose `model` attribute holds the model as
+/// it stood (or `None` before the first epoch ended).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)] // Python's keyword arguments, one a parameter.
+#[pyo3(signature = (data, recipe="learner", recipe_file=None, device="auto", seed=42, split_seed=NOTEBOOK_SPLIT_SEED, val_pct=NOTEBOOK_VAL_PCT, split="random", epochs=None, cycles=None, lr=None, wd=None, factors=None, batch_size=None, dropout=None, op_by_op=false, deterministic=false, on_step=None, on_epoch=None))]
+fn train(
+    py: Python<'_>,
+    data: &PyRatings,
+    recipe: &str,
+    recipe_file: Option<PathBuf>,
+    device: &str,
+    seed: u32,
+    split_seed: u32,
+    val_pct: f64,
+    split: &str,
+    epochs: Option<i64>,
+    cycles: Option<i64>,
+    lr: Option<f32>,
+    wd: Option<f32>,
+    factors: Option<usize>,
+    batch_size: Option<usize>,
+    dropout: Option<f32>,
+    op_by_op: bool,
+    deterministic: bool,
+    on_step: Option<PyObject>,
+    on_epoch: Option<PyObject>,
+) -> PyResult<Model> {
+    let request = Request {
+        name: recipe.into(),
+        file: recipe_file,
+        overrides: Overrides {
+            epochs: recipe::count("--epochs", epochs).map_err(py_err)?,
+            cycles: recipe::count("--cycles", cycles).map_err(py_err)?,
+            lr,
+            wd,
+            factors,
+            batch_size,
+            dropout,
+            optimizer: None,
+        },
+    };
+    if request.ensemble("", false).map_err(py_err)?.is_some() {
+        return Err(PyValueError::new_err(format!(
+            "invalid recipe: {recipe} is an ensemble, which mfcuda's Python package does not train yet; \
+             train one of its members, or use `mfcuda train --recipe {recipe}`"
+        )));
+    }
+    let (recipe, _) = request.resolve().map_err(py_err)?;
+    let device: Device = device
+        .parse()
+        .map_err(|e: String| PyValueError::new_err(format!("invalid --device: {e}")))?;
+    let split: SplitKind = split
+        .parse()
+        .map_err(|e: String| PyValueError::new_err(format!("invalid --split: {e}")))?;
+    let cfg = TrainConfig {
+        recipe,
+        seed,
+        split_seed,
+        val_pct,
+        split,
+        rows: None,
+        device,
+        gpu: GpuOptions::new(op_by_op, deterministic),
+    };
+    let mut obs = PyObserver {
+        on_step,
+        on_epoch,
+        interrupted: AtomicBool::new(false),
+        failed: None,
+    };
+    let d = &data.data;
+    let report = py.allow_threads(|| train_run(d, &cfg, &mut obs));
+    if let Some(e) = obs.failed.take() {
+        return Err(e);
+    }
+    let report = report.map_err(py_err)?;
+    let origin = data
+        .origin
+        .as_ref()
+        .map(|(source, columns)| DataOrigin::of(d, source, columns));
+    let model = Model {
+        model: SavedModel::from_report(&report, d, origin),
+        device: Some(report.device.clone()),
+        report: serde_json::to_string(&report).ok(),
+    };
+    if report.interrupted {
+        let kept = !report.history.is_empty();
+        let err = PyKeyboardInterrupt::new_err(format!(
+            "training interrupted after {} of {} epochs{}",
+            report.history.len(),
+            report.epochs,
+            if kept {
+                "; the model as it stood is this exception's .model"
+            } else {
+                ", before the first epoch finished: there is no model"
+            }
+        ));
+        let value: PyObject = if kept {
+            Py::new(py, model)?.into_any()
+        } else {
+            py.None()
+        };
+        err.value(py).setattr("model", value)?;
+        return Err(err);
+    }
+    Ok(model)
+}
+
+/// Whether the kernels were compiled into this build (nvcc was found when
+/// it was built), and the build's note on them.
+#[pyfunction]
+fn kernels_built() -> (bool, String) {
+    (
+        !mfcuda::backend::cuda::PTX.is_empty(),
+        mfcuda::backend::cuda::BUILD_NOTE.to_string(),
+    )
+}
+
+/// The names of the built-in recipes and recipe files.
+#[pyfunction]
+fn recipes() -> Vec<&'static str> {
+    let mut names: Vec<&str> = recipe::all().iter().map(|r| r.name).collect();
+    names.extend(recipe::FILES.iter().map(|f| f.0));
+    names
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyRatings>()?;
+    m.add_class::<Model>()?;
+    m.add_function(wrap_pyfunction!(train, m)?)?;
+    m.add_function(wrap_pyfunction!(kernels_built, m)?)?;
+    m.add_function(wrap_pyfunction!(recipes, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,241 @@
+"""The Python package against the command line: the same figures to the bit
+on the CPU, the same files both ways, and clear errors for bad input.
+
+The CLI is `target/release/mfcuda` of this checkout (built by `cargo build
+--release`), or the binary named by $MFCUDA_BIN.
+"""
+
+import _thread
+import json
+import math
+import os
+import pathlib
+import subprocess
+
+import numpy as np
+import pytest
+
+import mfcuda
+from mfcuda import _native
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BUNDLED = ROOT / "data" / "ml-latest-small" / "ratings.csv"
+
+
+def cli(*args):
+    """Runs the mfcuda binary; its stdout, or the test fails with its stderr."""
+    binary = os.environ.get("MFCUDA_BIN", str(ROOT / "target" / "release" / "mfcuda"))
+    assert os.path.exists(binary), f"{binary} is missing: run `cargo build --release` first (or set MFCUDA_BIN)"
+    out = subprocess.run([binary, *args], capture_output=True, text=True)
+    assert out.returncode == 0, f"mfcuda {' '.join(args)} failed:\n{out.stderr}"
+    return out.stdout
+
+
+def cli_json(*args):
+    return json.loads(cli("train", "--json", "--quiet", *args).strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    return mfcuda.load_ratings()
+
+
+@pytest.fixture(scope="module")
+def dotbias(bundled):
+    return mfcuda.train(bundled, recipe="dotbias", epochs=1, device="cpu", quiet=True)
+
+
+# --- the figures are the CLI's -------------------------------------------
+
+SINGLE_RECIPES = [r for r in mfcuda.recipes() if r != "best"]
+
+
+def test_every_recipe_is_covered():
+    assert set(SINGLE_RECIPES) >= {"learner", "dot", "dotbias", "net", "sparse", "sparse-bf16", "adagrad"}
+
+
+@pytest.mark.parametrize("recipe", SINGLE_RECIPES)
+def test_one_epoch_matches_the_cli_to_the_bit(bundled, recipe):
+    py = mfcuda.train(bundled, recipe=recipe, epochs=1, device="cpu", quiet=True)
+    want = cli_json("--recipe", recipe, "--epochs", "1", "--device", "cpu")
+    assert py.val_mse == want["val_mse"], (recipe, py.val_mse, want["val_mse"])
+    assert py.report["val_mse"] == want["val_mse"]
+    assert len(py.history) == 1
+
+
+def test_learner_in_full_matches_the_cli_to_the_bit(bundled):
+    py = mfcuda.train(bundled, recipe="learner", device="cpu", quiet=True)
+    want = cli_json("--recipe", "learner", "--device", "cpu")
+    assert py.val_mse == want["val_mse"]
+    assert [r["val_loss"] for r in py.report["history"]] == [r["val_loss"] for r in want["history"]]
+    # And near the notebook's figure, as the CLI's is.
+    assert abs(py.val_mse - want["notebook_mse"]) <= 0.01
+
+
+def test_overrides_are_the_clis(bundled):
+    py = mfcuda.train(bundled, recipe="dotbias", epochs=2, lr=0.02, wd=1e-4, factors=20, batch_size=128, seed=7,
+                      device="cpu", quiet=True)
+    want = cli_json("--recipe", "dotbias", "--epochs", "2", "--lr", "0.02", "--wd", "0.0001", "--factors", "20",
+                    "--batch-size", "128", "--seed", "7", "--device", "cpu")
+    assert py.val_mse == want["val_mse"]
+    assert py.user_factors.shape == (610, 20)
+
+
+def test_a_dataframe_trains_as_its_file_does(bundled):
+    pd = pytest.importorskip("pandas")
+    df = pd.read_csv(BUNDLED)
+    from_df = mfcuda.Ratings.from_pandas(df)
+    assert (len(from_df), from_df.n_users, from_df.n_items) == (100836, 610, 9724)
+    a = mfcuda.train(from_df, recipe="dot", epochs=1, device="cpu", quiet=True)
+    b = mfcuda.train(bundled, recipe="dot", epochs=1, device="cpu", quiet=True)
+    assert a.val_mse == b.val_mse
+    # A temporal split reads the frame's timestamps.
+    t = mfcuda.train(from_df, recipe="dot", epochs=1, split="temporal", device="cpu", quiet=True)
+    assert t.val_mse == cli_json("--recipe", "dot", "--epochs", "1", "--split", "temporal", "--device", "cpu")["val_mse"]
+    # And back out.
+    back = from_df.to_pandas()
+    assert list(back.columns) == ["userId", "movieId", "rating", "timestamp"]
+    assert back["rating"].sum() == pytest.approx(df["rating"].sum())
+
+
+def test_string_ids_and_numpy_arrays():
+    users = np.array(["u1", "u2", "u1", "u3", "u2", "u3"] * 20)
+    items = np.array([10, 20, 30, 10, 30, 20] * 20)
+    ratings = np.linspace(1.0, 5.0, len(users))
+    data = mfcuda.Ratings.from_arrays(users, items, ratings)
+    assert (data.n_users, data.n_items) == (3, 3)
+    model = mfcuda.train(data, recipe="dotbias", epochs=1, device="cpu", quiet=True, val_pct=0.2)
+    assert model.user_ids == ["u1", "u2", "u3"] and model.item_ids == [10, 20, 30]
+    p = model.predict(["u1", "u3"], [20, 30])
+    assert p.dtype == np.float32 and p.shape == (2,)
+    assert model.user_index == {"u1": 0, "u2": 1, "u3": 2}
+
+
+# --- the model's results ---------------------------------------------------
+
+def test_results_history_and_device(dotbias):
+    assert dotbias.val_rmse == math.sqrt(dotbias.val_mse)
+    assert dotbias.device.startswith("cpu")
+    h = dotbias.history
+    names = list(h.columns) if hasattr(h, "columns") else list(h[0])
+    assert names == ["epoch", "stage", "trn_loss", "val_loss", "train_seconds", "seconds"]
+
+
+def test_predictions_clip_as_the_cli_clips(dotbias, tmp_path):
+    raw = dotbias.predict([1, 1, 610], [31, 1029, 1], clip=False)
+    clipped = dotbias.predict([1, 1, 610], [31, 1029, 1])
+    lo, hi = dotbias.rating_range
+    assert np.array_equal(clipped, np.clip(raw, lo, hi))
+    # The same numbers `mfcuda predict --pairs` prints for a saved copy.
+    path = tmp_path / "m.safetensors"
+    dotbias.save(path)
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("userId,movieId\n1,31\n1,1029\n610,1\n")
+    out = cli("predict", "--model", str(path), "--pairs", str(pairs))
+    got = [float(line.split(",")[-1]) for line in out.strip().splitlines()[1:]]
+    assert got == pytest.approx(clipped.tolist(), abs=5e-5)
+
+
+def test_factors_biases_and_id_maps(dotbias):
+    u, m = dotbias.user_factors, dotbias.item_factors
+    assert u.shape == (610, 50) and m.shape == (9724, 50) and u.dtype == np.float32
+    assert dotbias.user_bias.shape == (610,) and dotbias.item_bias.shape == (9724,)
+    # The factors are copies: changing one changes nothing in the model.
+    u[:] = 0
+    assert dotbias.user_factors.any()
+    # Row k is id k of the map, and the prediction is the model's arithmetic on those rows.
+    k, j = dotbias.user_index[1], dotbias.item_index[31]
+    x = float(dotbias.user_factors[k] @ dotbias.item_factors[j] + dotbias.user_bias[k] + dotbias.item_bias[j])
+    lo, hi = dotbias.rating_range
+    want = 1 / (1 + math.exp(-x)) * (hi - lo) + lo
+    assert dotbias.predict([1], [31], clip=False)[0] == pytest.approx(want, rel=1e-5)
+    dot = mfcuda.train(recipe="dot", epochs=1, device="cpu", quiet=True)
+    with pytest.raises(ValueError, match="has no biases"):
+        dot.user_bias
+
+
+def test_models_go_both_ways_between_python_and_the_cli(dotbias, tmp_path):
+    mine = tmp_path / "py.safetensors"
+    dotbias.save(mine)
+    summary = cli("summary", "--model", str(mine))
+    assert f"validation MSE {dotbias.val_mse:.4f}" in summary
+    theirs = tmp_path / "cli.safetensors"
+    cli("train", "--recipe", "dotbias", "--epochs", "1", "--device", "cpu", "--quiet", "--save", str(theirs))
+    loaded = mfcuda.load(theirs)
+    assert loaded.val_mse == dotbias.val_mse
+    assert np.array_equal(loaded.user_factors, dotbias.user_factors)
+    assert loaded.device is None and loaded.report is None
+
+
+def test_ctrl_c_stops_at_the_epochs_end_and_keeps_the_model(bundled):
+    # Ctrl-C (simulated) as the first epoch ends: the run stops there, as the CLI's does.
+    with pytest.raises(KeyboardInterrupt) as e:
+        _native.train(bundled._native, recipe="dot", device="cpu", on_epoch=lambda *a: _thread.interrupt_main())
+    kept = e.value.model
+    assert kept is not None and kept.interrupted
+    assert json.loads(kept.history_json())[0]["epoch"] == 0 and len(json.loads(kept.history_json())) == 1
+
+
+# --- bad input: clear exceptions, never a crash ----------------------------
+
+def test_a_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.csv"):
+        mfcuda.load_ratings(tmp_path / "nope.csv")
+
+
+def test_a_wrong_column(tmp_path):
+    with pytest.raises(ValueError, match="stars"):
+        mfcuda.load_ratings(BUNDLED, rating="stars")
+    pd = pytest.importorskip("pandas")
+    with pytest.raises(ValueError, match="no column 'stars'"):
+        mfcuda.Ratings.from_pandas(pd.DataFrame({"userId": [1], "movieId": [2], "rating": [3.0]}), rating="stars")
+
+
+def test_a_rating_that_is_not_a_number(tmp_path):
+    f = tmp_path / "bad.csv"
+    f.write_text("userId,movieId,rating\n1,2,4.0\n1,3,four\n")
+    with pytest.raises(ValueError, match="line 3.*'four' is not a number"):
+        mfcuda.load_ratings(f)
+    with pytest.raises(ValueError, match="row 1: rating 'four' is not a number"):
+        mfcuda.Ratings.from_arrays([1, 1], [2, 3], [4.0, "four"])
+    with pytest.raises(ValueError, match="row 1: rating nan is not a finite number|row 1: rating NaN"):
+        mfcuda.Ratings.from_arrays([1, 1], [2, 3], [4.0, float("nan")])
+
+
+def test_a_model_file_that_is_not_a_model(tmp_path):
+    f = tmp_path / "not-a-model.safetensors"
+    f.write_bytes(b"\x00" * 64)
+    with pytest.raises(ValueError, match="not-a-model.safetensors"):
+        mfcuda.load(f)
+
+
+def test_bad_arguments_name_themselves(bundled):
+    with pytest.raises(ValueError, match="unknown option lerning_rate"):
+        mfcuda.train(bundled, lerning_rate=0.1)
+    with pytest.raises(ValueError, match="no recipe 'dott'"):
+        mfcuda.train(bundled, recipe="dott")
+    with pytest.raises(ValueError, match="--epochs: -1"):
+        mfcuda.train(bundled, recipe="dot", epochs=-1)
+    with pytest.raises(ValueError, match="--epochs: 0"):
+        mfcuda.train(bundled, recipe="dot", epochs=0)
+    with pytest.raises(ValueError, match="--device"):
+        mfcuda.train(bundled, recipe="dot", device="tpu")
+    with pytest.raises(ValueError, match="ensemble"):
+        mfcuda.train(bundled, recipe="best", epochs=1)
+    with pytest.raises(ValueError, match="mfcuda.Ratings"):
+        mfcuda.train("ratings.csv")
+    with pytest.raises(ValueError, match="2 users, 1 items, 1 ratings"):
+        mfcuda.Ratings.from_arrays([1, 2], [3], [4.0])
+
+
+def test_unknown_ids_in_predict(dotbias):
+    with pytest.raises(ValueError, match="no user 999999"):
+        dotbias.predict([999999], [31])
+    with pytest.raises(ValueError, match="2 users and 1 items"):
+        dotbias.predict([1, 1], [31])
+
+
+def test_the_build_says_whether_it_has_kernels():
+    built, note = _native.kernels_built()
+    assert isinstance(built, bool) and note
+    assert mfcuda.KERNELS_BUILT == built
