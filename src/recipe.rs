@@ -236,6 +236,25 @@ impl Request {
         Ok(Some(members))
     }
 
+    /// What the request trains, by name: an ensemble's members (named by its
+    /// file, or by the recipe typed), or the one recipe it names.
+    pub fn members(&self) -> Result<(String, Vec<Recipe>)> {
+        match self.ensemble("", false)? {
+            Some(members) => Ok((
+                match (&self.file, members.as_slice()) {
+                    (_, [one]) => one.name.to_string(),
+                    (Some(path), _) => path.display().to_string(),
+                    (None, _) => self.name.clone(),
+                },
+                members,
+            )),
+            None => {
+                let one = self.resolve()?.0;
+                Ok((one.name.to_string(), vec![one]))
+            }
+        }
+    }
+
     /// The one recipe the request names, its overrides applied and checked.
     pub fn resolve(&self) -> Result<(Recipe, Overrides)> {
         match self.file()? {

@@ -29,8 +29,10 @@ __all__ = [
     "KERNELS_BUILT",
     "Model",
     "Ratings",
+    "cv",
     "load",
     "load_ratings",
+    "ranking_metrics",
     "recipes",
     "train",
 ]
@@ -284,6 +286,20 @@ class Model:
         """Each item id's row in the item factors."""
         return {i: k for k, i in enumerate(self.item_ids)}
 
+    def recommend(self, user, k: int = 10, exclude_seen: bool = True, clip: bool = True, movies=None, data=None):
+        """The ``k`` movies with the highest predicted rating for ``user``
+        (unseen ones only, unless ``exclude_seen=False``), as ``mfcuda
+        recommend``: a DataFrame of movieId, title, predicted, bias."""
+        rows = self._native.recommend(user, k, exclude_seen, clip, _path(movies), _native_data(data))
+        return _frame(rows, ["movieId", "title", "predicted", "bias"])
+
+    def similar(self, item, k: int = 10, min_ratings: int = 20, movies=None, data=None):
+        """The ``k`` movies closest to ``item`` by the cosine of their
+        embeddings, among those with ``min_ratings`` ratings or more, as
+        ``mfcuda similar``: a DataFrame of movieId, title, similarity, ratings."""
+        rows = self._native.similar(item, k, min_ratings, _path(movies), _native_data(data))
+        return _frame(rows, ["movieId", "title", "similarity", "ratings"])
+
     def save(self, path) -> None:
         """Writes the model (safetensors, atomically), as ``mfcuda train --save``."""
         self._native.save(str(path))
@@ -294,6 +310,62 @@ class Model:
 
     def __repr__(self) -> str:
         return f"<mfcuda.Model {self.recipe}: val_mse {self.val_mse:.4f}>"
+
+
+def _path(p):
+    return None if p is None else str(p)
+
+
+def _native_data(data):
+    if data is None:
+        return None
+    if not isinstance(data, Ratings):
+        raise ValueError(f"data must be mfcuda.Ratings, not {type(data).__name__}")
+    return data._native
+
+
+def _frame(rows, columns):
+    """Rows as a DataFrame, or as a list of dicts without pandas."""
+    pd = _pandas()
+    if pd is None:
+        return [dict(zip(columns, r)) for r in rows]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def ranking_metrics(model: Model, k: int = 10, threshold: float = 4.0, device: str = "auto", data=None) -> dict:
+    """Full-ranking metrics of ``model`` on its validation split, as ``mfcuda
+    train --metrics K`` reports them (precision, recall, NDCG, MAP at k, and
+    more): a dict."""
+    return json.loads(model._native.ranking_metrics(k, threshold, device, _native_data(data)))
+
+
+def cv(data: Optional[Ratings] = None, recipe: str = "learner", folds: int = 5, fold_seed: int = 42, seed: int = 42,
+       device: str = "auto", metrics: Optional[int] = None, recipe_file=None, threshold: float = 4.0,
+       op_by_op: bool = False, deterministic: bool = False):
+    """K-fold cross-validation as ``mfcuda cv`` runs it, Surprise's protocol:
+    its table as a DataFrame (RMSE and MAE of the test sets, fit and test
+    times; a column a fold, then Mean and Std), with the whole report as
+    its ``attrs["report"]``. Without pandas, the report (a dict)."""
+    if data is None:
+        data = load_ratings()
+    text = _native.cv(_native_data(data), recipe=recipe, recipe_file=_path(recipe_file), folds=folds,
+                      fold_seed=fold_seed, seed=seed, device=device, metrics=metrics, threshold=threshold,
+                      op_by_op=op_by_op, deterministic=deterministic)
+    report = json.loads(text)
+    pd = _pandas()
+    if pd is None:
+        return report
+    fs = report["folds"]
+    rows = {
+        "RMSE (testset)": [f["rmse"] for f in fs] + list(report["rmse"]),
+        "MAE (testset)": [f["mae"] for f in fs] + list(report["mae"]),
+        "Fit time": [f["fit_seconds"] for f in fs] + list(report["fit_seconds"]),
+        "Test time": [f["test_seconds"] for f in fs] + list(report["test_seconds"]),
+    }
+    columns = [f"Fold {f['fold'] + 1}" for f in fs] + ["Mean", "Std"]
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=columns)
+    table.attrs["report"] = report
+    return table
 
 
 def load(path) -> Model:

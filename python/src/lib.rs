@@ -17,8 +17,11 @@ use mfcuda::data::cache;
 use mfcuda::data::format::Separator;
 use mfcuda::data::split::{SplitKind, NOTEBOOK_SPLIT_SEED, NOTEBOOK_VAL_PCT};
 use mfcuda::data::{Columns, Id, IdMap, Ratings, Source};
+use mfcuda::eval::cv::{cross_validate_members, CvOptions};
+use mfcuda::eval::ranking::{model_metrics, RankingOptions};
 use mfcuda::recipe::{self, Overrides, Request};
 use mfcuda::train::{train as train_run, EpochRecord, Observer, Progress, TrainConfig};
+use mfcuda::trained::explore::{self, Movies};
 use mfcuda::trained::saved::{DataOrigin, SavedModel};
 use pyo3::exceptions::{PyFileNotFoundError, PyKeyboardInterrupt, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -164,6 +167,12 @@ impl PyRatings {
     }
 }
 
+/// A row of [`Model::recommend`]: movie id, title, predicted rating, bias.
+type RecommendRow = (PyObject, String, f32, Option<f32>);
+
+/// A row of [`Model::similar`]: movie id, title, cosine similarity, ratings.
+type SimilarRow = (PyObject, String, f32, Option<usize>);
+
 /// The columns of [`PyRatings::columns`]: user ids, item ids, ratings, timestamps.
 type ColumnsOut = (Vec<PyObject>, Vec<PyObject>, Vec<f32>, Vec<i64>);
 
@@ -221,6 +230,37 @@ struct Model {
     device: Option<String>,
     /// The run's report as JSON (what `train --json` prints); `None` when loaded.
     report: Option<String>,
+    /// The data it was trained on, when trained here; a loaded model reopens its own.
+    data: Option<Py<PyRatings>>,
+}
+
+impl Model {
+    /// The model's own data: what it was trained on here, `data` when
+    /// given (which must be the model's), or its recorded file reopened.
+    fn with_data<T>(
+        &self,
+        data: Option<&Bound<'_, PyRatings>>,
+        f: impl FnOnce(&Ratings) -> mfcuda::Result<T>,
+    ) -> PyResult<T> {
+        match (data, &self.data) {
+            (Some(d), _) => f(&d.get().data).map_err(py_err),
+            (None, Some(d)) => f(&d.get().data).map_err(py_err),
+            (None, None) => {
+                let reopened = explore::model_data(&self.model, None, false).map_err(py_err)?;
+                f(&reopened).map_err(py_err)
+            }
+        }
+    }
+
+    /// The titles for the model's data: `movies` when given, else those its data holds or the bundled ones.
+    fn movies(&self, movies: Option<PathBuf>) -> PyResult<Movies> {
+        let source = self
+            .model
+            .data
+            .as_ref()
+            .map_or(Source::Bundled, |d| d.source.clone());
+        Movies::for_data(movies.as_deref(), &source).map_err(py_err)
+    }
 }
 
 #[pymethods]
@@ -232,6 +272,7 @@ impl Model {
             model: SavedModel::load(&path).map_err(py_err)?,
             device: None,
             report: None,
+            data: None,
         })
     }
 
@@ -353,6 +394,73 @@ impl Model {
         let map = &self.model.item_ids;
         (0..map.len()).map(|k| id_object(py, &map.get(k))).collect()
     }
+
+    /// The `k` movies with the highest predicted rating for `user` (unseen
+    /// ones only, unless `exclude_seen=False`), as `mfcuda recommend`:
+    /// (movie id, title, predicted, bias or None) each.
+    #[pyo3(signature = (user, k=10, exclude_seen=true, clip=true, movies=None, data=None))]
+    #[allow(clippy::too_many_arguments)] // Python's keyword arguments, one a parameter.
+    fn recommend(
+        &self,
+        py: Python<'_>,
+        user: &Bound<'_, PyAny>,
+        k: usize,
+        exclude_seen: bool,
+        clip: bool,
+        movies: Option<PathBuf>,
+        data: Option<&Bound<'_, PyRatings>>,
+    ) -> PyResult<Vec<RecommendRow>> {
+        let user = to_id(user).map_err(|why| PyValueError::new_err(format!("user id {why}")))?;
+        let movies = self.movies(movies)?;
+        let recs = self.with_data(data, |d| {
+            explore::recommend(&self.model, d, &movies, &user, k, clip, exclude_seen)
+        })?;
+        recs.into_iter()
+            .map(|r| Ok((id_object(py, &r.movie)?, r.title, r.predicted, r.bias)))
+            .collect()
+    }
+
+    /// The `k` movies closest to `item` by the cosine of their embeddings,
+    /// among those with at least `min_ratings` ratings, as `mfcuda similar`:
+    /// (movie id, title, similarity, ratings) each.
+    #[pyo3(signature = (item, k=10, min_ratings=20, movies=None, data=None))]
+    fn similar(
+        &self,
+        py: Python<'_>,
+        item: &Bound<'_, PyAny>,
+        k: usize,
+        min_ratings: usize,
+        movies: Option<PathBuf>,
+        data: Option<&Bound<'_, PyRatings>>,
+    ) -> PyResult<Vec<SimilarRow>> {
+        let item = to_id(item).map_err(|why| PyValueError::new_err(format!("item id {why}")))?;
+        let movies = self.movies(movies)?;
+        let rows = self.with_data(data, |d| {
+            explore::similar(&self.model, d, &movies, &item, k, min_ratings)
+        })?;
+        rows.into_iter()
+            .map(|r| Ok((id_object(py, &r.movie)?, r.title, r.score, r.count)))
+            .collect()
+    }
+
+    /// Full-ranking metrics on the model's validation split, as `mfcuda
+    /// train --metrics K`: the JSON of its `ranking` object.
+    #[pyo3(signature = (k=10, threshold=4.0, device="auto", data=None))]
+    fn ranking_metrics(
+        &self,
+        k: usize,
+        threshold: f32,
+        device: &str,
+        data: Option<&Bound<'_, PyRatings>>,
+    ) -> PyResult<String> {
+        if k == 0 {
+            return Err(PyValueError::new_err("invalid --metrics: k must be at least 1"));
+        }
+        let device = parse_device(device)?;
+        let opts = RankingOptions { k, threshold };
+        let m = self.with_data(data, |d| model_metrics(&self.model, d, opts, device))?;
+        serde_json::to_string(&m).map_err(|e| PyValueError::new_err(e.to_string()))
+    }
 }
 
 /// Hears the training run: calls `on_step` and `on_epoch` (Python callables,
@@ -426,7 +534,7 @@ impl Observer for PyObserver {
 #[pyo3(signature = (data, recipe="learner", recipe_file=None, device="auto", seed=42, split_seed=NOTEBOOK_SPLIT_SEED, val_pct=NOTEBOOK_VAL_PCT, split="random", epochs=None, cycles=None, lr=None, wd=None, factors=None, batch_size=None, dropout=None, op_by_op=false, deterministic=false, on_step=None, on_epoch=None))]
 fn train(
     py: Python<'_>,
-    data: &PyRatings,
+    data: &Bound<'_, PyRatings>,
     recipe: &str,
     recipe_file: Option<PathBuf>,
     device: &str,
@@ -467,9 +575,7 @@ fn train(
         )));
     }
     let (recipe, _) = request.resolve().map_err(py_err)?;
-    let device: Device = device
-        .parse()
-        .map_err(|e: String| PyValueError::new_err(format!("invalid --device: {e}")))?;
+    let device = parse_device(device)?;
     let split: SplitKind = split
         .parse()
         .map_err(|e: String| PyValueError::new_err(format!("invalid --split: {e}")))?;
@@ -489,13 +595,14 @@ fn train(
         interrupted: AtomicBool::new(false),
         failed: None,
     };
-    let d = &data.data;
+    let d = &data.get().data;
     let report = py.allow_threads(|| train_run(d, &cfg, &mut obs));
     if let Some(e) = obs.failed.take() {
         return Err(e);
     }
     let report = report.map_err(py_err)?;
     let origin = data
+        .get()
         .origin
         .as_ref()
         .map(|(source, columns)| DataOrigin::of(d, source, columns));
@@ -503,6 +610,7 @@ fn train(
         model: SavedModel::from_report(&report, d, origin),
         device: Some(report.device.clone()),
         report: serde_json::to_string(&report).ok(),
+        data: Some(data.clone().unbind()),
     };
     if report.interrupted {
         let kept = !report.history.is_empty();
@@ -525,6 +633,59 @@ fn train(
         return Err(err);
     }
     Ok(model)
+}
+
+/// `--device`'s value: `auto`, `cpu`, `cuda` or `cuda:N`.
+fn parse_device(device: &str) -> PyResult<Device> {
+    device
+        .parse()
+        .map_err(|e: String| PyValueError::new_err(format!("invalid --device: {e}")))
+}
+
+/// K-fold cross-validation as `mfcuda cv` runs it (Surprise's protocol):
+/// the JSON report `cv --json` prints. `metrics` adds full-ranking metrics
+/// at that k.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)] // Python's keyword arguments, one a parameter.
+#[pyo3(signature = (data, recipe="learner", recipe_file=None, folds=5, fold_seed=42, seed=42, device="auto", metrics=None, threshold=4.0, op_by_op=false, deterministic=false))]
+fn cv(
+    py: Python<'_>,
+    data: &Bound<'_, PyRatings>,
+    recipe: &str,
+    recipe_file: Option<PathBuf>,
+    folds: usize,
+    fold_seed: u32,
+    seed: u32,
+    device: &str,
+    metrics: Option<usize>,
+    threshold: f32,
+    op_by_op: bool,
+    deterministic: bool,
+) -> PyResult<String> {
+    let request = Request {
+        name: recipe.into(),
+        file: recipe_file,
+        overrides: Overrides::default(),
+    };
+    let (name, members) = request.members().map_err(py_err)?;
+    let ranking = match metrics {
+        Some(0) => return Err(PyValueError::new_err("invalid --metrics: k must be at least 1")),
+        Some(k) => Some(RankingOptions { k, threshold }),
+        None => None,
+    };
+    let opts = CvOptions {
+        folds,
+        fold_seed,
+        seed,
+        device: parse_device(device)?,
+        gpu: GpuOptions::new(op_by_op, deterministic),
+        ranking,
+    };
+    let d = &data.get().data;
+    let report = py
+        .allow_threads(|| cross_validate_members(d, &name, &members, &opts, |_| {}))
+        .map_err(py_err)?;
+    serde_json::to_string(&report).map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
 /// Whether the kernels were compiled into this build (nvcc was found when
@@ -550,6 +711,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyRatings>()?;
     m.add_class::<Model>()?;
     m.add_function(wrap_pyfunction!(train, m)?)?;
+    m.add_function(wrap_pyfunction!(cv, m)?)?;
     m.add_function(wrap_pyfunction!(kernels_built, m)?)?;
     m.add_function(wrap_pyfunction!(recipes, m)?)?;
     Ok(())

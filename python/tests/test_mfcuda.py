@@ -167,6 +167,50 @@ def test_models_go_both_ways_between_python_and_the_cli(dotbias, tmp_path):
     assert loaded.device is None and loaded.report is None
 
 
+def test_recommend_and_similar_are_the_clis(dotbias, tmp_path):
+    path = tmp_path / "m.safetensors"
+    dotbias.save(path)
+    recs = dotbias.recommend(1, k=5)
+    lines = cli("recommend", "--model", str(path), "--user", "1", "-n", "5").strip().splitlines()[2:]
+    assert [int(r) for r in recs["movieId"]] == [int(line.split()[1]) for line in lines]
+    assert list(recs.columns) == ["movieId", "title", "predicted", "bias"]
+    assert recs["title"][0] in lines[0]
+    # Seen movies come back with exclude_seen=False: user 1 rated movie 1 and others.
+    seen = dotbias.recommend(1, k=9724, exclude_seen=False)
+    assert len(seen) == 9724 and 1 in set(seen["movieId"])
+    assert len(dotbias.recommend(1, k=9724)) < 9724
+    near = dotbias.similar(1, k=5)
+    lines = cli("similar", "--model", str(path), "--movie", "1", "-n", "5").strip().splitlines()[2:]
+    assert [int(r) for r in near["movieId"]] == [int(line.split()[0]) for line in lines]
+    assert near["similarity"].tolist() == pytest.approx([float(line.split()[1]) for line in lines], abs=5e-4)
+    # A loaded model reopens its own data (the bundled set) for the same answer.
+    assert mfcuda.load(path).recommend(1, k=5)["movieId"].tolist() == recs["movieId"].tolist()
+    with pytest.raises(ValueError, match="user 999999 is not in the model"):
+        dotbias.recommend(999999)
+
+
+def test_ranking_metrics_are_the_clis(dotbias):
+    mine = mfcuda.ranking_metrics(dotbias, k=10, device="cpu")
+    theirs = cli_json("--recipe", "dotbias", "--epochs", "1", "--device", "cpu", "--metrics", "10")["ranking"]
+    for key in ("precision", "recall", "ndcg", "map", "coverage", "users", "skipped"):
+        assert mine[key] == theirs[key], key
+    with pytest.raises(ValueError, match="k must be at least 1"):
+        mfcuda.ranking_metrics(dotbias, k=0)
+
+
+def test_cv_is_the_clis_table(bundled):
+    pd = pytest.importorskip("pandas")
+    table = mfcuda.cv(bundled, recipe="sparse", folds=3, device="cpu")
+    out = cli("cv", "--recipe", "sparse", "--folds", "3", "--device", "cpu", "--json")
+    theirs = json.loads(out.strip().splitlines()[-1])
+    assert list(table.columns) == ["Fold 1", "Fold 2", "Fold 3", "Mean", "Std"]
+    assert list(table.index) == ["RMSE (testset)", "MAE (testset)", "Fit time", "Test time"]
+    assert table.loc["RMSE (testset)"].tolist()[:3] == [f["rmse"] for f in theirs["folds"]]
+    assert (table.loc["RMSE (testset)", "Mean"], table.loc["RMSE (testset)", "Std"]) == tuple(theirs["rmse"])
+    assert table.loc["MAE (testset)", "Mean"] == theirs["mae"][0]
+    assert isinstance(table, pd.DataFrame) and table.attrs["report"]["recipe"] == "sparse"
+
+
 def test_ctrl_c_stops_at_the_epochs_end_and_keeps_the_model(bundled):
     # Ctrl-C (simulated) as the first epoch ends: the run stops there, as the CLI's does.
     with pytest.raises(KeyboardInterrupt) as e:

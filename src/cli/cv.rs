@@ -171,15 +171,7 @@ fn table(report: &CvReport) -> String {
 /// Runs the folds, printing each as it ends, then the summary.
 pub fn run(a: &CvArgs) -> CliResult {
     // An ensemble (`--recipe best`, or a file with members) is cross-validated as a whole.
-    let members = match a.recipe.ensemble("", false)? {
-        Some(members) => members,
-        None => vec![a.recipe.resolve()?.0],
-    };
-    let name = match (&a.recipe.recipe_file, members.len()) {
-        (_, 1) => members[0].name.to_string(),
-        (Some(path), _) => path.display().to_string(),
-        (None, _) => a.recipe.recipe.clone(),
-    };
+    let (name, members) = a.recipe.request()?.members()?;
     let data = a.data.load()?;
     let ranking = a.metrics.options()?;
     // A device that cannot be used is refused before the table's header.

@@ -33,7 +33,7 @@ pub struct RecommendArgs {
 /// Prints the user's recommendations as a table.
 pub fn run(a: &RecommendArgs) -> CliResult {
     let (model, data, movies) = model_data_movies(&a.model, &a.data, a.movies.as_deref())?;
-    let recs = explore::recommend(&model, &data, &movies, &a.user, a.n, !a.no_clip)?;
+    let recs = explore::recommend(&model, &data, &movies, &a.user, a.n, !a.no_clip, true)?;
     let mut out = format!(
         "top {} unseen movies for user {} ({} model)\n",
         recs.len(),

@@ -335,9 +335,10 @@ pub struct Recommendation {
     pub bias: Option<f32>,
 }
 
-/// The `n` movies with the highest predicted rating among those `user` has
-/// not rated in `data`, ranked by the raw score; with `clip`, the printed
-/// prediction is clipped to the rating range ([`SavedModel::clip`]).
+/// The `n` movies with the highest predicted rating, among those `user` has
+/// not rated in `data` (all of them, unless `exclude_seen`), ranked by the
+/// raw score; with `clip`, the printed prediction is clipped to the rating
+/// range ([`SavedModel::clip`]).
 pub fn recommend(
     model: &SavedModel,
     data: &Ratings,
@@ -345,6 +346,7 @@ pub fn recommend(
     user: &Id,
     n: usize,
     clip: bool,
+    exclude_seen: bool,
 ) -> Result<Vec<Recommendation>> {
     ensure_model_data(model, data)?;
     let u = model.user_ids.find(user).ok_or_else(|| {
@@ -355,7 +357,7 @@ pub fn recommend(
     })?;
     // The data is the model's, so its indices are the model's rows.
     let seen: HashSet<u32> = (0..data.len())
-        .filter(|&r| data.users[r] == u)
+        .filter(|&r| exclude_seen && data.users[r] == u)
         .map(|r| data.items[r])
         .collect();
     let candidates: Vec<u32> = (0..model.item_ids.len() as u32)
