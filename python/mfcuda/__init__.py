@@ -286,6 +286,13 @@ class Model:
         """Each item id's row in the item factors."""
         return {i: k for k, i in enumerate(self.item_ids)}
 
+    def validation(self, clip: bool = False, data=None):
+        """The model's predictions on its own validation split, raw (as the
+        notebook's ``learn.predict()``) unless ``clip``, and the ratings:
+        two float32 arrays, (predicted, actual)."""
+        p, y = self._native.validation(clip, _native_data(data))
+        return np.asarray(p, dtype=np.float32), np.asarray(y, dtype=np.float32)
+
     def recommend(self, user, k: int = 10, exclude_seen: bool = True, clip: bool = True, movies=None, data=None):
         """The ``k`` movies with the highest predicted rating for ``user``
         (unseen ones only, unless ``exclude_seen=False``), as ``mfcuda

@@ -443,6 +443,21 @@ impl Model {
             .collect()
     }
 
+    /// The model's predictions on its own validation split, raw (as the
+    /// notebook's `learn.predict()`) or clipped, beside the ratings: what
+    /// `mfcuda predict` prints without `--pairs`.
+    #[pyo3(signature = (clip=false, data=None))]
+    fn validation(&self, clip: bool, data: Option<&Bound<'_, PyRatings>>) -> PyResult<(Vec<f32>, Vec<f32>)> {
+        let mut preds = self.with_data(data, |d| explore::predict_validation(&self.model, d))?;
+        if clip {
+            explore::clip_predictions(&self.model, &mut preds);
+        }
+        Ok(preds
+            .iter()
+            .map(|p| (p.predicted, p.rating.unwrap_or(f32::NAN)))
+            .unzip())
+    }
+
     /// Full-ranking metrics on the model's validation split, as `mfcuda
     /// train --metrics K`: the JSON of its `ranking` object.
     #[pyo3(signature = (k=10, threshold=4.0, device="auto", data=None))]

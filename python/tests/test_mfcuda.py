@@ -136,6 +136,16 @@ def test_predictions_clip_as_the_cli_clips(dotbias, tmp_path):
     assert got == pytest.approx(clipped.tolist(), abs=5e-5)
 
 
+def test_validation_predictions_give_the_models_figure(dotbias):
+    preds, y = dotbias.validation()
+    assert preds.shape == y.shape == (20167,)
+    mse = float(np.mean((preds.astype(np.float64) - y) ** 2))
+    assert mse == pytest.approx(dotbias.val_mse, rel=1e-6)
+    clipped, _ = dotbias.validation(clip=True)
+    lo, hi = dotbias.rating_range
+    assert np.array_equal(clipped, np.clip(preds, lo, hi))
+
+
 def test_factors_biases_and_id_maps(dotbias):
     u, m = dotbias.user_factors, dotbias.item_factors
     assert u.shape == (610, 50) and m.shape == (9724, 50) and u.dtype == np.float32
