@@ -12,6 +12,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use mfcuda::backend::select::{choose, Choice, Needs};
 use mfcuda::backend::{Device, GpuOptions};
 use mfcuda::data::cache;
 use mfcuda::data::format::Separator;
@@ -713,6 +714,17 @@ fn kernels_built() -> (bool, String) {
     )
 }
 
+/// Whether a GPU can be used (by `device="cuda"`): (true, its description),
+/// or (false, why not), by the rule every command uses.
+#[pyfunction]
+fn gpu() -> (bool, String) {
+    match choose(Device::Cuda(0), &Needs::default()) {
+        Ok(Choice::Gpu { gpu, .. }) => (true, gpu.description.clone()),
+        Ok(Choice::Cpu(why)) => (false, why.unwrap_or_else(|| "the CPU was chosen".into())),
+        Err(e) => (false, e.to_string()),
+    }
+}
+
 /// The names of the built-in recipes and recipe files.
 #[pyfunction]
 fn recipes() -> Vec<&'static str> {
@@ -728,6 +740,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(train, m)?)?;
     m.add_function(wrap_pyfunction!(cv, m)?)?;
     m.add_function(wrap_pyfunction!(kernels_built, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu, m)?)?;
     m.add_function(wrap_pyfunction!(recipes, m)?)?;
     Ok(())
 }

@@ -72,6 +72,21 @@ def test_learner_in_full_matches_the_cli_to_the_bit(bundled):
     assert abs(py.val_mse - want["notebook_mse"]) <= 0.01
 
 
+# The GPU's own tolerances against the CPU (tests/gpu.rs): the same here, Python against the CLI.
+GPU_TOLERANCE = {"learner": 0.002, "dot": 0.002, "dotbias": 0.002, "net": 0.003}
+
+
+@pytest.mark.parametrize("recipe", sorted(GPU_TOLERANCE))
+def test_on_a_gpu_the_figures_are_the_clis_gpu_runs(bundled, recipe):
+    usable, what = _native.gpu()
+    if not usable:
+        pytest.skip(f"no GPU: {what}")
+    py = mfcuda.train(bundled, recipe=recipe, epochs=1, device="cuda", quiet=True)
+    want = cli_json("--recipe", recipe, "--epochs", "1", "--device", "cuda")
+    assert py.device.startswith("cuda") and want["device"].startswith("cuda")
+    assert abs(py.val_mse - want["val_mse"]) <= GPU_TOLERANCE[recipe], (py.val_mse, want["val_mse"])
+
+
 def test_overrides_are_the_clis(bundled):
     py = mfcuda.train(bundled, recipe="dotbias", epochs=2, lr=0.02, wd=1e-4, factors=20, batch_size=128, seed=7,
                       device="cpu", quiet=True)
