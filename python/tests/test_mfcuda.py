@@ -136,6 +136,16 @@ def test_results_history_and_device(dotbias):
     assert names == ["epoch", "stage", "trn_loss", "val_loss", "train_seconds", "seconds"]
 
 
+def test_without_pandas_tables_are_lists_of_dicts(dotbias, monkeypatch):
+    monkeypatch.setattr(mfcuda, "_pandas", lambda: None)
+    assert dotbias.history == json.loads(dotbias._native.history_json())
+    assert dotbias.history[0]["epoch"] == 0
+    recs = dotbias.recommend(1, k=3)
+    assert [set(r) for r in recs] == [{"movieId", "title", "predicted", "bias"}] * 3
+    with pytest.raises(ImportError, match="pip install pandas"):
+        mfcuda.load_ratings().to_pandas()
+
+
 def test_predictions_clip_as_the_cli_clips(dotbias, tmp_path):
     raw = dotbias.predict([1, 1, 610], [31, 1029, 1], clip=False)
     clipped = dotbias.predict([1, 1, 610], [31, 1029, 1])
