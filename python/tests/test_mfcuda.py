@@ -307,6 +307,14 @@ def test_bad_arguments_name_themselves(bundled):
         mfcuda.Ratings.from_arrays([1, 2], [3], [4.0])
 
 
+def test_a_data_set_that_is_not_the_models(dotbias):
+    other = mfcuda.Ratings.from_arrays([1, 2, 3] * 10, [31, 1029, 1] * 10, [4.0] * 30)
+    with pytest.raises(ValueError, match="arrays: is not the data the model was trained on.*30 rows"):
+        dotbias.recommend(1, data=other)
+    with pytest.raises(ValueError, match="is not the data the model was trained on"):
+        mfcuda.ranking_metrics(dotbias, data=other)
+
+
 def test_unknown_ids_in_predict(dotbias):
     with pytest.raises(ValueError, match="no user 999999"):
         dotbias.predict([999999], [31])
