@@ -181,14 +181,19 @@ pub fn find_file(name: &str) -> Option<RecipeFile> {
     })
 }
 
+/// Every recipe's name: the table's, then the files'.
+pub fn names() -> Vec<&'static str> {
+    let mut names: Vec<&str> = all().iter().map(|r| r.name).collect();
+    names.extend(FILES.iter().map(|f| f.0));
+    names
+}
+
 /// The recipe called `name`.
 pub fn find(name: &str) -> Result<Recipe> {
     all().into_iter().find(|r| r.name == name).ok_or_else(|| {
-        let mut names: Vec<&str> = all().iter().map(|r| r.name).collect();
-        names.extend(FILES.iter().map(|f| f.0));
         Error::invalid(
             "--recipe",
-            format!("no recipe '{name}' (choose one of: {})", names.join(", ")),
+            format!("no recipe '{name}' (choose one of: {})", names().join(", ")),
         )
     })
 }

@@ -87,6 +87,24 @@ pub struct EpochRecord {
     pub seconds: f64,
 }
 
+impl EpochRecord {
+    /// The epoch table's header, as fastai prints it.
+    pub fn header() -> String {
+        format!(
+            "{:>5} {:>5} {:>10} {:>10} {:>9}",
+            "epoch", "stage", "trn_loss", "val_loss", "seconds"
+        )
+    }
+
+    /// The record as a row of that table.
+    pub fn line(&self) -> String {
+        format!(
+            "{:>5} {:>5} {:>10.6} {:>10.6} {:>9.2}",
+            self.epoch, self.stage, self.trn_loss, self.val_loss, self.seconds
+        )
+    }
+}
+
 /// Everything a run measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct TrainReport {

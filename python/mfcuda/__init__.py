@@ -421,11 +421,11 @@ class _Progress:
         self._bar.n = step
         self._bar.set_postfix(loss=f"{loss:.4f}", refresh=True)
 
-    def epoch(self, epoch, stage, trn_loss, val_loss, train_seconds, seconds):
+    def epoch(self, epoch, stage, trn_loss, val_loss, train_seconds, seconds, line):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-        print(f"{epoch:>5} {stage:>5} {trn_loss:>10.6f} {val_loss:>10.6f} {seconds:>9.2f}", file=sys.stderr)
+        print(line, file=sys.stderr)
 
 
 def train(

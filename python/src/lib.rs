@@ -525,6 +525,7 @@ impl Observer for PyObserver {
             r.val_loss,
             r.train_seconds,
             r.seconds,
+            r.line(),
         );
         let r = Python::with_gil(|py| f.call1(py, args));
         self.hear(r);
@@ -728,9 +729,7 @@ fn gpu() -> (bool, String) {
 /// The names of the built-in recipes and recipe files.
 #[pyfunction]
 fn recipes() -> Vec<&'static str> {
-    let mut names: Vec<&str> = recipe::all().iter().map(|r| r.name).collect();
-    names.extend(recipe::FILES.iter().map(|f| f.0));
-    names
+    recipe::names()
 }
 
 #[pymodule]

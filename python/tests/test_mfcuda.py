@@ -128,6 +128,16 @@ def test_string_ids_and_numpy_arrays():
 
 # --- the model's results ---------------------------------------------------
 
+def test_progress_prints_the_clis_epoch_lines(bundled, capfd):
+    mfcuda.train(bundled, recipe="dot", epochs=2, device="cpu")
+    mine = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
+    table = cli("train", "--recipe", "dot", "--epochs", "2", "--device", "cpu").splitlines()
+    start = table.index(next(line for line in table if line.split()[:2] == ["epoch", "stage"]))
+    theirs = table[start + 1 : start + 3]
+    # The same rows but the timings (the last column).
+    assert [line.rsplit(maxsplit=1)[0] for line in mine[-2:]] == [line.rsplit(maxsplit=1)[0] for line in theirs]
+
+
 def test_results_history_and_device(dotbias):
     assert dotbias.val_rmse == math.sqrt(dotbias.val_mse)
     assert dotbias.device.startswith("cpu")

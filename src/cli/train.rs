@@ -112,10 +112,7 @@ impl Observer for Console {
 
     fn start(&mut self, device_line: &str) {
         self.say(device_line);
-        self.say(&format!(
-            "{:>5} {:>5} {:>10} {:>10} {:>9}",
-            "epoch", "stage", "trn_loss", "val_loss", "seconds"
-        ));
+        self.say(&EpochRecord::header());
     }
 
     fn step(&mut self, p: &Progress) {
@@ -147,10 +144,7 @@ impl Observer for Console {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
-        self.say(&format!(
-            "{:>5} {:>5} {:>10.6} {:>10.6} {:>9.2}",
-            r.epoch, r.stage, r.trn_loss, r.val_loss, r.seconds
-        ));
+        self.say(&r.line());
     }
 }
 
