@@ -274,19 +274,59 @@ fn the_best_recipe_beats_learner_on_the_notebooks_split() {
         assert!(m["val_mse"].as_f64().unwrap().sqrt() > rmse, "{m}");
     }
     assert!(rmse <= 0.845, "best: validation RMSE {rmse}");
+    // Saved, it is one file that summary, predict and recommend read, and
+    // that reproduces the average's figure on the validation split.
+    let dir = std::env::temp_dir().join(format!("mfcuda-best-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("best.safetensors");
+    let file = path.to_str().unwrap();
     let o = mfcuda(&[
-        "train",
-        "--recipe",
-        "best",
-        "--device",
-        "cpu",
-        "--save",
-        "x.safetensors",
+        "train", "--recipe", "best", "--device", "cpu", "-q", "--save", file,
     ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = mfcuda(&["summary", "--model", file]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("ensemble best: the average of 2 models' raw predictions (sparse + learner)"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("rmse     {rmse:.4} raw")), "{text}");
+    let o = mfcuda(&["predict", "--model", file, "--no-clip"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("rmse {rmse:.4} raw")),
+        "{}",
+        stderr(&o)
+    );
+    let o = mfcuda(&["recommend", "--model", file, "--user", "1", "-n", "3"]);
+    assert!(
+        o.status.success() && stdout(&o).contains("(best model)"),
+        "{}",
+        stderr(&o)
+    );
+    // What needs one model's factors says so.
+    let o = mfcuda(&["similar", "--model", file, "--movie", "1"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("is an ensemble of 2 models (sparse + learner), which has no one set of factors"),
+        "{}",
+        stderr(&o)
+    );
+    let o = mfcuda(&["plot", "--model", file, "--out", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("is an ensemble (2), not one model"),
+        "{}",
+        stderr(&o)
+    );
+    // Overrides still do not apply to an ensemble.
+    let o = mfcuda(&["train", "--recipe", "best", "--device", "cpu", "--epochs", "2"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("an ensemble trains its members as its file says"),
         "{}",
         stderr(&o)
     );
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -27,8 +27,9 @@ pub struct BiasesArgs {
 
 /// Prints the two ends of the bias ranking.
 pub fn run(a: &BiasesArgs) -> CliResult {
-    let (model, data, movies) = model_data_movies(&a.model, &a.data, a.movies.as_deref())?;
-    let (top, bottom) = explore::biases(&model, &data, &movies, a.n, a.popular)?;
+    let (trained, data, movies) = model_data_movies(&a.model, &a.data, a.movies.as_deref())?;
+    let model = trained.one("--model")?;
+    let (top, bottom) = explore::biases(model, &data, &movies, a.n, a.popular)?;
     let pool = if a.popular > 0 && a.popular < model.item_ids.len() {
         format!("the {} most-rated movies", a.popular)
     } else {

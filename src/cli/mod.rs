@@ -13,6 +13,7 @@ use mfcuda::data::format::Separator;
 use mfcuda::data::{Columns, Ratings, Source};
 use mfcuda::eval::ranking::RankingOptions;
 use mfcuda::recipe::{self, Overrides, Recipe, Request};
+use mfcuda::trained::ensemble::Trained;
 use mfcuda::trained::explore::{self, Movies};
 use mfcuda::trained::saved::SavedModel;
 
@@ -169,16 +170,28 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
-    /// The model; a file saved before models carried a checksum loads with a note.
+    /// The model; a file saved before models carried a checksum loads with
+    /// a note, and an ensemble's file is refused by name.
     pub fn load(&self) -> mfcuda::Result<SavedModel> {
         let model = SavedModel::load(&self.model)?;
+        self.note_unchecked(&model);
+        Ok(model)
+    }
+
+    /// The model or ensemble (what `predict`, `recommend` and `summary` read).
+    pub fn load_trained(&self) -> mfcuda::Result<Trained> {
+        let trained = Trained::load(&self.model)?;
+        self.note_unchecked(trained.common());
+        Ok(trained)
+    }
+
+    fn note_unchecked(&self, model: &SavedModel) {
         if !model.checked {
             eprintln!(
                 "note: {} was saved before models carried a checksum, so its tensors cannot be checked",
                 self.model.display()
             );
         }
-        Ok(model)
     }
 }
 
@@ -308,17 +321,18 @@ impl DeviceArgs {
     }
 }
 
-/// The model, the ratings and the titles that `recommend`, `similar` and
-/// `biases` read (each refuses ratings that are not the model's own).
+/// The model (or ensemble), the ratings and the titles that `recommend`,
+/// `similar` and `biases` read (each refuses ratings that are not the
+/// model's own; `similar` and `biases` need one model, [`Trained::one`]).
 pub fn model_data_movies(
     model: &ModelArgs,
     data: &DataArgs,
     movies: Option<&Path>,
-) -> mfcuda::Result<(SavedModel, Ratings, Movies)> {
-    let model = model.load()?;
-    let ratings = data.load_for(&model)?;
+) -> mfcuda::Result<(Trained, Ratings, Movies)> {
+    let model = model.load_trained()?;
+    let ratings = data.load_for(model.common())?;
     let columns = data.columns();
-    let (source, _) = explore::model_source(&model, data.data.as_deref().map(|p| (p, &columns)));
+    let (source, _) = explore::model_source(model.common(), data.data.as_deref().map(|p| (p, &columns)));
     let movies = Movies::for_data(movies, &source)?;
     Ok((model, ratings, movies))
 }

@@ -58,8 +58,14 @@ pub struct PredictArgs {
 /// Prints the predictions as CSV (clipped to the rating range unless
 /// `--no-clip`), then their RMSE (and any unknown ids) on stderr.
 pub fn run(a: &PredictArgs) -> CliResult {
-    let model = a.model.load()?;
+    let trained = a.model.load_trained()?;
+    // What every member of an ensemble shares: ids, data, split, range and mean.
+    let model = trained.common();
     let ranking = a.metrics.options()?;
+    // Ranking metrics rank one model's scores.
+    if ranking.is_some() {
+        trained.one("--metrics")?;
+    }
     if ranking.is_some() && a.pairs.is_some() {
         return Err(
             "--metrics ranks the model's validation split; it does not apply to --pairs"
@@ -72,14 +78,14 @@ pub fn run(a: &PredictArgs) -> CliResult {
             let reader = data::open(&Source::File(path.clone()), b"")?;
             let cols = a.data.columns();
             let name = path.display().to_string();
-            explore::predict_pairs(&model, reader, &name, &cols, a.unknown.into())?
+            explore::predict_pairs(&trained, reader, &name, &cols, a.unknown.into())?
         }
-        None => explore::predict_validation(&model, &a.data.load_for(&model)?)?,
+        None => explore::predict_validation(&trained, &a.data.load_for(model)?)?,
     };
     // The raw RMSE is train's and summary's figure; the clipped one is that of what is printed.
     let raw_rmse = explore::rmse(&preds);
     if !a.no_clip {
-        explore::clip_predictions(&model, &mut preds);
+        explore::clip_predictions(&trained, &mut preds);
     }
     // Through the csv writer, which quotes a text id holding a comma or a quote.
     let mut csv = csv::Writer::from_writer(Vec::new());
@@ -115,7 +121,7 @@ pub fn run(a: &PredictArgs) -> CliResult {
         let device = mfcuda::backend::Device::Cpu;
         eprintln!(
             "ranking {}",
-            model_metrics(&model, &a.data.load_for(&model)?, opts, device)?.line()
+            model_metrics(trained.one("--metrics")?, &a.data.load_for(model)?, opts, device)?.line()
         );
     }
     if unknown > 0 {
@@ -131,7 +137,7 @@ pub fn run(a: &PredictArgs) -> CliResult {
     if let Some(dir) = &a.plot {
         create_dir(dir)?;
         let path = dir.join("pred_vs_actual.png");
-        write_joint_plot(&model, &preds, &path)?;
+        write_joint_plot(model, &preds, &path)?;
         eprintln!("plot {}", path.display());
     }
     Ok(())

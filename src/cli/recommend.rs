@@ -38,7 +38,7 @@ pub fn run(a: &RecommendArgs) -> CliResult {
         "top {} unseen movies for user {} ({} model)\n",
         recs.len(),
         a.user,
-        model.recipe
+        model.recipe()
     );
     out.push_str(&format!(
         "{:>4} {:>8} {:>9} {:>7}  title\n",

@@ -33,8 +33,9 @@ pub struct SimilarArgs {
 
 /// Prints the nearest movies with their scores.
 pub fn run(a: &SimilarArgs) -> CliResult {
-    let (model, data, movies) = model_data_movies(&a.model, &a.data, a.movies.as_deref())?;
-    let rows = explore::similar(&model, &data, &movies, &a.movie, a.n, a.min_ratings)?;
+    let (trained, data, movies) = model_data_movies(&a.model, &a.data, a.movies.as_deref())?;
+    let model = trained.one("--model")?;
+    let rows = explore::similar(model, &data, &movies, &a.movie, a.n, a.min_ratings)?;
     let mut out = format!(
         "movies nearest to {} {} (cosine of embeddings; movies with at least {} ratings)\n",
         a.movie,

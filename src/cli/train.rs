@@ -150,8 +150,8 @@ impl Observer for Console {
 
 /// Trains the recipe (or traces one step of it) and prints the report.
 pub fn run(a: &TrainArgs) -> CliResult {
-    let more_given = a.save.is_some() || a.plot.is_some() || a.trace;
-    if let Some(members) = a.recipe.ensemble(", --save, --plot and --trace", more_given)? {
+    let more_given = a.plot.is_some() || a.trace;
+    if let Some(members) = a.recipe.ensemble(", --plot and --trace", more_given)? {
         return run_ensemble(a, &members);
     }
     let (recipe, overrides) = a.recipe.resolve()?;
@@ -331,8 +331,10 @@ pub fn run(a: &TrainArgs) -> CliResult {
     Ok(())
 }
 
-/// Trains an ensemble's members on the run's split and reports each, and
-/// their average (which is not one model, so it cannot be saved or traced).
+/// Trains an ensemble's members on the run's split, reporting each
+/// member's epochs and result, then their average; `--save` writes the
+/// ensemble as one file (it is not one model, so it cannot be plotted or
+/// traced).
 fn run_ensemble(a: &TrainArgs, members: &[Recipe]) -> CliResult {
     if a.metrics.metrics.is_some() {
         return Err(format!(
@@ -343,15 +345,21 @@ fn run_ensemble(a: &TrainArgs, members: &[Recipe]) -> CliResult {
         )
         .into());
     }
+    if let Some(path) = &a.save {
+        mfcuda::files::check_writable(path)?;
+    }
+    let (name, _) = a.recipe.request()?.members()?;
     let data = a.data.load()?;
     let split = a
         .split
         .split(&data.users, &data.timestamps, a.val_pct, a.split_seed)?;
-    let console = Console::new(a.json, a.quiet);
+    let mut console = Console::new(a.json, a.quiet);
     console.say(&format!(
         "recipe   an ensemble of {}: their predictions averaged",
         members.iter().map(|r| r.name).collect::<Vec<_>>().join(" + ")
     ));
+    // The member lines go out as the console's do; the console itself hears the epochs.
+    let (json, quiet) = (a.json, a.quiet);
     let report = train_ensemble(
         &data,
         members,
@@ -359,16 +367,50 @@ fn run_ensemble(a: &TrainArgs, members: &[Recipe]) -> CliResult {
         a.seed,
         a.device.device,
         a.device.gpu(),
+        &mut console,
         |m| {
-            console.say(&format!(
-                "member   {:<8} val_mse {:.4}  val_rmse {:.4}  in {:.1} s",
-                m.recipe,
-                m.val_mse,
-                m.val_mse.sqrt(),
-                m.seconds
-            ))
+            if !quiet {
+                super::say(
+                    json,
+                    &format!(
+                        "member   {:<8} val_mse {:.4}  val_rmse {:.4}  in {:.1} s",
+                        m.recipe,
+                        m.val_mse,
+                        m.val_mse.sqrt(),
+                        m.seconds
+                    ),
+                )
+            }
         },
     )?;
+    if report.interrupted {
+        return Err(format!(
+            "interrupted in member {} of {} ({}): an ensemble is kept whole or not at all, so nothing was saved{}",
+            report.members.len(),
+            members.len(),
+            report.members.last().map_or("", |m| m.recipe.as_str()),
+            match &a.save {
+                Some(path) if path.exists() => format!(" ({} is left as it was)", path.display()),
+                _ => String::new(),
+            }
+        )
+        .into());
+    }
+    if let Some(path) = &a.save {
+        let origin = DataOrigin::of(
+            &data,
+            &Source::from_option(a.data.data.as_deref()),
+            &a.data.columns(),
+        );
+        report
+            .ensemble(&name, &data, Some(origin), (a.split, a.split_seed, a.val_pct))?
+            .save(path)?;
+        console.say(&format!(
+            "saved    {} (an ensemble of {} models)",
+            path.display(),
+            report.members.len()
+        ));
+    }
     let last = format!(
         "final    val_mse {:.4}  val_rmse {:.4}  (the average of {} members)",
         report.val_mse,

@@ -11,11 +11,13 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::backend::{Device, GpuOptions};
-use crate::data::split::Split;
+use crate::data::split::{Split, SplitKind};
 use crate::data::{Examples, Ratings};
 use crate::error::Result;
 use crate::recipe::Recipe;
-use crate::train::{train, Silent, TrainConfig};
+use crate::train::{train, Observer, TrainConfig, TrainReport};
+use crate::trained::ensemble::{average, Ensemble};
+use crate::trained::saved::{DataOrigin, SavedModel};
 
 /// One member's run.
 #[derive(Debug, Clone, Serialize)]
@@ -29,6 +31,9 @@ pub struct MemberResult {
     /// Its predictions of the validation rows (not serialised).
     #[serde(skip)]
     pub predictions: Vec<f32>,
+    /// Its run, with its parameters (not serialised).
+    #[serde(skip)]
+    pub report: TrainReport,
 }
 
 /// The members and their average.
@@ -40,9 +45,41 @@ pub struct EnsembleReport {
     pub val_mse: f64,
     /// Its square root.
     pub val_rmse: f64,
+    /// True when a member's run was stopped ([`Observer::stop_requested`]):
+    /// `members` holds those that ran, the last of them cut short, and the
+    /// figures are theirs.
+    pub interrupted: bool,
 }
 
-/// Trains `recipe` on `split.train` and predicts `split.valid` (raw scores).
+impl EnsembleReport {
+    /// The trained ensemble, named `name`, of the members' models on
+    /// `data`, which came from `origin` (what `train --save` writes). The
+    /// members ran on given rows, so the split that chose them is recorded
+    /// here: `split` with `split_seed` and `val_pct`, as `train` takes them.
+    pub fn ensemble(
+        &self,
+        name: &str,
+        data: &Ratings,
+        origin: Option<DataOrigin>,
+        (split, split_seed, val_pct): (SplitKind, u32, f64),
+    ) -> Result<Ensemble> {
+        let members = self
+            .members
+            .iter()
+            .map(|m| SavedModel {
+                split,
+                split_seed,
+                val_pct,
+                ..SavedModel::from_report(&m.report, data, origin.clone())
+            })
+            .collect();
+        Ensemble::new(name, members, self.val_mse)
+    }
+}
+
+/// Trains `recipe` on `split.train` and predicts `split.valid` (raw
+/// scores), telling `obs` of its epochs.
+#[allow(clippy::too_many_arguments)] // the run's settings, as train_ensemble passes them
 pub fn member(
     data: &Ratings,
     recipe: &Recipe,
@@ -50,10 +87,11 @@ pub fn member(
     seed: u32,
     device: Device,
     gpu: GpuOptions,
+    obs: &mut dyn Observer,
 ) -> Result<MemberResult> {
     let t0 = Instant::now();
     let cfg = TrainConfig::on_rows(recipe.clone(), seed, split.clone(), data.len(), device, gpu);
-    let report = train(data, &cfg, &mut Silent)?;
+    let report = train(data, &cfg, obs)?;
     let valid = Examples::select(data, &split.valid);
     let predictions = report.spec.predict(&report.params, &valid.users, &valid.items);
     Ok(MemberResult {
@@ -61,22 +99,30 @@ pub fn member(
         val_mse: report.val_mse,
         seconds: t0.elapsed().as_secs_f64(),
         predictions,
+        report,
     })
 }
 
 /// MSE of the mean of `members`' predictions against `ratings`.
 pub fn average_mse(members: &[&MemberResult], ratings: &[f32]) -> f64 {
-    let n = members.len().max(1) as f64;
+    let each: Vec<&[f32]> = members.iter().map(|m| m.predictions.as_slice()).collect();
+    mean_mse(&each, ratings)
+}
+
+/// MSE of the mean of `predictions` ([`average`]) against `ratings`.
+fn mean_mse(predictions: &[&[f32]], ratings: &[f32]) -> f64 {
+    let mean = average(predictions);
     let sq: f64 = (0..ratings.len())
-        .map(|r| {
-            let p = members.iter().map(|m| m.predictions[r] as f64).sum::<f64>() / n;
-            (p - ratings[r] as f64).powi(2)
-        })
+        .map(|r| (mean[r] - ratings[r] as f64).powi(2))
         .sum();
     sq / ratings.len().max(1) as f64
 }
 
-/// Trains every member on `split` and scores their average on `split.valid`.
+/// Trains every member on `split` and scores their average on
+/// `split.valid`. `obs` hears each member's epochs, and `on_member` each
+/// member's result; a stop `obs` asks for ends the run after the member
+/// it stopped, and the report says it was interrupted.
+#[allow(clippy::too_many_arguments)] // the run's settings and its two listeners
 pub fn train_ensemble(
     data: &Ratings,
     recipes: &[Recipe],
@@ -84,13 +130,19 @@ pub fn train_ensemble(
     seed: u32,
     device: Device,
     gpu: GpuOptions,
+    obs: &mut dyn Observer,
     mut on_member: impl FnMut(&MemberResult),
 ) -> Result<EnsembleReport> {
     let mut members = Vec::with_capacity(recipes.len());
+    let mut interrupted = false;
     for r in recipes {
-        let m = member(data, r, split, seed, device, gpu)?;
+        let m = member(data, r, split, seed, device, gpu, obs)?;
         on_member(&m);
+        interrupted = m.report.interrupted;
         members.push(m);
+        if interrupted {
+            break;
+        }
     }
     let ratings: Vec<f32> = split.valid.iter().map(|&r| data.ratings[r as usize]).collect();
     let val_mse = average_mse(&members.iter().collect::<Vec<_>>(), &ratings);
@@ -98,6 +150,7 @@ pub fn train_ensemble(
         members,
         val_mse,
         val_rmse: val_mse.sqrt(),
+        interrupted,
     })
 }
 
@@ -107,15 +160,9 @@ mod tests {
 
     #[test]
     fn the_average_is_scored_by_hand() {
-        let m = |p: Vec<f32>| MemberResult {
-            recipe: "x".into(),
-            val_mse: 0.0,
-            seconds: 0.0,
-            predictions: p,
-        };
-        let (a, b) = (m(vec![3.0, 5.0]), m(vec![4.0, 2.0]));
+        let (a, b) = ([3.0f32, 5.0], [4.0f32, 2.0]);
         // Means 3.5 and 3.5 against 4 and 3: errors 0.5 and 0.5.
-        assert_eq!(average_mse(&[&a, &b], &[4.0, 3.0]), 0.25);
-        assert_eq!(average_mse(&[&a], &[4.0, 3.0]), 2.5);
+        assert_eq!(mean_mse(&[&a, &b], &[4.0, 3.0]), 0.25);
+        assert_eq!(mean_mse(&[&a], &[4.0, 3.0]), 2.5);
     }
 }

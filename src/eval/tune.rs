@@ -389,7 +389,17 @@ pub fn choose_ensemble(
         .collect::<Result<Vec<_>>>()?;
     let outer = Split::new(data.len(), opts.val_pct, opts.split_seed)?;
     let inner = inner_split(&outer, opts.inner_pct, opts.seed)?;
-    let run = |r, split: &Split| ensemble::member(data, r, split, opts.train_seed, opts.device, opts.gpu);
+    let run = |r, split: &Split| {
+        ensemble::member(
+            data,
+            r,
+            split,
+            opts.train_seed,
+            opts.device,
+            opts.gpu,
+            &mut Silent,
+        )
+    };
     let members = recipes
         .iter()
         .map(|r| run(r, &inner))
@@ -432,6 +442,7 @@ pub fn choose_ensemble(
         opts.train_seed,
         opts.device,
         opts.gpu,
+        &mut Silent,
         |_| {},
     )?;
     let file = match candidates[best].members.as_slice() {

@@ -10,6 +10,7 @@ use crate::data::split::Split;
 use crate::data::{archive, cache, open, Columns, CsvRows, Id, Ratings, Source, Table};
 use crate::error::{Error, Result};
 use crate::text::count;
+use crate::trained::ensemble::Predictor;
 use crate::trained::saved::SavedModel;
 
 /// ml-latest-small's `movies.csv`, compiled in for titles.
@@ -95,9 +96,9 @@ pub struct Prediction {
 }
 
 /// Clips every prediction to the model's rating range ([`SavedModel::clip`]).
-pub fn clip_predictions(model: &SavedModel, preds: &mut [Prediction]) {
+pub fn clip_predictions(model: &impl Predictor, preds: &mut [Prediction]) {
     for p in preds {
-        p.predicted = model.clip(p.predicted);
+        p.predicted = model.common().clip(p.predicted);
     }
 }
 
@@ -106,12 +107,13 @@ pub fn clip_predictions(model: &SavedModel, preds: &mut [Prediction]) {
 /// or without a header, columns by name or position. Without a header the
 /// default columns are user, movie[, rating].
 pub fn predict_pairs<R: Read + Send>(
-    model: &SavedModel,
+    predictor: &impl Predictor,
     reader: R,
     name: &str,
     cols: &Columns,
     unknown: Unknown,
 ) -> Result<Vec<Prediction>> {
+    let model = predictor.common();
     let table = Table::open(Box::new(reader), name, "user,movie rows", cols, false)?;
     let (ucol, icol, rcol) = (table.user, table.item, table.rating);
     let cols = &table.labels;
@@ -161,7 +163,7 @@ pub fn predict_pairs<R: Read + Send>(
     if out.is_empty() {
         return Err(rows.no_rows());
     }
-    for (k, p) in at.into_iter().zip(model.predict(&users, &items)) {
+    for (k, p) in at.into_iter().zip(predictor.scores(&users, &items)) {
         out[k].predicted = p;
     }
     Ok(out)
@@ -169,13 +171,12 @@ pub fn predict_pairs<R: Read + Send>(
 
 /// Predicts the model's own validation split of `data`, which must be the
 /// data it was trained on.
-pub fn predict_validation(model: &SavedModel, data: &Ratings) -> Result<Vec<Prediction>> {
-    ensure_model_data(model, data)?;
-    let split = model_split(model, data)?;
+pub fn predict_validation(predictor: &impl Predictor, data: &Ratings) -> Result<Vec<Prediction>> {
+    let split = model_split(predictor.common(), data)?;
     let rows: Vec<usize> = split.valid.iter().map(|&r| r as usize).collect();
     let users: Vec<u32> = rows.iter().map(|&r| data.users[r]).collect();
     let items: Vec<u32> = rows.iter().map(|&r| data.items[r]).collect();
-    let preds = model.predict(&users, &items);
+    let preds = predictor.scores(&users, &items);
     Ok(rows
         .iter()
         .zip(preds)
@@ -306,7 +307,7 @@ pub fn model_source(model: &SavedModel, given: Option<(&Path, &Columns)>) -> (So
 /// The validation RMSE of `model` on its own `data`, of raw scores (the
 /// figure training reports) and of scores clipped to the rating range (what
 /// `predict` prints).
-pub fn validation_rmse(model: &SavedModel, data: &Ratings) -> Result<(f64, f64)> {
+pub fn validation_rmse(model: &impl Predictor, data: &Ratings) -> Result<(f64, f64)> {
     let mut preds = predict_validation(model, data)?;
     let raw = rmse(&preds).unwrap_or(f64::NAN);
     clip_predictions(model, &mut preds);
@@ -340,7 +341,7 @@ pub struct Recommendation {
 /// raw score; with `clip`, the printed prediction is clipped to the rating
 /// range ([`SavedModel::clip`]).
 pub fn recommend(
-    model: &SavedModel,
+    predictor: &impl Predictor,
     data: &Ratings,
     movies: &Movies,
     user: &Id,
@@ -348,6 +349,7 @@ pub fn recommend(
     clip: bool,
     exclude_seen: bool,
 ) -> Result<Vec<Recommendation>> {
+    let model = predictor.common();
     ensure_model_data(model, data)?;
     let u = model.user_ids.find(user).ok_or_else(|| {
         Error::invalid(
@@ -363,8 +365,9 @@ pub fn recommend(
     let candidates: Vec<u32> = (0..model.item_ids.len() as u32)
         .filter(|i| !seen.contains(i))
         .collect();
-    let preds = model.predict(&vec![u; candidates.len()], &candidates);
-    let bias = model.tensor("mb");
+    let preds = predictor.scores(&vec![u; candidates.len()], &candidates);
+    // An ensemble has no one bias per movie.
+    let bias = predictor.single().and_then(|m| m.tensor("mb"));
     let mut ranked: Vec<(u32, f32)> = candidates.into_iter().zip(preds).collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     Ok(ranked

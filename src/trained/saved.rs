@@ -44,6 +44,13 @@ pub const FORMAT: &str = "mfcuda-model";
 pub const VERSION: &str = "1";
 /// The layout version of a model with text ids; this build reads both.
 pub const VERSION_TEXT_IDS: &str = "2";
+/// The `format` metadata value of an ensemble's file ([`crate::trained::ensemble`]).
+pub const ENSEMBLE_FORMAT: &str = "mfcuda-ensemble";
+
+/// One tensor to write: its name, type, shape and little-endian bytes.
+pub(crate) type Buffer = (String, Dtype, Vec<usize>, Vec<u8>);
+/// A file's metadata as written: (key, value) pairs.
+pub(crate) type Meta = Vec<(String, String)>;
 
 /// A trained model with everything needed to use it.
 #[derive(Debug, Clone, PartialEq)]
@@ -238,7 +245,7 @@ fn bytes_i64(v: &[i64]) -> Vec<u8> {
 
 /// The tensors holding one column's ids: `key` (`I64`), or `key.text` and
 /// `key.offsets` for text ids.
-fn id_tensors(key: &str, ids: &IdList) -> Vec<(String, Dtype, Vec<usize>, Vec<u8>)> {
+fn id_tensors(key: &str, ids: &IdList) -> Vec<Buffer> {
     match ids {
         IdList::Int(v) => vec![(key.into(), Dtype::I64, vec![v.len()], bytes_i64(v))],
         IdList::Text(v) => {
@@ -254,6 +261,100 @@ fn id_tensors(key: &str, ids: &IdList) -> Vec<(String, Dtype, Vec<usize>, Vec<u8
                 ),
             ]
         }
+    }
+}
+
+/// A file's bytes: `buffers`, and `meta` with `format` and the tensors'
+/// `checksum` added.
+pub(crate) fn write_file(format: &str, buffers: Vec<Buffer>, meta: Meta) -> Result<Vec<u8>> {
+    let bad = |e: safetensors::SafeTensorError| Error::invalid("model", format!("cannot serialise: {e}"));
+    let views = buffers
+        .iter()
+        .map(|(name, dtype, shape, data)| {
+            Ok((
+                name.clone(),
+                TensorView::new(*dtype, shape.clone(), data).map_err(bad)?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let checksum = tensor_checksum(buffers.iter().map(|(n, _, _, d)| (n.as_str(), d.as_slice())));
+    let meta: HashMap<String, String> = meta
+        .into_iter()
+        .chain([
+            ("format".to_string(), format.to_string()),
+            ("checksum".to_string(), format!("crc32:{checksum:08x}")),
+        ])
+        .collect();
+    safetensors::serialize(views, &Some(meta)).map_err(bad)
+}
+
+/// A model or ensemble file, parsed, with its checksum checked: nothing is
+/// read from tensors that are damaged.
+pub(crate) struct OpenFile<'a> {
+    /// The tensors.
+    pub st: SafeTensors<'a>,
+    /// The header's metadata.
+    pub meta: HashMap<String, String>,
+    /// Its name in messages.
+    pub name: String,
+    /// Its length in bytes, which bounds the sizes its metadata may give.
+    pub len: usize,
+    /// Whether it carried a checksum (files of older builds do not).
+    pub checked: bool,
+}
+
+impl<'a> OpenFile<'a> {
+    /// Parses `bytes` (named `name` in messages) and checks its checksum.
+    pub fn open(bytes: &'a [u8], name: &str) -> Result<OpenFile<'a>> {
+        let bad = |msg: String| Error::File {
+            file: name.to_string(),
+            msg,
+        };
+        if let Some(why) = not_safetensors(bytes) {
+            return Err(bad(why));
+        }
+        let st = SafeTensors::deserialize(bytes)
+            .map_err(|e| bad(format!("not a readable safetensors file ({e}); is it truncated?")))?;
+        let (_, header) =
+            SafeTensors::read_metadata(bytes).map_err(|e| bad(format!("bad safetensors header: {e}")))?;
+        let meta = header.metadata().clone().unwrap_or_default();
+        let checked = match meta.get("checksum") {
+            Some(want) => {
+                let views = st.tensors();
+                let got = tensor_checksum(views.iter().map(|(n, v)| (n.as_str(), v.data())));
+                if *want != format!("crc32:{got:08x}") {
+                    return Err(bad(format!(
+                        "is corrupt: its tensors' checksum is crc32:{got:08x}, and the file says {want}; \
+                         the bytes changed after it was saved (restore it, or train it again)"
+                    )));
+                }
+                true
+            }
+            None => false,
+        };
+        Ok(OpenFile {
+            st,
+            meta,
+            name: name.to_string(),
+            len: bytes.len(),
+            checked,
+        })
+    }
+
+    /// An error about this file.
+    pub fn bad(&self, msg: String) -> Error {
+        Error::File {
+            file: self.name.clone(),
+            msg,
+        }
+    }
+
+    /// Its `format` value: [`FORMAT`] or [`ENSEMBLE_FORMAT`] for files of this build.
+    pub fn format(&self) -> Result<&str> {
+        self.meta
+            .get("format")
+            .map(|s| s.as_str())
+            .ok_or_else(|| self.bad("no 'format' in the metadata: not an mfcuda model file".into()))
     }
 }
 
@@ -284,11 +385,12 @@ impl SavedModel {
         }
     }
 
-    /// The file's bytes.
-    pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let bad = |e: safetensors::SafeTensorError| Error::invalid("model", format!("cannot serialise: {e}"));
+    /// The model's tensors and metadata, each name behind `prefix` (empty
+    /// for a model file; `members.K.` inside an ensemble file). `format` and
+    /// `checksum` belong to the file, and [`write_file`] adds them.
+    pub(crate) fn entries(&self, prefix: &str) -> Result<(Vec<Buffer>, Meta)> {
         let tensors = self.spec.tensors();
-        let mut buffers: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = tensors
+        let mut buffers: Vec<Buffer> = tensors
             .iter()
             .map(|t| {
                 (
@@ -301,24 +403,16 @@ impl SavedModel {
             .collect();
         buffers.extend(id_tensors("user_ids", self.user_ids.list()));
         buffers.extend(id_tensors("movie_ids", self.item_ids.list()));
+        for b in &mut buffers {
+            b.0.insert_str(0, prefix);
+        }
         let text_ids = [&self.user_ids, &self.item_ids]
             .iter()
             .any(|m| matches!(m.list(), IdList::Text(_)));
-        let views = buffers
-            .iter()
-            .map(|(name, dtype, shape, data)| {
-                Ok((
-                    name.clone(),
-                    TensorView::new(*dtype, shape.clone(), data).map_err(bad)?,
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let checksum = tensor_checksum(buffers.iter().map(|(n, _, _, d)| (n.as_str(), d.as_slice())));
         let s = &self.spec;
         let history =
             serde_json::to_string(&self.history).map_err(|e| Error::invalid("model", e.to_string()))?;
-        let meta: HashMap<String, String> = [
-            ("format", FORMAT.to_string()),
+        let meta = [
             (
                 "version",
                 if text_ids { VERSION_TEXT_IDS } else { VERSION }.to_string(),
@@ -342,13 +436,18 @@ impl SavedModel {
             ("val_mse", self.val_mse.to_string()),
             ("history", history),
             ("interrupted", self.interrupted.to_string()),
-            ("checksum", format!("crc32:{checksum:08x}")),
         ]
         .into_iter()
         .chain(self.data.as_ref().map(|d| ("data", d.to_json())))
-        .map(|(k, v)| (k.to_string(), v))
+        .map(|(k, v)| (format!("{prefix}{k}"), v))
         .collect();
-        safetensors::serialize(views, &Some(meta)).map_err(bad)
+        Ok((buffers, meta))
+    }
+
+    /// The file's bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let (buffers, meta) = self.entries("")?;
+        write_file(FORMAT, buffers, meta)
     }
 
     /// Writes the model to `path` atomically.
@@ -367,27 +466,32 @@ impl SavedModel {
         Self::from_bytes(&bytes, &name)
     }
 
-    /// Parses a model file's bytes; `name` is used in messages.
+    /// Parses a model file's bytes; `name` is used in messages. An
+    /// ensemble's file is refused by name: it holds several models.
     pub fn from_bytes(bytes: &[u8], name: &str) -> Result<SavedModel> {
-        let bad = |msg: String| Error::File {
-            file: name.to_string(),
-            msg,
-        };
-        if let Some(why) = not_safetensors(bytes) {
-            return Err(bad(why));
+        let file = OpenFile::open(bytes, name)?;
+        match file.format()? {
+            FORMAT => SavedModel::read(&file, ""),
+            ENSEMBLE_FORMAT => Err(file.bad(format!(
+                "is an ensemble ({}), not one model: predict, recommend and summary read it, and this \
+                 needs one model's factors; use one of its members' own files, or train one member",
+                file.meta.get("members").map_or("?", |s| s.as_str())
+            ))),
+            other => Err(file.bad(format!("format is '{other}', not '{FORMAT}'"))),
         }
-        let st = SafeTensors::deserialize(bytes)
-            .map_err(|e| bad(format!("not a readable safetensors file ({e}); is it truncated?")))?;
-        let (_, header) =
-            SafeTensors::read_metadata(bytes).map_err(|e| bad(format!("bad safetensors header: {e}")))?;
-        let meta = header.metadata().clone().unwrap_or_default();
-        let get = |key: &str| -> Result<&String> {
-            meta.get(key)
-                .ok_or_else(|| bad(format!("no '{key}' in the metadata: not an mfcuda model file")))
+    }
+
+    /// Reads the model whose tensors and metadata are named behind `prefix`
+    /// in `file` (whose checksum [`OpenFile::open`] has checked).
+    pub(crate) fn read(file: &OpenFile<'_>, prefix: &str) -> Result<SavedModel> {
+        let bad = |msg: String| file.bad(msg);
+        let (st, meta, bytes_len) = (&file.st, &file.meta, file.len);
+        let key = |k: &str| format!("{prefix}{k}");
+        let get = |k: &str| -> Result<&String> {
+            let k = key(k);
+            meta.get(&k)
+                .ok_or_else(|| bad(format!("no '{k}' in the metadata: not an mfcuda model file")))
         };
-        if get("format")? != FORMAT {
-            return Err(bad(format!("format is '{}', not '{FORMAT}'", get("format")?)));
-        }
         if get("version")? != VERSION && get("version")? != VERSION_TEXT_IDS {
             return Err(bad(format!(
                 "model file version {} cannot be read by this mfcuda, which reads versions {VERSION} and \
@@ -399,14 +503,14 @@ impl SavedModel {
             v.parse()
                 .map_err(|_| bad(format!("metadata '{key}' = '{v}' is not a number")))
         }
-        let n = |key: &str| -> Result<f64> { num(get(key)?, key, &bad) };
+        let n = |k: &str| -> Result<f64> { num(get(k)?, &key(k), &bad) };
         let kind_name = get("kind")?;
         let kind = ModelKind::from_name(kind_name)
             .ok_or_else(|| bad(format!("unknown model kind '{kind_name}'")))?;
-        let tensor = |key: &str, dtype: Dtype| -> Result<&[u8]> {
-            let t = st.tensor(key).map_err(|_| bad(format!("no '{key}' tensor")))?;
+        let tensor = |name: &str, dtype: Dtype| -> Result<&[u8]> {
+            let t = st.tensor(name).map_err(|_| bad(format!("no '{name}' tensor")))?;
             if t.dtype() != dtype || t.shape().len() != 1 {
-                return Err(bad(format!("'{key}' must be a 1-D {dtype:?} tensor")));
+                return Err(bad(format!("'{name}' must be a 1-D {dtype:?} tensor")));
             }
             Ok(t.data())
         };
@@ -416,43 +520,29 @@ impl SavedModel {
                 .collect()
         };
         let names: Vec<String> = st.names().into_iter().cloned().collect();
-        let ids = |key: &str| -> Result<IdMap> {
-            let list = if names.iter().any(|n| *n == format!("{key}.text")) {
-                let offsets: Vec<u64> = i64s(tensor(&format!("{key}.offsets"), Dtype::I64)?)
+        let ids = |k: &str| -> Result<IdMap> {
+            let k = key(k);
+            let list = if names.iter().any(|n| *n == format!("{k}.text")) {
+                let offsets: Vec<u64> = i64s(tensor(&format!("{k}.offsets"), Dtype::I64)?)
                     .into_iter()
                     .map(|o| o as u64)
                     .collect();
-                let text = tensor(&format!("{key}.text"), Dtype::U8)?;
+                let text = tensor(&format!("{k}.text"), Dtype::U8)?;
                 IdList::Text(
                     unpack_text(&offsets, text)
-                        .ok_or_else(|| bad(format!("'{key}.offsets' does not fit '{key}.text'")))?,
+                        .ok_or_else(|| bad(format!("'{k}.offsets' does not fit '{k}.text'")))?,
                 )
             } else {
-                IdList::Int(i64s(tensor(key, Dtype::I64)?))
+                IdList::Int(i64s(tensor(&k, Dtype::I64)?))
             };
-            IdMap::from_list(list).ok_or_else(|| bad(format!("'{key}' holds an id twice")))
-        };
-        // The checksum first: nothing is read from tensors that are damaged.
-        let checked = match meta.get("checksum") {
-            Some(want) => {
-                let views = st.tensors();
-                let got = tensor_checksum(views.iter().map(|(n, v)| (n.as_str(), v.data())));
-                if *want != format!("crc32:{got:08x}") {
-                    return Err(bad(format!(
-                        "is corrupt: its tensors' checksum is crc32:{got:08x}, and the file says {want}; \
-                         the bytes changed after it was saved (restore it, or train it again)"
-                    )));
-                }
-                true
-            }
-            None => false,
+            IdMap::from_list(list).ok_or_else(|| bad(format!("'{k}' holds an id twice")))
         };
         let (user_ids, item_ids) = (ids("user_ids")?, ids("movie_ids")?);
         let spec = ModelSpec {
             config: ModelConfig {
                 kind,
-                factors: num(get("factors")?, "factors", &bad)?,
-                hidden: num(get("hidden")?, "hidden", &bad)?,
+                factors: num(get("factors")?, &key("factors"), &bad)?,
+                hidden: num(get("hidden")?, &key("hidden"), &bad)?,
                 emb_init: (n("emb_init_lo")? as f32, n("emb_init_hi")? as f32),
                 dropout: (n("dropout1")? as f32, n("dropout2")? as f32),
             },
@@ -481,21 +571,21 @@ impl SavedModel {
         }
         let embedding_floats = (spec.n_users + spec.n_items)
             .checked_mul(f)
-            .filter(|&n| n <= bytes.len() / 4);
-        if embedding_floats.is_none() || h > bytes.len() / 4 {
+            .filter(|&n| n <= bytes_len / 4);
+        if embedding_floats.is_none() || h > bytes_len / 4 {
             return Err(bad(format!(
                 "metadata gives factors {f} and hidden {h}, more than the file holds"
             )));
         }
         let mut params = vec![0f32; spec.n_params()];
         for t in spec.tensors() {
+            let name = key(t.name);
             let view = st
-                .tensor(t.name)
-                .map_err(|_| bad(format!("no '{}' tensor for a {kind:?} model", t.name)))?;
+                .tensor(&name)
+                .map_err(|_| bad(format!("no '{name}' tensor for a {kind:?} model")))?;
             if view.dtype() != Dtype::F32 || view.shape() != t.shape.as_slice() {
                 return Err(bad(format!(
-                    "tensor '{}' is {:?} {:?}, expected F32 {:?}",
-                    t.name,
+                    "tensor '{name}' is {:?} {:?}, expected F32 {:?}",
                     view.dtype(),
                     view.shape(),
                     t.shape
@@ -506,35 +596,37 @@ impl SavedModel {
             }
         }
         let history: Vec<EpochRecord> = serde_json::from_str(get("history")?)
-            .map_err(|e| bad(format!("metadata 'history' is not valid: {e}")))?;
+            .map_err(|e| bad(format!("metadata '{}' is not valid: {e}", key("history"))))?;
         Ok(SavedModel {
             spec,
             params,
             user_ids,
             item_ids,
             recipe: get("recipe")?.clone(),
-            seed: num(get("seed")?, "seed", &bad)?,
-            split_seed: num(get("split_seed")?, "split_seed", &bad)?,
+            seed: num(get("seed")?, &key("seed"), &bad)?,
+            split_seed: num(get("split_seed")?, &key("split_seed"), &bad)?,
             // Files from before the key was written used the random split.
-            split: match meta.get("split") {
-                Some(v) => v.parse().map_err(|e| bad(format!("metadata 'split' = {e}")))?,
+            split: match meta.get(&key("split")) {
+                Some(v) => v
+                    .parse()
+                    .map_err(|e| bad(format!("metadata '{}' = {e}", key("split"))))?,
                 None => SplitKind::Random,
             },
             val_pct: n("val_pct")?,
             global_mean: n("global_mean")?,
-            rows: num(get("rows")?, "rows", &bad)?,
+            rows: num(get("rows")?, &key("rows"), &bad)?,
             val_mse: n("val_mse")?,
             history,
             // Files from before the key was written were never interrupted.
-            interrupted: meta.get("interrupted").is_some_and(|v| v == "true"),
-            data: match meta.get("data") {
+            interrupted: meta.get(&key("interrupted")).is_some_and(|v| v == "true"),
+            data: match meta.get(&key("data")) {
                 Some(v) => Some(
                     DataOrigin::from_json(v)
-                        .map_err(|e| bad(format!("metadata 'data' is not valid: {e}")))?,
+                        .map_err(|e| bad(format!("metadata '{}' is not valid: {e}", key("data"))))?,
                 ),
                 None => None,
             },
-            checked,
+            checked: file.checked,
         })
     }
 
