@@ -174,7 +174,13 @@ def load_ratings(
 class Model:
     """A trained model: its figures, predictions, factors and id maps.
     ``save`` writes the file ``mfcuda train --save`` writes; :func:`load`
-    reads either."""
+    reads either.
+
+    An ensemble (``recipe="best"``) is a model too: it predicts, recommends,
+    validates and saves as one, averaging its members' raw predictions.
+    What only one model has (its factors, biases and tensors, ``similar``,
+    ``ranking_metrics``) raises ``ValueError``; ask one of its ``members``.
+    """
 
     def __init__(self, native: "_native.Model"):
         self._native = native
@@ -196,8 +202,19 @@ class Model:
 
     @property
     def recipe(self) -> str:
-        """The recipe that trained it."""
+        """The recipe that trained it, or the ensemble's name."""
         return self._native.recipe
+
+    @property
+    def is_ensemble(self) -> bool:
+        """Whether it is an ensemble of models whose predictions are averaged."""
+        return self._native.is_ensemble
+
+    @property
+    def members(self) -> list:
+        """An ensemble's members, each a Model on the same data and split
+        (for one model, a list of one: itself)."""
+        return [Model(m) for m in self._native.members()]
 
     @property
     def interrupted(self) -> bool:
@@ -206,7 +223,9 @@ class Model:
 
     @property
     def history(self):
-        """The epoch table: a DataFrame (or, without pandas, a list of dicts)."""
+        """The epoch table: a DataFrame (or, without pandas, a list of dicts);
+        an ensemble's members' tables one after the other, with a ``member``
+        column."""
         rows = json.loads(self._native.history_json())
         pd = _pandas()
         return pd.DataFrame(rows) if pd is not None else rows
@@ -244,14 +263,17 @@ class Model:
     @property
     def user_factors(self) -> np.ndarray:
         """User embeddings (n_users, factors), row k for ``user_ids[k]``; a copy."""
+        self._native.require_one("user_factors")
         return self._tensor("u")
 
     @property
     def item_factors(self) -> np.ndarray:
         """Item embeddings (n_items, factors), row k for ``item_ids[k]``; a copy."""
+        self._native.require_one("item_factors")
         return self._tensor("m")
 
-    def _bias(self, name: str) -> np.ndarray:
+    def _bias(self, name: str, what: str) -> np.ndarray:
+        self._native.require_one(what)
         if name not in self.tensor_names:
             raise ValueError(f"the {self.recipe} model has no biases (its tensors: {', '.join(self.tensor_names)})")
         return self._tensor(name).reshape(-1)
@@ -259,12 +281,12 @@ class Model:
     @property
     def user_bias(self) -> np.ndarray:
         """User biases (n_users,), for the models that have them."""
-        return self._bias("ub")
+        return self._bias("ub", "user_bias")
 
     @property
     def item_bias(self) -> np.ndarray:
         """Item biases (n_items,)."""
-        return self._bias("mb")
+        return self._bias("mb", "item_bias")
 
     @property
     def user_ids(self) -> list:
@@ -316,6 +338,9 @@ class Model:
         return self._native.summary()
 
     def __repr__(self) -> str:
+        if self.is_ensemble:
+            names = " + ".join(m.recipe for m in self.members)
+            return f"<mfcuda.Model {self.recipe}, an ensemble of {names}: val_mse {self.val_mse:.4f}>"
         return f"<mfcuda.Model {self.recipe}: val_mse {self.val_mse:.4f}>"
 
 
@@ -376,7 +401,7 @@ def cv(data: Optional[Ratings] = None, recipe: str = "learner", folds: int = 5, 
 
 
 def load(path) -> Model:
-    """Loads a model file written by ``mfcuda train --save`` or ``Model.save``."""
+    """Loads a model or ensemble file written by ``mfcuda train --save`` or ``Model.save``."""
     return Model(_native.Model.load(str(path)))
 
 
@@ -422,6 +447,10 @@ class _Progress:
         self._bar.set_postfix(loss=f"{loss:.4f}", refresh=True)
 
     def epoch(self, epoch, stage, trn_loss, val_loss, train_seconds, seconds, line):
+        self.line(line)
+
+    def line(self, line):
+        """An epoch's row, or an ensemble member's result, as the CLI prints it."""
         if self._bar is not None:
             self._bar.close()
             self._bar = None
@@ -443,8 +472,13 @@ def train(
     ``dropout``, ``cycles``, and ``split``, ``val_pct``, ``split_seed``,
     ``recipe_file``, ``op_by_op``, ``deterministic``.
 
+    An ensemble recipe (``best``) trains each member on the one split and
+    returns their average as one Model (see :class:`Model`); as in the CLI,
+    it takes no overrides (``epochs``, ``lr``, ...).
+
     Ctrl-C stops where the CLI stops and raises ``KeyboardInterrupt``; its
-    ``model`` attribute holds the model as it stood.
+    ``model`` attribute holds the model as it stood (``None`` for an
+    ensemble, which is kept whole or not at all).
     """
     unknown = sorted(set(options) - set(_TRAIN_OPTIONS))
     if unknown:
@@ -466,6 +500,7 @@ def train(
             epochs=epochs,
             on_step=None if progress is None else progress.step,
             on_epoch=None if progress is None else progress.epoch,
+            on_member=None if progress is None else progress.line,
             **options,
         )
     except KeyboardInterrupt as e:

@@ -19,9 +19,11 @@ use mfcuda::data::format::Separator;
 use mfcuda::data::split::{SplitKind, NOTEBOOK_SPLIT_SEED, NOTEBOOK_VAL_PCT};
 use mfcuda::data::{Columns, Id, IdMap, Ratings, Source};
 use mfcuda::eval::cv::{cross_validate_members, CvOptions};
+use mfcuda::eval::ensemble::train_ensemble;
 use mfcuda::eval::ranking::{model_metrics, RankingOptions};
 use mfcuda::recipe::{self, Overrides, Request};
 use mfcuda::train::{train as train_run, EpochRecord, Observer, Progress, TrainConfig};
+use mfcuda::trained::ensemble::Trained;
 use mfcuda::trained::explore::{self, Movies};
 use mfcuda::trained::saved::{DataOrigin, SavedModel};
 use pyo3::exceptions::{PyFileNotFoundError, PyKeyboardInterrupt, PyOSError, PyRuntimeError, PyValueError};
@@ -222,11 +224,11 @@ fn index_of(map: &IdMap, what: &str, x: &Bound<'_, PyAny>) -> PyResult<u32> {
         .ok_or_else(|| PyValueError::new_err(format!("no {what} {id} in the model's data")))
 }
 
-/// A trained model: its figures, its tensors and its id maps, as
-/// `mfcuda train --save` writes them.
+/// A trained model, one or an ensemble: its figures, its tensors and its
+/// id maps, as `mfcuda train --save` writes them.
 #[pyclass(module = "mfcuda._native", frozen)]
 struct Model {
-    model: SavedModel,
+    model: Trained,
     /// The device line of the run that trained it (with the path its epochs took); `None` when loaded.
     device: Option<String>,
     /// The run's report as JSON (what `train --json` prints); `None` when loaded.
@@ -247,7 +249,7 @@ impl Model {
             (Some(d), _) => f(&d.get().data).map_err(py_err),
             (None, Some(d)) => f(&d.get().data).map_err(py_err),
             (None, None) => {
-                let reopened = explore::model_data(&self.model, None, false).map_err(py_err)?;
+                let reopened = explore::model_data(self.model.common(), None, false).map_err(py_err)?;
                 f(&reopened).map_err(py_err)
             }
         }
@@ -257,41 +259,76 @@ impl Model {
     fn movies(&self, movies: Option<PathBuf>) -> PyResult<Movies> {
         let source = self
             .model
+            .common()
             .data
             .as_ref()
             .map_or(Source::Bundled, |d| d.source.clone());
         Movies::for_data(movies.as_deref(), &source).map_err(py_err)
     }
+
+    /// The one model, or, for an ensemble, the library's `ValueError`
+    /// saying that `what` needs one model's factors.
+    fn one(&self, what: &str) -> PyResult<&SavedModel> {
+        self.model.one(what).map_err(py_err)
+    }
 }
 
 #[pymethods]
 impl Model {
-    /// Loads a model file that `mfcuda train --save` (or `Model.save`) wrote.
+    /// Loads a model or ensemble file that `mfcuda train --save` (or `Model.save`) wrote.
     #[staticmethod]
     fn load(path: PathBuf) -> PyResult<Model> {
         Ok(Model {
-            model: SavedModel::load(&path).map_err(py_err)?,
+            model: Trained::load(&path).map_err(py_err)?,
             device: None,
             report: None,
             data: None,
         })
     }
 
-    /// Writes the model as safetensors, atomically: the file `mfcuda train --save` writes.
+    /// Writes the model (or ensemble) as safetensors, atomically: the file `mfcuda train --save` writes.
     fn save(&self, path: PathBuf) -> PyResult<()> {
         self.model.save(&path).map_err(py_err)
     }
 
-    /// The validation MSE at the end of training (raw scores, as the notebook's).
+    /// The validation MSE at the end of training (raw scores, as the
+    /// notebook's); an ensemble's is that of its members' average.
     #[getter]
     fn val_mse(&self) -> f64 {
-        self.model.val_mse
+        self.model.val_mse()
     }
 
-    /// The recipe that trained it.
+    /// The recipe that trained it, or the ensemble's name.
     #[getter]
     fn recipe(&self) -> String {
-        self.model.recipe.clone()
+        self.model.recipe().to_string()
+    }
+
+    /// Whether it is an ensemble (`recipe="best"`).
+    #[getter]
+    fn is_ensemble(&self) -> bool {
+        matches!(self.model, Trained::Ensemble(_))
+    }
+
+    /// An ensemble's members, each a model of its own on the same data
+    /// (the model itself when it is one).
+    fn members(&self, py: Python<'_>) -> Vec<Model> {
+        let one = |m: &SavedModel| Model {
+            model: Trained::One(Box::new(m.clone())),
+            device: None,
+            report: None,
+            data: self.data.as_ref().map(|d| d.clone_ref(py)),
+        };
+        match &self.model {
+            Trained::One(m) => vec![one(m)],
+            Trained::Ensemble(e) => e.members.iter().map(one).collect(),
+        }
+    }
+
+    /// Raises the library's `ValueError` when the model is an ensemble,
+    /// which has no one set of factors for `what`.
+    fn require_one(&self, what: &str) -> PyResult<()> {
+        self.one(what).map(|_| ())
     }
 
     /// The device line, with the path the epochs took; `None` for a loaded model.
@@ -303,13 +340,33 @@ impl Model {
     /// Whether training was interrupted before its last epoch.
     #[getter]
     fn interrupted(&self) -> bool {
-        self.model.interrupted
+        match &self.model {
+            Trained::One(m) => m.interrupted,
+            Trained::Ensemble(e) => e.members.iter().any(|m| m.interrupted),
+        }
     }
 
     /// The epoch table as JSON: a list of records (epoch, stage, trn_loss,
-    /// val_loss, train_seconds, seconds).
+    /// val_loss, train_seconds, seconds); an ensemble's members' tables one
+    /// after the other, each record with its `member`'s recipe.
     fn history_json(&self) -> PyResult<String> {
-        serde_json::to_string(&self.model.history).map_err(|e| PyValueError::new_err(e.to_string()))
+        let json_err = |e: serde_json::Error| PyValueError::new_err(e.to_string());
+        match &self.model {
+            Trained::One(m) => serde_json::to_string(&m.history).map_err(json_err),
+            Trained::Ensemble(e) => {
+                let mut rows = Vec::new();
+                for m in &e.members {
+                    for r in &m.history {
+                        let mut row = serde_json::to_value(r).map_err(json_err)?;
+                        if let serde_json::Value::Object(fields) = &mut row {
+                            fields.insert("member".into(), m.recipe.clone().into());
+                        }
+                        rows.push(row);
+                    }
+                }
+                serde_json::to_string(&rows).map_err(json_err)
+            }
+        }
     }
 
     /// The training run's report as `mfcuda train --json` prints it; `None` for a loaded model.
@@ -325,7 +382,7 @@ impl Model {
     /// The rating range predictions are clipped to.
     #[getter]
     fn rating_range(&self) -> (f32, f32) {
-        self.model.spec.y_range
+        self.model.common().spec.y_range
     }
 
     /// Predictions for (user, item) pairs of raw ids, clipped to the rating
@@ -344,7 +401,7 @@ impl Model {
                 items.len()
             )));
         }
-        let m = &self.model;
+        let m = self.model.common();
         let u = users
             .iter()
             .map(|x| index_of(&m.user_ids, "user", x))
@@ -353,7 +410,7 @@ impl Model {
             .iter()
             .map(|x| index_of(&m.item_ids, "item", x))
             .collect::<PyResult<Vec<u32>>>()?;
-        let mut p = m.predict(&u, &i);
+        let mut p = self.model.predict(&u, &i);
         if clip {
             p.iter_mut().for_each(|x| *x = m.clip(*x));
         }
@@ -363,36 +420,42 @@ impl Model {
     /// The tensor `name` (`u`, `m`, `ub`, `mb`, `lin1.weight`, …): its
     /// values, a copy, and its shape.
     fn tensor(&self, name: &str) -> PyResult<(Vec<f32>, Vec<usize>)> {
-        let t = self
-            .model
+        let m = self.one("tensor")?;
+        let t = m
             .spec
             .tensors()
             .into_iter()
             .find(|t| t.name == name)
             .ok_or_else(|| {
-                let names: Vec<&str> = self.model.spec.tensors().iter().map(|t| t.name).collect();
+                let names: Vec<&str> = m.spec.tensors().iter().map(|t| t.name).collect();
                 PyValueError::new_err(format!(
                     "the model has no tensor {name:?} (it has {})",
                     names.join(", ")
                 ))
             })?;
-        Ok((self.model.params[t.range()].to_vec(), t.shape.clone()))
+        Ok((m.params[t.range()].to_vec(), t.shape.clone()))
     }
 
     /// The tensors' names, in the file's order.
-    fn tensor_names(&self) -> Vec<&'static str> {
-        self.model.spec.tensors().iter().map(|t| t.name).collect()
+    fn tensor_names(&self) -> PyResult<Vec<&'static str>> {
+        Ok(self
+            .one("tensor_names")?
+            .spec
+            .tensors()
+            .iter()
+            .map(|t| t.name)
+            .collect())
     }
 
     /// The user ids, in index order (row k of the user factors is user `user_ids()[k]`).
     fn user_ids(&self, py: Python<'_>) -> PyResult<Vec<PyObject>> {
-        let map = &self.model.user_ids;
+        let map = &self.model.common().user_ids;
         (0..map.len()).map(|k| id_object(py, &map.get(k))).collect()
     }
 
     /// The item ids, in index order.
     fn item_ids(&self, py: Python<'_>) -> PyResult<Vec<PyObject>> {
-        let map = &self.model.item_ids;
+        let map = &self.model.common().item_ids;
         (0..map.len()).map(|k| id_object(py, &map.get(k))).collect()
     }
 
@@ -434,10 +497,11 @@ impl Model {
         movies: Option<PathBuf>,
         data: Option<&Bound<'_, PyRatings>>,
     ) -> PyResult<Vec<SimilarRow>> {
+        let model = self.one("similar")?;
         let item = to_id(item).map_err(|why| PyValueError::new_err(format!("item id {why}")))?;
         let movies = self.movies(movies)?;
         let rows = self.with_data(data, |d| {
-            explore::similar(&self.model, d, &movies, &item, k, min_ratings)
+            explore::similar(model, d, &movies, &item, k, min_ratings)
         })?;
         rows.into_iter()
             .map(|r| Ok((id_object(py, &r.movie)?, r.title, r.score, r.count)))
@@ -472,9 +536,10 @@ impl Model {
         if k == 0 {
             return Err(PyValueError::new_err("invalid --metrics: k must be at least 1"));
         }
+        let model = self.one("ranking_metrics")?;
         let device = parse_device(device)?;
         let opts = RankingOptions { k, threshold };
-        let m = self.with_data(data, |d| model_metrics(&self.model, d, opts, device))?;
+        let m = self.with_data(data, |d| model_metrics(model, d, opts, device))?;
         serde_json::to_string(&m).map_err(|e| PyValueError::new_err(e.to_string()))
     }
 }
@@ -543,12 +608,15 @@ impl Observer for PyObserver {
 }
 
 /// Trains one recipe on `data`, as `mfcuda train` does with the same
-/// flags, and returns the model. Ctrl-C stops where the CLI stops and
-/// raises `KeyboardInterrupt`, whose `model` attribute holds the model as
-/// it stood (or `None` before the first epoch ended).
+/// flags, and returns the model; an ensemble (`best`) trains each member
+/// on the one split and returns their average, calling `on_member` with
+/// each member's line. Ctrl-C stops where the CLI stops and raises
+/// `KeyboardInterrupt`, whose `model` attribute holds the model as it stood
+/// (or `None` before the first epoch ended, and always for an ensemble,
+/// which is kept whole or not at all).
 #[pyfunction]
 #[allow(clippy::too_many_arguments)] // Python's keyword arguments, one a parameter.
-#[pyo3(signature = (data, recipe="learner", recipe_file=None, device="auto", seed=42, split_seed=NOTEBOOK_SPLIT_SEED, val_pct=NOTEBOOK_VAL_PCT, split="random", epochs=None, cycles=None, lr=None, wd=None, factors=None, batch_size=None, dropout=None, op_by_op=false, deterministic=false, on_step=None, on_epoch=None))]
+#[pyo3(signature = (data, recipe="learner", recipe_file=None, device="auto", seed=42, split_seed=NOTEBOOK_SPLIT_SEED, val_pct=NOTEBOOK_VAL_PCT, split="random", epochs=None, cycles=None, lr=None, wd=None, factors=None, batch_size=None, dropout=None, op_by_op=false, deterministic=false, on_step=None, on_epoch=None, on_member=None))]
 fn train(
     py: Python<'_>,
     data: &Bound<'_, PyRatings>,
@@ -570,6 +638,7 @@ fn train(
     deterministic: bool,
     on_step: Option<PyObject>,
     on_epoch: Option<PyObject>,
+    on_member: Option<PyObject>,
 ) -> PyResult<Model> {
     let request = Request {
         name: recipe.into(),
@@ -585,17 +654,66 @@ fn train(
             optimizer: None,
         },
     };
-    if request.ensemble("", false).map_err(py_err)?.is_some() {
-        return Err(PyValueError::new_err(format!(
-            "invalid recipe: {recipe} is an ensemble, which mfcuda's Python package does not train yet; \
-             train one of its members, or use `mfcuda train --recipe {recipe}`"
-        )));
-    }
-    let (recipe, _) = request.resolve().map_err(py_err)?;
+    let ensemble = request.ensemble("", false).map_err(py_err)?;
     let device = parse_device(device)?;
     let split: SplitKind = split
         .parse()
         .map_err(|e: String| PyValueError::new_err(format!("invalid --split: {e}")))?;
+    let gpu = GpuOptions::new(op_by_op, deterministic);
+    let mut obs = PyObserver {
+        on_step,
+        on_epoch,
+        interrupted: AtomicBool::new(false),
+        failed: None,
+    };
+    let d = &data.get().data;
+    let origin = data
+        .get()
+        .origin
+        .as_ref()
+        .map(|(source, columns)| DataOrigin::of(d, source, columns));
+    if let Some(members) = ensemble {
+        // As `mfcuda train --recipe best`: the members on one split, then their average.
+        let (name, _) = request.members().map_err(py_err)?;
+        let rows = split
+            .split(&d.users, &d.timestamps, val_pct, split_seed)
+            .map_err(py_err)?;
+        // The first error `on_member` raised, raised after the run.
+        let mut member_failed: Option<PyErr> = None;
+        let report = py.allow_threads(|| {
+            train_ensemble(d, &members, &rows, seed, device, gpu, &mut obs, |m| {
+                let Some(f) = on_member.as_ref().filter(|_| member_failed.is_none()) else {
+                    return;
+                };
+                member_failed = Python::with_gil(|py| f.call1(py, (m.line(),)).err());
+            })
+        });
+        if let Some(e) = obs.failed.take().or(member_failed) {
+            return Err(e);
+        }
+        let report = report.map_err(py_err)?;
+        if report.interrupted {
+            let err = PyKeyboardInterrupt::new_err(format!(
+                "training interrupted in member {} of {} ({}): an ensemble is kept whole or not at all, \
+                 so there is no model",
+                report.members.len(),
+                members.len(),
+                report.members.last().map_or("", |m| m.recipe.as_str()),
+            ));
+            err.value(py).setattr("model", py.None())?;
+            return Err(err);
+        }
+        let trained = report
+            .ensemble(&name, d, origin, (split, split_seed, val_pct))
+            .map_err(py_err)?;
+        return Ok(Model {
+            model: Trained::Ensemble(trained),
+            device: Some(report.device()),
+            report: serde_json::to_string(&report).ok(),
+            data: Some(data.clone().unbind()),
+        });
+    }
+    let (recipe, _) = request.resolve().map_err(py_err)?;
     let cfg = TrainConfig {
         recipe,
         seed,
@@ -604,27 +722,15 @@ fn train(
         split,
         rows: None,
         device,
-        gpu: GpuOptions::new(op_by_op, deterministic),
+        gpu,
     };
-    let mut obs = PyObserver {
-        on_step,
-        on_epoch,
-        interrupted: AtomicBool::new(false),
-        failed: None,
-    };
-    let d = &data.get().data;
     let report = py.allow_threads(|| train_run(d, &cfg, &mut obs));
     if let Some(e) = obs.failed.take() {
         return Err(e);
     }
     let report = report.map_err(py_err)?;
-    let origin = data
-        .get()
-        .origin
-        .as_ref()
-        .map(|(source, columns)| DataOrigin::of(d, source, columns));
     let model = Model {
-        model: SavedModel::from_report(&report, d, origin),
+        model: Trained::One(Box::new(SavedModel::from_report(&report, d, origin))),
         device: Some(report.device.clone()),
         report: serde_json::to_string(&report).ok(),
         data: Some(data.clone().unbind()),

@@ -72,6 +72,62 @@ def test_learner_in_full_matches_the_cli_to_the_bit(bundled):
     assert abs(py.val_mse - want["notebook_mse"]) <= 0.01
 
 
+def test_best_is_an_ensemble_that_matches_the_cli_and_its_files_go_both_ways(bundled, tmp_path):
+    py = mfcuda.train(bundled, recipe="best", device="cpu", quiet=True)
+    cli_file = tmp_path / "cli-best.safetensors"
+    want = cli_json("--recipe", "best", "--device", "cpu", "--save", str(cli_file))
+    # The figures are the CLI's, to the bit: the average and each member.
+    assert py.val_mse == want["val_mse"], (py.val_mse, want["val_mse"])
+    assert py.is_ensemble and py.recipe == "best"
+    assert [(m.recipe, m.val_mse) for m in py.members] == [(m["recipe"], m["val_mse"]) for m in want["members"]]
+    assert py.report["val_mse"] == want["val_mse"]
+    assert repr(py).startswith("<mfcuda.Model best, an ensemble of sparse + learner: val_mse ")
+    # It predicts as the mean of its members' raw predictions, and is scored on the split they share.
+    users, items = [1, 1, 610], [31, 1029, 1]
+    each = np.mean([m.predict(users, items, clip=False).astype(np.float64) for m in py.members], axis=0)
+    np.testing.assert_allclose(py.predict(users, items, clip=False), each, rtol=1e-6)
+    lo, hi = py.rating_range
+    assert np.all((py.predict(users, items) >= lo) & (py.predict(users, items) <= hi))
+    p, y = py.validation()
+    assert math.sqrt(np.mean((p.astype(np.float64) - y) ** 2)) == pytest.approx(py.val_rmse, rel=1e-5)
+    assert py.val_rmse < min(math.sqrt(m.val_mse) for m in py.members)
+    # Its history is its members', one after the other.
+    h = py.history
+    members = list(h["member"]) if hasattr(h, "columns") else [r["member"] for r in h]
+    assert members[0] == "sparse" and members[-1] == "learner"
+    assert len(members) == sum(len(m.history) for m in py.members)
+    recs = py.recommend(1, k=5)
+    assert len(recs) == 5 and recs["bias"].isna().all()
+    # What needs one set of factors raises with the library's message.
+    for what, call in [
+        ("user_factors", lambda: py.user_factors),
+        ("item_bias", lambda: py.item_bias),
+        ("tensor", lambda: py.tensor("u")),
+        ("similar", lambda: py.similar(1)),
+        ("ranking_metrics", lambda: mfcuda.ranking_metrics(py)),
+    ]:
+        with pytest.raises(ValueError, match=f"invalid {what}: best is an ensemble of 2 models \\(sparse \\+ learner\\)"):
+            call()
+    assert py.members[1].user_factors.shape[0] == 610
+    # A Python-saved ensemble loads in the CLI, and the CLI's in Python, with the same figures.
+    py_file = tmp_path / "py-best.safetensors"
+    py.save(py_file)
+    summary = cli("summary", "--model", str(py_file))
+    assert "ensemble best: the average of 2 models' raw predictions (sparse + learner)" in summary
+    assert f"validation MSE {py.val_mse:.4f}" in summary
+    from_cli = mfcuda.load(cli_file)
+    assert from_cli.is_ensemble and from_cli.val_mse == py.val_mse
+    np.testing.assert_array_equal(from_cli.predict(users, items, clip=False), py.predict(users, items, clip=False))
+    reloaded = mfcuda.load(py_file)
+    np.testing.assert_array_equal(reloaded.validation()[0], p)
+
+
+def test_ctrl_c_in_an_ensemble_keeps_no_model(bundled):
+    with pytest.raises(KeyboardInterrupt, match="in member 1 of 2 \\(sparse\\).*kept whole or not at all") as e:
+        _native.train(bundled._native, recipe="best", device="cpu", on_epoch=lambda *a: _thread.interrupt_main())
+    assert e.value.model is None
+
+
 # The GPU's own tolerances against the CPU (tests/gpu.rs): the same here, Python against the CLI.
 GPU_TOLERANCE = {"learner": 0.002, "dot": 0.002, "dotbias": 0.002, "net": 0.003}
 
@@ -309,8 +365,10 @@ def test_bad_arguments_name_themselves(bundled):
         mfcuda.train(bundled, recipe="dot", epochs=0)
     with pytest.raises(ValueError, match="--device"):
         mfcuda.train(bundled, recipe="dot", device="tpu")
-    with pytest.raises(ValueError, match="ensemble"):
+    with pytest.raises(ValueError, match="an ensemble trains its members as its file says: --epochs"):
         mfcuda.train(bundled, recipe="best", epochs=1)
+    with pytest.raises(ValueError, match="an ensemble trains its members as its file says"):
+        mfcuda.train(bundled, recipe="best", lr=0.01)
     with pytest.raises(ValueError, match="mfcuda.Ratings"):
         mfcuda.train("ratings.csv")
     with pytest.raises(ValueError, match="2 users, 1 items, 1 ratings"):

@@ -370,16 +370,7 @@ fn run_ensemble(a: &TrainArgs, members: &[Recipe]) -> CliResult {
         &mut console,
         |m| {
             if !quiet {
-                super::say(
-                    json,
-                    &format!(
-                        "member   {:<8} val_mse {:.4}  val_rmse {:.4}  in {:.1} s",
-                        m.recipe,
-                        m.val_mse,
-                        m.val_mse.sqrt(),
-                        m.seconds
-                    ),
-                )
+                super::say(json, &m.line())
             }
         },
     )?;

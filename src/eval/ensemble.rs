@@ -36,6 +36,19 @@ pub struct MemberResult {
     pub report: TrainReport,
 }
 
+impl MemberResult {
+    /// The line the CLI prints (and Python's progress) as the member ends.
+    pub fn line(&self) -> String {
+        format!(
+            "member   {:<8} val_mse {:.4}  val_rmse {:.4}  in {:.1} s",
+            self.recipe,
+            self.val_mse,
+            self.val_mse.sqrt(),
+            self.seconds
+        )
+    }
+}
+
 /// The members and their average.
 #[derive(Debug, Clone, Serialize)]
 pub struct EnsembleReport {
@@ -74,6 +87,21 @@ impl EnsembleReport {
             })
             .collect();
         Ensemble::new(name, members, self.val_mse)
+    }
+
+    /// The members' device lines, each once: one line when they ran alike,
+    /// else `recipe: line` for each, joined by `; `.
+    pub fn device(&self) -> String {
+        let lines: Vec<&str> = self.members.iter().map(|m| m.report.device.as_str()).collect();
+        if lines.windows(2).all(|w| w[0] == w[1]) {
+            return lines.first().copied().unwrap_or_default().to_string();
+        }
+        let each: Vec<String> = self
+            .members
+            .iter()
+            .map(|m| format!("{}: {}", m.recipe, m.report.device))
+            .collect();
+        each.join("; ")
     }
 }
 
