@@ -161,7 +161,7 @@ fn bad_arguments_are_rejected() {
         ),
         (
             &["cv", "--recipe", "best", "--metrics", "10"],
-            "invalid --metrics: best is an ensemble of 2 recipes, and ranking an average of models is not built",
+            "invalid --metrics: best is an ensemble of 2 models (sparse + learner), and ranking an average of models is not built yet",
         ),
         (
             &["cv", "--recipe", "best", "--epochs", "3"],
@@ -169,7 +169,7 @@ fn bad_arguments_are_rejected() {
         ),
         (
             &["train", "--recipe", "best", "--metrics", "10"],
-            "invalid --metrics: ranking an ensemble (best) is not built yet",
+            "invalid --metrics: best is an ensemble of 2 models (sparse + learner), and ranking an average of models is not built yet",
         ),
         (
             &["tune", "--lr", "0.01:0.03"],

@@ -313,10 +313,56 @@ fn the_best_recipe_beats_learner_on_the_notebooks_split() {
         "{}",
         stderr(&o)
     );
-    let o = mfcuda(&["plot", "--model", file, "--out", dir.to_str().unwrap()]);
+    // plot, similar and biases refuse it alike, before they look for its data.
+    let refusal = "is an ensemble of 2 models (sparse + learner), which has no one set of factors; \
+                   train one member's recipe on its own (sparse or learner)";
+    for args in [
+        vec!["plot", "--model", file, "--out", dir.to_str().unwrap()],
+        vec![
+            "similar",
+            "--model",
+            file,
+            "--movie",
+            "1",
+            "--data",
+            "no-such.csv",
+        ],
+        vec!["biases", "--model", file, "--data", "no-such.csv"],
+    ] {
+        let o = mfcuda(&args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&o).contains(refusal), "{args:?}: {}", stderr(&o));
+    }
+    // Ranking it is refused with train's and cv's words.
+    let ranking = "invalid --metrics: best is an ensemble of 2 models (sparse + learner), and ranking an \
+                   average of models is not built yet";
+    for args in [
+        vec!["predict", "--model", file, "--metrics", "10"],
+        vec!["train", "--recipe", "best", "--metrics", "10"],
+        vec!["cv", "--recipe", "best", "--metrics", "10"],
+    ] {
+        let o = mfcuda(&args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&o).contains(ranking), "{args:?}: {}", stderr(&o));
+    }
+    // A member count edited down (the checksum covers the tensors, not the
+    // metadata) is refused, not read as a smaller ensemble.
+    let bytes = std::fs::read(&path).unwrap();
+    let header = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let text = String::from_utf8(bytes[8..header].to_vec()).unwrap();
+    assert!(text.contains("\"members\":\"2\""), "{text}");
+    let edited = [
+        &bytes[..8],
+        text.replace("\"members\":\"2\"", "\"members\":\"1\"").as_bytes(),
+        &bytes[header..],
+    ]
+    .concat();
+    let cut = dir.join("cut.safetensors");
+    std::fs::write(&cut, edited).unwrap();
+    let o = mfcuda(&["summary", "--model", cut.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).contains("is an ensemble (2), not one model"),
+        stderr(&o).contains("is not one of the 1 members' (members.0. to members.0.)"),
         "{}",
         stderr(&o)
     );
@@ -328,5 +374,29 @@ fn the_best_recipe_beats_learner_on_the_notebooks_split() {
         "{}",
         stderr(&o)
     );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn ctrl_c_in_an_ensemble_says_at_once_that_nothing_will_be_saved() {
+    let dir = std::env::temp_dir().join(format!("mfcuda-ensemble-stop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("best.safetensors");
+    let p = path.to_str().unwrap();
+    // The first member's table header comes just before its first epoch.
+    let (_, out) = common::interrupt_when(
+        &["train", "--recipe", "best", "--device", "cpu", "--save", p],
+        |l| l.starts_with("epoch "),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("stopping; an ensemble is kept whole or not at all, so nothing will be saved")
+            && !err.contains("the model as it stands is kept")
+            && err.contains("interrupted in member 1 of 2 (sparse)")
+            && err.contains("nothing was saved"),
+        "{err}"
+    );
+    assert!(!path.exists(), "an interrupted ensemble was saved");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -11,6 +11,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use mfcuda::backend::select::{choose, Choice, Needs};
 use mfcuda::backend::{Device, GpuOptions};
@@ -321,7 +322,7 @@ impl Model {
         };
         match &self.model {
             Trained::One(m) => vec![one(m)],
-            Trained::Ensemble(e) => e.members.iter().map(one).collect(),
+            Trained::Ensemble(e) => e.members().iter().map(one).collect(),
         }
     }
 
@@ -342,7 +343,7 @@ impl Model {
     fn interrupted(&self) -> bool {
         match &self.model {
             Trained::One(m) => m.interrupted,
-            Trained::Ensemble(e) => e.members.iter().any(|m| m.interrupted),
+            Trained::Ensemble(e) => e.members().iter().any(|m| m.interrupted),
         }
     }
 
@@ -355,7 +356,7 @@ impl Model {
             Trained::One(m) => serde_json::to_string(&m.history).map_err(json_err),
             Trained::Ensemble(e) => {
                 let mut rows = Vec::new();
-                for m in &e.members {
+                for m in e.members() {
                     for r in &m.history {
                         let mut row = serde_json::to_value(r).map_err(json_err)?;
                         if let serde_json::Value::Object(fields) = &mut row {
@@ -536,11 +537,44 @@ impl Model {
         if k == 0 {
             return Err(PyValueError::new_err("invalid --metrics: k must be at least 1"));
         }
-        let model = self.one("ranking_metrics")?;
+        let model = self.model.for_ranking("ranking_metrics").map_err(py_err)?;
         let device = parse_device(device)?;
         let opts = RankingOptions { k, threshold };
         let m = self.with_data(data, |d| model_metrics(model, d, opts, device))?;
         serde_json::to_string(&m).map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+}
+
+/// What the Python callbacks raised while a run went on: a Ctrl-C is a stop
+/// like any other, and any other exception stops the run and is raised
+/// after it. Shared between the observer and an ensemble's `on_member`.
+#[derive(Default)]
+struct Heard {
+    interrupted: AtomicBool,
+    /// The first exception other than `KeyboardInterrupt`.
+    failed: Mutex<Option<PyErr>>,
+}
+
+impl Heard {
+    /// Records a callback's outcome.
+    fn hear(&self, r: PyResult<PyObject>) {
+        let Err(e) = r else { return };
+        if Python::with_gil(|py| e.is_instance_of::<PyKeyboardInterrupt>(py)) {
+            self.interrupted.store(true, Ordering::SeqCst);
+        } else {
+            let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+            failed.get_or_insert(e);
+        }
+    }
+
+    /// Whether a callback raised an exception other than `KeyboardInterrupt`.
+    fn has_failed(&self) -> bool {
+        self.failed.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
+    /// The first such exception, to raise.
+    fn take_failed(&self) -> Option<PyErr> {
+        self.failed.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 }
 
@@ -550,37 +584,22 @@ impl Model {
 struct PyObserver {
     on_step: Option<PyObject>,
     on_epoch: Option<PyObject>,
-    interrupted: AtomicBool,
-    /// The first error a callback raised; it stops the run and is raised after.
-    failed: Option<PyErr>,
-}
-
-impl PyObserver {
-    /// A callback's outcome: Ctrl-C while it ran is a stop like any other;
-    /// any other exception stops the run and is raised after it.
-    fn hear(&mut self, r: PyResult<PyObject>) {
-        let Err(e) = r else { return };
-        if Python::with_gil(|py| e.is_instance_of::<PyKeyboardInterrupt>(py)) {
-            self.interrupted.store(true, Ordering::SeqCst);
-        } else {
-            self.failed = Some(e);
-        }
-    }
+    heard: Arc<Heard>,
 }
 
 impl Observer for PyObserver {
     fn step(&mut self, p: &Progress) {
         let Some(f) = &self.on_step else { return };
-        if !(p.step.is_multiple_of(16) || p.step == p.steps) || self.failed.is_some() {
+        if !(p.step.is_multiple_of(16) || p.step == p.steps) || self.heard.has_failed() {
             return;
         }
         let r = Python::with_gil(|py| f.call1(py, (p.epoch, p.epochs, p.step, p.steps, p.loss)));
-        self.hear(r);
+        self.heard.hear(r);
     }
 
     fn epoch(&mut self, r: &EpochRecord) {
         let Some(f) = &self.on_epoch else { return };
-        if self.failed.is_some() {
+        if self.heard.has_failed() {
             return;
         }
         let args = (
@@ -593,17 +612,17 @@ impl Observer for PyObserver {
             r.line(),
         );
         let r = Python::with_gil(|py| f.call1(py, args));
-        self.hear(r);
+        self.heard.hear(r);
     }
 
     fn stop_requested(&mut self) -> bool {
-        if self.failed.is_some() {
+        if self.heard.has_failed() {
             return true;
         }
         if Python::with_gil(|py| py.check_signals()).is_err() {
-            self.interrupted.store(true, Ordering::SeqCst);
+            self.heard.interrupted.store(true, Ordering::SeqCst);
         }
-        self.interrupted.load(Ordering::SeqCst)
+        self.heard.interrupted.load(Ordering::SeqCst)
     }
 }
 
@@ -663,8 +682,7 @@ fn train(
     let mut obs = PyObserver {
         on_step,
         on_epoch,
-        interrupted: AtomicBool::new(false),
-        failed: None,
+        heard: Arc::default(),
     };
     let d = &data.get().data;
     let origin = data
@@ -678,17 +696,17 @@ fn train(
         let rows = split
             .split(&d.users, &d.timestamps, val_pct, split_seed)
             .map_err(py_err)?;
-        // The first error `on_member` raised, raised after the run.
-        let mut member_failed: Option<PyErr> = None;
+        // `on_member` is heard as the observer's callbacks are: an exception
+        // stops the run before the next member, a Ctrl-C interrupts it.
+        let heard = Arc::clone(&obs.heard);
         let report = py.allow_threads(|| {
             train_ensemble(d, &members, &rows, seed, device, gpu, &mut obs, |m| {
-                let Some(f) = on_member.as_ref().filter(|_| member_failed.is_none()) else {
-                    return;
-                };
-                member_failed = Python::with_gil(|py| f.call1(py, (m.line(),)).err());
+                if let Some(f) = on_member.as_ref().filter(|_| !heard.has_failed()) {
+                    heard.hear(Python::with_gil(|py| f.call1(py, (m.line(),))));
+                }
             })
         });
-        if let Some(e) = obs.failed.take().or(member_failed) {
+        if let Some(e) = obs.heard.take_failed() {
             return Err(e);
         }
         let report = report.map_err(py_err)?;
@@ -725,7 +743,7 @@ fn train(
         gpu,
     };
     let report = py.allow_threads(|| train_run(d, &cfg, &mut obs));
-    if let Some(e) = obs.failed.take() {
+    if let Some(e) = obs.heard.take_failed() {
         return Err(e);
     }
     let report = report.map_err(py_err)?;

@@ -104,10 +104,14 @@ def test_best_is_an_ensemble_that_matches_the_cli_and_its_files_go_both_ways(bun
         ("item_bias", lambda: py.item_bias),
         ("tensor", lambda: py.tensor("u")),
         ("similar", lambda: py.similar(1)),
-        ("ranking_metrics", lambda: mfcuda.ranking_metrics(py)),
     ]:
-        with pytest.raises(ValueError, match=f"invalid {what}: best is an ensemble of 2 models \\(sparse \\+ learner\\)"):
+        with pytest.raises(ValueError, match=f"invalid {what}: best is an ensemble of 2 models \\(sparse \\+ learner\\), "
+                           "which has no one set of factors; train one member's recipe on its own"):
             call()
+    # Ranking it is refused with the CLI's words.
+    with pytest.raises(ValueError, match="invalid ranking_metrics: best is an ensemble of 2 models \\(sparse \\+ learner\\), "
+                       "and ranking an average of models is not built yet"):
+        mfcuda.ranking_metrics(py)
     assert py.members[1].user_factors.shape[0] == 610
     # A Python-saved ensemble loads in the CLI, and the CLI's in Python, with the same figures.
     py_file = tmp_path / "py-best.safetensors"
@@ -125,6 +129,25 @@ def test_best_is_an_ensemble_that_matches_the_cli_and_its_files_go_both_ways(bun
 def test_ctrl_c_in_an_ensemble_keeps_no_model(bundled):
     with pytest.raises(KeyboardInterrupt, match="in member 1 of 2 \\(sparse\\).*kept whole or not at all") as e:
         _native.train(bundled._native, recipe="best", device="cpu", on_epoch=lambda *a: _thread.interrupt_main())
+    assert e.value.model is None
+
+
+def test_an_error_in_on_member_stops_the_ensemble_before_its_next_member(bundled):
+    heard = []
+
+    def fail(line):
+        heard.append(line)
+        raise RuntimeError("the callback broke")
+
+    with pytest.raises(RuntimeError, match="the callback broke"):
+        _native.train(bundled._native, recipe="best", device="cpu", on_member=fail,
+                      on_epoch=lambda *a: heard.append("epoch"))
+    # The first member's epochs and line came, and no epoch of a second member after it.
+    assert heard[0] == "epoch" and heard[-1].split()[:2] == ["member", "sparse"], heard
+    assert sum(not h.startswith("epoch") for h in heard) == 1, heard
+    # A Ctrl-C in on_member interrupts the ensemble as one anywhere else does.
+    with pytest.raises(KeyboardInterrupt, match="in member 1 of 2 \\(sparse\\).*kept whole or not at all") as e:
+        _native.train(bundled._native, recipe="best", device="cpu", on_member=lambda line: _thread.interrupt_main())
     assert e.value.model is None
 
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use mfcuda::trained::explore;
 
-use super::{emit, model_data_movies, CliResult, DataArgs, ModelArgs};
+use super::{data_movies, emit, CliResult, DataArgs, ModelArgs};
 
 /// The arguments of `mfcuda biases`.
 #[derive(Args)]
@@ -27,8 +27,9 @@ pub struct BiasesArgs {
 
 /// Prints the two ends of the bias ranking.
 pub fn run(a: &BiasesArgs) -> CliResult {
-    let (trained, data, movies) = model_data_movies(&a.model, &a.data, a.movies.as_deref())?;
-    let model = trained.one("--model")?;
+    // An ensemble is refused before its data is looked for.
+    let model = &a.model.load_one("--model")?;
+    let (data, movies) = data_movies(model, &a.data, a.movies.as_deref())?;
     let (top, bottom) = explore::biases(model, &data, &movies, a.n, a.popular)?;
     let pool = if a.popular > 0 && a.popular < model.item_ids.len() {
         format!("the {} most-rated movies", a.popular)

@@ -170,12 +170,10 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
-    /// The model; a file saved before models carried a checksum loads with
-    /// a note, and an ensemble's file is refused by name.
-    pub fn load(&self) -> mfcuda::Result<SavedModel> {
-        let model = SavedModel::load(&self.model)?;
-        self.note_unchecked(&model);
-        Ok(model)
+    /// The one model that `what` needs; an ensemble's file is refused by
+    /// name (see [`Trained::one`]).
+    pub fn load_one(&self, what: &str) -> mfcuda::Result<SavedModel> {
+        self.load_trained()?.into_one(what)
     }
 
     /// The model or ensemble (what `predict`, `recommend` and `summary` read).
@@ -330,9 +328,20 @@ pub fn model_data_movies(
     movies: Option<&Path>,
 ) -> mfcuda::Result<(Trained, Ratings, Movies)> {
     let model = model.load_trained()?;
-    let ratings = data.load_for(model.common())?;
-    let columns = data.columns();
-    let (source, _) = explore::model_source(model.common(), data.data.as_deref().map(|p| (p, &columns)));
-    let movies = Movies::for_data(movies, &source)?;
+    let (ratings, movies) = data_movies(model.common(), data, movies)?;
     Ok((model, ratings, movies))
+}
+
+/// The data the model was trained on (or `--data`) and the movie titles
+/// beside it (or `movies`).
+pub fn data_movies(
+    model: &SavedModel,
+    data: &DataArgs,
+    movies: Option<&Path>,
+) -> mfcuda::Result<(Ratings, Movies)> {
+    let ratings = data.load_for(model)?;
+    let columns = data.columns();
+    let (source, _) = explore::model_source(model, data.data.as_deref().map(|p| (p, &columns)));
+    let movies = Movies::for_data(movies, &source)?;
+    Ok((ratings, movies))
 }

@@ -26,7 +26,7 @@ pub struct PlotArgs {
 
 /// Writes both plots and prints their paths.
 pub fn run(a: &PlotArgs) -> CliResult {
-    let model = a.model.load()?;
+    let model = a.model.load_one("--model")?;
     for path in write_plots(&model, &a.data.load_for(&model)?, &a.out)? {
         emit(&format!("{}\n", path.display()))?;
     }
@@ -46,26 +46,31 @@ pub fn write_plots(model: &SavedModel, data: &Ratings, dir: &Path) -> mfcuda::Re
     create_dir(dir)?;
     let preds = explore::predict_validation(model, data)?;
     let joint = dir.join("pred_vs_actual.png");
-    write_joint_plot(model, &preds, &joint)?;
+    write_joint_plot(&model.recipe, model.spec.y_range, &preds, &joint)?;
     let loss = dir.join("loss.png");
     let title = format!("{}: training and validation loss", model.recipe);
     plot::loss_plot(&loss, &model.history, &title)?;
     Ok(vec![joint, loss])
 }
 
-/// Writes the predicted-against-actual plot of the rated `preds` to `path`.
-pub fn write_joint_plot(model: &SavedModel, preds: &[Prediction], path: &Path) -> mfcuda::Result<()> {
+/// Writes the predicted-against-actual plot of the rated `preds` of the
+/// model (or ensemble) `name`, whose ratings lie in `y_range`, to `path`.
+pub fn write_joint_plot(
+    name: &str,
+    y_range: (f32, f32),
+    preds: &[Prediction],
+    path: &Path,
+) -> mfcuda::Result<()> {
     let (actual, predicted): (Vec<f32>, Vec<f32>) = preds
         .iter()
         .filter_map(|p| p.rating.map(|r| (r, p.predicted)))
         .unzip();
     let rmse = explore::rmse(preds).unwrap_or(f64::NAN);
     let title = format!(
-        "{}: {}, RMSE {:.3}",
-        model.recipe,
+        "{name}: {}, RMSE {:.3}",
         count(actual.len() as u64, "rating"),
         rmse
     );
-    let (lo, hi) = model.spec.y_range;
+    let (lo, hi) = y_range;
     plot::joint_plot(path, &actual, &predicted, lo, hi, &title)
 }

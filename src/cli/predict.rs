@@ -64,7 +64,7 @@ pub fn run(a: &PredictArgs) -> CliResult {
     let ranking = a.metrics.options()?;
     // Ranking metrics rank one model's scores.
     if ranking.is_some() {
-        trained.one("--metrics")?;
+        trained.for_ranking("--metrics")?;
     }
     if ranking.is_some() && a.pairs.is_some() {
         return Err(
@@ -137,7 +137,7 @@ pub fn run(a: &PredictArgs) -> CliResult {
     if let Some(dir) = &a.plot {
         create_dir(dir)?;
         let path = dir.join("pred_vs_actual.png");
-        write_joint_plot(model, &preds, &path)?;
+        write_joint_plot(trained.recipe(), model.spec.y_range, &preds, &path)?;
         eprintln!("plot {}", path.display());
     }
     Ok(())

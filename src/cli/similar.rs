@@ -7,7 +7,7 @@ use clap::Args;
 use mfcuda::data::Id;
 use mfcuda::trained::explore;
 
-use super::{emit, model_data_movies, CliResult, DataArgs, ModelArgs};
+use super::{data_movies, emit, CliResult, DataArgs, ModelArgs};
 
 /// The arguments of `mfcuda similar`.
 #[derive(Args)]
@@ -33,8 +33,9 @@ pub struct SimilarArgs {
 
 /// Prints the nearest movies with their scores.
 pub fn run(a: &SimilarArgs) -> CliResult {
-    let (trained, data, movies) = model_data_movies(&a.model, &a.data, a.movies.as_deref())?;
-    let model = trained.one("--model")?;
+    // An ensemble is refused before its data is looked for.
+    let model = &a.model.load_one("--model")?;
+    let (data, movies) = data_movies(model, &a.data, a.movies.as_deref())?;
     let rows = explore::similar(model, &data, &movies, &a.movie, a.n, a.min_ratings)?;
     let mut out = format!(
         "movies nearest to {} {} (cosine of embeddings; movies with at least {} ratings)\n",

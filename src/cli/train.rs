@@ -16,6 +16,7 @@ use mfcuda::recipe::{self, Overrides, Recipe};
 use mfcuda::text::{count, repeats};
 use mfcuda::tools::trace;
 use mfcuda::train::{train, EpochRecord, Observer, Progress, TrainConfig};
+use mfcuda::trained::ensemble::ranking_refused;
 use mfcuda::trained::saved::{self, DataOrigin, SavedModel};
 
 use super::plot::write_plots;
@@ -76,7 +77,8 @@ struct Console {
 }
 
 impl Console {
-    fn new(json: bool, quiet: bool) -> Console {
+    /// A console whose first Ctrl-C prints `notice` ("stopping; …").
+    fn new(json: bool, quiet: bool, notice: &'static str) -> Console {
         let bars = !json && !quiet && io::stdout().is_terminal() && io::stderr().is_terminal();
         let stop = Arc::new(AtomicBool::new(false));
         // The first Ctrl-C or SIGTERM stops training (after the running step
@@ -87,7 +89,7 @@ impl Console {
             if flag.swap(true, Ordering::SeqCst) {
                 std::process::exit(130);
             }
-            eprintln!("\nstopping; the model as it stands is kept (Ctrl-C again to quit now)");
+            eprintln!("\n{notice} (Ctrl-C again to quit now)");
         });
         Console {
             json,
@@ -184,7 +186,7 @@ pub fn run(a: &TrainArgs) -> CliResult {
         device: a.device.device,
         gpu: a.device.gpu(),
     };
-    let mut console = Console::new(a.json, a.quiet);
+    let mut console = Console::new(a.json, a.quiet, "stopping; the model as it stands is kept");
     say_setup(&console, &recipe, &overrides);
     console.say(&format!(
         "data     {} ({}; {})",
@@ -336,24 +338,23 @@ pub fn run(a: &TrainArgs) -> CliResult {
 /// ensemble as one file (it is not one model, so it cannot be plotted or
 /// traced).
 fn run_ensemble(a: &TrainArgs, members: &[Recipe]) -> CliResult {
+    let (name, _) = a.recipe.request()?.members()?;
     if a.metrics.metrics.is_some() {
-        return Err(format!(
-            "invalid --metrics: ranking an ensemble ({}) is not built yet; rank one of its members, \
-             for example --recipe {} --metrics K",
-            a.recipe.recipe,
-            members.first().map_or("sparse", |m| m.name)
-        )
-        .into());
+        let names: Vec<&str> = members.iter().map(|m| m.name).collect();
+        return Err(ranking_refused("--metrics", &name, &names).into());
     }
     if let Some(path) = &a.save {
         mfcuda::files::check_writable(path)?;
     }
-    let (name, _) = a.recipe.request()?.members()?;
     let data = a.data.load()?;
     let split = a
         .split
         .split(&data.users, &data.timestamps, a.val_pct, a.split_seed)?;
-    let mut console = Console::new(a.json, a.quiet);
+    let mut console = Console::new(
+        a.json,
+        a.quiet,
+        "stopping; an ensemble is kept whole or not at all, so nothing will be saved",
+    );
     console.say(&format!(
         "recipe   an ensemble of {}: their predictions averaged",
         members.iter().map(|r| r.name).collect::<Vec<_>>().join(" + ")

@@ -14,11 +14,12 @@ use serde::Serialize;
 use crate::backend::{Device, GpuOptions};
 use crate::data::split::Split;
 use crate::data::{Examples, Ratings};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::eval::ranking::{full_ranking_on, RankingMetrics, RankingOptions};
 use crate::model::ModelSpec;
 use crate::recipe::Recipe;
 use crate::train::{train, Silent, TrainConfig};
+use crate::trained::ensemble::ranking_refused;
 
 /// How to cross-validate.
 #[derive(Debug, Clone)]
@@ -42,14 +43,8 @@ impl CvOptions {
     /// metrics rank one model's scores, so an ensemble refuses `--metrics`.
     pub fn check(&self, name: &str, members: &[Recipe]) -> Result<()> {
         if members.len() > 1 && self.ranking.is_some() {
-            return Err(Error::invalid(
-                "--metrics",
-                format!(
-                    "{name} is an ensemble of {} recipes, and ranking an average of models is not built; \
-                     rank a member with --recipe-file",
-                    members.len()
-                ),
-            ));
+            let names: Vec<&str> = members.iter().map(|m| m.name).collect();
+            return Err(ranking_refused("--metrics", name, &names));
         }
         Ok(())
     }

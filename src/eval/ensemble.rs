@@ -149,7 +149,8 @@ fn mean_mse(predictions: &[&[f32]], ratings: &[f32]) -> f64 {
 /// Trains every member on `split` and scores their average on
 /// `split.valid`. `obs` hears each member's epochs, and `on_member` each
 /// member's result; a stop `obs` asks for ends the run after the member
-/// it stopped, and the report says it was interrupted.
+/// it stopped (or, asked for between members, before the next one), and
+/// the report says it was interrupted.
 #[allow(clippy::too_many_arguments)] // the run's settings and its two listeners
 pub fn train_ensemble(
     data: &Ratings,
@@ -163,10 +164,14 @@ pub fn train_ensemble(
 ) -> Result<EnsembleReport> {
     let mut members = Vec::with_capacity(recipes.len());
     let mut interrupted = false;
-    for r in recipes {
+    for (k, r) in recipes.iter().enumerate() {
         let m = member(data, r, split, seed, device, gpu, obs)?;
         on_member(&m);
-        interrupted = m.report.interrupted;
+        // A stop asked for after the member ran (while `on_member` heard it)
+        // ends the run before the next member starts; after the last, the
+        // ensemble is whole.
+        let more = k + 1 < recipes.len();
+        interrupted = m.report.interrupted || (more && obs.stop_requested());
         members.push(m);
         if interrupted {
             break;

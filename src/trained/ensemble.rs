@@ -30,8 +30,9 @@ pub const ENSEMBLE_VERSION: &str = "1";
 pub struct Ensemble {
     /// What named it: the recipe (`best`) or the recipe file.
     pub name: String,
-    /// The members, in their file's order; they share their ids, data and split.
-    pub members: Vec<SavedModel>,
+    /// The members, in their file's order; they share their ids, data and
+    /// split, and there is at least one ([`Ensemble::new`] checks both).
+    members: Vec<SavedModel>,
     /// Validation MSE of the averaged raw predictions.
     pub val_mse: f64,
 }
@@ -44,6 +45,33 @@ pub fn average(predictions: &[&[f32]]) -> Vec<f64> {
     (0..rows)
         .map(|r| predictions.iter().map(|p| p[r] as f64).sum::<f64>() / n)
         .collect()
+}
+
+/// The refusal of ranking metrics (`what`) for the ensemble `name` of the
+/// recipes `members`: ranking ranks one model's scores, and ranking an
+/// average of models is not built. `train`, `cv`, `predict` and Python's
+/// `ranking_metrics` all give it.
+pub fn ranking_refused(what: &str, name: &str, members: &[&str]) -> Error {
+    refusal(what, name, members, NO_RANKING)
+}
+
+/// Why ranking metrics refuse an ensemble (see [`refusal`]).
+const NO_RANKING: &str = "and ranking an average of models is not built yet; rank";
+/// Why what needs factors refuses an ensemble (see [`refusal`]).
+const NO_FACTORS: &str = "which has no one set of factors; train";
+
+/// "best is an ensemble of 2 models (sparse + learner), {reason} one
+/// member's recipe on its own (sparse or learner)".
+fn refusal(what: &str, name: &str, members: &[&str], reason: &str) -> Error {
+    Error::invalid(
+        what,
+        format!(
+            "{name} is an ensemble of {} models ({}), {reason} one member's recipe on its own ({})",
+            members.len(),
+            members.join(" + "),
+            members.join(" or ")
+        ),
+    )
 }
 
 impl Ensemble {
@@ -90,10 +118,22 @@ impl Ensemble {
         })
     }
 
+    /// The members, in their file's order.
+    pub fn members(&self) -> &[SavedModel] {
+        &self.members
+    }
+
     /// The first member, whose ids, data, split, rating range and mean
     /// rating every member shares.
     pub fn first(&self) -> &SavedModel {
         &self.members[0]
+    }
+
+    /// Why `what` is refused for this ensemble: `reason` ends with the verb
+    /// ("…; train") that takes one member's recipe on its own.
+    fn refuse(&self, what: &str, reason: &str) -> Error {
+        let names: Vec<&str> = self.members.iter().map(|m| m.recipe.as_str()).collect();
+        refusal(what, &self.name, &names, reason)
     }
 
     /// The members' recipes: "sparse + learner".
@@ -196,6 +236,20 @@ impl Ensemble {
                     file.meta["members"]
                 ))
             })?;
+        // Every tensor is one of the `count` members': a count edited down
+        // (the checksum covers tensors, not metadata) is refused, not half read.
+        for name in file.st.names() {
+            let k = name
+                .strip_prefix("members.")
+                .and_then(|rest| rest.split_once('.'))
+                .and_then(|(k, _)| k.parse::<usize>().ok().filter(|n| n.to_string() == k));
+            if k.is_none_or(|k| k >= count) {
+                return Err(file.bad(format!(
+                    "tensor '{name}' is not one of the {count} members' (members.0. to members.{}.)",
+                    count - 1
+                )));
+            }
+        }
         let val_mse: f64 = get("val_mse")?.parse().map_err(|_| {
             file.bad(format!(
                 "metadata 'val_mse' = '{}' is not a number",
@@ -264,16 +318,24 @@ impl Trained {
     pub fn one(&self, what: &str) -> Result<&SavedModel> {
         match self {
             Trained::One(m) => Ok(m),
-            Trained::Ensemble(e) => Err(Error::invalid(
-                what,
-                format!(
-                    "{} is an ensemble of {} models ({}), which has no one set of factors; \
-                     ask one of its members",
-                    e.name,
-                    e.members.len(),
-                    e.recipes()
-                ),
-            )),
+            Trained::Ensemble(e) => Err(e.refuse(what, NO_FACTORS)),
+        }
+    }
+
+    /// The one model whose scores ranking metrics (`what`) rank, or, for an
+    /// ensemble, [`ranking_refused`].
+    pub fn for_ranking(&self, what: &str) -> Result<&SavedModel> {
+        match self {
+            Trained::One(m) => Ok(m),
+            Trained::Ensemble(e) => Err(e.refuse(what, NO_RANKING)),
+        }
+    }
+
+    /// [`Trained::one`], owned.
+    pub fn into_one(self, what: &str) -> Result<SavedModel> {
+        match self {
+            Trained::One(m) => Ok(*m),
+            Trained::Ensemble(e) => Err(e.refuse(what, NO_FACTORS)),
         }
     }
 

@@ -473,8 +473,8 @@ impl SavedModel {
         match file.format()? {
             FORMAT => SavedModel::read(&file, ""),
             ENSEMBLE_FORMAT => Err(file.bad(format!(
-                "is an ensemble ({}), not one model: predict, recommend and summary read it, and this \
-                 needs one model's factors; use one of its members' own files, or train one member",
+                "is an ensemble of {} models, not one model: predict, recommend and summary read it, \
+                 and this needs one model's factors; train one member's recipe on its own",
                 file.meta.get("members").map_or("?", |s| s.as_str())
             ))),
             other => Err(file.bad(format!("format is '{other}', not '{FORMAT}'"))),
